@@ -1,0 +1,49 @@
+"""ISO 8601 formatting and parsing of instants, shared by specs and records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .errors import ValidationError, shorten
+
+__all__ = ["format_instant", "parse_instant", "require_aware"]
+
+_MAX_ISO_LENGTH = 64
+
+
+def require_aware(value: object, field: str) -> datetime:
+    """`value` as an aware UTC datetime; `ValidationError` naming `field` otherwise."""
+    if not isinstance(value, datetime):
+        raise ValidationError(field, f"{field!r} must be a datetime (got {shorten(value)})")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(
+            field, f"{field!r} must be timezone-aware (got naive {value.isoformat()})"
+        )
+    return value.astimezone(timezone.utc)
+
+
+def format_instant(value: datetime) -> str:
+    """`2026-01-05T09:00:00Z` (with microseconds only when there are some)."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+
+
+def parse_instant(value: object, field: str) -> datetime:
+    """Parse an ISO 8601 instant with `Z` or an explicit offset into aware UTC."""
+    if isinstance(value, datetime):
+        return require_aware(value, field)
+    if not isinstance(value, str) or len(value) > _MAX_ISO_LENGTH:
+        raise ValidationError(
+            field, f"{field!r} must be an ISO 8601 timestamp string (got {shorten(value)})"
+        )
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            field, f"{field!r} is not an ISO 8601 timestamp (got {shorten(value)})"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValidationError(
+            field, f"{field!r} must carry 'Z' or a UTC offset (got {shorten(value)})"
+        )
+    return parsed.astimezone(timezone.utc)

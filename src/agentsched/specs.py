@@ -1,0 +1,398 @@
+"""Schedule specs: when a schedule fires.
+
+`Cron`, `Once`, `Interval` and `RRule` are frozen attrs classes validated on
+construction. Each answers `next_after(after)`: the first fire instant
+strictly after an aware `after`, as an aware UTC datetime, or None once the
+spec is exhausted. Calendar specs match wall-clock time in their IANA zone
+and follow the DST rules of DESIGN.md (see `docs/dst.md`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+import attrs
+from dateutil.rrule import rrule, rrulestr
+
+from ._datetimes import format_instant, parse_instant, require_aware
+from .errors import ValidationError, shorten
+from .timing.cron import CronPattern, compile_cron
+from .timing.rrule import RRuleCursor, wall_seconds
+from .timing.zones import (
+    DAY,
+    EPOCH,
+    ONE_SECOND,
+    ZoneTable,
+    from_instant,
+    load_zone,
+    walk,
+    zone_table,
+)
+
+__all__ = ["Cron", "Interval", "Once", "RRule", "Spec", "next_fire", "spec_from_dict"]
+
+_MAX_HASH_KEY = 256
+_MAX_RULE_LENGTH = 2000
+_LONGEST_MONTH = {
+    1: 31,
+    2: 29,
+    3: 31,
+    4: 30,
+    5: 31,
+    6: 30,
+    7: 31,
+    8: 31,
+    9: 30,
+    10: 31,
+    11: 30,
+    12: 31,
+}
+
+
+def _after_instant(after: object) -> int:
+    """Whole seconds since the epoch of an aware `after` (the hot path's check)."""
+    try:
+        return (after - EPOCH) // ONE_SECOND  # type: ignore[operator, no-any-return]
+    except TypeError:
+        require_aware(after, "after")  # raises the ValidationError naming the field
+        raise
+
+
+def _check_zone(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    load_zone(value, attribute.name)
+
+
+def _first_occurrence(table_name: str, wall: datetime) -> datetime | None:
+    """The instant a naive wall time denotes, by the fixed-time DST rule.
+
+    A repeated wall time means its first occurrence; one inside a
+    spring-forward gap means the first instant after the gap.
+    """
+    target = wall_seconds(wall)
+
+    def only_target(lo: int, hi: int) -> int | None:
+        return target if lo <= target < hi else None
+
+    # Offsets stay within +-26 hours, so two days before the wall time is
+    # safely before any of its instants.
+    found = walk(zone_table(table_name), target - 2 * DAY, only_target, True)
+    if found is None:
+        return None
+    return from_instant(found) + timedelta(microseconds=wall.microsecond)
+
+
+def _field_dict(data: object, kind: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValidationError("schedule", f"'schedule' must be an object (got {shorten(data)})")
+    if data.get("type") != kind:
+        raise ValidationError("schedule.type", f"'schedule.type' must be {kind!r}")
+    return data
+
+
+@attrs.frozen
+class Cron:
+    """Fires at the wall times a 5-field cron expression matches in `timezone`.
+
+    `hash_key` seeds `H` fields; `Scheduler.create` passes the schedule id
+    when it is None. See `docs/cron.md` for the syntax.
+    """
+
+    expression: str
+    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    hash_key: str | None = None
+    _pattern: CronPattern = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _table: ZoneTable = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    type: ClassVar[str] = "cron"
+
+    def __attrs_post_init__(self) -> None:
+        if self.hash_key is not None and (
+            not isinstance(self.hash_key, str) or len(self.hash_key) > _MAX_HASH_KEY
+        ):
+            raise ValidationError(
+                "hash_key", f"'hash_key' must be a string of at most {_MAX_HASH_KEY} characters"
+            )
+        object.__setattr__(self, "_pattern", compile_cron(self.expression, self.hash_key))
+        object.__setattr__(self, "_table", zone_table(self.timezone))
+
+    @property
+    def fixed_time(self) -> bool:
+        """True when neither minute nor hour begins with `*` (cronie's DST rule)."""
+        return self._pattern.fixed_time
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first fire instant strictly after `after` (aware), in UTC."""
+        instant = _after_instant(after)
+        pattern = self._pattern
+        found = walk(self._table, instant, pattern.next_wall, pattern.fixed_time)
+        return None if found is None else from_instant(found)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "cron",
+            "expression": self.expression,
+            "timezone": self.timezone,
+        }
+        if self.hash_key is not None:
+            data["hash_key"] = self.hash_key
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cron:
+        data = _field_dict(data, "cron")
+        return cls(data.get("expression"), data.get("timezone", "UTC"), data.get("hash_key"))  # type: ignore[arg-type]
+
+
+def _resolve_run_at(spec: Once, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValidationError("run_at", f"'run_at' must be a datetime (got {shorten(value)})")
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(timezone.utc)
+    found = _first_occurrence(spec.timezone, value)
+    if found is None:
+        raise ValidationError("run_at", f"'run_at' is out of range (got {value.isoformat()})")
+    return found
+
+
+@attrs.frozen
+class Once:
+    """Fires once, at `run_at`.
+
+    An aware `run_at` is an instant; a naive one is a wall time read in
+    `timezone` by the fixed-time DST rule (first occurrence of a repeated
+    time; the end of a spring-forward gap for a time that does not exist).
+    The instant is stored in UTC.
+    """
+
+    run_at: datetime
+    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+
+    type: ClassVar[str] = "once"
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "run_at", _resolve_run_at(self, self.run_at))
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """`run_at` if it is strictly after `after`, else None."""
+        return self.run_at if self.run_at > require_aware(after, "after") else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "once", "run_at": format_instant(self.run_at), "timezone": self.timezone}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Once:
+        data = _field_dict(data, "once")
+        return cls(parse_instant(data.get("run_at"), "run_at"), data.get("timezone", "UTC"))
+
+
+def _check_every(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not isinstance(value, timedelta):
+        raise ValidationError("every", f"'every' must be a timedelta (got {shorten(value)})")
+    if value < timedelta(seconds=1):
+        raise ValidationError("every", f"'every' must be at least 1 second (got {value})")
+
+
+def _convert_start(value: object) -> datetime | None:
+    return None if value is None else require_aware(value, "start_at")
+
+
+@attrs.frozen
+class Interval:
+    """Fires every `every`, at `start_at + k * every` for whole k >= 0.
+
+    Without `start_at` (a standalone spec), `next_after(t)` is `t + every`;
+    `Scheduler.create` anchors the phase at the creation time.
+    """
+
+    every: timedelta = attrs.field(validator=_check_every)
+    start_at: datetime | None = attrs.field(default=None, converter=_convert_start)
+
+    type: ClassVar[str] = "interval"
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first `start_at + k * every` strictly after `after`."""
+        after = require_aware(after, "after")
+        try:
+            if self.start_at is None:
+                return after + self.every
+            if after < self.start_at:
+                return self.start_at
+            return self.start_at + ((after - self.start_at) // self.every + 1) * self.every
+        except OverflowError:
+            return None
+
+    def to_dict(self) -> dict[str, Any]:
+        seconds = self.every.total_seconds()
+        return {
+            "type": "interval",
+            "every_seconds": int(seconds) if seconds.is_integer() else seconds,
+            "start_at": None if self.start_at is None else format_instant(self.start_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Interval:
+        data = _field_dict(data, "interval")
+        seconds = data.get("every_seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ValidationError(
+                "every_seconds", f"'every_seconds' must be a number (got {shorten(seconds)})"
+            )
+        try:
+            every = timedelta(seconds=seconds)
+        except (OverflowError, ValueError):
+            raise ValidationError(
+                "every_seconds", f"'every_seconds' is out of range (got {shorten(seconds)})"
+            ) from None
+        start = data.get("start_at")
+        return cls(every, None if start is None else parse_instant(start, "start_at"))
+
+
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+
+
+def _rule_parts(rule: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    for part in rule.split(";"):
+        key, _, value = part.partition("=")
+        parts[key.strip().upper()] = value.strip()
+    return parts
+
+
+def _check_month_days(rule: str) -> None:
+    """Reject BYMONTH/BYMONTHDAY pairs that never meet (dateutil would search for years)."""
+    parts = _rule_parts(rule)
+    if "BYMONTHDAY" not in parts:
+        return
+    try:
+        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+        months = [int(m) for m in parts.get("BYMONTH", "1,2,3,4,5,6,7,8,9,10,11,12").split(",")]
+        longest = max(_LONGEST_MONTH[m] for m in months)
+    except (ValueError, KeyError):
+        return  # dateutil reports malformed values itself
+    if all(abs(d) > longest for d in days):
+        raise ValidationError("rrule", f"'rrule' can never fire (got {shorten(rule)})")
+
+
+@attrs.frozen
+class RRule:
+    """Fires at the occurrences of an RFC 5545 RRULE, as wall times in `timezone`.
+
+    `dtstart` is a wall time: a naive one is read in `timezone`, an aware one
+    is converted to it. Occurrences follow the fixed-time DST rule. An UNTIL
+    in UTC (`...Z`, as RFC 5545 wants for a zoned DTSTART) is converted to
+    local time.
+    """
+
+    rule: str
+    dtstart: datetime
+    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    _cursor: RRuleCursor = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _table: ZoneTable = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    type: ClassVar[str] = "rrule"
+
+    def __attrs_post_init__(self) -> None:
+        rule = self.rule
+        if not isinstance(rule, str) or not rule.strip() or len(rule) > _MAX_RULE_LENGTH:
+            raise ValidationError(
+                "rrule", f"'rrule' must be 1-{_MAX_RULE_LENGTH} characters (got {shorten(rule)})"
+            )
+        rule = rule.strip()
+        if rule.upper().startswith("RRULE:"):
+            rule = rule[6:]
+        if "\n" in rule or "\r" in rule or ":" in rule:
+            raise ValidationError("rrule", f"'rrule' must be one RRULE line (got {shorten(rule)})")
+        object.__setattr__(self, "rule", rule)
+        dtstart = self.dtstart
+        if not isinstance(dtstart, datetime):
+            raise ValidationError(
+                "dtstart", f"'dtstart' must be a datetime (got {shorten(dtstart)})"
+            )
+        if dtstart.tzinfo is not None:
+            dtstart = dtstart.astimezone(load_zone(self.timezone)).replace(tzinfo=None, fold=0)
+        object.__setattr__(self, "dtstart", dtstart)
+        _check_month_days(rule)
+        object.__setattr__(self, "_cursor", RRuleCursor(self._parse(rule, dtstart)))
+        object.__setattr__(self, "_table", zone_table(self.timezone))
+
+    def _parse(self, rule: str, dtstart: datetime) -> rrule:
+        zone = load_zone(self.timezone)
+
+        def local_until(match: re.Match[str]) -> str:
+            instant = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
+            wall = instant.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
+            return f"UNTIL={wall:%Y%m%dT%H%M%S}"
+
+        try:
+            parsed = rrulestr(_UNTIL_UTC.sub(local_until, rule), dtstart=dtstart)
+        except Exception as exc:  # dateutil raises ValueError, TypeError, KeyError, ...
+            raise ValidationError("rrule", f"'rrule' is not a valid RRULE: {exc}") from None
+        if not isinstance(parsed, rrule):
+            raise ValidationError("rrule", f"'rrule' must be one RRULE (got {shorten(rule)})")
+        return parsed
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first occurrence strictly after `after`, in UTC."""
+        instant = _after_instant(after)
+        found = walk(self._table, instant, self._cursor.next_wall, True)
+        return None if found is None else from_instant(found)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "rrule",
+            "rrule": self.rule,
+            "dtstart": self.dtstart.isoformat(),
+            "timezone": self.timezone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RRule:
+        data = _field_dict(data, "rrule")
+        text = data.get("dtstart")
+        if not isinstance(text, str) or len(text) > 64:
+            raise ValidationError(
+                "dtstart", f"'dtstart' must be an ISO 8601 string (got {shorten(text)})"
+            )
+        try:
+            dtstart = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(
+                "dtstart", f"'dtstart' is not ISO 8601 (got {shorten(text)})"
+            ) from None
+        return cls(data.get("rrule"), dtstart, data.get("timezone", "UTC"))  # type: ignore[arg-type]
+
+
+Spec = Cron | Once | Interval | RRule
+
+_SPEC_TYPES: dict[str, type[Cron] | type[Once] | type[Interval] | type[RRule]] = {
+    "cron": Cron,
+    "once": Once,
+    "interval": Interval,
+    "rrule": RRule,
+}
+
+
+def spec_from_dict(data: object) -> Spec:
+    """Build a spec from its `to_dict()` form, dispatching on `type`."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("schedule", f"'schedule' must be an object (got {shorten(data)})")
+    kind = data.get("type")
+    spec_type = _SPEC_TYPES.get(kind) if isinstance(kind, str) else None
+    if spec_type is None:
+        raise ValidationError(
+            "schedule.type",
+            f"'schedule.type' must be one of {', '.join(_SPEC_TYPES)} (got {shorten(kind)})",
+        )
+    return spec_type.from_dict(data)
+
+
+def next_fire(spec: Spec, after: datetime) -> datetime | None:
+    """The first fire instant of `spec` strictly after `after` (same as `spec.next_after`)."""
+    if not isinstance(spec, (Cron, Once, Interval, RRule)):
+        raise ValidationError(
+            "spec", f"'spec' must be a Cron, Once, Interval or RRule (got {shorten(spec)})"
+        )
+    return spec.next_after(after)

@@ -1,0 +1,352 @@
+"""Cron expressions: parsing into lookup tables, and matching wall times fast.
+
+`compile_cron(expression, hash_key)` returns a `CronPattern` whose
+`next_wall(lo, hi)` finds the first matching local minute in `[lo, hi)` by
+jumping through per-field "next allowed value" tables and per-month day sets,
+never stepping minute by minute. DST is not handled here: `zones.walk` does it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import threading
+from bisect import bisect_left
+from datetime import date
+from functools import lru_cache
+
+from ..errors import InvalidCronExpression, shorten
+from .zones import DAY, EPOCH_ORDINAL
+
+__all__ = ["CronPattern", "compile_cron"]
+
+MAX_EXPRESSION_LENGTH = 1000
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+# Jenkins' convention: a hashed day of month stays within 1-28 so it exists every month.
+_HASH_BOUNDS = ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
+_MONTH_NAMES = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+_DAY_NAMES = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+_MINUTE, _HOUR, _DOM, _MONTH, _DOW = range(5)
+_DAY_CACHE_LIMIT = 4096
+
+
+class _Bad(Exception):
+    """A token-level problem; `compile_cron` adds the field and expression."""
+
+
+class _Field:
+    """One parsed field: a set of plain values plus the special day forms."""
+
+    def __init__(self) -> None:
+        self.values: set[int] = set()
+        self.last_day = False  # L
+        self.last_weekday_of_month = False  # LW
+        self.nearest_weekday: set[int] = set()  # 15W
+        self.last_weekday: set[int] = set()  # 5L: last Friday
+        self.nth_weekday: set[tuple[int, int]] = set()  # 1#2: second Monday
+
+
+def _number(token: str, index: int) -> int:
+    text = token.lower()
+    if index == _MONTH and text in _MONTH_NAMES:
+        return _MONTH_NAMES[text]
+    if index == _DOW and text in _DAY_NAMES:
+        return _DAY_NAMES[text]
+    if not text.isdigit() or not text.isascii() or len(text) > 2:
+        raise _Bad(f"{token!r} is not a valid value")
+    value = int(text)
+    low, high = _BOUNDS[index]
+    if not low <= value <= high:
+        raise _Bad(f"{token!r} is out of range {low}-{high}")
+    return value
+
+
+def _hash_value(hash_key: str | None, index: int, modulus: int) -> int:
+    if hash_key is None:
+        raise _Bad("'H' needs a hash_key (Scheduler.create passes the schedule id)")
+    digest = hashlib.sha256(f"{hash_key}\x00{FIELD_NAMES[index]}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % modulus
+
+
+def _range(body: str, index: int, hash_key: str | None, step: int | None) -> range:
+    """The values of a `*`, `H`, `H(a-b)`, `a`, `a-b` body, before applying `step`."""
+    low, high = _BOUNDS[index]
+    if index == _DOW:
+        high = 6
+    if body in ("*", "?"):
+        return range(low, high + 1, step or 1)
+    if body == "H" or (body.startswith("H(") and body.endswith(")")):
+        if body == "H":
+            low, high = _HASH_BOUNDS[index]
+        else:
+            parts = body[2:-1].split("-")
+            if len(parts) != 2:
+                raise _Bad(f"{body!r} must look like H(a-b)")
+            low, high = _number(parts[0], index), _number(parts[1], index)
+            if low > high:
+                raise _Bad(f"{body!r} has its range reversed")
+        if step is None:
+            return range(low + _hash_value(hash_key, index, high - low + 1), high + 1)
+        return range(low + _hash_value(hash_key, index, step), high + 1, step)
+    if "-" in body:
+        first_text, _, last_text = body.partition("-")
+        first, last = _number(first_text, index), _number(last_text, index)
+        if index == _DOW and last == 0 and first > 0:
+            last = 7  # "fri-sun": Sunday closes the week
+        if first > last:
+            raise _Bad(f"range {body!r} runs backwards")
+        return range(first, last + 1, step or 1)
+    first = _number(body, index)
+    if step is None:
+        return range(first, first + 1)
+    # "a/step" means from a to the field's maximum, as in Vixie cron's extensions
+    return range(first, _BOUNDS[index][1] + 1, step)
+
+
+def _parse_item(item: str, index: int, field: _Field, hash_key: str | None) -> None:
+    if not item:
+        raise _Bad("empty list element")
+    upper = item.upper()
+    if index == _DOM:
+        if upper == "L":
+            field.last_day = True
+            return
+        if upper == "LW":
+            field.last_weekday_of_month = True
+            return
+        if upper.endswith("W") and len(upper) > 1:
+            field.nearest_weekday.add(_number(item[:-1], index))
+            return
+    if index == _DOW:
+        if upper.endswith("L") and len(upper) > 1:
+            field.last_weekday.add(_number(item[:-1], index) % 7)
+            return
+        if "#" in item:
+            day_text, _, nth_text = item.partition("#")
+            if not nth_text.isdigit() or not nth_text.isascii() or not 1 <= int(nth_text) <= 5:
+                raise _Bad(f"{item!r}: the number after '#' must be 1-5")
+            field.nth_weekday.add((_number(day_text, index) % 7, int(nth_text)))
+            return
+    body, slash, step_text = item.partition("/")
+    step: int | None = None
+    if slash:
+        if not step_text.isdigit() or not step_text.isascii() or len(step_text) > 2:
+            raise _Bad(f"{item!r} has an invalid step {step_text!r}")
+        step = int(step_text)
+        low, high = _BOUNDS[index]
+        if not 1 <= step <= high - low + 1:
+            raise _Bad(f"{item!r} has step {step}, outside 1-{high - low + 1}")
+    body = "H" + body[1:] if body[:1] == "h" else body
+    values = _range(body, index, hash_key, step)
+    field.values.update(v % 7 if index == _DOW else v for v in values)
+
+
+def _parse_field(text: str, index: int, hash_key: str | None) -> _Field:
+    field = _Field()
+    for item in text.split(","):
+        _parse_item(item, index, field, hash_key)
+    return field
+
+
+def _next_table(values: set[int], size: int) -> tuple[int | None, ...]:
+    """`table[v]`: the smallest allowed value >= v, or None."""
+    table: list[int | None] = []
+    for v in range(size):
+        candidates = [x for x in values if x >= v]
+        table.append(min(candidates) if candidates else None)
+    return tuple(table)
+
+
+def _weekday_on_first(year: int, month: int) -> int:
+    """Cron weekday (Sunday = 0) of the month's first day."""
+    return (date(year, month, 1).weekday() + 1) % 7
+
+
+class CronPattern:
+    """A compiled cron expression. Immutable after construction; thread-safe."""
+
+    def __init__(self, expression: str, fields: list[_Field], stars: list[bool]) -> None:
+        self.expression = expression
+        minute, hour, dom, month, dow = fields
+        self.fixed_time = not (stars[_MINUTE] or stars[_HOUR])
+        self._minute_next = _next_table(minute.values, 60)
+        self._hour_next = _next_table(hour.values, 24)
+        self._month_next = _next_table(month.values, 13)
+        self._first_minute = min(minute.values)
+        self._first_time = min(hour.values) * 3600 + self._first_minute * 60
+        self._dom = dom
+        self._dow = dow
+        # Vixie cron: if either day field begins with '*' the day must match both
+        # (an unrestricted one matches everything); otherwise either may match.
+        self._days_and = stars[_DOM] or stars[_DOW]
+        self._dom_mask = sum(1 << d for d in dom.values)
+        self._days: dict[int, tuple[int, ...]] = {}
+        self._lock = threading.Lock()
+
+    def days_in(self, year: int, month: int) -> tuple[int, ...]:
+        """The sorted days of `year`-`month` on which the expression may fire."""
+        key = year * 16 + month
+        days = self._days.get(key)
+        if days is None:
+            days = self._compute_days(year, month)
+            with self._lock:
+                if len(self._days) >= _DAY_CACHE_LIMIT:
+                    self._days.clear()
+                self._days[key] = days
+        return days
+
+    def _compute_days(self, year: int, month: int) -> tuple[int, ...]:
+        length = calendar.monthrange(year, month)[1]
+        in_month = (1 << (length + 1)) - 2
+        first_weekday = _weekday_on_first(year, month)
+        dom = self._dom
+        dom_mask = self._dom_mask & in_month
+        if dom.last_day:
+            dom_mask |= 1 << length
+        if dom.last_weekday_of_month:
+            last_weekday = (first_weekday + length - 1) % 7
+            dom_mask |= 1 << (length - {0: 2, 6: 1}.get(last_weekday, 0))
+        for n in dom.nearest_weekday:
+            if n <= length:
+                dom_mask |= 1 << self._nearest_weekday(n, length, first_weekday)
+        dow = self._dow
+        dow_mask = 0
+        for weekday in dow.values:
+            for d in range(1 + (weekday - first_weekday) % 7, length + 1, 7):
+                dow_mask |= 1 << d
+        for weekday in dow.last_weekday:
+            dow_mask |= 1 << (length - (first_weekday + length - 1 - weekday) % 7)
+        for weekday, nth in dow.nth_weekday:
+            d = 1 + (weekday - first_weekday) % 7 + 7 * (nth - 1)
+            if d <= length:
+                dow_mask |= 1 << d
+        mask = dom_mask & dow_mask if self._days_and else dom_mask | dow_mask
+        return tuple(d for d in range(1, length + 1) if mask >> d & 1)
+
+    @staticmethod
+    def _nearest_weekday(n: int, length: int, first_weekday: int) -> int:
+        """`nW`: the weekday nearest to day n, never leaving the month (Quartz rule)."""
+        weekday = (first_weekday + n - 1) % 7
+        if weekday == 6:  # Saturday: Friday before, or Monday after the 1st
+            return n - 1 if n > 1 else n + 2
+        if weekday == 0:  # Sunday: Monday after, or Friday before the last day
+            return n + 1 if n < length else n - 2
+        return n
+
+    def can_fire(self) -> bool:
+        """Whether any day ever matches.
+
+        Day sets depend only on the month, its length and the weekday of its
+        first day; 2000-2027 is a full 28-year cycle holding every combination.
+        """
+        return any(
+            self.days_in(y, m)
+            for y in range(2000, 2028)
+            for m in range(1, 13)
+            if self._month_next[m] == m
+        )
+
+    def next_wall(self, lo: int, hi: int) -> int | None:
+        """The first matching wall minute `w` with `lo <= w < hi`, or None."""
+        lo += -lo % 60
+        if lo >= hi:
+            return None
+        day_number, seconds = divmod(lo, DAY)
+        today = date.fromordinal(day_number + EPOCH_ORDINAL)
+        year, month, day = today.year, today.month, today.day
+        days = self.days_in(year, month) if self._month_next[month] == month else ()
+        i = bisect_left(days, day)
+        if i < len(days) and days[i] == day:
+            hour = seconds // 3600
+            next_hour = self._hour_next[hour]
+            if next_hour == hour:
+                next_minute = self._minute_next[seconds % 3600 // 60]
+                if next_minute is not None:
+                    wall = lo - seconds + hour * 3600 + next_minute * 60
+                    return wall if wall < hi else None
+                next_hour = self._hour_next[hour + 1] if hour < 23 else None
+            if next_hour is not None:
+                wall = lo - seconds + next_hour * 3600 + self._first_minute * 60
+                return wall if wall < hi else None
+            i += 1
+        if i < len(days):
+            wall = (day_number + days[i] - day) * DAY + self._first_time
+            return wall if wall < hi else None
+        # Later months: the first matching day at the first matching time.
+        while True:
+            month += 1
+            if month == 13:
+                year, month = year + 1, 1
+                if year > 9999:
+                    return None
+            if self._month_next[month] != month:
+                continue
+            days = self.days_in(year, month)
+            if days:
+                break
+        wall = (date(year, month, days[0]).toordinal() - EPOCH_ORDINAL) * DAY + self._first_time
+        return wall if wall < hi else None
+
+
+def _split(expression: str) -> list[str]:
+    text = expression.strip()
+    if text.startswith("@"):
+        macro = MACROS.get(text.lower())
+        if macro is None:
+            raise InvalidCronExpression(
+                f"unknown macro {shorten(text)} (known: {', '.join(MACROS)})"
+            )
+        text = macro
+    parts = text.split()
+    if len(parts) != 5:
+        raise InvalidCronExpression(
+            f"cron expression {shorten(expression)} must have 5 fields "
+            f"(minute hour day-of-month month day-of-week), got {len(parts)}"
+        )
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def compile_cron(expression: str, hash_key: str | None = None) -> CronPattern:
+    """Parse and check a cron expression; cached, so repeating it is cheap.
+
+    Raises `InvalidCronExpression` naming the field and the bad token, or
+    saying the expression can never fire.
+    """
+    if not isinstance(expression, str):
+        raise InvalidCronExpression(f"'expression' must be a string (got {shorten(expression)})")
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise InvalidCronExpression(
+            f"cron expression is {len(expression)} characters long "
+            f"(at most {MAX_EXPRESSION_LENGTH})"
+        )
+    parts = _split(expression)
+    fields: list[_Field] = []
+    for index, text in enumerate(parts):
+        try:
+            fields.append(_parse_field(text, index, hash_key))
+        except _Bad as exc:
+            raise InvalidCronExpression(
+                f"{FIELD_NAMES[index]} field {text!r}: {exc} (in {shorten(expression)})",
+                cron_field=FIELD_NAMES[index],
+            ) from None
+    stars = [text[0] in "*?" for text in parts]
+    pattern = CronPattern(expression, fields, stars)
+    if not pattern.can_fire():
+        raise InvalidCronExpression(
+            f"cron expression {shorten(expression)} can never fire "
+            "(no month has a day that matches)"
+        )
+    return pattern

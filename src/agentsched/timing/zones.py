@@ -1,0 +1,207 @@
+"""Time zones: loading, offset transitions, and the DST walk.
+
+Instants are whole seconds since the Unix epoch (UTC). Wall times are whole
+seconds since 1970-01-01 00:00 *local*, so `wall = instant + offset`. Calendar
+specs only say which wall times match (`next_wall`); `walk` turns that into
+instants by applying the DST rules of DESIGN.md segment by segment, where a
+segment is a stretch of instants with one UTC offset.
+
+Transitions are found by probing `zoneinfo` once a day and bisecting to the
+second where the offset changes; results are cached per zone in buckets of
+about a year. Two transitions less than a day apart that cancel each other
+out would not be seen; no zone in the tz database has them in the range
+1900-9999 that the tests cover.
+"""
+
+from __future__ import annotations
+
+import threading
+import zoneinfo
+from bisect import bisect_right
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+
+from ..errors import UnknownTimezone
+
+__all__ = [
+    "EPOCH",
+    "EPOCH_ORDINAL",
+    "MAX_INSTANT",
+    "MIN_INSTANT",
+    "ZoneTable",
+    "from_instant",
+    "load_zone",
+    "walk",
+    "zone_table",
+]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+ONE_SECOND = timedelta(seconds=1)
+DAY = 86400
+# Two days inside datetime's range, so that any offset can be applied.
+MIN_INSTANT = (date(1, 1, 3).toordinal() - EPOCH_ORDINAL) * DAY
+MAX_INSTANT = (date(9999, 12, 29).toordinal() - EPOCH_ORDINAL) * DAY
+
+_BUCKET_BITS = 25  # 2**25 s is about 388 days
+_BUCKET = 1 << _BUCKET_BITS
+_MAX_ZONE_NAME = 255
+
+NextWall = Callable[[int, int], "int | None"]
+"""`next_wall(lo, hi)`: the first matching wall time `w` with `lo <= w < hi`, or None."""
+
+
+@lru_cache(maxsize=1024)
+def _load(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def load_zone(name: object, field: str = "timezone") -> zoneinfo.ZoneInfo:
+    """The `ZoneInfo` for an IANA name, or `UnknownTimezone` naming `field`."""
+    if not isinstance(name, str) or not name or len(name) > _MAX_ZONE_NAME:
+        raise UnknownTimezone(name, field)
+    try:
+        return _load(name)
+    except Exception as exc:  # zoneinfo raises KeyError, ValueError or OSError subclasses
+        raise UnknownTimezone(name, field) from exc
+
+
+def from_instant(instant: int) -> datetime:
+    """The aware UTC datetime for whole seconds since the epoch."""
+    return EPOCH + timedelta(seconds=instant)
+
+
+class ZoneTable:
+    """The UTC-offset transitions of one zone, computed lazily and cached.
+
+    Thread-safe: the caches only grow by whole entries computed outside the lock.
+    """
+
+    def __init__(self, zone: zoneinfo.ZoneInfo) -> None:
+        self.zone = zone
+        self._bucket_transitions: dict[int, tuple[tuple[int, int, int], ...]] = {}
+        self._windows: dict[int, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]] = {}
+        self._lock = threading.Lock()
+
+    def offset_at(self, instant: int) -> int:
+        """UTC offset in seconds at an instant."""
+        instant = min(max(instant, MIN_INSTANT), MAX_INSTANT)
+        offset = from_instant(instant).astimezone(self.zone).utcoffset()
+        assert offset is not None
+        return offset // ONE_SECOND
+
+    def _find_transitions(self, bucket: int) -> tuple[tuple[int, int, int], ...]:
+        found = self._bucket_transitions.get(bucket)
+        if found is not None:
+            return found
+        start = bucket << _BUCKET_BITS
+        end = start + _BUCKET
+        transitions: list[tuple[int, int, int]] = []
+        prev_t, prev_off = start, self.offset_at(start)
+        t = start
+        while t < end:
+            t = min(t + DAY, end)
+            off = self.offset_at(t)
+            if off != prev_off:
+                lo, hi = prev_t, t  # offset(lo) == prev_off, offset(hi) != prev_off
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if self.offset_at(mid) == prev_off:
+                        lo = mid
+                    else:
+                        hi = mid
+                transitions.append((hi, prev_off, self.offset_at(hi)))
+                # rescan from the transition in case a second one follows within the day
+                t, off = hi, self.offset_at(hi)
+            prev_t, prev_off = t, off
+        result = tuple(transitions)
+        with self._lock:
+            self._bucket_transitions[bucket] = result
+        return result
+
+    def _window(self, bucket: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]:
+        window = self._windows.get(bucket)
+        if window is None:
+            merged = [
+                tr for b in (bucket - 1, bucket, bucket + 1) for tr in self._find_transitions(b)
+            ]
+            window = (
+                tuple(t for t, _, _ in merged),
+                tuple(before for _, before, _ in merged),
+                tuple(after for _, _, after in merged),
+                self.offset_at(bucket << _BUCKET_BITS),
+            )
+            with self._lock:
+                self._windows[bucket] = window
+        return window
+
+    def segment(self, instant: int) -> tuple[int, int, int, int]:
+        """`(start, end, previous_offset, offset)` of the segment holding `instant`.
+
+        `start` is the last transition at or before `instant` (or the window's
+        start, with `previous_offset == offset`), `end` the next transition
+        after it (or the window's end, where the offset may stay the same).
+        """
+        bucket = instant >> _BUCKET_BITS
+        times, befores, afters, constant = self._window(bucket)
+        i = bisect_right(times, instant)
+        if i:
+            start, previous, offset = times[i - 1], befores[i - 1], afters[i - 1]
+        else:
+            start = (bucket - 1) << _BUCKET_BITS
+            offset = befores[0] if times else constant
+            previous = offset
+        end = times[i] if i < len(times) else (bucket + 2) << _BUCKET_BITS
+        return start, end, previous, offset
+
+
+@lru_cache(maxsize=1024)
+def _table(name: str) -> ZoneTable:
+    return ZoneTable(_load(name))
+
+
+def zone_table(name: str) -> ZoneTable:
+    """The shared, cached `ZoneTable` of a zone name (already validated)."""
+    return _table(name)
+
+
+def walk(table: ZoneTable, after: int, next_wall: NextWall, fixed: bool) -> int | None:
+    """The first instant strictly after `after` at which a wall-time pattern fires.
+
+    `fixed` selects the DESIGN.md rule for fixed-time expressions (a repeated
+    wall time fires at its first occurrence only; matches inside a
+    spring-forward gap collapse into one firing at the first instant after
+    the gap); otherwise the wildcard rule (follow the clock: repeated wall
+    times fire twice, gap wall times never). Returns None past year 9999.
+    """
+    if after >= MAX_INSTANT:
+        return None
+    after = max(after, MIN_INSTANT)
+    start, end, previous, offset = table.segment(after)
+    lo = after + offset + 1
+    if fixed and previous > offset:
+        # Fixed-time rule: after a fall-back, wall times before start + previous
+        # already fired during their first occurrence.
+        lo = max(lo, start + previous)
+    while True:
+        wall = next_wall(lo, end + offset)
+        if wall is not None:
+            return wall - offset
+        if end >= MAX_INSTANT:
+            return None
+        transition = end
+        start, end, _, new_offset = table.segment(transition)
+        if new_offset > offset:
+            # Spring forward: wall times [transition + offset, transition + new_offset)
+            # do not exist. Fixed-time rule: they fire once, at the transition.
+            if fixed and next_wall(transition + offset, transition + new_offset) is not None:
+                return transition
+            lo = transition + new_offset
+        elif new_offset < offset:
+            # Fall back: wall times from transition + new_offset repeat. The
+            # wildcard rule fires them again; the fixed-time rule skips them.
+            lo = transition + (offset if fixed else new_offset)
+        else:
+            lo = transition + new_offset
+        offset = new_offset
