@@ -73,8 +73,8 @@ def _first_occurrence(table_name: str, wall: datetime) -> datetime | None:
     """
     target = wall_seconds(wall)
 
-    def only_target(lo: int, hi: int) -> int | None:
-        return target if lo <= target < hi else None
+    def only_target(lo: int) -> int | None:
+        return target if lo <= target else None
 
     # Offsets stay within +-26 hours, so two days before the wall time is
     # safely before any of its instants.

@@ -1,7 +1,7 @@
 """Cron expressions: parsing into lookup tables, and matching wall times fast.
 
 `compile_cron(expression, hash_key)` returns a `CronPattern` whose
-`next_wall(lo, hi)` finds the first matching local minute in `[lo, hi)` by
+`next_wall(lo)` finds the first matching local minute at or after `lo` by
 jumping through per-field "next allowed value" tables and per-month day sets,
 never stepping minute by minute. DST is not handled here: `zones.walk` does it.
 """
@@ -258,11 +258,9 @@ class CronPattern:
             if self._month_next[m] == m
         )
 
-    def next_wall(self, lo: int, hi: int) -> int | None:
-        """The first matching wall minute `w` with `lo <= w < hi`, or None."""
+    def next_wall(self, lo: int) -> int | None:
+        """The first matching wall minute `>= lo`, or None after year 9999."""
         lo += -lo % 60
-        if lo >= hi:
-            return None
         day_number, seconds = divmod(lo, DAY)
         today = date.fromordinal(day_number + EPOCH_ORDINAL)
         year, month, day = today.year, today.month, today.day
@@ -274,16 +272,13 @@ class CronPattern:
             if next_hour == hour:
                 next_minute = self._minute_next[seconds % 3600 // 60]
                 if next_minute is not None:
-                    wall = lo - seconds + hour * 3600 + next_minute * 60
-                    return wall if wall < hi else None
+                    return lo - seconds + hour * 3600 + next_minute * 60
                 next_hour = self._hour_next[hour + 1] if hour < 23 else None
             if next_hour is not None:
-                wall = lo - seconds + next_hour * 3600 + self._first_minute * 60
-                return wall if wall < hi else None
+                return lo - seconds + next_hour * 3600 + self._first_minute * 60
             i += 1
         if i < len(days):
-            wall = (day_number + days[i] - day) * DAY + self._first_time
-            return wall if wall < hi else None
+            return (day_number + days[i] - day) * DAY + self._first_time
         # Later months: the first matching day at the first matching time.
         while True:
             month += 1
@@ -296,8 +291,7 @@ class CronPattern:
             days = self.days_in(year, month)
             if days:
                 break
-        wall = (date(year, month, days[0]).toordinal() - EPOCH_ORDINAL) * DAY + self._first_time
-        return wall if wall < hi else None
+        return (date(year, month, days[0]).toordinal() - EPOCH_ORDINAL) * DAY + self._first_time
 
 
 def _split(expression: str) -> list[str]:

@@ -26,7 +26,7 @@ def wall_seconds(value: datetime) -> int:
 
 
 class RRuleCursor:
-    """`next_wall(lo, hi)` over an rrule, remembering where the last query ended."""
+    """`next_wall(lo)` over an rrule, remembering where the last query ended."""
 
     def __init__(self, rule: rrule) -> None:
         self._rule = rule
@@ -39,7 +39,7 @@ class RRuleCursor:
         occurrence = next(self._iterator, None)
         return None if occurrence is None else wall_seconds(occurrence)
 
-    def first_at_or_after(self, lo: int) -> int | None:
+    def next_wall(self, lo: int) -> int | None:
         """The first occurrence whose wall time is `>= lo`, or None."""
         if lo >= MAX_INSTANT:
             return None
@@ -52,8 +52,3 @@ class RRuleCursor:
                 self._current = self._advance()
             self._last_lo = lo
             return self._current
-
-    def next_wall(self, lo: int, hi: int) -> int | None:
-        """The first occurrence `w` with `lo <= w < hi`, or None."""
-        wall = self.first_at_or_after(lo)
-        return wall if wall is not None and wall < hi else None

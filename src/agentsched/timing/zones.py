@@ -48,8 +48,8 @@ _BUCKET_BITS = 25  # 2**25 s is about 388 days
 _BUCKET = 1 << _BUCKET_BITS
 _MAX_ZONE_NAME = 255
 
-NextWall = Callable[[int, int], "int | None"]
-"""`next_wall(lo, hi)`: the first matching wall time `w` with `lo <= w < hi`, or None."""
+NextWall = Callable[[int], "int | None"]
+"""`next_wall(lo)`: the first matching wall time `>= lo`, or None if none ever matches."""
 
 
 @lru_cache(maxsize=1024)
@@ -169,39 +169,52 @@ def zone_table(name: str) -> ZoneTable:
 def walk(table: ZoneTable, after: int, next_wall: NextWall, fixed: bool) -> int | None:
     """The first instant strictly after `after` at which a wall-time pattern fires.
 
-    `fixed` selects the DESIGN.md rule for fixed-time expressions (a repeated
-    wall time fires at its first occurrence only; matches inside a
-    spring-forward gap collapse into one firing at the first instant after
-    the gap); otherwise the wildcard rule (follow the clock: repeated wall
-    times fire twice, gap wall times never). Returns None past year 9999.
+    `next_wall(lo)` gives the first matching wall time `>= lo`, or None when
+    nothing ever matches again. `fixed` selects the DESIGN.md rule for
+    fixed-time expressions (a repeated wall time fires at its first occurrence
+    only; matches inside a spring-forward gap collapse into one firing at the
+    first instant after the gap); otherwise the wildcard rule (follow the
+    clock: repeated wall times fire twice, gap wall times never). Returns None
+    past year 9999.
     """
-    if after >= MAX_INSTANT:
-        return None
-    after = max(after, MIN_INSTANT)
-    start, end, previous, offset = table.segment(after)
-    lo = after + offset + 1
-    if fixed and previous > offset:
-        # Fixed-time rule: after a fall-back, wall times before start + previous
-        # already fired during their first occurrence.
-        lo = max(lo, start + previous)
     while True:
-        wall = next_wall(lo, end + offset)
-        if wall is not None:
-            return wall - offset
-        if end >= MAX_INSTANT:
+        if after >= MAX_INSTANT:
             return None
-        transition = end
-        start, end, _, new_offset = table.segment(transition)
-        if new_offset > offset:
-            # Spring forward: wall times [transition + offset, transition + new_offset)
-            # do not exist. Fixed-time rule: they fire once, at the transition.
-            if fixed and next_wall(transition + offset, transition + new_offset) is not None:
-                return transition
-            lo = transition + new_offset
-        elif new_offset < offset:
-            # Fall back: wall times from transition + new_offset repeat. The
-            # wildcard rule fires them again; the fixed-time rule skips them.
-            lo = transition + (offset if fixed else new_offset)
-        else:
-            lo = transition + new_offset
-        offset = new_offset
+        after = max(after, MIN_INSTANT)
+        start, end, previous, offset = table.segment(after)
+        lo = after + offset + 1
+        if fixed and previous > offset:
+            # Fixed-time rule: after a fall-back, wall times before start + previous
+            # already fired during their first occurrence.
+            lo = max(lo, start + previous)
+        # Past this horizon a fall-back can no longer repeat wall times below
+        # `lo` (offsets differ by less than two days), so every wall time still
+        # to come is >= lo and none matches before the next candidate.
+        horizon = after + 2 * DAY
+        while True:
+            wall = next_wall(lo)
+            if wall is None:
+                return None
+            if wall < end + offset:
+                return wall - offset
+            if end >= MAX_INSTANT:
+                return None
+            if end > horizon and wall - 2 * DAY > end:
+                after = wall - 2 * DAY  # nothing fires before the candidate's neighbourhood
+                break
+            transition = end
+            start, end, _, new_offset = table.segment(transition)
+            if new_offset > offset:
+                # Spring forward: wall times [transition + offset, transition + new_offset)
+                # do not exist. `wall` is the first match at or after the gap's start;
+                # fixed-time rule: a match inside the gap fires once, at the transition.
+                if fixed and wall < transition + new_offset:
+                    return transition
+                lo = transition + new_offset
+            elif new_offset < offset:
+                # Fall back: wall times from transition + new_offset repeat. The
+                # wildcard rule fires them again; the fixed-time rule skips them.
+                lo = transition + (offset if fixed else new_offset)
+            else:
+                lo = transition + new_offset
+            offset = new_offset
