@@ -12,6 +12,8 @@ from .errors import (
 )
 from .specs import Cron, Interval, Once, RRule, next_fire
 
+__version__ = "0.1.0.dev0"
+
 __all__ = [
     "AgentschedError",
     "ConflictError",

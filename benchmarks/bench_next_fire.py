@@ -1,0 +1,139 @@
+"""Microseconds per next fire: agentsched vs croniter vs cronsim, in one run.
+
+Workloads, over a corpus of realistic expressions across zones:
+  chain  200 consecutive fires from one start (an iterator for the peers)
+  cold   one next fire after each of 200 random instants in 2020-2030
+         (the peers must build an iterator per instant; we report our spec
+         both reused, as the scheduler uses it, and built per query)
+
+Every workload runs once untimed first (warming caches for all three), then
+the best of --repeat timed passes is reported.
+
+    python benchmarks/bench_next_fire.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import time
+from importlib.metadata import version
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from cronsim import CronSim
+
+import agentsched
+from agentsched import Cron
+
+CORPUS = [
+    ("0 9 * * mon-fri", "Europe/Paris"),
+    ("*/15 * * * *", "UTC"),
+    ("30 2 * * *", "America/New_York"),
+    ("0 0 1 * *", "Asia/Kolkata"),
+    ("0 */3 * * *", "Australia/Lord_Howe"),
+    ("*/5 9-17 * * 1-5", "America/Los_Angeles"),
+    ("0 8 * * sat,sun", "Asia/Tokyo"),
+    ("15 10 L * *", "Europe/London"),
+    ("0 12 1,15 * *", "America/Sao_Paulo"),
+    ("45 23 * * 0", "Pacific/Chatham"),
+    ("0 0 * * *", "UTC"),
+    ("0 7 * jan-mar,oct-dec 1#1", "Europe/Berlin"),
+]
+CHAIN = 200
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def random_instants(seed: int = 7) -> list[datetime]:
+    rng = random.Random(seed)
+    span = int((datetime(2030, 1, 1) - datetime(2020, 1, 1)).total_seconds())
+    base = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    return [base + timedelta(seconds=rng.randrange(span)) for _ in range(CHAIN)]
+
+
+def chain_ours(expr: str, zone: str) -> None:
+    spec, t = Cron(expr, zone), START
+    for _ in range(CHAIN):
+        t = spec.next_after(t)  # type: ignore[assignment]
+
+
+def chain_croniter(expr: str, zone: str) -> None:
+    it = croniter(expr, START.astimezone(ZoneInfo(zone)))
+    for _ in range(CHAIN):
+        it.get_next(datetime)
+
+
+def chain_cronsim(expr: str, zone: str) -> None:
+    it = CronSim(expr, START.astimezone(ZoneInfo(zone)))
+    for _ in range(CHAIN):
+        next(it)
+
+
+def cold_ours_reused(expr: str, zone: str, instants: list[datetime]) -> None:
+    spec = Cron(expr, zone)
+    for t in instants:
+        spec.next_after(t)
+
+
+def cold_ours_built(expr: str, zone: str, instants: list[datetime]) -> None:
+    for t in instants:
+        Cron(expr, zone).next_after(t)
+
+
+def cold_croniter(expr: str, zone: str, instants: list[datetime]) -> None:
+    tz = ZoneInfo(zone)
+    for t in instants:
+        croniter(expr, t.astimezone(tz)).get_next(datetime)
+
+
+def cold_cronsim(expr: str, zone: str, instants: list[datetime]) -> None:
+    tz = ZoneInfo(zone)
+    for t in instants:
+        next(CronSim(expr, t.astimezone(tz)))
+
+
+def best_us_per_fire(run: Callable[[], None], repeat: int, fires: int) -> float:
+    run()  # warm-up, untimed
+    best = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - began)
+    return best / fires * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    instants = random_instants()
+    fires = CHAIN * len(CORPUS)
+
+    def over_corpus(fn: Callable[..., None], *extra: object) -> Callable[[], None]:
+        return lambda: [fn(e, z, *extra) for e, z in CORPUS] and None
+
+    rows = [
+        ("chain", "agentsched", best_us_per_fire(over_corpus(chain_ours), args.repeat, fires)),
+        ("chain", "croniter", best_us_per_fire(over_corpus(chain_croniter), args.repeat, fires)),
+        ("chain", "cronsim", best_us_per_fire(over_corpus(chain_cronsim), args.repeat, fires)),
+        ("cold", "agentsched (spec reused)",
+         best_us_per_fire(over_corpus(cold_ours_reused, instants), args.repeat, fires)),
+        ("cold", "agentsched (spec per query)",
+         best_us_per_fire(over_corpus(cold_ours_built, instants), args.repeat, fires)),
+        ("cold", "croniter", best_us_per_fire(over_corpus(cold_croniter, instants), args.repeat, fires)),
+        ("cold", "cronsim", best_us_per_fire(over_corpus(cold_cronsim, instants), args.repeat, fires)),
+    ]
+    print(f"python {platform.python_version()}, agentsched {agentsched.__version__}, "
+          f"croniter {version('croniter')}, cronsim {version('cronsim')}; "
+          f"{len(CORPUS)} expressions x {CHAIN} fires, best of {args.repeat}")
+    print(f"{'workload':8} {'library':28} {'us/fire':>9} {'vs croniter':>12} {'vs cronsim':>11}")
+    for workload, library, us in rows:
+        peer = {lib: v for w, lib, v in rows if w == workload}
+        print(f"{workload:8} {library:28} {us:9.2f} {peer['croniter'] / us:11.1f}x {peer['cronsim'] / us:10.1f}x")
+
+
+if __name__ == "__main__":
+    main()
