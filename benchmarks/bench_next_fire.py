@@ -18,9 +18,9 @@ import argparse
 import platform
 import random
 import time
-from importlib.metadata import version
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -106,7 +106,9 @@ def best_us_per_fire(run: Callable[[], None], repeat: int, fires: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     instants = random_instants()
@@ -119,20 +121,37 @@ def main() -> None:
         ("chain", "agentsched", best_us_per_fire(over_corpus(chain_ours), args.repeat, fires)),
         ("chain", "croniter", best_us_per_fire(over_corpus(chain_croniter), args.repeat, fires)),
         ("chain", "cronsim", best_us_per_fire(over_corpus(chain_cronsim), args.repeat, fires)),
-        ("cold", "agentsched (spec reused)",
-         best_us_per_fire(over_corpus(cold_ours_reused, instants), args.repeat, fires)),
-        ("cold", "agentsched (spec per query)",
-         best_us_per_fire(over_corpus(cold_ours_built, instants), args.repeat, fires)),
-        ("cold", "croniter", best_us_per_fire(over_corpus(cold_croniter, instants), args.repeat, fires)),
-        ("cold", "cronsim", best_us_per_fire(over_corpus(cold_cronsim, instants), args.repeat, fires)),
+        (
+            "cold",
+            "agentsched (spec reused)",
+            best_us_per_fire(over_corpus(cold_ours_reused, instants), args.repeat, fires),
+        ),
+        (
+            "cold",
+            "agentsched (spec per query)",
+            best_us_per_fire(over_corpus(cold_ours_built, instants), args.repeat, fires),
+        ),
+        (
+            "cold",
+            "croniter",
+            best_us_per_fire(over_corpus(cold_croniter, instants), args.repeat, fires),
+        ),
+        (
+            "cold",
+            "cronsim",
+            best_us_per_fire(over_corpus(cold_cronsim, instants), args.repeat, fires),
+        ),
     ]
-    print(f"python {platform.python_version()}, agentsched {agentsched.__version__}, "
-          f"croniter {version('croniter')}, cronsim {version('cronsim')}; "
-          f"{len(CORPUS)} expressions x {CHAIN} fires, best of {args.repeat}")
+    print(
+        f"python {platform.python_version()}, agentsched {agentsched.__version__}, "
+        f"croniter {version('croniter')}, cronsim {version('cronsim')}; "
+        f"{len(CORPUS)} expressions x {CHAIN} fires, best of {args.repeat}"
+    )
     print(f"{'workload':8} {'library':28} {'us/fire':>9} {'vs croniter':>12} {'vs cronsim':>11}")
     for workload, library, us in rows:
         peer = {lib: v for w, lib, v in rows if w == workload}
-        print(f"{workload:8} {library:28} {us:9.2f} {peer['croniter'] / us:11.1f}x {peer['cronsim'] / us:10.1f}x")
+        versus = f"{peer['croniter'] / us:11.1f}x {peer['cronsim'] / us:10.1f}x"
+        print(f"{workload:8} {library:28} {us:9.2f} {versus}")
 
 
 if __name__ == "__main__":

@@ -54,9 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _next(args: argparse.Namespace) -> None:
     spec = Cron(args.expression, args.tz, hash_key="cli")
     zone = load_zone(args.tz)
-    t: datetime | None = (
-        parse_instant(args.after, "after") if args.after else SystemClock().now()
-    )
+    t: datetime | None = parse_instant(args.after, "after") if args.after else SystemClock().now()
     for _ in range(args.n):
         assert t is not None
         t = spec.next_after(t)
