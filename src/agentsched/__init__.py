@@ -10,7 +10,10 @@ from .errors import (
     UnknownTimezone,
     ValidationError,
 )
+from .model import Overlap, Run, RunStatus, Schedule, Status
+from .scheduler import Scheduler
 from .specs import Cron, Interval, Once, RRule, next_fire
+from .stores import MemoryStore
 
 __version__ = "0.1.0.dev0"
 
@@ -21,9 +24,16 @@ __all__ = [
     "Interval",
     "InvalidCronExpression",
     "InvalidTransition",
+    "MemoryStore",
     "Once",
+    "Overlap",
     "RRule",
+    "Run",
+    "RunStatus",
+    "Schedule",
     "ScheduleNotFound",
+    "Scheduler",
+    "Status",
     "StoreError",
     "UnknownTimezone",
     "ValidationError",

@@ -32,7 +32,7 @@ from .timing.zones import (
     zone_table,
 )
 
-__all__ = ["Cron", "Interval", "Once", "RRule", "Spec", "next_fire", "spec_from_dict"]
+__all__ = ["SPEC_TYPES", "Cron", "Interval", "Once", "RRule", "Spec", "next_fire", "spec_from_dict"]
 
 _MAX_HASH_KEY = 256
 _MAX_RULE_LENGTH = 2000
@@ -366,6 +366,7 @@ class RRule:
 
 
 Spec = Cron | Once | Interval | RRule
+SPEC_TYPES = (Cron, Once, Interval, RRule)
 
 _SPEC_TYPES: dict[str, type[Cron] | type[Once] | type[Interval] | type[RRule]] = {
     "cron": Cron,
@@ -391,7 +392,7 @@ def spec_from_dict(data: object) -> Spec:
 
 def next_fire(spec: Spec, after: datetime) -> datetime | None:
     """The first fire instant of `spec` strictly after `after` (same as `spec.next_after`)."""
-    if not isinstance(spec, (Cron, Once, Interval, RRule)):
+    if not isinstance(spec, SPEC_TYPES):
         raise ValidationError(
             "spec", f"'spec' must be a Cron, Once, Interval or RRule (got {shorten(spec)})"
         )

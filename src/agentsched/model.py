@@ -1,0 +1,422 @@
+"""Records: `Schedule` and `Run`, their enums, and their JSON shapes.
+
+Both are frozen attrs classes validated on construction: a bad value raises
+`ValidationError` naming the field and echoing the value (shortened).
+`to_dict()` gives the `agent.schedule` / `agent.schedule.run` JSON shape
+(instants as ISO 8601 UTC with `Z`); `from_dict()` round-trips it exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import attrs
+
+from ._datetimes import format_instant, parse_instant, require_aware
+from .errors import ValidationError, shorten
+from .specs import SPEC_TYPES, Spec, spec_from_dict
+
+__all__ = ["Overlap", "Run", "RunStatus", "RunTrigger", "Schedule", "Status"]
+
+MAX_NAME = 120
+MAX_INPUT = 20_000
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+MAX_ID = 256
+MAX_TEXT = 20_000
+
+
+class _StrEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Status(_StrEnum):
+    """Where a schedule is in its life (see `states.py`)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    DELETED = "deleted"
+
+
+class RunStatus(_StrEnum):
+    """The outcome of one run."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+
+
+class RunTrigger(_StrEnum):
+    """Why a run happened: its schedule, or a manual `trigger()`."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class Overlap(_StrEnum):
+    """What to do when a fire comes while the previous run is still running."""
+
+    SKIP = "skip"
+    BUFFER_ONE = "buffer_one"
+    ALLOW_ALL = "allow_all"
+
+
+E = TypeVar("E", bound=_StrEnum)
+
+
+def _to_enum(kind: type[E], field: str, value: object) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise ValidationError(
+            field, f"{field!r} must be one of {allowed} (got {shorten(value)})"
+        ) from None
+
+
+def _text(
+    field: str, low: int, high: int, optional: bool = False
+) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str):
+            raise ValidationError(field, f"{field!r} must be a string (got {shorten(value)})")
+        if not low <= len(value) <= high:
+            raise ValidationError(
+                field, f"{field!r} must be {low}-{high} characters (got {len(value)})"
+            )
+
+    return check
+
+
+def _count(field: str, low: int, optional: bool = False) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        if value is None and optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValidationError(
+                field, f"{field!r} must be a whole number >= {low} (got {shorten(value)})"
+            )
+
+    return check
+
+
+def _aware(field: str, optional: bool = True) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        if value is not None or not optional:
+            require_aware(value, field)
+
+    return check
+
+
+def _to_status(value: Any) -> Status:
+    return _to_enum(Status, "status", value)
+
+
+def _to_run_status(value: Any) -> RunStatus:
+    return _to_enum(RunStatus, "status", value)
+
+
+def _to_overlap(value: Any) -> Overlap:
+    return _to_enum(Overlap, "overlap", value)
+
+
+def _to_trigger(value: Any) -> RunTrigger:
+    return _to_enum(RunTrigger, "trigger", value)
+
+
+def _in_utc(record: Any) -> None:
+    """Store every instant of a record in UTC (validators checked they are aware)."""
+    for field in attrs.fields(type(record)):
+        value = getattr(record, field.name)
+        if isinstance(value, datetime) and value.tzinfo is not timezone.utc:
+            object.__setattr__(record, field.name, value.astimezone(timezone.utc))
+
+
+def _duration(field: str, minimum: timedelta, optional: bool) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, timedelta) or value < minimum:
+            raise ValidationError(
+                field, f"{field!r} must be a timedelta >= {minimum} (got {shorten(value)})"
+            )
+
+    return check
+
+
+def _check_spec(_: object, __: attrs.Attribute[Spec], value: Spec) -> None:
+    if not isinstance(value, SPEC_TYPES):
+        raise ValidationError(
+            "schedule",
+            f"'schedule' must be a Cron, Once, Interval or RRule (got {shorten(value)})",
+        )
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("metadata", f"'metadata' must be a mapping (got {shorten(value)})")
+    if len(value) > MAX_METADATA_KEYS:
+        raise ValidationError(
+            "metadata", f"'metadata' has {len(value)} keys (at most {MAX_METADATA_KEYS})"
+        )
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_METADATA_KEY:
+            raise ValidationError(
+                "metadata",
+                f"'metadata' keys must be 1-{MAX_METADATA_KEY} character strings "
+                f"(got {shorten(key)})",
+            )
+        if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE:
+            raise ValidationError(
+                "metadata",
+                f"'metadata' value for {shorten(key)} must be a string of at most "
+                f"{MAX_METADATA_VALUE} characters (got {shorten(item)})",
+            )
+    return dict(value)
+
+
+def _check_bool(field: str) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        if not isinstance(value, bool):
+            raise ValidationError(field, f"{field!r} must be true or false (got {shorten(value)})")
+
+    return check
+
+
+def _seconds(value: timedelta | None) -> int | float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _optional_instant_text(value: datetime | None) -> str | None:
+    return None if value is None else format_instant(value)
+
+
+def _object_tag(expected: str) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        if value != expected:
+            raise ValidationError("object", f"'object' must be {expected!r} (got {shorten(value)})")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class Schedule:
+    """A stored schedule: which agent to run, with what input, and when.
+
+    Built by `Scheduler.create`; changed only through the state machine and
+    the scheduler, each change bumping `version`. `next_run_at` is None when
+    the schedule is not going to fire (paused, completed, deleted).
+    """
+
+    object: str = attrs.field(default="agent.schedule", validator=_object_tag("agent.schedule"))
+    id: str = attrs.field(validator=_text("id", 1, MAX_ID))
+    agent_id: str = attrs.field(validator=_text("agent_id", 1, MAX_ID))
+    owner: str | None = attrs.field(default=None, validator=_text("owner", 1, MAX_ID, True))
+    name: str | None = attrs.field(default=None, validator=_text("name", 1, MAX_NAME, True))
+    status: Status = attrs.field(default=Status.ACTIVE, converter=_to_status)
+    schedule: Spec = attrs.field(validator=_check_spec)
+    input: str = attrs.field(validator=_text("input", 1, MAX_INPUT))
+    conversation: str | None = attrs.field(
+        default=None, validator=_text("conversation", 1, MAX_ID, True)
+    )
+    previous_response_id: str | None = attrs.field(
+        default=None, validator=_text("previous_response_id", 1, MAX_ID, True)
+    )
+    metadata: dict[str, str] = attrs.field(factory=dict, converter=_metadata, hash=False)
+    stateful: bool = attrs.field(default=False, validator=_check_bool("stateful"))
+    overlap: Overlap = attrs.field(default=Overlap.SKIP, converter=_to_overlap)
+    catchup_window: timedelta = attrs.field(
+        default=timedelta(hours=1), validator=_duration("catchup_window", timedelta(0), False)
+    )
+    max_runs: int | None = attrs.field(default=None, validator=_count("max_runs", 1, True))
+    end_at: datetime | None = attrs.field(default=None, validator=_aware("end_at"))
+    next_run_at: datetime | None = attrs.field(default=None, validator=_aware("next_run_at"))
+    last_run_at: datetime | None = attrs.field(default=None, validator=_aware("last_run_at"))
+    last_run_id: str | None = attrs.field(
+        default=None, validator=_text("last_run_id", 1, MAX_ID, True)
+    )
+    last_error: str | None = attrs.field(
+        default=None, validator=_text("last_error", 0, MAX_TEXT, True)
+    )
+    run_count: int = attrs.field(default=0, validator=_count("run_count", 0))
+    failure_count: int = attrs.field(default=0, validator=_count("failure_count", 0))
+    pause_after_failures: int | None = attrs.field(
+        default=None, validator=_count("pause_after_failures", 1, True)
+    )
+    timeout: timedelta | None = attrs.field(
+        default=None, validator=_duration("timeout", timedelta(microseconds=1), True)
+    )
+    paused_at: datetime | None = attrs.field(default=None, validator=_aware("paused_at"))
+    created_at: datetime = attrs.field(validator=_aware("created_at", optional=False))
+    updated_at: datetime = attrs.field(validator=_aware("updated_at", optional=False))
+    deleted_at: datetime | None = attrs.field(default=None, validator=_aware("deleted_at"))
+    version: int = attrs.field(default=1, validator=_count("version", 1))
+
+    def __attrs_post_init__(self) -> None:
+        _in_utc(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `agent.schedule`, plus agentsched's own fields."""
+        return {
+            "object": self.object,
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "owner": self.owner,
+            "name": self.name,
+            "status": self.status.value,
+            "schedule": self.schedule.to_dict(),
+            "input": self.input,
+            "conversation": self.conversation,
+            "previous_response_id": self.previous_response_id,
+            "metadata": dict(self.metadata),
+            "temporal_schedule_id": None,
+            "stateful": self.stateful,
+            "overlap": self.overlap.value,
+            "catchup_window": _seconds(self.catchup_window),
+            "max_runs": self.max_runs,
+            "end_at": _optional_instant_text(self.end_at),
+            "next_run_at": _optional_instant_text(self.next_run_at),
+            "last_run_at": _optional_instant_text(self.last_run_at),
+            "last_run_id": self.last_run_id,
+            "last_error": self.last_error,
+            "run_count": self.run_count,
+            "failure_count": self.failure_count,
+            "pause_after_failures": self.pause_after_failures,
+            "timeout": _seconds(self.timeout),
+            "paused_at": _optional_instant_text(self.paused_at),
+            "created_at": format_instant(self.created_at),
+            "updated_at": format_instant(self.updated_at),
+            "deleted_at": _optional_instant_text(self.deleted_at),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Schedule:
+        """Rebuild from `to_dict()` output; `ValidationError` names any bad field."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("schedule", f"a schedule must be an object (got {shorten(data)})")
+        fields = {f.name for f in attrs.fields(cls)}
+        unknown: set[str] = set(data) - fields - {"temporal_schedule_id"}
+        if unknown:
+            raise ValidationError(
+                sorted(unknown)[0], f"unknown field {shorten(sorted(unknown)[0])} in a schedule"
+            )
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in fields}
+        for key in ("id", "agent_id", "schedule", "input", "created_at", "updated_at"):
+            if key not in values:
+                raise ValidationError(key, f"{key!r} is required")
+        values["schedule"] = spec_from_dict(values["schedule"])
+        for key in (
+            "end_at",
+            "next_run_at",
+            "last_run_at",
+            "paused_at",
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        ):
+            if values.get(key) is not None:
+                values[key] = parse_instant(values[key], key)
+        for key in ("catchup_window", "timeout"):
+            if values.get(key) is not None:
+                values[key] = _parse_seconds(values[key], key)
+        return cls(**values)
+
+
+def _parse_seconds(value: object, field: str) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(
+            field, f"{field!r} must be a number of seconds (got {shorten(value)})"
+        )
+    try:
+        return timedelta(seconds=value)
+    except (OverflowError, ValueError):
+        raise ValidationError(field, f"{field!r} is out of range (got {shorten(value)})") from None
+
+
+@attrs.frozen(kw_only=True)
+class Run:
+    """One firing of a schedule (or a record that a fire was skipped or missed).
+
+    Written as `running` before the handler starts, then finished as
+    `succeeded` or `failed`; `skipped` and `missed` runs are final at once.
+    `coalesced` counts the fire times the record stands for.
+    """
+
+    object: str = attrs.field(
+        default="agent.schedule.run", validator=_object_tag("agent.schedule.run")
+    )
+    id: str = attrs.field(validator=_text("id", 1, MAX_ID))
+    schedule_id: str = attrs.field(validator=_text("schedule_id", 1, MAX_ID))
+    agent_id: str = attrs.field(validator=_text("agent_id", 1, MAX_ID))
+    owner: str | None = attrs.field(default=None, validator=_text("owner", 1, MAX_ID, True))
+    status: RunStatus = attrs.field(converter=_to_run_status)
+    trigger: RunTrigger = attrs.field(default=RunTrigger.SCHEDULE, converter=_to_trigger)
+    scheduled_for: datetime | None = attrs.field(default=None, validator=_aware("scheduled_for"))
+    started_at: datetime | None = attrs.field(default=None, validator=_aware("started_at"))
+    finished_at: datetime | None = attrs.field(default=None, validator=_aware("finished_at"))
+    attempt: int = attrs.field(default=1, validator=_count("attempt", 1))
+    coalesced: int = attrs.field(default=1, validator=_count("coalesced", 1))
+    response_id: str | None = attrs.field(
+        default=None, validator=_text("response_id", 1, MAX_ID, True)
+    )
+    output: str | None = attrs.field(default=None, validator=_text("output", 0, MAX_TEXT, True))
+    error: str | None = attrs.field(default=None, validator=_text("error", 0, MAX_TEXT, True))
+
+    def __attrs_post_init__(self) -> None:
+        _in_utc(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `agent.schedule.run`."""
+        return {
+            "object": self.object,
+            "id": self.id,
+            "schedule_id": self.schedule_id,
+            "agent_id": self.agent_id,
+            "owner": self.owner,
+            "status": self.status.value,
+            "trigger": self.trigger.value,
+            "scheduled_for": _optional_instant_text(self.scheduled_for),
+            "started_at": _optional_instant_text(self.started_at),
+            "finished_at": _optional_instant_text(self.finished_at),
+            "attempt": self.attempt,
+            "coalesced": self.coalesced,
+            "response_id": self.response_id,
+            "output": self.output,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Run:
+        """Rebuild from `to_dict()` output; `ValidationError` names any bad field."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("run", f"a run must be an object (got {shorten(data)})")
+        fields = {f.name for f in attrs.fields(cls)}
+        unknown: set[str] = set(data) - fields
+        if unknown:
+            raise ValidationError(
+                sorted(unknown)[0], f"unknown field {shorten(sorted(unknown)[0])} in a run"
+            )
+        values: dict[str, Any] = dict(data)
+        for key in ("id", "schedule_id", "agent_id", "status"):
+            if key not in values:
+                raise ValidationError(key, f"{key!r} is required")
+        for key in ("scheduled_for", "started_at", "finished_at"):
+            if values.get(key) is not None:
+                values[key] = parse_instant(values[key], key)
+        return cls(**values)

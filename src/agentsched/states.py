@@ -1,0 +1,147 @@
+"""The schedule state machine: pure functions, no I/O, "now" passed in.
+
+Statuses: active, paused, completed, deleted (DESIGN.md, "State machine").
+
+| from \\ event | pause  | resume                 | exhausted | delete  | update (new spec)       |
+|--------------|--------|------------------------|-----------|---------|-------------------------|
+| active       | paused | no-op                  | completed | deleted | next recomputed         |
+| paused       | no-op  | active, next from now  | -         | deleted | stays paused            |
+| completed    | error  | error                  | -         | deleted | active if it fires again|
+| deleted      | not found in every case                                                      |
+
+Every real transition bumps `version` and `updated_at`; a no-op returns the
+record unchanged. A paused schedule has no `next_run_at`: resuming computes
+it from now, so the paused period is never back-filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .errors import InvalidTransition, ScheduleNotFound, ValidationError, shorten
+from .model import Schedule, Status
+from .specs import Cron, Interval, Spec
+
+__all__ = [
+    "UPDATABLE_FIELDS",
+    "bind_spec",
+    "complete",
+    "delete",
+    "next_fire_for",
+    "pause",
+    "resume",
+    "update",
+]
+
+UPDATABLE_FIELDS = frozenset(
+    {
+        "agent_id",
+        "name",
+        "schedule",
+        "input",
+        "conversation",
+        "previous_response_id",
+        "metadata",
+        "stateful",
+        "overlap",
+        "catchup_window",
+        "max_runs",
+        "end_at",
+        "pause_after_failures",
+        "timeout",
+    }
+)
+_TIMING_FIELDS = frozenset({"schedule", "max_runs", "end_at"})
+
+
+def bind_spec(spec: Spec, schedule_id: str, now: datetime) -> Spec:
+    """Fill in what a spec leaves to its schedule: `H`'s hash key, an interval's phase."""
+    if isinstance(spec, Cron) and spec.hash_key is None:
+        return Cron(spec.expression, spec.timezone, hash_key=schedule_id)
+    if isinstance(spec, Interval) and spec.start_at is None:
+        return Interval(spec.every, start_at=now)
+    return spec
+
+
+def next_fire_for(schedule: Schedule, after: datetime) -> datetime | None:
+    """The schedule's next fire strictly after `after`, honouring `max_runs` and `end_at`."""
+    if schedule.max_runs is not None and schedule.run_count >= schedule.max_runs:
+        return None
+    found = schedule.schedule.next_after(after)
+    if found is None or (schedule.end_at is not None and found > schedule.end_at):
+        return None
+    return found
+
+
+def _bump(schedule: Schedule, now: datetime, **changes: Any) -> Schedule:
+    return attrs.evolve(schedule, version=schedule.version + 1, updated_at=now, **changes)
+
+
+def _not_deleted(schedule: Schedule) -> None:
+    if schedule.status is Status.DELETED:
+        raise ScheduleNotFound(schedule.id)
+
+
+def pause(schedule: Schedule, now: datetime) -> Schedule:
+    """active -> paused; paused is a no-op; completed is an `InvalidTransition`."""
+    _not_deleted(schedule)
+    if schedule.status is Status.PAUSED:
+        return schedule
+    if schedule.status is Status.COMPLETED:
+        raise InvalidTransition(f"schedule {schedule.id} is completed and cannot be paused")
+    return _bump(schedule, now, status=Status.PAUSED, paused_at=now, next_run_at=None)
+
+
+def resume(schedule: Schedule, now: datetime) -> Schedule:
+    """paused -> active with the next fire after now (completed if none); active is a no-op."""
+    _not_deleted(schedule)
+    if schedule.status is Status.ACTIVE:
+        return schedule
+    if schedule.status is Status.COMPLETED:
+        raise InvalidTransition(f"schedule {schedule.id} is completed and cannot be resumed")
+    upcoming = next_fire_for(schedule, now)
+    status = Status.ACTIVE if upcoming is not None else Status.COMPLETED
+    return _bump(schedule, now, status=status, paused_at=None, next_run_at=upcoming)
+
+
+def complete(schedule: Schedule, now: datetime) -> Schedule:
+    """active -> completed: the schedule is exhausted (no next fire, max_runs or end_at)."""
+    _not_deleted(schedule)
+    if schedule.status is not Status.ACTIVE:
+        raise InvalidTransition(f"schedule {schedule.id} is {schedule.status} and cannot complete")
+    return _bump(schedule, now, status=Status.COMPLETED, next_run_at=None)
+
+
+def delete(schedule: Schedule, now: datetime) -> Schedule:
+    """Soft delete from any live status; the record stays with `deleted_at`."""
+    _not_deleted(schedule)
+    return _bump(
+        schedule, now, status=Status.DELETED, deleted_at=now, next_run_at=None, paused_at=None
+    )
+
+
+def update(schedule: Schedule, now: datetime, changes: Mapping[str, Any]) -> Schedule:
+    """Apply PATCH-like `changes`; recompute the next fire when timing fields change.
+
+    A spec passed here must already be bound (`bind_spec`). An active schedule
+    with no next fire becomes completed; a completed one whose new timing
+    fires again becomes active; a paused one stays paused. Raises
+    `ValidationError` for a field that cannot be updated or a bad value.
+    """
+    _not_deleted(schedule)
+    for key in changes:
+        if key not in UPDATABLE_FIELDS:
+            allowed = ", ".join(sorted(UPDATABLE_FIELDS))
+            raise ValidationError(key, f"{shorten(key)} cannot be updated (updatable: {allowed})")
+    if all(getattr(schedule, key) == value for key, value in changes.items()):
+        return schedule
+    updated = _bump(schedule, now, **changes)
+    if _TIMING_FIELDS.isdisjoint(changes) or updated.status is Status.PAUSED:
+        return updated
+    upcoming = next_fire_for(updated, now)
+    status = Status.ACTIVE if upcoming is not None else Status.COMPLETED
+    return attrs.evolve(updated, status=status, next_run_at=upcoming)

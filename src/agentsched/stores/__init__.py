@@ -1,0 +1,6 @@
+"""Stores: where schedules and runs live. The scheduler knows only `Store`."""
+
+from .base import Claim, ClaimPlan, Store
+from .memory import MemoryStore
+
+__all__ = ["Claim", "ClaimPlan", "MemoryStore", "Store"]

@@ -1,0 +1,107 @@
+"""The `Store` protocol: the only thing the scheduler knows about storage.
+
+Its docstrings are the contract every store must honour; the conformance
+suite in `agentsched.testing` checks them. Stores hold records as given:
+validation and state transitions happen above, in pure code.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ..model import Run, Schedule, Status
+
+__all__ = ["Claim", "ClaimPlan", "Store"]
+
+Claim = tuple[Schedule, list[Run]]
+"""A claimed schedule, as written back, and the runs inserted with it."""
+
+ClaimPlan = Callable[[Schedule], "tuple[Schedule, Sequence[Run]] | None"]
+"""Given a due schedule, its replacement (version + 1) and the runs to insert,
+or None to leave it untouched. Pure: it may be called again after a retry."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistent schedules and runs, safe for concurrent use.
+
+    Optimistic concurrency: every schedule write names the version it was
+    based on and fails with `ConflictError` if the stored one moved on. All
+    datetimes go in and come out timezone-aware (UTC).
+    """
+
+    def add(self, schedule: Schedule) -> None:
+        """Insert a new schedule. `ConflictError` if its id exists (even deleted)."""
+        ...
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        """The schedule with that id, deleted ones included, or None."""
+        ...
+
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: Status | None = None,
+        owner: str | None = None,
+        include_deleted: bool = False,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> builtins.list[Schedule]:
+        """Schedules matching every given filter, sorted by (name, id).
+
+        A missing name sorts as the empty string. `after` is the id of the
+        last schedule of the previous page (the cursor): results start
+        strictly after its (name, id). Deleted schedules are left out unless
+        `include_deleted` or `status=Status.DELETED`. At most `limit` rows.
+        """
+        ...
+
+    def update(self, schedule: Schedule, expected_version: int) -> None:
+        """Replace the stored schedule of the same id.
+
+        `ConflictError` if the stored version is not `expected_version`;
+        `ScheduleNotFound` if there is no such schedule.
+        """
+        ...
+
+    def claim_due(self, now: datetime, plan: ClaimPlan, limit: int = 100) -> builtins.list[Claim]:
+        """Atomically take the work due at `now`.
+
+        Finds active schedules with `next_run_at <= now` (earliest first, at
+        most `limit`), calls `plan` on each, and in one atomic step per store
+        writes the replacement schedule and inserts its runs. Two schedulers
+        calling this at once on one store never both claim the same schedule
+        version, so no (schedule, scheduled_for, trigger) run is created
+        twice; a run with such a duplicate key is refused. Returns what was
+        written.
+        """
+        ...
+
+    def add_run(self, run: Run) -> None:
+        """Insert a run. `ConflictError` if its id, or its (schedule_id,
+        scheduled_for, trigger) for a scheduled run, exists already."""
+        ...
+
+    def update_run(self, run: Run) -> None:
+        """Replace the stored run of the same id. `StoreError` if there is none."""
+        ...
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The run with that id, or None."""
+        ...
+
+    def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
+        """A schedule's runs, newest (last inserted) first, at most `limit`."""
+        ...
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest `next_run_at` of any active schedule, or None."""
+        ...
+
+    def close(self) -> None:
+        """Release resources. Calls after this may fail."""
+        ...

@@ -1,0 +1,182 @@
+"""`MemoryStore`: everything in process memory; the test double and the default.
+
+Thread-safe (one lock). Due work is found through a min-heap of
+`(next_run_at, id)` with lazy deletion: an entry counts only while it still
+matches the schedule's current `next_run_at` and status, so a claim costs
+O(due log n), never a scan of all schedules. Nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import builtins
+import heapq
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
+from ..model import Run, RunTrigger, Schedule, Status
+from .base import Claim, ClaimPlan
+
+__all__ = ["MemoryStore"]
+
+
+def _sort_key(schedule: Schedule) -> tuple[str, str]:
+    return (schedule.name or "", schedule.id)
+
+
+def _run_key(run: Run) -> tuple[str, datetime | None] | None:
+    if run.trigger is not RunTrigger.SCHEDULE:
+        return None
+    return (run.schedule_id, run.scheduled_for)
+
+
+class MemoryStore:
+    """An in-memory `Store`. Use it in tests, or when losing schedules on exit is fine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._schedules: dict[str, Schedule] = {}
+        self._due: list[tuple[datetime, str]] = []
+        self._runs: dict[str, Run] = {}
+        self._runs_by_schedule: dict[str, list[str]] = {}
+        self._run_keys: set[tuple[str, datetime | None]] = set()
+
+    def _index(self, schedule: Schedule) -> None:
+        if schedule.status is Status.ACTIVE and schedule.next_run_at is not None:
+            heapq.heappush(self._due, (schedule.next_run_at, schedule.id))
+        if len(self._due) > 2 * len(self._schedules) + 64:
+            # too many superseded entries: rebuild from the current ones
+            self._due = [e for e in self._due if self._is_current(e)]
+            heapq.heapify(self._due)
+
+    def _is_current(self, entry: tuple[datetime, str]) -> bool:
+        schedule = self._schedules.get(entry[1])
+        return (
+            schedule is not None
+            and schedule.status is Status.ACTIVE
+            and schedule.next_run_at == entry[0]
+        )
+
+    def add(self, schedule: Schedule) -> None:
+        with self._lock:
+            if schedule.id in self._schedules:
+                raise ConflictError(f"schedule {shorten(schedule.id)} exists already")
+            self._schedules[schedule.id] = schedule
+            self._index(schedule)
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        with self._lock:
+            return self._schedules.get(schedule_id)
+
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: Status | None = None,
+        owner: str | None = None,
+        include_deleted: bool = False,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> builtins.list[Schedule]:
+        with self._lock:
+            start: tuple[str, str] | None = None
+            if after is not None:
+                cursor = self._schedules.get(after)
+                if cursor is None:
+                    raise ValidationError(
+                        "after", f"'after' is not a known id (got {shorten(after)})"
+                    )
+                start = _sort_key(cursor)
+            chosen = [
+                s
+                for s in self._schedules.values()
+                if (agent_id is None or s.agent_id == agent_id)
+                and (status is None or s.status == status)
+                and (owner is None or s.owner == owner)
+                and (include_deleted or status is Status.DELETED or s.status is not Status.DELETED)
+                and (start is None or _sort_key(s) > start)
+            ]
+        return sorted(chosen, key=_sort_key)[: max(limit, 0)]
+
+    def update(self, schedule: Schedule, expected_version: int) -> None:
+        with self._lock:
+            stored = self._schedules.get(schedule.id)
+            if stored is None:
+                raise ScheduleNotFound(schedule.id)
+            if stored.version != expected_version:
+                raise ConflictError(
+                    f"schedule {shorten(schedule.id)} is at version {stored.version}, "
+                    f"not {expected_version}"
+                )
+            self._schedules[schedule.id] = schedule
+            self._index(schedule)
+
+    def claim_due(self, now: datetime, plan: ClaimPlan, limit: int = 100) -> builtins.list[Claim]:
+        claims: builtins.list[Claim] = []
+        with self._lock:
+            passed_over: builtins.list[tuple[datetime, str]] = []
+            while self._due and self._due[0][0] <= now and len(claims) < limit:
+                entry = heapq.heappop(self._due)
+                if not self._is_current(entry):
+                    continue
+                schedule = self._schedules[entry[1]]
+                planned = plan(schedule)
+                if planned is None:
+                    passed_over.append(entry)
+                    continue
+                replacement, runs = planned
+                if not self._can_insert(runs):
+                    passed_over.append(entry)
+                    continue
+                self._schedules[replacement.id] = replacement
+                self._index(replacement)
+                for run in runs:
+                    self._insert_run(run)
+                claims.append((replacement, list(runs)))
+            for entry in passed_over:
+                heapq.heappush(self._due, entry)
+        return claims
+
+    def _can_insert(self, runs: Sequence[Run]) -> bool:
+        keys = [_run_key(r) for r in runs]
+        return not any(r.id in self._runs for r in runs) and not any(
+            k is not None and k in self._run_keys for k in keys
+        )
+
+    def _insert_run(self, run: Run) -> None:
+        self._runs[run.id] = run
+        self._runs_by_schedule.setdefault(run.schedule_id, []).append(run.id)
+        key = _run_key(run)
+        if key is not None:
+            self._run_keys.add(key)
+
+    def add_run(self, run: Run) -> None:
+        with self._lock:
+            if not self._can_insert([run]):
+                raise ConflictError(f"run {shorten(run.id)} or its fire time exists already")
+            self._insert_run(run)
+
+    def update_run(self, run: Run) -> None:
+        with self._lock:
+            if run.id not in self._runs:
+                raise StoreError(f"run {shorten(run.id)} does not exist")
+            self._runs[run.id] = run
+
+    def get_run(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
+        with self._lock:
+            ids = self._runs_by_schedule.get(schedule_id, [])
+            return [self._runs[i] for i in reversed(ids[-limit:])] if limit > 0 else []
+
+    def next_due_at(self) -> datetime | None:
+        with self._lock:
+            while self._due and not self._is_current(self._due[0]):
+                heapq.heappop(self._due)
+            return self._due[0][0] if self._due else None
+
+    def close(self) -> None:
+        """Nothing to release."""
