@@ -106,10 +106,12 @@ def test_hash_is_stable_spread_and_in_range() -> None:
         assert t is not None and 10 <= t.minute <= 19 and t.hour < 6 and t.day <= 28
 
 
-def test_hash_without_key_is_an_error() -> None:
-    with pytest.raises(InvalidCronExpression, match="hash_key") as info:
-        Cron("H 9 * * *")
-    assert info.value.cron_field == "minute"
+def test_hash_without_key_builds_but_does_not_fire() -> None:
+    spec = Cron("H 9 * * *")  # Scheduler.create binds it to the schedule id
+    with pytest.raises(ValidationError) as info:
+        spec.next_after(START)
+    assert info.value.field == "hash_key"
+    assert Cron("H 9 * * *", hash_key="k").next_after(START) is not None
 
 
 BAD_TOKENS = [

@@ -97,7 +97,9 @@ class Cron:
     """Fires at the wall times a 5-field cron expression matches in `timezone`.
 
     `hash_key` seeds `H` fields; `Scheduler.create` passes the schedule id
-    when it is None. See `docs/cron.md` for the syntax.
+    when it is None. An `H` expression without a key can be built (to hand to
+    `Scheduler.create`) but `next_after` refuses it with a `ValidationError`.
+    See `docs/cron.md` for the syntax.
     """
 
     expression: str
@@ -127,6 +129,12 @@ class Cron:
         """The first fire instant strictly after `after` (aware), in UTC."""
         instant = _after_instant(after)
         pattern = self._pattern
+        if pattern.uses_hash and self.hash_key is None:
+            raise ValidationError(
+                "hash_key",
+                f"{self.expression!r} uses H, which needs a 'hash_key' "
+                "(Scheduler.create passes the schedule id)",
+            )
         found = walk(self._table, instant, pattern.next_wall, pattern.fixed_time)
         return None if found is None else from_instant(found)
 

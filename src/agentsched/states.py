@@ -77,8 +77,8 @@ def next_fire_for(schedule: Schedule, after: datetime) -> datetime | None:
     return found
 
 
-def _bump(schedule: Schedule, now: datetime, **changes: Any) -> Schedule:
-    return attrs.evolve(schedule, version=schedule.version + 1, updated_at=now, **changes)
+def _bump(record: Schedule, now: datetime, **changes: Any) -> Schedule:
+    return attrs.evolve(record, version=record.version + 1, updated_at=now, **changes)
 
 
 def _not_deleted(schedule: Schedule) -> None:

@@ -56,6 +56,7 @@ class _Field:
         self.nearest_weekday: set[int] = set()  # 15W
         self.last_weekday: set[int] = set()  # 5L: last Friday
         self.nth_weekday: set[tuple[int, int]] = set()  # 1#2: second Monday
+        self.hashed = False  # uses H
 
 
 def _number(token: str, index: int) -> int:
@@ -73,14 +74,12 @@ def _number(token: str, index: int) -> int:
     return value
 
 
-def _hash_value(hash_key: str | None, index: int, modulus: int) -> int:
-    if hash_key is None:
-        raise _Bad("'H' needs a hash_key (Scheduler.create passes the schedule id)")
+def _hash_value(hash_key: str, index: int, modulus: int) -> int:
     digest = hashlib.sha256(f"{hash_key}\x00{FIELD_NAMES[index]}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % modulus
 
 
-def _range(body: str, index: int, hash_key: str | None, step: int | None) -> range:
+def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
     """The values of a `*`, `H`, `H(a-b)`, `a`, `a-b` body, before applying `step`."""
     low, high = _BOUNDS[index]
     if index == _DOW:
@@ -115,7 +114,7 @@ def _range(body: str, index: int, hash_key: str | None, step: int | None) -> ran
     return range(first, _BOUNDS[index][1] + 1, step)
 
 
-def _parse_item(item: str, index: int, field: _Field, hash_key: str | None) -> None:
+def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
     if not item:
         raise _Bad("empty list element")
     upper = item.upper()
@@ -149,11 +148,12 @@ def _parse_item(item: str, index: int, field: _Field, hash_key: str | None) -> N
         if not 1 <= step <= high - low + 1:
             raise _Bad(f"{item!r} has step {step}, outside 1-{high - low + 1}")
     body = "H" + body[1:] if body[:1] == "h" else body
+    field.hashed = field.hashed or body.startswith("H")
     values = _range(body, index, hash_key, step)
     field.values.update(v % 7 if index == _DOW else v for v in values)
 
 
-def _parse_field(text: str, index: int, hash_key: str | None) -> _Field:
+def _parse_field(text: str, index: int, hash_key: str) -> _Field:
     field = _Field()
     for item in text.split(","):
         _parse_item(item, index, field, hash_key)
@@ -181,6 +181,7 @@ class CronPattern:
         self.expression = expression
         minute, hour, dom, month, dow = fields
         self.fixed_time = not (stars[_MINUTE] or stars[_HOUR])
+        self.uses_hash = any(f.hashed for f in fields)
         self._minute_next = _next_table(minute.values, 60)
         self._hour_next = _next_table(hour.values, 24)
         self._month_next = _next_table(month.values, 13)
@@ -316,6 +317,9 @@ def _split(expression: str) -> list[str]:
 def compile_cron(expression: str, hash_key: str | None = None) -> CronPattern:
     """Parse and check a cron expression; cached, so repeating it is cheap.
 
+    Without a `hash_key`, `H` fields are computed from an empty key; callers
+    check `uses_hash` and refuse to fire such a pattern.
+
     Raises `InvalidCronExpression` naming the field and the bad token, or
     saying the expression can never fire.
     """
@@ -330,7 +334,7 @@ def compile_cron(expression: str, hash_key: str | None = None) -> CronPattern:
     fields: list[_Field] = []
     for index, text in enumerate(parts):
         try:
-            fields.append(_parse_field(text, index, hash_key))
+            fields.append(_parse_field(text, index, hash_key or ""))
         except _Bad as exc:
             raise InvalidCronExpression(
                 f"{FIELD_NAMES[index]} field {text!r}: {exc} (in {shorten(expression)})",

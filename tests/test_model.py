@@ -1,0 +1,192 @@
+"""Schedule and Run records: shape, round trips, limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+from hypothesis import given
+
+from agentsched import Cron, Once, Overlap, Run, RunStatus, Schedule, Status, ValidationError
+from agentsched.testing import schedules
+
+UTC = timezone.utc
+T = datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def make(**changes: Any) -> Schedule:
+    fields: dict[str, Any] = {
+        "id": "sched_1",
+        "agent_id": "agent_1",
+        "schedule": Cron("0 9 * * *"),
+        "input": "hi",
+        "created_at": T,
+        "updated_at": T,
+    }
+    fields.update(changes)
+    return Schedule(**fields)
+
+
+def test_enums_are_strings() -> None:
+    assert Status.ACTIVE == "active" and str(Status.PAUSED) == "paused"
+    assert RunStatus.SKIPPED == "skipped" and Overlap.BUFFER_ONE == "buffer_one"
+    assert make(status="paused").status is Status.PAUSED
+
+
+def test_seed_example_object_reproduced() -> None:
+    """The `agent.schedule` example of seeds/000 from a real Schedule."""
+    schedule = Schedule(
+        id="<string>",
+        agent_id="<string>",
+        name="<string>",
+        status=Status.ACTIVE,
+        schedule=Once(T, "UTC"),
+        input="<string>",
+        conversation="<string>",
+        previous_response_id="<string>",
+        metadata={},
+        last_run_at=T,
+        last_run_id="<string>",
+        run_count=123,
+        created_at=T,
+        updated_at=T,
+        deleted_at=T,
+    )
+    seed = {
+        "object": "agent.schedule",
+        "id": "<string>",
+        "agent_id": "<string>",
+        "name": "<string>",
+        "status": "active",
+        "schedule": {"type": "once", "run_at": "2023-11-07T05:31:56Z", "timezone": "UTC"},
+        "input": "<string>",
+        "conversation": "<string>",
+        "previous_response_id": "<string>",
+        "metadata": {},
+        "temporal_schedule_id": None,
+        "last_run_at": "2023-11-07T05:31:56Z",
+        "last_run_id": "<string>",
+        "run_count": 123,
+        "created_at": "2023-11-07T05:31:56Z",
+        "updated_at": "2023-11-07T05:31:56Z",
+        "deleted_at": "2023-11-07T05:31:56Z",
+    }
+    data = schedule.to_dict()
+    # every key of the seed is present with the seed's value ("temporal_schedule_id" is null here)
+    assert {k: data[k] for k in seed} == {**seed, "temporal_schedule_id": None}
+    assert Schedule.from_dict(data) == schedule
+
+
+def test_seed_file_keys_all_present() -> None:
+    if not SEEDS.exists():
+        pytest.skip("shared/seeds is not beside this checkout")
+    text = (SEEDS / next(p.name for p in SEEDS.iterdir() if p.name.startswith("000_"))).read_text()
+    start = text.index('{\n  "object"')
+    example = json.loads(text[start : text.index("\n}", start) + 2])
+    assert set(example) <= set(make().to_dict())
+
+
+@given(schedules())
+def test_schedule_round_trips_exactly(schedule: Schedule) -> None:
+    data = schedule.to_dict()
+    assert Schedule.from_dict(json.loads(json.dumps(data))) == schedule
+
+
+def test_run_round_trips() -> None:
+    run = Run(
+        id="run_1",
+        schedule_id="sched_1",
+        agent_id="a",
+        status="succeeded",
+        scheduled_for=T,
+        started_at=T,
+        finished_at=T + timedelta(seconds=3),
+        coalesced=2,
+        response_id="resp_1",
+        output="done",
+    )
+    assert Run.from_dict(json.loads(json.dumps(run.to_dict()))) == run
+    assert run.to_dict()["object"] == "agent.schedule.run"
+
+
+def test_instants_are_stored_in_utc() -> None:
+    paris = T.astimezone(ZoneInfo("Europe/Paris"))
+    schedule = make(created_at=paris, updated_at=paris)
+    assert schedule.created_at.tzinfo is UTC and schedule.created_at == T
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x" * 121}, "name"),
+        ({"name": 5}, "name"),
+        ({"input": ""}, "input"),
+        ({"input": "x" * 20_001}, "input"),
+        ({"input": None}, "input"),
+        ({"agent_id": ""}, "agent_id"),
+        ({"agent_id": "x" * 257}, "agent_id"),
+        ({"metadata": {str(i): "v" for i in range(17)}}, "metadata"),
+        ({"metadata": {"k" * 65: "v"}}, "metadata"),
+        ({"metadata": {"k": "v" * 513}}, "metadata"),
+        ({"metadata": {"k": 5}}, "metadata"),
+        ({"metadata": [1]}, "metadata"),
+        ({"max_runs": 0}, "max_runs"),
+        ({"max_runs": True}, "max_runs"),
+        ({"max_runs": 1.5}, "max_runs"),
+        ({"pause_after_failures": 0}, "pause_after_failures"),
+        ({"status": "sleeping"}, "status"),
+        ({"overlap": "sometimes"}, "overlap"),
+        ({"catchup_window": timedelta(seconds=-1)}, "catchup_window"),
+        ({"catchup_window": 60}, "catchup_window"),
+        ({"timeout": timedelta(0)}, "timeout"),
+        ({"end_at": datetime(2026, 1, 1)}, "end_at"),
+        ({"created_at": None}, "created_at"),
+        ({"schedule": "0 9 * * *"}, "schedule"),
+        ({"stateful": "yes"}, "stateful"),
+        ({"version": 0}, "version"),
+        ({"run_count": -1}, "run_count"),
+        ({"object": "agent"}, "object"),
+    ],
+)
+def test_limits_name_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        make(**changes)
+    assert info.value.field == field
+    assert repr(field) in str(info.value)
+
+
+def test_long_bad_values_are_echoed_shortened() -> None:
+    with pytest.raises(ValidationError) as info:
+        make(status="x" * 10_000)
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d.pop("id"), "id"),
+        (lambda d: d.update(schedule={"type": "nope"}), "schedule.type"),
+        (lambda d: d.update(created_at="yesterday"), "created_at"),
+        (lambda d: d.update(catchup_window="1h"), "catchup_window"),
+        (lambda d: d.update(surprise=1), "surprise"),
+        (lambda d: d.update(next_run_at="2026-01-01T00:00:00"), "next_run_at"),
+    ],
+)
+def test_from_dict_rejects_malformed(mutate: Any, field: str) -> None:
+    data = make().to_dict()
+    mutate(data)
+    with pytest.raises(ValidationError) as info:
+        Schedule.from_dict(data)
+    assert info.value.field == field
+
+
+def test_records_are_frozen() -> None:
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        make().name = "x"  # type: ignore[misc]
