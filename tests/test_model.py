@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,6 @@ from agentsched.testing import schedules
 
 UTC = timezone.utc
 T = datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 
 def make(**changes: Any) -> Schedule:
@@ -81,15 +79,6 @@ def test_seed_example_object_reproduced() -> None:
     # every key of the seed is present with the seed's value ("temporal_schedule_id" is null here)
     assert {k: data[k] for k in seed} == {**seed, "temporal_schedule_id": None}
     assert Schedule.from_dict(data) == schedule
-
-
-def test_seed_file_keys_all_present() -> None:
-    if not SEEDS.exists():
-        pytest.skip("shared/seeds is not beside this checkout")
-    text = (SEEDS / next(p.name for p in SEEDS.iterdir() if p.name.startswith("000_"))).read_text()
-    start = text.index('{\n  "object"')
-    example = json.loads(text[start : text.index("\n}", start) + 2])
-    assert set(example) <= set(make().to_dict())
 
 
 @given(schedules())

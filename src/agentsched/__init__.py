@@ -10,6 +10,8 @@ from .errors import (
     UnknownTimezone,
     ValidationError,
 )
+from .executors import InlineExecutor
+from .handlers import RunContext, RunResult
 from .model import Overlap, Run, RunStatus, Schedule, Status
 from .scheduler import Scheduler
 from .specs import Cron, Interval, Once, RRule, next_fire
@@ -21,6 +23,7 @@ __all__ = [
     "AgentschedError",
     "ConflictError",
     "Cron",
+    "InlineExecutor",
     "Interval",
     "InvalidCronExpression",
     "InvalidTransition",
@@ -29,6 +32,8 @@ __all__ = [
     "Overlap",
     "RRule",
     "Run",
+    "RunContext",
+    "RunResult",
     "RunStatus",
     "Schedule",
     "ScheduleNotFound",

@@ -1,17 +1,26 @@
-"""`Scheduler`: the facade an app talks to — create, read, change schedules.
+"""`Scheduler`: the facade an app talks to — schedules in, agent runs out.
 
-Every call is scoped by `owner` when one is given: another owner's schedule
-is `ScheduleNotFound`, exactly like one that never existed. Writes go through
-the pure state machine and the store's optimistic concurrency; a write that
-races with another (say, the firing loop advancing `next_run_at`) is
-re-applied to the fresh record.
+CRUD: every call is scoped by `owner` when one is given (another owner's
+schedule is `ScheduleNotFound`, exactly like one that never existed). Writes
+go through the pure state machine and the store's optimistic concurrency; a
+write that races with another (say, the firing loop advancing
+`next_run_at`) is re-applied to the fresh record.
+
+Firing: `tick(now)` claims what is due and runs handlers on the executor;
+`start()` runs a background thread that sleeps until the next due time or
+timeout deadline and wakes at once when a change makes something due sooner.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-import secrets
+import inspect
+import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,22 +28,28 @@ import attrs
 
 from . import states
 from .clock import Clock, SystemClock
-from .errors import ConflictError, ScheduleNotFound, ValidationError, shorten
-from .model import Overlap, Schedule, Status
+from .engine import Engine, Launch
+from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
+from .handlers import RunContext, describe_error, outcome_of
+from .ids import new_id
+from .model import Overlap, Run, Schedule, Status
+from .planning import Outcome
 from .specs import SPEC_TYPES, Spec
 from .stores.base import Store
 from .stores.memory import MemoryStore
 
-__all__ = ["Scheduler", "new_id"]
+__all__ = ["Scheduler"]
 
 _MAX_PAGE = 1000
 _MAX_UPCOMING = 1000
 _WRITE_ATTEMPTS = 10
+_MAX_RUNS_PAGE = 1000
+_MAX_SLEEP = 60.0  # re-check the store at least this often (other processes write too)
+_MAX_BACKOFF = 30.0
 
+log = logging.getLogger("agentsched")
 
-def new_id(prefix: str) -> str:
-    """A unique, URL-safe id such as `sched_3q2X...`."""
-    return f"{prefix}_{secrets.token_urlsafe(15)}"
+Handler = Callable[[RunContext], Any]
 
 
 def _check_limit(field: str, value: object, high: int) -> int:
@@ -55,14 +70,32 @@ class Scheduler:
     def __init__(
         self,
         store: Store | None = None,
-        handler: Callable[..., Any] | None = None,
-        executor: Any = None,
+        handler: Handler | None = None,
+        executor: Executor | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.handler = handler
-        self.executor = executor
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self._owns_executor = executor is None
+        self.executor: Executor = (
+            executor
+            if executor is not None
+            else ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentsched-run")
+        )
+        self._engine = Engine(self.store)
+        self._futures: set[Future[None]] = set()
+        self._futures_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Scheduler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     # -- reading -------------------------------------------------------------
 
@@ -186,6 +219,7 @@ class Scheduler:
         status = Status.ACTIVE if upcoming is not None else Status.COMPLETED
         record = attrs.evolve(record, next_run_at=upcoming, status=status)
         self.store.add(record)
+        self._wake.set()
         return record
 
     def update(self, schedule_id: str, owner: str | None = None, **changes: Any) -> Schedule:
@@ -223,7 +257,146 @@ class Scheduler:
                 self.store.update(updated, expected_version=current.version)
             except ConflictError:
                 continue
+            self._wake.set()
             return updated
         raise ConflictError(
             f"schedule {shorten(schedule_id)} kept changing; gave up after {_WRITE_ATTEMPTS} tries"
         )
+
+    # -- firing --------------------------------------------------------------
+
+    def _require_handler(self) -> Handler:
+        if self.handler is None:
+            raise AgentschedError("this Scheduler has no handler; pass handler= to fire runs")
+        return self.handler
+
+    def tick(self, now: datetime | None = None) -> builtins.list[Run]:
+        """Fire everything due at `now` (default: the clock's now); returns the runs written.
+
+        Also fails runs in flight here whose timeout has passed. With
+        `InlineExecutor` it returns after the handlers finished and their
+        outcomes were stored, and the runs returned are in their final state.
+        """
+        self._require_handler()
+        moment = now if now is not None else self.clock.now()
+        launches = self._engine.expire(moment)
+        written, started = self._engine.claim(moment)
+        for launch in launches + started:
+            self._launch(launch)
+        return [self.store.get_run(run.id) or run for run in written]
+
+    def trigger(self, schedule_id: str, owner: str | None = None) -> Run:
+        """Run a schedule's agent now, outside its spec; it does not count toward `max_runs`."""
+        self._require_handler()
+        schedule = self.get(schedule_id, owner=owner)
+        run = self._engine.manual(schedule, self.clock.now())
+        self._launch((schedule, run))
+        self._wake.set()
+        return self.store.get_run(run.id) or run
+
+    def runs(
+        self, schedule_id: str, limit: int = 50, owner: str | None = None
+    ) -> builtins.list[Run]:
+        """The schedule's runs, newest first (deleted schedules included)."""
+        _check_limit("limit", limit, _MAX_RUNS_PAGE)
+        self.get(schedule_id, owner=owner, include_deleted=True)
+        return self.store.runs(schedule_id, limit=limit)
+
+    def _launch(self, launch: Launch) -> None:
+        schedule, run = launch
+        context = self._engine.begin(schedule, run)
+        try:
+            future = self.executor.submit(self._execute, context)
+        except RuntimeError as exc:  # the executor is shut down
+            self._finish(context, Outcome(False, self.clock.now(), error=describe_error(exc)))
+            return
+        with self._futures_lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._futures_lock:
+            self._futures.discard(future)
+
+    def _execute(self, context: RunContext) -> None:
+        handler = self._require_handler()
+        outcome: Outcome | None = None
+        try:
+            if inspect.iscoroutinefunction(handler):
+                returned = asyncio.run(handler(context))
+            else:
+                returned = handler(context)
+            outcome = outcome_of(returned, self.clock.now())
+        except Exception as exc:
+            outcome = Outcome(False, self.clock.now(), error=describe_error(exc))
+        finally:
+            if outcome is None:  # KeyboardInterrupt, SystemExit: record, then let it go on
+                outcome = Outcome(False, self.clock.now(), error="handler was interrupted")
+            self._finish(context, outcome)
+
+    def _finish(self, context: RunContext, outcome: Outcome) -> None:
+        try:
+            follow_up = self._engine.finish(context.run_id, outcome)
+        except Exception:
+            log.exception("could not record the outcome of run %s", context.run_id)
+            return
+        if follow_up is not None:
+            self._launch(follow_up)
+
+    # -- the background loop -------------------------------------------------
+
+    def start(self) -> None:
+        """Start firing in a background thread (idempotent)."""
+        self._require_handler()
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="agentsched-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop the loop, set every running handler's cancel event, and (by default) wait.
+
+        Runs still going when `wait=False` keep their `running` record until
+        they finish; a run never finishing is swept by its store's lease.
+        """
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._engine.cancel_all()
+        if wait:
+            with self._futures_lock:
+                pending = list(self._futures)
+            wait_for_futures(pending)
+        if self._owns_executor:
+            self.executor.shutdown(wait=wait)
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                self.tick()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("tick failed (attempt %d); retrying", failures)
+            self._wake.wait(self._seconds_to_sleep(failures))
+
+    def _seconds_to_sleep(self, failures: int) -> float:
+        if failures:
+            return min(_MAX_BACKOFF, 0.1 * (1 << min(failures, 10)))
+        try:
+            due = self.store.next_due_at()
+        except Exception:
+            log.exception("could not read the next due time; retrying")
+            return 1.0
+        wakes: builtins.list[datetime] = [
+            t for t in (due, self._engine.next_deadline()) if t is not None
+        ]
+        if not wakes:
+            return _MAX_SLEEP
+        seconds = (min(wakes) - self.clock.now()).total_seconds()
+        return min(max(seconds, 0.0), _MAX_SLEEP)

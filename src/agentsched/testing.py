@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from .clock import FakeClock
 from .errors import ConflictError, ScheduleNotFound, StoreError, ValidationError
 from .model import Overlap, Run, RunStatus, RunTrigger, Schedule, Status
+from .planning import Activity
 from .specs import Cron, Interval, Once, RRule, Spec
 from .stores.base import Store
 
@@ -158,7 +159,7 @@ def _run(schedule: Schedule, run_id: str, when: datetime | None = None, **change
     return Run(**fields)  # type: ignore[arg-type]
 
 
-def _advance(schedule: Schedule) -> tuple[Schedule, list[Run]]:
+def _advance(schedule: Schedule, activity: Activity) -> tuple[Schedule, list[Run]]:
     """A plan that fires once and moves the schedule a day ahead."""
     assert schedule.next_run_at is not None
     run = _run(schedule, f"run_{schedule.id}_{schedule.next_run_at:%Y%m%d%H%M}")
@@ -273,7 +274,7 @@ class StoreConformance:
         for n in range(5):
             store.add(_schedule(n, next_run_at=NOON - timedelta(minutes=10 - n)))
         assert len(store.claim_due(NOON, _advance, limit=2)) == 2
-        assert store.claim_due(NOON, lambda s: None) == []
+        assert store.claim_due(NOON, lambda s, a: None) == []
         assert len(store.claim_due(NOON, _advance)) == 3
 
     def test_claim_due_refuses_a_duplicate_run(self, store: Store) -> None:
@@ -353,3 +354,50 @@ class StoreConformance:
             assert exc.field == "after"
         else:
             raise AssertionError("an unknown cursor must raise ValidationError")
+
+    def test_claim_plans_see_unfinished_runs(self, store: Store) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        store.add_run(_run(schedule, "run_started", NOON - timedelta(days=1), started_at=NOON))
+        store.add_run(_run(schedule, "run_waiting", NOON - timedelta(hours=1)))
+        store.add_run(_run(schedule, "run_done", NOON - timedelta(days=2), status=RunStatus.FAILED))
+        seen: list[Activity] = []
+
+        def plan(s: Schedule, activity: Activity) -> None:
+            seen.append(activity)
+
+        store.claim_due(NOON, plan)
+        assert seen == [Activity(running=1, waiting=1)]
+
+    def test_finish_run_updates_run_and_schedule_and_starts_the_buffered_run(
+        self, store: Store
+    ) -> None:
+        schedule = _schedule(1)
+        store.add(schedule)
+        first = _run(schedule, "run_first", NOON, started_at=NOON)
+        store.add_run(first)
+        store.add_run(_run(schedule, "run_buffered", NOON + timedelta(hours=1)))
+        done = attrs.evolve(
+            first, status=RunStatus.SUCCEEDED, finished_at=NOON + timedelta(hours=2)
+        )
+
+        def count(s: Schedule) -> Schedule:
+            return attrs.evolve(s, run_count=s.run_count + 1, version=s.version + 1)
+
+        finished = store.finish_run(done, count)
+        assert finished is not None
+        after, started = finished
+        assert after is not None and after.run_count == 1 and store.get(schedule.id) == after
+        assert started is not None and started.id == "run_buffered"
+        assert started.started_at == done.finished_at
+        assert store.get_run("run_buffered") == started
+        assert store.get_run("run_first") == done
+        # a second finish of the same run changes nothing
+        assert store.finish_run(attrs.evolve(done, status=RunStatus.FAILED), count) is None
+        assert store.get_run("run_first") == done and store.get(schedule.id) == after
+        try:
+            store.finish_run(attrs.evolve(done, id="run_missing"), count)
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("finishing a missing run must raise StoreError")

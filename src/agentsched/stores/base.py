@@ -13,15 +13,21 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ..model import Run, Schedule, Status
+from ..planning import Activity
 
-__all__ = ["Claim", "ClaimPlan", "Store"]
+__all__ = ["Claim", "ClaimPlan", "Finish", "Store"]
 
 Claim = tuple[Schedule, list[Run]]
 """A claimed schedule, as written back, and the runs inserted with it."""
 
-ClaimPlan = Callable[[Schedule], "tuple[Schedule, Sequence[Run]] | None"]
-"""Given a due schedule, its replacement (version + 1) and the runs to insert,
-or None to leave it untouched. Pure: it may be called again after a retry."""
+ClaimPlan = Callable[[Schedule, Activity], "tuple[Schedule, Sequence[Run]] | None"]
+"""Given a due schedule and its unfinished runs, its replacement (version + 1)
+and the runs to insert, or None to leave it untouched. Pure: it may be
+called again after a retry."""
+
+Finish = tuple["Schedule | None", "Run | None"]
+"""After `finish_run`: the run's schedule as written, and a buffered run that
+was started as a result (the caller must execute it), if any."""
 
 
 @runtime_checkable
@@ -72,7 +78,9 @@ class Store(Protocol):
         """Atomically take the work due at `now`.
 
         Finds active schedules with `next_run_at <= now` (earliest first, at
-        most `limit`), calls `plan` on each, and in one atomic step per store
+        most `limit`), calls `plan` on each with the schedule's `Activity`
+        (its runs still `running`: started, and buffered with no
+        `started_at`), and in one atomic step per store
         writes the replacement schedule and inserts its runs. Two schedulers
         calling this at once on one store never both claim the same schedule
         version, so no (schedule, scheduled_for, trigger) run is created
@@ -88,6 +96,18 @@ class Store(Protocol):
 
     def update_run(self, run: Run) -> None:
         """Replace the stored run of the same id. `StoreError` if there is none."""
+        ...
+
+    def finish_run(self, run: Run, update: Callable[[Schedule], Schedule]) -> Finish | None:
+        """Atomically record how a run ended and fold it into its schedule.
+
+        If the stored run is no longer `running` (a timeout or a lease sweep
+        finished it first), changes nothing and returns None. Otherwise
+        writes `run`, replaces its schedule with `update(schedule)` (unless
+        that returns the same object), and if the schedule has a buffered
+        run (`running` with no `started_at`), marks the oldest one started at
+        `run.finished_at`. `StoreError` if the run does not exist.
+        """
         ...
 
     def get_run(self, run_id: str) -> Run | None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import builtins
 import heapq
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
+import attrs
+
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
-from ..model import Run, RunTrigger, Schedule, Status
-from .base import Claim, ClaimPlan
+from ..model import Run, RunStatus, RunTrigger, Schedule, Status
+from ..planning import Activity
+from .base import Claim, ClaimPlan, Finish
 
 __all__ = ["MemoryStore"]
 
@@ -41,6 +44,7 @@ class MemoryStore:
         self._runs: dict[str, Run] = {}
         self._runs_by_schedule: dict[str, list[str]] = {}
         self._run_keys: set[tuple[str, datetime | None]] = set()
+        self._unfinished: dict[str, dict[str, Run]] = {}
 
     def _index(self, schedule: Schedule) -> None:
         if schedule.status is Status.ACTIVE and schedule.next_run_at is not None:
@@ -121,7 +125,7 @@ class MemoryStore:
                 if not self._is_current(entry):
                     continue
                 schedule = self._schedules[entry[1]]
-                planned = plan(schedule)
+                planned = plan(schedule, self._activity(schedule.id))
                 if planned is None:
                     passed_over.append(entry)
                     continue
@@ -144,8 +148,21 @@ class MemoryStore:
             k is not None and k in self._run_keys for k in keys
         )
 
-    def _insert_run(self, run: Run) -> None:
+    def _activity(self, schedule_id: str) -> Activity:
+        unfinished = self._unfinished.get(schedule_id, {}).values()
+        waiting = sum(1 for r in unfinished if r.started_at is None)
+        return Activity(running=len(unfinished) - waiting, waiting=waiting)
+
+    def _store_run(self, run: Run) -> None:
         self._runs[run.id] = run
+        unfinished = self._unfinished.setdefault(run.schedule_id, {})
+        if run.status is RunStatus.RUNNING:
+            unfinished[run.id] = run
+        else:
+            unfinished.pop(run.id, None)
+
+    def _insert_run(self, run: Run) -> None:
+        self._store_run(run)
         self._runs_by_schedule.setdefault(run.schedule_id, []).append(run.id)
         key = _run_key(run)
         if key is not None:
@@ -161,7 +178,33 @@ class MemoryStore:
         with self._lock:
             if run.id not in self._runs:
                 raise StoreError(f"run {shorten(run.id)} does not exist")
-            self._runs[run.id] = run
+            self._store_run(run)
+
+    def finish_run(self, run: Run, update: Callable[[Schedule], Schedule]) -> Finish | None:
+        with self._lock:
+            stored = self._runs.get(run.id)
+            if stored is None:
+                raise StoreError(f"run {shorten(run.id)} does not exist")
+            if stored.status is not RunStatus.RUNNING:
+                return None
+            self._store_run(run)
+            schedule = self._schedules.get(run.schedule_id)
+            if schedule is not None:
+                updated = update(schedule)
+                if updated is not schedule:
+                    self._schedules[updated.id] = updated
+                    self._index(updated)
+                    schedule = updated
+            waiting = [
+                r
+                for r in self._unfinished.get(run.schedule_id, {}).values()
+                if r.started_at is None
+            ]
+            if not waiting:
+                return schedule, None
+            started = attrs.evolve(waiting[0], started_at=run.finished_at)
+            self._store_run(started)
+            return schedule, started
 
     def get_run(self, run_id: str) -> Run | None:
         with self._lock:

@@ -1,0 +1,192 @@
+"""The firing core shared by `Scheduler` and `AsyncScheduler`.
+
+It claims due work through the store, keeps the runs this process has in
+flight (their cancel events and timeout deadlines), and records outcomes.
+It never calls a handler itself: the schedulers do, on their executor or
+event loop, and report back through `finish`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+import attrs
+
+from .handlers import RunContext
+from .ids import new_id
+from .model import Run, RunStatus, RunTrigger, Schedule
+from .planning import Outcome, apply_outcome, plan_claim
+from .stores.base import Store
+
+__all__ = ["Engine", "Launch"]
+
+log = logging.getLogger("agentsched")
+
+Launch = tuple[Schedule, Run]
+"""A run that must start now, with the schedule it belongs to."""
+
+_CLAIM_BATCH = 500
+
+
+def _new_run_id() -> str:
+    return new_id("run")
+
+
+@attrs.define
+class _InFlight:
+    run: Run
+    context: RunContext
+    deadline: datetime | None
+
+
+class Engine:
+    """Claims, starts and finishes runs against one store. Thread-safe."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, _InFlight] = {}
+
+    # -- claiming ------------------------------------------------------------
+
+    def claim(self, now: datetime) -> tuple[list[Run], list[Launch]]:
+        """Claim everything due at `now`: (every run written, the runs to start)."""
+        written: list[Run] = []
+        launches: list[Launch] = []
+        while True:
+            claims = self.store.claim_due(
+                now, lambda s, a: plan_claim(s, a, now, _new_run_id), limit=_CLAIM_BATCH
+            )
+            for schedule, runs in claims:
+                for run in runs:
+                    written.append(run)
+                    if run.status is RunStatus.RUNNING and run.started_at is not None:
+                        launches.append((schedule, run))
+                    elif run.status is not RunStatus.RUNNING:
+                        log.info(
+                            "run %s of schedule %s %s (%d fire%s, latest %s)",
+                            run.id,
+                            schedule.id,
+                            run.status,
+                            run.coalesced,
+                            "" if run.coalesced == 1 else "s",
+                            run.scheduled_for,
+                        )
+            if len(claims) < _CLAIM_BATCH:
+                return written, launches
+
+    def manual(self, schedule: Schedule, now: datetime) -> Run:
+        """Write a manual run of `schedule`, started now (outside its spec and overlap)."""
+        run = Run(
+            id=_new_run_id(),
+            schedule_id=schedule.id,
+            agent_id=schedule.agent_id,
+            owner=schedule.owner,
+            status=RunStatus.RUNNING,
+            trigger=RunTrigger.MANUAL,
+            scheduled_for=now,
+            started_at=now,
+        )
+        self.store.add_run(run)
+        return run
+
+    # -- running -------------------------------------------------------------
+
+    def begin(self, schedule: Schedule, run: Run) -> RunContext:
+        """Register a run as in flight here and build the handler's context."""
+        context = RunContext(
+            schedule=schedule,
+            run_id=run.id,
+            scheduled_for=run.scheduled_for,
+            attempt=run.attempt,
+            cancel=threading.Event(),
+        )
+        started = run.started_at
+        deadline = (
+            started + schedule.timeout
+            if started is not None and schedule.timeout is not None
+            else None
+        )
+        with self._lock:
+            self._in_flight[run.id] = _InFlight(run, context, deadline)
+        return context
+
+    def finish(self, run_id: str, outcome: Outcome) -> Launch | None:
+        """Record how an in-flight run ended; returns a buffered run to start, if any.
+
+        A run that overran its timeout fails with a timeout error whatever
+        the handler returned. A run already finished (timed out while the
+        handler was still going) is left alone.
+        """
+        with self._lock:
+            flight = self._in_flight.pop(run_id, None)
+        if flight is None:
+            return None
+        flight.context.cancel.set()
+        if flight.deadline is not None and outcome.finished_at > flight.deadline:
+            outcome = _timed_out(flight, outcome.finished_at)
+        return self._record(flight.run, outcome)
+
+    def expire(self, now: datetime) -> list[Launch]:
+        """Fail every in-flight run past its deadline; returns buffered runs to start."""
+        with self._lock:
+            late = [
+                f for f in self._in_flight.values() if f.deadline is not None and f.deadline <= now
+            ]
+            for flight in late:
+                del self._in_flight[flight.run.id]
+        launches = []
+        for flight in late:
+            flight.context.cancel.set()
+            follow_up = self._record(flight.run, _timed_out(flight, now))
+            if follow_up is not None:
+                launches.append(follow_up)
+        return launches
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest timeout deadline among runs in flight here."""
+        with self._lock:
+            deadlines = [f.deadline for f in self._in_flight.values() if f.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    def cancel_all(self) -> None:
+        """Set every in-flight run's cancel event (the scheduler is stopping)."""
+        with self._lock:
+            flights = list(self._in_flight.values())
+        for flight in flights:
+            flight.context.cancel.set()
+
+    def _record(self, run: Run, outcome: Outcome) -> Launch | None:
+        finished = attrs.evolve(
+            run,
+            status=RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
+            finished_at=outcome.finished_at,
+            response_id=outcome.response_id,
+            output=outcome.output,
+            error=outcome.error,
+        )
+        result = self.store.finish_run(finished, lambda s: apply_outcome(s, finished, outcome))
+        if result is None:
+            return None
+        seconds = (outcome.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+        level = logging.INFO if outcome.succeeded else logging.WARNING
+        log.log(
+            level,
+            "run %s of schedule %s %s in %.3fs%s",
+            run.id,
+            run.schedule_id,
+            finished.status,
+            seconds,
+            f": {outcome.error}" if outcome.error else "",
+        )
+        schedule, buffered = result
+        if buffered is None or schedule is None:
+            return None
+        return schedule, buffered
+
+
+def _timed_out(flight: _InFlight, now: datetime) -> Outcome:
+    timeout = flight.context.schedule.timeout or timedelta(0)
+    return Outcome(False, now, error=f"timed out after {timeout.total_seconds():g}s")

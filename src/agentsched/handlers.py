@@ -1,0 +1,106 @@
+"""What a handler receives (`RunContext`) and may return (`RunResult`).
+
+A handler is `handler(ctx: RunContext)`, sync or `async def`. It may return a
+`RunResult`, a `str` (stored as the run's `output`) or None. Anything else,
+or an exception, fails the run; it never stops the scheduler.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from datetime import datetime
+
+import attrs
+
+from .model import MAX_ID, MAX_TEXT, Schedule
+from .planning import Outcome
+
+__all__ = ["RunContext", "RunResult", "describe_error", "outcome_of"]
+
+_TRUNCATED = "... [truncated]"
+
+
+@attrs.frozen
+class RunResult:
+    """What a handler may return: the agent's response id and output text."""
+
+    response_id: str | None = None
+    output: str | None = None
+
+
+@attrs.frozen
+class RunContext:
+    """Everything a handler needs about the run it is doing.
+
+    `cancel` is set when the run times out or the scheduler stops; a
+    long-running handler should check `cancel.is_set()` (or
+    `ctx.cancelled`) and return early.
+    """
+
+    schedule: Schedule
+    run_id: str
+    scheduled_for: datetime | None
+    attempt: int
+    cancel: threading.Event = attrs.field(eq=False, repr=False)
+
+    @property
+    def input(self) -> str:
+        return self.schedule.input
+
+    @property
+    def conversation(self) -> str | None:
+        return self.schedule.conversation
+
+    @property
+    def previous_response_id(self) -> str | None:
+        return self.schedule.previous_response_id
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.schedule.metadata)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - len(_TRUNCATED)] + _TRUNCATED
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for `last_error`: the exception type and message, clipped."""
+    lines = traceback.format_exception_only(type(exc), exc)
+    return _clip(lines[-1].strip() if lines else type(exc).__name__)
+
+
+def outcome_of(returned: object, finished_at: datetime) -> Outcome:
+    """Turn a handler's return value into an `Outcome` (garbage fails the run)."""
+    if returned is None:
+        return Outcome(True, finished_at)
+    if isinstance(returned, str):
+        return Outcome(True, finished_at, output=_clip(returned))
+    if isinstance(returned, RunResult):
+        response_id, output = returned.response_id, returned.output
+        if response_id is not None and (
+            not isinstance(response_id, str) or not 1 <= len(response_id) <= MAX_ID
+        ):
+            return Outcome(
+                False,
+                finished_at,
+                error=f"handler returned a response_id that is not a 1-{MAX_ID} character string",
+            )
+        if output is not None and not isinstance(output, str):
+            return Outcome(False, finished_at, error="handler returned a non-string output")
+        return Outcome(
+            True,
+            finished_at,
+            response_id=response_id,
+            output=None if output is None else _clip(output),
+        )
+    return Outcome(
+        False,
+        finished_at,
+        error=f"handler returned {type(returned).__name__}; expected RunResult, str or None",
+    )
