@@ -105,11 +105,13 @@ class FiringModel(RuleBasedStateMachine):
 
     @rule(schedule_id=ids, spec=SPECS)
     def update(self, schedule_id: str, spec: Spec) -> None:
-        if self.scheduler.get(schedule_id, include_deleted=True).status is Status.DELETED:
+        before = self.scheduler.get(schedule_id, include_deleted=True)
+        if before.status is Status.DELETED:
             return
-        self._close(schedule_id)
-        self.scheduler.update(schedule_id, schedule=spec)
-        self._reopen_if_active(schedule_id)
+        after = self.scheduler.update(schedule_id, schedule=spec)
+        if after.version != before.version:  # the same spec again is a no-op
+            self._close(schedule_id)
+            self._reopen_if_active(schedule_id)
 
     @rule(schedule_id=ids)
     def delete(self, schedule_id: str) -> None:

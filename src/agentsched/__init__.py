@@ -1,5 +1,6 @@
 """agentsched: an embeddable, DST-correct scheduler for AI-agent runs."""
 
+from .aio import AsyncScheduler
 from .errors import (
     AgentschedError,
     ConflictError,
@@ -21,6 +22,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AgentschedError",
+    "AsyncScheduler",
     "ConflictError",
     "Cron",
     "InlineExecutor",

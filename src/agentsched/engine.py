@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 import attrs
 
 from .handlers import RunContext
-from .ids import new_id
-from .model import Run, RunStatus, RunTrigger, Schedule
+from .ids import new_run_id
+from .model import Run, RunStatus, RunTrigger, Schedule, replace
 from .planning import Outcome, apply_outcome, plan_claim
 from .stores.base import Store
 
-__all__ = ["Engine", "Launch"]
+__all__ = ["Engine", "Launch", "backoff_seconds", "seconds_until"]
 
 log = logging.getLogger("agentsched")
 
@@ -28,10 +28,21 @@ Launch = tuple[Schedule, Run]
 """A run that must start now, with the schedule it belongs to."""
 
 _CLAIM_BATCH = 500
+MAX_SLEEP = 60.0  # loops re-check the store at least this often (other processes write too)
+_MAX_BACKOFF = 30.0
 
 
-def _new_run_id() -> str:
-    return new_id("run")
+def backoff_seconds(failures: int) -> float:
+    """How long a loop waits after `failures` failed ticks in a row (0.2 s doubling to 30 s)."""
+    return min(_MAX_BACKOFF, 0.1 * (1 << min(failures, 10)))
+
+
+def seconds_until(wakes: list[datetime | None], now: datetime) -> float:
+    """Seconds from `now` to the earliest of `wakes` (0 if past, `MAX_SLEEP` at most)."""
+    times = [t for t in wakes if t is not None]
+    if not times:
+        return MAX_SLEEP
+    return min(max((min(times) - now).total_seconds(), 0.0), MAX_SLEEP)
 
 
 @attrs.define
@@ -57,14 +68,14 @@ class Engine:
         launches: list[Launch] = []
         while True:
             claims = self.store.claim_due(
-                now, lambda s, a: plan_claim(s, a, now, _new_run_id), limit=_CLAIM_BATCH
+                now, lambda s, a: plan_claim(s, a, now, new_run_id), limit=_CLAIM_BATCH
             )
             for schedule, runs in claims:
                 for run in runs:
                     written.append(run)
                     if run.status is RunStatus.RUNNING and run.started_at is not None:
                         launches.append((schedule, run))
-                    elif run.status is not RunStatus.RUNNING:
+                    elif run.status is not RunStatus.RUNNING and log.isEnabledFor(logging.INFO):
                         log.info(
                             "run %s of schedule %s %s (%d fire%s, latest %s)",
                             run.id,
@@ -80,7 +91,7 @@ class Engine:
     def manual(self, schedule: Schedule, now: datetime) -> Run:
         """Write a manual run of `schedule`, started now (outside its spec and overlap)."""
         run = Run(
-            id=_new_run_id(),
+            id=new_run_id(),
             schedule_id=schedule.id,
             agent_id=schedule.agent_id,
             owner=schedule.owner,
@@ -159,7 +170,7 @@ class Engine:
             flight.context.cancel.set()
 
     def _record(self, run: Run, outcome: Outcome) -> Launch | None:
-        finished = attrs.evolve(
+        finished = replace(
             run,
             status=RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
             finished_at=outcome.finished_at,
@@ -170,17 +181,21 @@ class Engine:
         result = self.store.finish_run(finished, lambda s: apply_outcome(s, finished, outcome))
         if result is None:
             return None
-        seconds = (outcome.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
         level = logging.INFO if outcome.succeeded else logging.WARNING
-        log.log(
-            level,
-            "run %s of schedule %s %s in %.3fs%s",
-            run.id,
-            run.schedule_id,
-            finished.status,
-            seconds,
-            f": {outcome.error}" if outcome.error else "",
-        )
+        if log.isEnabledFor(level):
+            seconds = (
+                (outcome.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+            )
+            error = f": {outcome.error}" if outcome.error else ""
+            log.log(
+                level,
+                "run %s of schedule %s %s in %.3fs%s",
+                run.id,
+                run.schedule_id,
+                finished.status,
+                seconds,
+                error,
+            )
         schedule, buffered = result
         if buffered is None or schedule is None:
             return None

@@ -9,6 +9,7 @@ Both are frozen attrs classes validated on construction: a bad value raises
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from ._datetimes import format_instant, parse_instant, require_aware
 from .errors import ValidationError, shorten
 from .specs import SPEC_TYPES, Spec, spec_from_dict
 
-__all__ = ["Overlap", "Run", "RunStatus", "RunTrigger", "Schedule", "Status"]
+__all__ = ["Overlap", "Run", "RunStatus", "RunTrigger", "Schedule", "Status", "replace"]
 
 MAX_NAME = 120
 MAX_INPUT = 20_000
@@ -73,6 +74,8 @@ E = TypeVar("E", bound=_StrEnum)
 
 
 def _to_enum(kind: type[E], field: str, value: object) -> E:
+    if value.__class__ is kind:
+        return value
     try:
         return kind(value)
     except ValueError:
@@ -134,12 +137,12 @@ def _to_trigger(value: Any) -> RunTrigger:
     return _to_enum(RunTrigger, "trigger", value)
 
 
-def _in_utc(record: Any) -> None:
+def _in_utc(record: Any, names: tuple[str, ...]) -> None:
     """Store every instant of a record in UTC (validators checked they are aware)."""
-    for field in attrs.fields(type(record)):
-        value = getattr(record, field.name)
-        if isinstance(value, datetime) and value.tzinfo is not timezone.utc:
-            object.__setattr__(record, field.name, value.astimezone(timezone.utc))
+    for name in names:
+        value = getattr(record, name)
+        if value is not None and value.tzinfo is not timezone.utc:
+            object.__setattr__(record, name, value.astimezone(timezone.utc))
 
 
 def _duration(field: str, minimum: timedelta, optional: bool) -> Callable[[Any, Any, Any], None]:
@@ -268,7 +271,7 @@ class Schedule:
     version: int = attrs.field(default=1, validator=_count("version", 1))
 
     def __attrs_post_init__(self) -> None:
-        _in_utc(self)
+        _in_utc(self, _SCHEDULE_INSTANTS)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `agent.schedule`, plus agentsched's own fields."""
@@ -379,7 +382,7 @@ class Run:
     error: str | None = attrs.field(default=None, validator=_text("error", 0, MAX_TEXT, True))
 
     def __attrs_post_init__(self) -> None:
-        _in_utc(self)
+        _in_utc(self, _RUN_INSTANTS)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `agent.schedule.run`."""
@@ -420,3 +423,44 @@ class Run:
             if values.get(key) is not None:
                 values[key] = parse_instant(values[key], key)
         return cls(**values)
+
+
+_SCHEDULE_INSTANTS = (
+    "end_at",
+    "next_run_at",
+    "last_run_at",
+    "paused_at",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
+_RUN_INSTANTS = ("scheduled_for", "started_at", "finished_at")
+_SLOTS: dict[type, tuple[str, ...]] = {
+    Schedule: tuple(f.name for f in attrs.fields(Schedule)),
+    Run: tuple(f.name for f in attrs.fields(Run)),
+}
+
+_SLOT_SETS = {kind: frozenset(names) for kind, names in _SLOTS.items()}
+_GETTERS = {kind: operator.attrgetter(*names) for kind, names in _SLOTS.items()}
+
+R = TypeVar("R", Schedule, Run)
+
+
+def replace(record: R, **changes: Any) -> R:
+    """A copy of `record` with `changes`, *without* re-running validation.
+
+    For agentsched's own transitions only, where every new value comes from
+    an already validated record, our own arithmetic, or the clock (aware
+    UTC). It is several times cheaper than `attrs.evolve`, which matters on
+    the firing path. Anything that takes user input uses `attrs.evolve`.
+    """
+    kind = type(record)
+    if not changes.keys() <= _SLOT_SETS[kind]:
+        raise TypeError(f"unknown fields: {sorted(set(changes) - _SLOT_SETS[kind])}")
+    copy = object.__new__(kind)
+    setter = object.__setattr__
+    for name, value in zip(_SLOTS[kind], _GETTERS[kind](record), strict=True):
+        setter(copy, name, value)
+    for name, value in changes.items():
+        setter(copy, name, value)
+    return copy

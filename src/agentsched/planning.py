@@ -13,7 +13,7 @@ from datetime import datetime
 import attrs
 
 from . import states
-from .model import Overlap, Run, RunStatus, RunTrigger, Schedule, Status
+from .model import Overlap, Run, RunStatus, RunTrigger, Schedule, Status, replace
 
 __all__ = ["Activity", "Outcome", "apply_outcome", "due_fires", "plan_claim"]
 
@@ -37,10 +37,11 @@ class Outcome:
     error: str | None = None
 
 
-def due_fires(schedule: Schedule, now: datetime) -> list[datetime]:
-    """Every fire time from `next_run_at` up to and including `now`, oldest first.
+def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:
+    """Every fire time from `next_run_at` up to and including `now`, oldest first,
+    and the spec's first fire after `now` (found on the way).
 
-    Honours `max_runs` (counting the fires listed) and `end_at`.
+    Honours `max_runs` (counting the fires listed) and `end_at` for the list.
     """
     fires: list[datetime] = []
     t = schedule.next_run_at
@@ -50,18 +51,28 @@ def due_fires(schedule: Schedule, now: datetime) -> list[datetime]:
             break
         fires.append(t)
         t = schedule.schedule.next_after(t)
-    return fires
+    return fires, (t if t is not None and t > now else None)
+
+
+_RUN_TEMPLATE = Run(
+    id="run_template",
+    schedule_id="sched_template",
+    agent_id="agent",
+    status=RunStatus.RUNNING,
+    trigger=RunTrigger.SCHEDULE,
+)
 
 
 def _run(schedule: Schedule, new_id: Callable[[], str], status: RunStatus, **fields: object) -> Run:
-    return Run(
+    # every value comes from the validated schedule, the clock or our own counts
+    return replace(
+        _RUN_TEMPLATE,
         id=new_id(),
         schedule_id=schedule.id,
         agent_id=schedule.agent_id,
         owner=schedule.owner,
         status=status,
-        trigger=RunTrigger.SCHEDULE,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -79,7 +90,7 @@ def plan_claim(
     - The schedule moves to its first fire after `now`, or completes.
     Returns None when nothing is due.
     """
-    fires = due_fires(schedule, now)
+    fires, after_now = due_fires(schedule, now)
     if not fires:
         return None
     missed = [f for f in fires if now - f > schedule.catchup_window]
@@ -108,20 +119,23 @@ def plan_claim(
             started = 1
         else:
             runs.append(_run(schedule, new_id, RunStatus.SKIPPED, finished_at=now, **fields))
-    moved = attrs.evolve(
-        schedule,
-        run_count=schedule.run_count + started,
-        version=schedule.version + 1,
-        updated_at=now,
-    )
+    count = schedule.run_count + started
+    changes: dict[str, object] = {
+        "run_count": count,
+        "version": schedule.version + 1,
+        "updated_at": now,
+    }
     if started and runs[-1].started_at is not None:
-        moved = attrs.evolve(moved, last_run_at=now, last_run_id=runs[-1].id)
-    upcoming = states.next_fire_for(moved, now)
-    if upcoming is None:
-        moved = attrs.evolve(moved, status=Status.COMPLETED, next_run_at=None)
+        changes.update(last_run_at=now, last_run_id=runs[-1].id)
+    if after_now is not None and schedule.max_runs is None and schedule.end_at is None:
+        upcoming: datetime | None = after_now  # what next_fire_for would find, already known
     else:
-        moved = attrs.evolve(moved, next_run_at=upcoming)
-    return moved, runs
+        upcoming = states.next_fire_for(schedule, now, run_count=count)
+    if upcoming is None:
+        changes.update(status=Status.COMPLETED, next_run_at=None)
+    else:
+        changes["next_run_at"] = upcoming
+    return replace(schedule, **changes), runs
 
 
 def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
@@ -130,8 +144,8 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
     Success resets `failure_count` and `last_error`, and for a `stateful`
     schedule makes the returned `response_id` the next `previous_response_id`.
     Failure counts up and stores `last_error`; `pause_after_failures`
-    consecutive failures pause an active schedule. A deleted schedule is
-    left as it is.
+    consecutive failures pause an active schedule. A deleted schedule, or
+    one the run changes nothing in, is returned as it is.
     """
     if schedule.status is Status.DELETED:
         return schedule
@@ -145,7 +159,9 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
             changes["previous_response_id"] = outcome.response_id
     else:
         changes.update(failure_count=schedule.failure_count + 1, last_error=outcome.error)
-    updated = attrs.evolve(schedule, version=schedule.version + 1, updated_at=now, **changes)  # type: ignore[arg-type]
+    if all(getattr(schedule, name) == value for name, value in changes.items()):
+        return schedule  # nothing to record: no new version, no write
+    updated = replace(schedule, version=schedule.version + 1, updated_at=now, **changes)
     limit = updated.pause_after_failures
     if limit is not None and updated.failure_count >= limit and updated.status is Status.ACTIVE:
         return states.pause(updated, now)

@@ -28,8 +28,9 @@ import attrs
 
 from . import states
 from .clock import Clock, SystemClock
-from .engine import Engine, Launch
+from .engine import Engine, Launch, backoff_seconds, seconds_until
 from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
+from .executors import InlineExecutor
 from .handlers import RunContext, describe_error, outcome_of
 from .ids import new_id
 from .model import Overlap, Run, Schedule, Status
@@ -44,8 +45,6 @@ _MAX_PAGE = 1000
 _MAX_UPCOMING = 1000
 _WRITE_ATTEMPTS = 10
 _MAX_RUNS_PAGE = 1000
-_MAX_SLEEP = 60.0  # re-check the store at least this often (other processes write too)
-_MAX_BACKOFF = 30.0
 
 log = logging.getLogger("agentsched")
 
@@ -305,6 +304,9 @@ class Scheduler:
     def _launch(self, launch: Launch) -> None:
         schedule, run = launch
         context = self._engine.begin(schedule, run)
+        if isinstance(self.executor, InlineExecutor):
+            self._execute(context)  # the same as submitting to it, minus the Future
+            return
         try:
             future = self.executor.submit(self._execute, context)
         except RuntimeError as exc:  # the executor is shut down
@@ -387,16 +389,10 @@ class Scheduler:
 
     def _seconds_to_sleep(self, failures: int) -> float:
         if failures:
-            return min(_MAX_BACKOFF, 0.1 * (1 << min(failures, 10)))
+            return backoff_seconds(failures)
         try:
             due = self.store.next_due_at()
         except Exception:
             log.exception("could not read the next due time; retrying")
             return 1.0
-        wakes: builtins.list[datetime] = [
-            t for t in (due, self._engine.next_deadline()) if t is not None
-        ]
-        if not wakes:
-            return _MAX_SLEEP
-        seconds = (min(wakes) - self.clock.now()).total_seconds()
-        return min(max(seconds, 0.0), _MAX_SLEEP)
+        return seconds_until([due, self._engine.next_deadline()], self.clock.now())

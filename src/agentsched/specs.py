@@ -117,7 +117,10 @@ class Cron:
             raise ValidationError(
                 "hash_key", f"'hash_key' must be a string of at most {_MAX_HASH_KEY} characters"
             )
-        object.__setattr__(self, "_pattern", compile_cron(self.expression, self.hash_key))
+        pattern = compile_cron(self.expression)  # shared by every schedule with this text
+        if pattern.uses_hash and self.hash_key is not None:
+            pattern = compile_cron(self.expression, self.hash_key)
+        object.__setattr__(self, "_pattern", pattern)
         object.__setattr__(self, "_table", zone_table(self.timezone))
 
     @property

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from .errors import InvalidTransition, ScheduleNotFound, ValidationError, shorten
-from .model import Schedule, Status
+from .model import Schedule, Status, replace
 from .specs import Cron, Interval, Spec
 
 __all__ = [
@@ -67,9 +67,15 @@ def bind_spec(spec: Spec, schedule_id: str, now: datetime) -> Spec:
     return spec
 
 
-def next_fire_for(schedule: Schedule, after: datetime) -> datetime | None:
-    """The schedule's next fire strictly after `after`, honouring `max_runs` and `end_at`."""
-    if schedule.max_runs is not None and schedule.run_count >= schedule.max_runs:
+def next_fire_for(
+    schedule: Schedule, after: datetime, run_count: int | None = None
+) -> datetime | None:
+    """The schedule's next fire strictly after `after`, honouring `max_runs` and `end_at`.
+
+    `run_count` overrides the schedule's own (a claim that is about to count a run).
+    """
+    count = schedule.run_count if run_count is None else run_count
+    if schedule.max_runs is not None and count >= schedule.max_runs:
         return None
     found = schedule.schedule.next_after(after)
     if found is None or (schedule.end_at is not None and found > schedule.end_at):
@@ -78,7 +84,8 @@ def next_fire_for(schedule: Schedule, after: datetime) -> datetime | None:
 
 
 def _bump(record: Schedule, now: datetime, **changes: Any) -> Schedule:
-    return attrs.evolve(record, version=record.version + 1, updated_at=now, **changes)
+    """A transition with trusted values (no user input): no re-validation needed."""
+    return replace(record, version=record.version + 1, updated_at=now, **changes)
 
 
 def _not_deleted(schedule: Schedule) -> None:
@@ -139,9 +146,10 @@ def update(schedule: Schedule, now: datetime, changes: Mapping[str, Any]) -> Sch
             raise ValidationError(key, f"{shorten(key)} cannot be updated (updatable: {allowed})")
     if all(getattr(schedule, key) == value for key, value in changes.items()):
         return schedule
-    updated = _bump(schedule, now, **changes)
+    # user-supplied values: validated by attrs.evolve
+    updated = attrs.evolve(schedule, version=schedule.version + 1, updated_at=now, **changes)
     if _TIMING_FIELDS.isdisjoint(changes) or updated.status is Status.PAUSED:
         return updated
     upcoming = next_fire_for(updated, now)
     status = Status.ACTIVE if upcoming is not None else Status.COMPLETED
-    return attrs.evolve(updated, status=status, next_run_at=upcoming)
+    return replace(updated, status=status, next_run_at=upcoming)

@@ -14,14 +14,15 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import attrs
-
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
-from ..model import Run, RunStatus, RunTrigger, Schedule, Status
+from ..model import Run, RunStatus, RunTrigger, Schedule, Status, replace
 from ..planning import Activity
 from .base import Claim, ClaimPlan, Finish
 
 __all__ = ["MemoryStore"]
+
+
+_IDLE = Activity()
 
 
 def _sort_key(schedule: Schedule) -> tuple[str, str]:
@@ -46,7 +47,13 @@ class MemoryStore:
         self._run_keys: set[tuple[str, datetime | None]] = set()
         self._unfinished: dict[str, dict[str, Run]] = {}
 
-    def _index(self, schedule: Schedule) -> None:
+    def _index(self, schedule: Schedule, previous: Schedule | None = None) -> None:
+        if (
+            previous is not None
+            and previous.next_run_at == schedule.next_run_at
+            and previous.status is schedule.status
+        ):
+            return  # its heap entry is still the right one
         if schedule.status is Status.ACTIVE and schedule.next_run_at is not None:
             heapq.heappush(self._due, (schedule.next_run_at, schedule.id))
         if len(self._due) > 2 * len(self._schedules) + 64:
@@ -114,7 +121,7 @@ class MemoryStore:
                     f"not {expected_version}"
                 )
             self._schedules[schedule.id] = schedule
-            self._index(schedule)
+            self._index(schedule, stored)
 
     def claim_due(self, now: datetime, plan: ClaimPlan, limit: int = 100) -> builtins.list[Claim]:
         claims: builtins.list[Claim] = []
@@ -149,17 +156,22 @@ class MemoryStore:
         )
 
     def _activity(self, schedule_id: str) -> Activity:
-        unfinished = self._unfinished.get(schedule_id, {}).values()
-        waiting = sum(1 for r in unfinished if r.started_at is None)
+        unfinished = self._unfinished.get(schedule_id)
+        if not unfinished:
+            return _IDLE
+        waiting = sum(1 for r in unfinished.values() if r.started_at is None)
         return Activity(running=len(unfinished) - waiting, waiting=waiting)
 
     def _store_run(self, run: Run) -> None:
         self._runs[run.id] = run
-        unfinished = self._unfinished.setdefault(run.schedule_id, {})
         if run.status is RunStatus.RUNNING:
-            unfinished[run.id] = run
+            self._unfinished.setdefault(run.schedule_id, {})[run.id] = run
         else:
-            unfinished.pop(run.id, None)
+            unfinished = self._unfinished.get(run.schedule_id)
+            if unfinished is not None:
+                unfinished.pop(run.id, None)
+                if not unfinished:
+                    del self._unfinished[run.schedule_id]
 
     def _insert_run(self, run: Run) -> None:
         self._store_run(run)
@@ -193,7 +205,7 @@ class MemoryStore:
                 updated = update(schedule)
                 if updated is not schedule:
                     self._schedules[updated.id] = updated
-                    self._index(updated)
+                    self._index(updated, schedule)
                     schedule = updated
             waiting = [
                 r
@@ -202,7 +214,7 @@ class MemoryStore:
             ]
             if not waiting:
                 return schedule, None
-            started = attrs.evolve(waiting[0], started_at=run.finished_at)
+            started = replace(waiting[0], started_at=run.finished_at)
             self._store_run(started)
             return schedule, started
 
