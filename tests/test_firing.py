@@ -353,7 +353,7 @@ def test_timeout_with_threads_sets_cancel_and_fails_the_run() -> None:
 
     sched = Scheduler(handler=stubborn, clock=clock)
     s = daily(sched, timeout=timedelta(seconds=30))
-    (run,) = sched.tick(now=NINE)
+    sched.tick(now=NINE)
     assert entered.wait(WAIT)
     sched.tick(now=NINE + timedelta(seconds=31))
     assert done.wait(WAIT)
@@ -488,7 +488,7 @@ def test_background_loop_fires_on_time(
 def test_background_loop_wakes_for_trigger(
     running: tuple[Scheduler, list[RunContext], threading.Event],
 ) -> None:
-    sched, calls, fired = running
+    sched, _, fired = running
     s = sched.create(agent_id="bot", schedule=Cron("0 0 1 1 *"), input="go")
     sched.trigger(s.id)
     assert fired.wait(WAIT)

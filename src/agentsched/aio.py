@@ -182,7 +182,7 @@ class AsyncScheduler:
                 returned = await asyncio.wait_for(call, timeout.total_seconds())
             outcome = outcome_of(returned, self.clock.now())
         except asyncio.TimeoutError:
-            context.cancel.set()
+            context.signal.set()
             seconds = timeout.total_seconds() if timeout else 0.0
             outcome = Outcome(False, self.clock.now(), error=f"timed out after {seconds:g}s")
         except asyncio.CancelledError:

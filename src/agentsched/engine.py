@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from .handlers import RunContext
+from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
 from .model import Run, RunStatus, RunTrigger, Schedule, replace
 from .planning import Outcome, apply_outcome, plan_claim
@@ -107,13 +107,7 @@ class Engine:
 
     def begin(self, schedule: Schedule, run: Run) -> RunContext:
         """Register a run as in flight here and build the handler's context."""
-        context = RunContext(
-            schedule=schedule,
-            run_id=run.id,
-            scheduled_for=run.scheduled_for,
-            attempt=run.attempt,
-            cancel=threading.Event(),
-        )
+        context = RunContext(schedule, run.id, run.scheduled_for, run.attempt, CancelSignal())
         started = run.started_at
         deadline = (
             started + schedule.timeout
@@ -135,7 +129,7 @@ class Engine:
             flight = self._in_flight.pop(run_id, None)
         if flight is None:
             return None
-        flight.context.cancel.set()
+        flight.context.signal.set()
         if flight.deadline is not None and outcome.finished_at > flight.deadline:
             outcome = _timed_out(flight, outcome.finished_at)
         return self._record(flight.run, outcome)
@@ -150,7 +144,7 @@ class Engine:
                 del self._in_flight[flight.run.id]
         launches = []
         for flight in late:
-            flight.context.cancel.set()
+            flight.context.signal.set()
             follow_up = self._record(flight.run, _timed_out(flight, now))
             if follow_up is not None:
                 launches.append(follow_up)
@@ -167,7 +161,7 @@ class Engine:
         with self._lock:
             flights = list(self._in_flight.values())
         for flight in flights:
-            flight.context.cancel.set()
+            flight.context.signal.set()
 
     def _record(self, run: Run, outcome: Outcome) -> Launch | None:
         finished = replace(

@@ -16,7 +16,7 @@ import attrs
 from .model import MAX_ID, MAX_TEXT, Schedule
 from .planning import Outcome
 
-__all__ = ["RunContext", "RunResult", "describe_error", "outcome_of"]
+__all__ = ["CancelSignal", "RunContext", "RunResult", "describe_error", "outcome_of"]
 
 _TRUNCATED = "... [truncated]"
 
@@ -29,20 +29,72 @@ class RunResult:
     output: str | None = None
 
 
-@attrs.frozen
+class CancelSignal:
+    """A cancel flag whose `threading.Event` is only built if someone asks for it.
+
+    Most handlers never look at `ctx.cancel`; not building an Event (a lock,
+    a condition and a queue) for each of their runs keeps the firing path lean.
+    """
+
+    __slots__ = ("_event", "_set")
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._event: threading.Event | None = None
+        self._set = False
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def event(self) -> threading.Event:
+        with self._lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._set:
+                    self._event.set()
+            return self._event
+
+
 class RunContext:
     """Everything a handler needs about the run it is doing.
 
-    `cancel` is set when the run times out or the scheduler stops; a
-    long-running handler should check `cancel.is_set()` (or
-    `ctx.cancelled`) and return early.
+    `cancel` is a `threading.Event` set when the run times out or the
+    scheduler stops; a long-running handler should check `cancel.is_set()`
+    (or `ctx.cancelled`) and return early.
     """
 
-    schedule: Schedule
-    run_id: str
-    scheduled_for: datetime | None
-    attempt: int
-    cancel: threading.Event = attrs.field(eq=False, repr=False)
+    __slots__ = ("attempt", "run_id", "schedule", "scheduled_for", "signal")
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        run_id: str,
+        scheduled_for: datetime | None,
+        attempt: int,
+        signal: CancelSignal,
+    ) -> None:
+        self.schedule = schedule
+        self.run_id = run_id
+        self.scheduled_for = scheduled_for
+        self.attempt = attempt
+        self.signal = signal
+
+    def __repr__(self) -> str:
+        return (
+            f"RunContext(schedule_id={self.schedule.id!r}, run_id={self.run_id!r}, "
+            f"scheduled_for={self.scheduled_for!r}, attempt={self.attempt})"
+        )
+
+    @property
+    def cancel(self) -> threading.Event:
+        return self.signal.event()
 
     @property
     def input(self) -> str:
@@ -62,7 +114,7 @@ class RunContext:
 
     @property
     def cancelled(self) -> bool:
-        return self.cancel.is_set()
+        return self.signal.is_set()
 
 
 def _clip(text: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import inspect
 import logging
 import threading
@@ -57,6 +58,11 @@ def _check_limit(field: str, value: object, high: int) -> int:
             field, f"{field!r} must be a whole number 1-{high} (got {shorten(value)})"
         )
     return value
+
+
+@functools.lru_cache(maxsize=64)
+def _is_async(handler: Handler) -> bool:
+    return inspect.iscoroutinefunction(handler)
 
 
 class Scheduler:
@@ -324,10 +330,7 @@ class Scheduler:
         handler = self._require_handler()
         outcome: Outcome | None = None
         try:
-            if inspect.iscoroutinefunction(handler):
-                returned = asyncio.run(handler(context))
-            else:
-                returned = handler(context)
+            returned = asyncio.run(handler(context)) if _is_async(handler) else handler(context)
             outcome = outcome_of(returned, self.clock.now())
         except Exception as exc:
             outcome = Outcome(False, self.clock.now(), error=describe_error(exc))

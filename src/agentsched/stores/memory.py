@@ -150,10 +150,13 @@ class MemoryStore:
         return claims
 
     def _can_insert(self, runs: Sequence[Run]) -> bool:
-        keys = [_run_key(r) for r in runs]
-        return not any(r.id in self._runs for r in runs) and not any(
-            k is not None and k in self._run_keys for k in keys
-        )
+        for run in runs:
+            if run.id in self._runs:
+                return False
+            key = _run_key(run)
+            if key is not None and key in self._run_keys:
+                return False
+        return True
 
     def _activity(self, schedule_id: str) -> Activity:
         unfinished = self._unfinished.get(schedule_id)
