@@ -16,7 +16,7 @@ from .handlers import RunContext, RunResult
 from .model import Overlap, Run, RunStatus, Schedule, Status
 from .scheduler import Scheduler
 from .specs import Cron, Interval, Once, RRule, next_fire
-from .stores import MemoryStore
+from .stores import MemoryStore, SQLiteStore
 
 __version__ = "0.1.0.dev0"
 
@@ -37,6 +37,7 @@ __all__ = [
     "RunContext",
     "RunResult",
     "RunStatus",
+    "SQLiteStore",
     "Schedule",
     "ScheduleNotFound",
     "Scheduler",

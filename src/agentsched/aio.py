@@ -14,12 +14,12 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from .clock import Clock
-from .engine import Engine, Launch, backoff_seconds, seconds_until
+from .engine import DEFAULT_LEASE, Engine, Launch, backoff_seconds, seconds_until
 from .errors import AgentschedError
 from .executors import InlineExecutor
 from .handlers import RunContext, describe_error, outcome_of
@@ -50,12 +50,13 @@ class AsyncScheduler:
         store: Store | None = None,
         handler: AsyncHandler | None = None,
         clock: Clock | None = None,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self._sync = Scheduler(store=store, executor=InlineExecutor(), clock=clock)
         self.store: Store = self._sync.store
         self.clock: Clock = self._sync.clock
         self.handler = handler
-        self._engine = Engine(self.store)
+        self._engine = Engine(self.store, lease)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -147,7 +148,9 @@ class AsyncScheduler:
     ) -> tuple[builtins.list[Run], builtins.list[asyncio.Task[None]]]:
         self._require_handler()
         moment = now if now is not None else self.clock.now()
+        await self._off_loop(self._engine.renew, moment)
         launches = await self._off_loop(self._engine.expire, moment)
+        launches += await self._off_loop(self._engine.sweep, moment)
         written, started = await self._off_loop(self._engine.claim, moment)
         return written, [self._launch(launch) for launch in launches + started]
 

@@ -20,7 +20,9 @@ from .model import Run, RunStatus, RunTrigger, Schedule, replace
 from .planning import Outcome, apply_outcome, plan_claim
 from .stores.base import Store
 
-__all__ = ["Engine", "Launch", "backoff_seconds", "seconds_until"]
+__all__ = ["DEFAULT_LEASE", "INTERRUPTED", "Engine", "Launch", "backoff_seconds", "seconds_until"]
+
+INTERRUPTED = "interrupted: its scheduler stopped before the run finished (lease expired)"
 
 log = logging.getLogger("agentsched")
 
@@ -52,11 +54,21 @@ class _InFlight:
     deadline: datetime | None
 
 
-class Engine:
-    """Claims, starts and finishes runs against one store. Thread-safe."""
+DEFAULT_LEASE = timedelta(minutes=5)
 
-    def __init__(self, store: Store) -> None:
+
+class Engine:
+    """Claims, starts and finishes runs against one store. Thread-safe.
+
+    Every started run is leased for `lease` (on the scheduler's clock) and
+    the lease is renewed on each tick while the run is in flight here. A
+    run whose lease ran out belongs to a scheduler that died or stalled: any
+    engine marks it failed ("interrupted") and never runs its handler again.
+    """
+
+    def __init__(self, store: Store, lease: timedelta = DEFAULT_LEASE) -> None:
         self.store = store
+        self.lease = lease
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
 
@@ -68,7 +80,10 @@ class Engine:
         launches: list[Launch] = []
         while True:
             claims = self.store.claim_due(
-                now, lambda s, a: plan_claim(s, a, now, new_run_id), limit=_CLAIM_BATCH
+                now,
+                lambda s, a: plan_claim(s, a, now, new_run_id),
+                limit=_CLAIM_BATCH,
+                lease_until=now + self.lease,
             )
             for schedule, runs in claims:
                 for run in runs:
@@ -100,7 +115,7 @@ class Engine:
             scheduled_for=now,
             started_at=now,
         )
-        self.store.add_run(run)
+        self.store.add_run(run, lease_until=now + self.lease)
         return run
 
     # -- running -------------------------------------------------------------
@@ -133,6 +148,27 @@ class Engine:
         if flight.deadline is not None and outcome.finished_at > flight.deadline:
             outcome = _timed_out(flight, outcome.finished_at)
         return self._record(flight.run, outcome)
+
+    def renew(self, now: datetime) -> None:
+        """Extend the leases of the runs in flight here."""
+        with self._lock:
+            ids = list(self._in_flight)
+        if ids:
+            self.store.renew_leases(ids, now + self.lease)
+
+    def sweep(self, now: datetime) -> list[Launch]:
+        """Fail runs whose lease expired (their scheduler is gone); returns runs to start."""
+        launches = []
+        with self._lock:
+            mine = set(self._in_flight)
+        for run in self.store.expired_runs(now, limit=_CLAIM_BATCH):
+            if run.id in mine:
+                continue  # alive here; its lease is renewed by this very tick
+            outcome = Outcome(False, now, error=INTERRUPTED)
+            follow_up = self._record(run, outcome)
+            if follow_up is not None:
+                launches.append(follow_up)
+        return launches
 
     def expire(self, now: datetime) -> list[Launch]:
         """Fail every in-flight run past its deadline; returns buffered runs to start."""
@@ -172,7 +208,11 @@ class Engine:
             output=outcome.output,
             error=outcome.error,
         )
-        result = self.store.finish_run(finished, lambda s: apply_outcome(s, finished, outcome))
+        result = self.store.finish_run(
+            finished,
+            lambda s: apply_outcome(s, finished, outcome),
+            lease_until=outcome.finished_at + self.lease,
+        )
         if result is None:
             return None
         level = logging.INFO if outcome.succeeded else logging.WARNING

@@ -29,7 +29,7 @@ import attrs
 
 from . import states
 from .clock import Clock, SystemClock
-from .engine import Engine, Launch, backoff_seconds, seconds_until
+from .engine import DEFAULT_LEASE, Engine, Launch, backoff_seconds, seconds_until
 from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
 from .executors import InlineExecutor
 from .handlers import RunContext, describe_error, outcome_of
@@ -39,6 +39,7 @@ from .planning import Outcome
 from .specs import SPEC_TYPES, Spec
 from .stores.base import Store
 from .stores.memory import MemoryStore
+from .stores.urls import store_from_url
 
 __all__ = ["Scheduler"]
 
@@ -68,8 +69,10 @@ def _is_async(handler: Handler) -> bool:
 class Scheduler:
     """Keeps schedules in a store and (from `start()` or `tick()`) fires them.
 
-    `store` defaults to a `MemoryStore`, `clock` to the system clock. The
-    handler and executor are used by the firing loop.
+    `store` defaults to a `MemoryStore`, `clock` to the system clock,
+    `executor` to a 16-thread pool. `lease` is how long a started run stays
+    claimed without this scheduler renewing it (every tick, at least once a
+    minute) before others may declare it interrupted.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Scheduler:
         handler: Handler | None = None,
         executor: Executor | None = None,
         clock: Clock | None = None,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.handler = handler
@@ -88,12 +92,22 @@ class Scheduler:
             if executor is not None
             else ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentsched-run")
         )
-        self._engine = Engine(self.store)
+        self._engine = Engine(self.store, lease)
         self._futures: set[Future[None]] = set()
         self._futures_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Scheduler:
+        """A scheduler over the store a URL names.
+
+        `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
+        `memory://`, or `postgresql://...` (needs the `postgres` extra).
+        Other keyword arguments go to `Scheduler`.
+        """
+        return cls(store=store_from_url(url), **options)
 
     def __enter__(self) -> Scheduler:
         self.start()
@@ -278,13 +292,16 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> builtins.list[Run]:
         """Fire everything due at `now` (default: the clock's now); returns the runs written.
 
-        Also fails runs in flight here whose timeout has passed. With
+        Also renews the leases of runs in flight here, fails those whose
+        timeout has passed, and fails runs whose lease expired elsewhere
+        (their scheduler died; their handler is not run again). With
         `InlineExecutor` it returns after the handlers finished and their
         outcomes were stored, and the runs returned are in their final state.
         """
         self._require_handler()
         moment = now if now is not None else self.clock.now()
-        launches = self._engine.expire(moment)
+        self._engine.renew(moment)
+        launches = self._engine.expire(moment) + self._engine.sweep(moment)
         written, started = self._engine.claim(moment)
         for launch in launches + started:
             self._launch(launch)

@@ -401,3 +401,34 @@ class StoreConformance:
             pass
         else:
             raise AssertionError("finishing a missing run must raise StoreError")
+
+    def test_leases_expire_unless_renewed(self, store: Store) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        (claim,) = store.claim_due(
+            NOON, lambda s, a: _advance_started(s), lease_until=NOON + timedelta(minutes=5)
+        )
+        (run,) = claim[1]
+        store.add_run(
+            _run(schedule, "run_manual", NOON, trigger=RunTrigger.MANUAL, started_at=NOON),
+            lease_until=NOON + timedelta(minutes=1),
+        )
+        store.add_run(_run(schedule, "run_waiting", NOON + timedelta(hours=1)))
+        assert store.expired_runs(NOON + timedelta(minutes=4)) == [store.get_run("run_manual")]
+        store.renew_leases([run.id, "run_manual"], NOON + timedelta(minutes=10))
+        assert store.expired_runs(NOON + timedelta(minutes=9)) == []
+        late = store.expired_runs(NOON + timedelta(minutes=11))
+        assert sorted(r.id for r in late) == sorted([run.id, "run_manual"])  # never the waiting one
+        done = attrs.evolve(run, status=RunStatus.FAILED, finished_at=NOON + timedelta(minutes=11))
+        finished = store.finish_run(done, lambda s: s, lease_until=NOON + timedelta(minutes=20))
+        assert finished is not None and finished[1] is not None
+        assert [r.id for r in store.expired_runs(NOON + timedelta(minutes=15))] == ["run_manual"]
+        assert {r.id for r in store.expired_runs(NOON + timedelta(minutes=21))} == {
+            "run_manual",
+            "run_waiting",
+        }
+
+
+def _advance_started(schedule: Schedule) -> tuple[Schedule, list[Run]]:
+    moved, runs = _advance(schedule, Activity())
+    return moved, [attrs.evolve(r, started_at=NOON) for r in runs]

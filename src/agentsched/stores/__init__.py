@@ -2,5 +2,6 @@
 
 from .base import Claim, ClaimPlan, Store
 from .memory import MemoryStore
+from .sqlite import SQLiteStore
 
-__all__ = ["Claim", "ClaimPlan", "MemoryStore", "Store"]
+__all__ = ["Claim", "ClaimPlan", "MemoryStore", "SQLiteStore", "Store"]

@@ -74,7 +74,13 @@ class Store(Protocol):
         """
         ...
 
-    def claim_due(self, now: datetime, plan: ClaimPlan, limit: int = 100) -> builtins.list[Claim]:
+    def claim_due(
+        self,
+        now: datetime,
+        plan: ClaimPlan,
+        limit: int = 100,
+        lease_until: datetime | None = None,
+    ) -> builtins.list[Claim]:
         """Atomically take the work due at `now`.
 
         Finds active schedules with `next_run_at <= now` (earliest first, at
@@ -84,21 +90,27 @@ class Store(Protocol):
         writes the replacement schedule and inserts its runs. Two schedulers
         calling this at once on one store never both claim the same schedule
         version, so no (schedule, scheduled_for, trigger) run is created
-        twice; a run with such a duplicate key is refused. Returns what was
+        twice; a run with such a duplicate key is refused. Started runs
+        (`running` with a `started_at`) get `lease_until`. Returns what was
         written.
         """
         ...
 
-    def add_run(self, run: Run) -> None:
-        """Insert a run. `ConflictError` if its id, or its (schedule_id,
-        scheduled_for, trigger) for a scheduled run, exists already."""
+    def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
+        """Insert a run (leased until `lease_until` if it is running). `ConflictError`
+        if its id, or its (schedule_id, scheduled_for) for a scheduled run, exists."""
         ...
 
     def update_run(self, run: Run) -> None:
         """Replace the stored run of the same id. `StoreError` if there is none."""
         ...
 
-    def finish_run(self, run: Run, update: Callable[[Schedule], Schedule]) -> Finish | None:
+    def finish_run(
+        self,
+        run: Run,
+        update: Callable[[Schedule], Schedule],
+        lease_until: datetime | None = None,
+    ) -> Finish | None:
         """Atomically record how a run ended and fold it into its schedule.
 
         If the stored run is no longer `running` (a timeout or a lease sweep
@@ -106,7 +118,21 @@ class Store(Protocol):
         writes `run`, replaces its schedule with `update(schedule)` (unless
         that returns the same object), and if the schedule has a buffered
         run (`running` with no `started_at`), marks the oldest one started at
-        `run.finished_at`. `StoreError` if the run does not exist.
+        `run.finished_at`, leased until `lease_until`. `StoreError` if the run
+        does not exist.
+        """
+        ...
+
+    def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
+        """Extend the leases of these runs (the caller is still running them)."""
+        ...
+
+    def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
+        """Started runs still `running` whose lease ended before `now`.
+
+        Their scheduler died or stalled; the caller finishes them as failed
+        (`finish_run`, which also starts a run buffered behind them) and never
+        runs their handler again.
         """
         ...
 

@@ -46,6 +46,7 @@ class MemoryStore:
         self._runs_by_schedule: dict[str, list[str]] = {}
         self._run_keys: set[tuple[str, datetime | None]] = set()
         self._unfinished: dict[str, dict[str, Run]] = {}
+        self._leases: dict[str, datetime] = {}
 
     def _index(self, schedule: Schedule, previous: Schedule | None = None) -> None:
         if (
@@ -123,7 +124,13 @@ class MemoryStore:
             self._schedules[schedule.id] = schedule
             self._index(schedule, stored)
 
-    def claim_due(self, now: datetime, plan: ClaimPlan, limit: int = 100) -> builtins.list[Claim]:
+    def claim_due(
+        self,
+        now: datetime,
+        plan: ClaimPlan,
+        limit: int = 100,
+        lease_until: datetime | None = None,
+    ) -> builtins.list[Claim]:
         claims: builtins.list[Claim] = []
         with self._lock:
             passed_over: builtins.list[tuple[datetime, str]] = []
@@ -143,7 +150,7 @@ class MemoryStore:
                 self._schedules[replacement.id] = replacement
                 self._index(replacement)
                 for run in runs:
-                    self._insert_run(run)
+                    self._insert_run(run, lease_until)
                 claims.append((replacement, list(runs)))
             for entry in passed_over:
                 heapq.heappush(self._due, entry)
@@ -165,29 +172,32 @@ class MemoryStore:
         waiting = sum(1 for r in unfinished.values() if r.started_at is None)
         return Activity(running=len(unfinished) - waiting, waiting=waiting)
 
-    def _store_run(self, run: Run) -> None:
+    def _store_run(self, run: Run, lease_until: datetime | None = None) -> None:
         self._runs[run.id] = run
         if run.status is RunStatus.RUNNING:
             self._unfinished.setdefault(run.schedule_id, {})[run.id] = run
+            if lease_until is not None and run.started_at is not None:
+                self._leases[run.id] = lease_until
         else:
+            self._leases.pop(run.id, None)
             unfinished = self._unfinished.get(run.schedule_id)
             if unfinished is not None:
                 unfinished.pop(run.id, None)
                 if not unfinished:
                     del self._unfinished[run.schedule_id]
 
-    def _insert_run(self, run: Run) -> None:
-        self._store_run(run)
+    def _insert_run(self, run: Run, lease_until: datetime | None = None) -> None:
+        self._store_run(run, lease_until)
         self._runs_by_schedule.setdefault(run.schedule_id, []).append(run.id)
         key = _run_key(run)
         if key is not None:
             self._run_keys.add(key)
 
-    def add_run(self, run: Run) -> None:
+    def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
         with self._lock:
             if not self._can_insert([run]):
                 raise ConflictError(f"run {shorten(run.id)} or its fire time exists already")
-            self._insert_run(run)
+            self._insert_run(run, lease_until)
 
     def update_run(self, run: Run) -> None:
         with self._lock:
@@ -195,7 +205,12 @@ class MemoryStore:
                 raise StoreError(f"run {shorten(run.id)} does not exist")
             self._store_run(run)
 
-    def finish_run(self, run: Run, update: Callable[[Schedule], Schedule]) -> Finish | None:
+    def finish_run(
+        self,
+        run: Run,
+        update: Callable[[Schedule], Schedule],
+        lease_until: datetime | None = None,
+    ) -> Finish | None:
         with self._lock:
             stored = self._runs.get(run.id)
             if stored is None:
@@ -218,8 +233,19 @@ class MemoryStore:
             if not waiting:
                 return schedule, None
             started = replace(waiting[0], started_at=run.finished_at)
-            self._store_run(started)
+            self._store_run(started, lease_until)
             return schedule, started
+
+    def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                if run_id in self._leases:
+                    self._leases[run_id] = until
+
+    def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
+        with self._lock:
+            late = sorted((until, run_id) for run_id, until in self._leases.items() if until < now)
+            return [self._runs[run_id] for _, run_id in late[:limit]]
 
     def get_run(self, run_id: str) -> Run | None:
         with self._lock:
