@@ -1,0 +1,138 @@
+"""SQLiteStore beyond the conformance suite: files, corruption, restarts, leases."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from agentsched import (
+    Cron,
+    InlineExecutor,
+    MemoryStore,
+    RunContext,
+    RunStatus,
+    Scheduler,
+    SQLiteStore,
+    StoreError,
+    ValidationError,
+)
+from agentsched.stores.sqlite import SCHEMA_VERSION
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
+NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def scheduler(path: Path, clock: FakeClock, handler: object = None, **kw: object) -> Scheduler:
+    return Scheduler(
+        store=SQLiteStore(path),
+        handler=handler or (lambda ctx: "ok"),  # type: ignore[arg-type]
+        executor=InlineExecutor(),
+        clock=clock,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_missing_directory_is_a_clear_error_at_open(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        SQLiteStore(tmp_path / "nowhere" / "agents.db")
+
+
+def test_an_unopenable_path_is_a_clear_error_at_open(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    with pytest.raises(StoreError, match="cannot open"):
+        SQLiteStore(tmp_path / "a-directory.db")
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "agents.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot"):
+        SQLiteStore(path)
+
+
+def test_schema_is_versioned_and_newer_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "agents.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="upgrade agentsched"):
+        SQLiteStore(path)
+
+
+def test_corrupt_rows_are_named_and_the_others_keep_firing(tmp_path: Path) -> None:
+    path = tmp_path / "agents.db"
+    clock = FakeClock(T0)
+    sched = scheduler(path, clock)
+    good = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go", name="good")
+    bad = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go", name="bad")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE schedules SET body = '{not json' WHERE id = ?", (bad.id,))
+    with pytest.raises(StoreError, match=bad.id):
+        sched.get(bad.id)
+    assert [s.id for s in sched.list()] == [good.id]
+    runs = sched.tick(now=NINE)
+    assert [(r.schedule_id, r.status) for r in runs] == [(good.id, RunStatus.SUCCEEDED)]
+    with sqlite3.connect(path) as conn:  # nothing else was touched
+        assert (
+            conn.execute("SELECT body FROM schedules WHERE id = ?", (bad.id,)).fetchone()[0]
+            == "{not json"
+        )
+
+
+def test_schedules_and_runs_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "agents.db"
+    clock = FakeClock(T0)
+    first = scheduler(path, clock)
+    s = first.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go", metadata={"k": "v"})
+    first.tick(now=NINE)
+    first.store.close()
+    second = scheduler(path, clock)
+    assert second.get(s.id).run_count == 1 and second.get(s.id).metadata == {"k": "v"}
+    assert second.tick(now=NINE) == []  # already fired, by the first
+    assert len(second.tick(now=NINE + timedelta(hours=1))) == 1
+    assert [r.scheduled_for for r in second.runs(s.id)] == [NINE + timedelta(hours=1), NINE]
+
+
+def test_a_dead_schedulers_run_is_marked_interrupted_and_never_rerun(tmp_path: Path) -> None:
+    path = tmp_path / "agents.db"
+    clock = FakeClock(T0)
+    calls: list[str] = []
+
+    def record(ctx: RunContext) -> None:
+        calls.append(ctx.run_id)
+
+    store = SQLiteStore(path)
+    sched = Scheduler(store=store, handler=record, clock=clock, lease=timedelta(minutes=5))
+    s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+    # simulate a scheduler that claimed the fire and then died: claim without running
+    written, _ = sched._engine.claim(NINE)
+    (orphan,) = written
+    survivor = scheduler(path, clock, record, lease=timedelta(minutes=5))
+    assert survivor.tick(now=NINE + timedelta(minutes=4)) == []
+    assert survivor.runs(s.id)[0].status is RunStatus.RUNNING  # lease still valid
+    survivor.tick(now=NINE + timedelta(minutes=6))
+    (final,) = survivor.runs(s.id)
+    assert final.id == orphan.id and final.status is RunStatus.FAILED
+    assert final.error is not None and final.error.startswith("interrupted")
+    assert calls == [] and survivor.get(s.id).failure_count == 1
+
+
+def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(Scheduler.from_url("sqlite:///relative.db").store, SQLiteStore)
+    assert (tmp_path / "relative.db").exists()
+    absolute = tmp_path / "absolute.db"
+    assert isinstance(Scheduler.from_url(f"sqlite:///{absolute}").store, SQLiteStore)
+    assert absolute.exists()
+    assert isinstance(Scheduler.from_url("memory://").store, MemoryStore)
+    for bad in ("mysql://x", "sqlite:///", 3, "postgresql://localhost/db"):
+        with pytest.raises(ValidationError) as info:
+            Scheduler.from_url(bad)  # type: ignore[arg-type]
+        assert info.value.field == "url"
