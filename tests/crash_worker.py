@@ -1,0 +1,48 @@
+"""A worker process for test_crash.py: ticks one SQLite file through fixed instants.
+
+Usage: python crash_worker.py DB LOG START_ISO STEPS STEP_SECONDS SEED
+
+The handler appends one line per call to LOG (a single O_APPEND write, so
+lines never interleave), then lingers a moment so that kills land inside
+handlers too.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+
+from agentsched import InlineExecutor, RunContext, Scheduler, SQLiteStore
+from agentsched.testing import FakeClock
+
+
+def main() -> None:
+    db, log_path, start_text, steps, step_seconds, seed = sys.argv[1:7]
+    rng = random.Random(int(seed))
+    start = datetime.fromisoformat(start_text)
+    clock = FakeClock(start)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def handler(ctx: RunContext) -> None:
+        line = f"{ctx.run_id} {ctx.schedule.id} {ctx.scheduled_for.isoformat() if ctx.scheduled_for else '-'}\n"
+        os.write(log_fd, line.encode())
+        time.sleep(rng.uniform(0, 0.004))
+
+    sched = Scheduler(
+        store=SQLiteStore(db),
+        handler=handler,
+        executor=InlineExecutor(),
+        clock=clock,
+        lease=timedelta(minutes=3),
+    )
+    for step in range(int(steps)):
+        now = start + timedelta(seconds=step * int(step_seconds))
+        clock.set(now)
+        sched.tick(now)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Several processes tick one SQLite file while being SIGKILLed at random moments.
+
+Afterwards every (schedule, fire time) has exactly one run record, every
+handler call is for a distinct fire, nothing is left running after a final
+pass, and the file passes PRAGMA integrity_check. Seeded; bounded in time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from agentsched import Cron, InlineExecutor, Interval, RunStatus, Scheduler, SQLiteStore, Status
+from agentsched.model import RunTrigger
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+START = datetime(2026, 3, 28, 22, tzinfo=UTC)  # across Paris's spring-forward night
+STEP = timedelta(minutes=2)
+STEPS = 120
+WORKER = Path(__file__).with_name("crash_worker.py")
+WORKERS = 3
+KILLS = 14
+DEADLINE = 50.0  # seconds of real time for the whole storm
+
+
+def spawn(db: Path, log: Path, seed: int) -> subprocess.Popen[bytes]:
+    errors = log.with_name(f"worker-{seed}.err")
+    with errors.open("wb") as stderr:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                str(WORKER),
+                str(db),
+                str(log),
+                START.isoformat(),
+                str(STEPS),
+                str(int(STEP.total_seconds())),
+                str(seed),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    db, log = tmp_path / "agents.db", tmp_path / "handler.log"
+    last = START + STEP * (STEPS - 1)
+    setup = Scheduler(
+        store=SQLiteStore(db),
+        handler=lambda ctx: None,
+        executor=InlineExecutor(),
+        clock=FakeClock(START),
+    )
+    specs = [
+        Cron("*/5 * * * *"),
+        Cron("*/7 * * * *"),
+        Cron("30 2 * * *", "Europe/Paris"),
+        Cron("*/10 1-3 * * *", "Europe/Paris"),
+        Cron("0 * * * *"),
+        Interval(timedelta(minutes=9)),
+        Cron("*/3 * * * *"),
+        Cron("15,45 * * * *"),
+    ]
+    created = [
+        setup.create(agent_id="bot", schedule=spec, input="go", end_at=last) for spec in specs
+    ]
+    setup.store.close()
+
+    workers = [spawn(db, log, rng.randrange(10**6)) for _ in range(WORKERS)]
+    kills, began = 0, time.monotonic()
+    while any(w.poll() is None for w in workers):
+        assert time.monotonic() - began < DEADLINE, "the kill storm took too long"
+        time.sleep(rng.uniform(0.02, 0.25))
+        alive = [i for i, w in enumerate(workers) if w.poll() is None]
+        if alive and kills < KILLS:
+            victim = rng.choice(alive)
+            os.kill(workers[victim].pid, signal.SIGKILL)
+            workers[victim].wait()
+            kills += 1
+            workers[victim] = spawn(db, log, rng.randrange(10**6))
+    for w in workers:
+        assert w.returncode == 0, "\n".join(p.read_text() for p in tmp_path.glob("*.err"))
+    assert kills > 0
+
+    # a final pass after every lease has run out: no new fires (end_at), only the sweep
+    final = Scheduler(
+        store=SQLiteStore(db),
+        handler=lambda ctx: None,
+        executor=InlineExecutor(),
+        clock=FakeClock(last + timedelta(hours=1)),
+    )
+    final.tick()
+
+    handled = [line.split() for line in log.read_text().splitlines()]
+    assert len({run_id for run_id, _, _ in handled}) == len(handled), (
+        "a handler ran twice for one run"
+    )
+    fires = Counter((schedule_id, when) for _, schedule_id, when in handled)
+    assert max(fires.values()) == 1, "a handler ran twice for one fire"
+
+    for schedule in created:
+        expected = []
+        t = schedule.schedule.next_after(schedule.created_at)
+        while t is not None and t <= last:
+            expected.append(t)
+            t = schedule.schedule.next_after(t)
+        runs = [
+            r
+            for r in final.store.runs(schedule.id, limit=10_000)
+            if r.trigger is RunTrigger.SCHEDULE
+        ]
+        stamps = [r.scheduled_for for r in runs]
+        assert len(stamps) == len(set(stamps))
+        assert set(stamps) <= set(expected)
+        assert sum(r.coalesced for r in runs) == len(expected), schedule.schedule
+        assert all(r.status is not RunStatus.RUNNING for r in runs)
+        interrupted = [r for r in runs if r.error and r.error.startswith("interrupted")]
+        assert all(r.status is RunStatus.FAILED for r in interrupted)
+        assert final.get(schedule.id).status is Status.COMPLETED
+
+    all_runs = [r for s in created for r in final.store.runs(s.id, limit=10_000)]
+    print(
+        f"seed {seed}: {kills} kills, {len(handled)} handler calls, {len(all_runs)} runs, "
+        f"{sum(bool(r.error and r.error.startswith('interrupted')) for r in all_runs)} interrupted, "
+        f"{sum(r.status is RunStatus.MISSED for r in all_runs)} missed, "
+        f"{sum(r.coalesced > 1 for r in all_runs)} coalesced"
+    )
+    final.store.close()
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        logged_runs = {run_id for run_id, _, _ in handled}
+        stored = {row[0] for row in conn.execute("SELECT id FROM runs")}
+        assert logged_runs <= stored  # every handler call belongs to a recorded run
+    finally:
+        conn.close()
