@@ -27,7 +27,8 @@ def main() -> None:
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def handler(ctx: RunContext) -> None:
-        line = f"{ctx.run_id} {ctx.schedule.id} {ctx.scheduled_for.isoformat() if ctx.scheduled_for else '-'}\n"
+        when = ctx.scheduled_for.isoformat() if ctx.scheduled_for else "-"
+        line = f"{ctx.run_id} {ctx.schedule.id} {when}\n"
         os.write(log_fd, line.encode())
         time.sleep(rng.uniform(0, 0.004))
 

@@ -1,29 +1,24 @@
-"""The command line: output and one-line errors."""
+"""The command line: every command, one-line errors, clean shutdown."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from agentsched.cli import main
 
+AFTER = ["--after", "2026-03-27T00:00:00Z"]
+
 
 def test_next_prints_local_and_utc(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(
-        [
-            "next",
-            "0 9 * * mon-fri",
-            "--tz",
-            "Europe/Paris",
-            "-n",
-            "3",
-            "--after",
-            "2026-03-27T00:00:00Z",
-        ]
-    )
-    assert status == 0
+    assert main(["next", "0 9 * * mon-fri", "--tz", "Europe/Paris", "-n", "3", *AFTER]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "Fri 2026-03-27 09:00 CET (+0100)  2026-03-27T08:00:00Z",
         "Mon 2026-03-30 09:00 CEST (+0200)  2026-03-30T07:00:00Z",
@@ -41,12 +36,90 @@ def test_next_prints_local_and_utc(capsys: pytest.CaptureFixture[str]) -> None:
         ["next", "* * * * *", "--after", "2026-01-01T00:00:00"],
         [],
         ["frobnicate"],
+        ["--db", "mysql://x", "list"],
+        ["add", "--agent", "a", "--input", "x"],
+        ["add", "--agent", "a", "--input", "x", "--cron", "* * * * *", "--every", "5m"],
+        ["add", "--agent", "a", "--input", "x", "--every", "soon"],
+        ["add", "--agent", "", "--input", "x", "--every", "5m"],
+        ["add", "--agent", "a", "--input", "x", "--rrule", "FREQ=DAILY"],
+        ["show", "sched_missing"],
+        ["pause", "sched_missing"],
+        ["runs", "sched_missing"],
+        ["run", "--handler", "nope"],
+        ["run", "--handler", "no_such_module_anywhere:fn"],
+        ["add", "--agent", "a", "--input", "x", "--every", "5m", "--metadata", "novalue"],
     ],
 )
-def test_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    if argv and argv[0] != "--db":
+        argv = ["--db", f"sqlite:///{tmp_path / 'a.db'}", *argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("agentsched: error: ") and err.count("\n") == 1
+
+
+def test_crud_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
+    assert (
+        main(
+            [
+                *db,
+                "add",
+                "--agent",
+                "support-bot",
+                "--input",
+                "Summarise",
+                "--name",
+                "daily",
+                "--cron",
+                "0 9 * * mon-fri",
+                "--tz",
+                "Europe/Paris",
+                "--metadata",
+                "team=support",
+            ]
+        )
+        == 0
+    )
+    created = capsys.readouterr().out
+    schedule_id = created.split()[1]
+    assert created.startswith("created sched_") and "active" in created
+    for extra in (
+        ["--every", "90m"],
+        ["--once", "2030-01-05T14:00", "--tz", "Europe/Paris"],
+        ["--rrule", "FREQ=WEEKLY;BYDAY=MO", "--dtstart", "2026-01-05T09:00"],
+    ):
+        assert main([*db, "add", "--agent", "other", "--input", "x", *extra]) == 0
+    capsys.readouterr()
+    assert main([*db, "list"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["ID", "NAME", "AGENT", "STATUS"] and len(table) == 5
+    assert any(schedule_id in row and "cron 0 9 * * mon-fri Europe/Paris" in row for row in table)
+    assert main([*db, "show", schedule_id]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == schedule_id and shown["metadata"] == {"team": "support"}
+    assert main([*db, "pause", schedule_id]) == 0
+    assert "is paused" in capsys.readouterr().out
+    assert main([*db, "resume", schedule_id]) == 0
+    assert "is active" in capsys.readouterr().out
+    assert main([*db, "runs", schedule_id]) == 0
+    assert capsys.readouterr().out.startswith("RUN")
+    assert main([*db, "delete", schedule_id]) == 0
+    assert "is deleted" in capsys.readouterr().out
+    assert main([*db, "list"]) == 0
+    assert schedule_id not in capsys.readouterr().out
+    assert main([*db, "list", "--all"]) == 0
+    assert schedule_id in capsys.readouterr().out
+
+
+def test_owner_scoping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
+    main([*db, "--owner", "alice", "add", "--agent", "a", "--input", "x", "--every", "1h"])
+    schedule_id = capsys.readouterr().out.split()[1]
+    assert main([*db, "--owner", "bob", "show", schedule_id]) == 2
+    assert main([*db, "--owner", "alice", "show", schedule_id]) == 0
 
 
 def test_python_dash_m_runs() -> None:
@@ -57,3 +130,43 @@ def test_python_dash_m_runs() -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stdout.count("\n") == 1
+
+
+def test_run_fires_until_sigterm_and_shuts_down_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "myagent.py").write_text(
+        "from pathlib import Path\n"
+        "def handle(ctx):\n"
+        f"    Path({str(tmp_path / 'fired')!r}).write_text(ctx.run_id)\n"
+        "    return 'ok'\n"
+    )
+    db = ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
+    assert main([*db, "add", "--agent", "a", "--input", "x", "--every", "1s"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentsched", *db, "run", "--handler", "myagent:handle"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "fired").exists():
+            assert time.monotonic() < deadline, "the handler never fired"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+    assert (
+        "succeeded" in out
+        and out.rstrip().endswith("agentsched: stopped")
+        and "Traceback" not in err
+    )
+
+
+def test_demo_runs_and_prints_history(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--seconds", "2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "run history" in out and "succeeded" in out and "schedules now:" in out

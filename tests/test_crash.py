@@ -132,9 +132,10 @@ def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, seed: int) -> None
         assert final.get(schedule.id).status is Status.COMPLETED
 
     all_runs = [r for s in created for r in final.store.runs(s.id, limit=10_000)]
+    interrupted = sum(bool(r.error and r.error.startswith("interrupted")) for r in all_runs)
     print(
         f"seed {seed}: {kills} kills, {len(handled)} handler calls, {len(all_runs)} runs, "
-        f"{sum(bool(r.error and r.error.startswith('interrupted')) for r in all_runs)} interrupted, "
+        f"{interrupted} interrupted, "
         f"{sum(r.status is RunStatus.MISSED for r in all_runs)} missed, "
         f"{sum(r.coalesced > 1 for r in all_runs)} coalesced"
     )
