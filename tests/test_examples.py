@@ -22,11 +22,16 @@ def test_example_runs(path: Path) -> None:
     assert done.stdout.strip()
 
 
-def test_readme_example_prints_what_its_comments_say(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (ROOT / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", readme, re.S)
-    assert code is not None
-    source = code.group(1)
+README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+@pytest.mark.parametrize(
+    "source", README_BLOCKS, ids=[f"block{i}" for i in range(len(README_BLOCKS))]
+)
+def test_readme_examples_print_what_their_comments_say(
+    source: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # examples may create files (agents.db)
     exec(compile(source, "README.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
     # each print's comment starts with its exact output, optionally followed by "(...)"
@@ -36,3 +41,13 @@ def test_readme_example_prints_what_its_comments_say(capsys: pytest.CaptureFixtu
         if line.startswith("print(")
     ]
     assert printed == promised
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    commands = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert commands is not None
+    lines = [line.split("#")[0].strip() for line in commands.group(1).splitlines()]
+    assert lines == [
+        "pip install . && agentsched demo",
+        'pip install -e ".[test]" && python -m pytest',
+    ]
