@@ -92,6 +92,33 @@ def _decode_schedule(schedule_id: str, body: str) -> Schedule:
         raise StoreError(f"schedule row {shorten(schedule_id)} is corrupt: {exc}") from None
 
 
+class _Decoded:
+    """Schedules decoded (or written) recently, keyed by their exact stored text.
+
+    Decoding validates every field, which is most of the cost of reading a
+    row; the same text always decodes to the same record, so a hit is safe.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: dict[tuple[str, str], Schedule] = {}
+        self._lock = threading.Lock()
+
+    def get(self, schedule_id: str, body: str) -> Schedule:
+        key = (schedule_id, body)
+        found = self._items.get(key)
+        if found is None:
+            found = _decode_schedule(schedule_id, body)
+            self.put(found, body)
+        return found
+
+    def put(self, schedule: Schedule, body: str) -> None:
+        with self._lock:
+            if len(self._items) >= self._size:
+                self._items.clear()
+            self._items[(schedule.id, body)] = schedule
+
+
 def _decode_run(run_id: str, body: str) -> Run:
     try:
         return Run.from_dict(json.loads(body))
@@ -121,6 +148,7 @@ class SQLiteStore:
         self._timeout = busy_timeout.total_seconds()
         self._synchronous = synchronous
         self._local = threading.local()
+        self._decoded = _Decoded()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         directory = self.path.resolve().parent
@@ -197,8 +225,9 @@ class SQLiteStore:
 
     # -- schedules -------------------------------------------------------------
 
-    @staticmethod
-    def _schedule_row(schedule: Schedule) -> tuple[Any, ...]:
+    def _schedule_row(self, schedule: Schedule) -> tuple[Any, ...]:
+        body = _json(schedule)
+        self._decoded.put(schedule, body)
         return (
             schedule.owner,
             schedule.agent_id,
@@ -206,7 +235,7 @@ class SQLiteStore:
             schedule.status.value,
             _micros(schedule.next_run_at),
             schedule.version,
-            _json(schedule),
+            body,
             schedule.id,
         )
 
@@ -227,7 +256,7 @@ class SQLiteStore:
 
     def get(self, schedule_id: str) -> Schedule | None:
         rows = self._read("SELECT body FROM schedules WHERE id = ?", (schedule_id,))
-        return _decode_schedule(schedule_id, rows[0][0]) if rows else None
+        return self._decoded.get(schedule_id, rows[0][0]) if rows else None
 
     def list(
         self,
@@ -265,12 +294,11 @@ class SQLiteStore:
         params.append(max(limit, 0))
         return self._decode_all(self._read(sql, params))
 
-    @staticmethod
-    def _decode_all(rows: builtins.list[tuple[Any, ...]]) -> builtins.list[Schedule]:
+    def _decode_all(self, rows: builtins.list[tuple[Any, ...]]) -> builtins.list[Schedule]:
         found = []
         for schedule_id, body in rows:
             try:
-                found.append(_decode_schedule(schedule_id, body))
+                found.append(self._decoded.get(schedule_id, body))
             except StoreError:
                 log.exception("skipping a corrupt schedule row")
         return found
@@ -279,12 +307,41 @@ class SQLiteStore:
         with self._write() as db:
             self._replace(db, schedule, expected_version)
 
-    def _replace(self, db: sqlite3.Connection, schedule: Schedule, expected_version: int) -> None:
-        cursor = db.execute(
-            "UPDATE schedules SET owner = ?, agent_id = ?, sort_name = ?, status = ?, "
-            "next_run_at = ?, version = ?, body = ? WHERE id = ? AND version = ?",
-            (*self._schedule_row(schedule), expected_version),
-        )
+    def _replace(
+        self,
+        db: sqlite3.Connection,
+        schedule: Schedule,
+        expected_version: int,
+        previous: Schedule | None = None,
+    ) -> None:
+        if (
+            previous is not None
+            and previous.owner == schedule.owner
+            and previous.agent_id == schedule.agent_id
+            and previous.name == schedule.name
+        ):
+            # The firing path: only status, timing and the document change, so
+            # leave the sorted and filtered indexes alone.
+            body = _json(schedule)
+            self._decoded.put(schedule, body)
+            cursor = db.execute(
+                "UPDATE schedules SET status = ?, next_run_at = ?, version = ?, body = ? "
+                "WHERE id = ? AND version = ?",
+                (
+                    schedule.status.value,
+                    _micros(schedule.next_run_at),
+                    schedule.version,
+                    body,
+                    schedule.id,
+                    expected_version,
+                ),
+            )
+        else:
+            cursor = db.execute(
+                "UPDATE schedules SET owner = ?, agent_id = ?, sort_name = ?, status = ?, "
+                "next_run_at = ?, version = ?, body = ? WHERE id = ? AND version = ?",
+                (*self._schedule_row(schedule), expected_version),
+            )
         if cursor.rowcount == 1:
             return
         row = db.execute("SELECT version FROM schedules WHERE id = ?", (schedule.id,)).fetchone()
@@ -320,7 +377,7 @@ class SQLiteStore:
             ).fetchall()
             for schedule_id, body in rows:
                 try:
-                    schedule = _decode_schedule(schedule_id, body)
+                    schedule = self._decoded.get(schedule_id, body)
                 except StoreError:
                     log.exception("skipping a corrupt schedule row")
                     continue
@@ -332,7 +389,7 @@ class SQLiteStore:
                 try:
                     for run in runs:
                         self._insert_run(db, run, lease_until)
-                    self._replace(db, replacement, schedule.version)
+                    self._replace(db, replacement, schedule.version, schedule)
                 except (sqlite3.IntegrityError, ConflictError):
                     db.execute("ROLLBACK TO claim")
                     db.execute("RELEASE claim")
@@ -420,13 +477,13 @@ class SQLiteStore:
             ).fetchone()
             if found is not None:
                 try:
-                    schedule = _decode_schedule(run.schedule_id, found[0])
+                    schedule = self._decoded.get(run.schedule_id, found[0])
                 except StoreError:
                     log.exception("cannot fold run %s into its corrupt schedule", run.id)
                 if schedule is not None:
                     updated = update(schedule)
                     if updated is not schedule:
-                        self._replace(db, updated, schedule.version)
+                        self._replace(db, updated, schedule.version, schedule)
                         schedule = updated
             waiting = db.execute(
                 "SELECT id, body FROM runs WHERE schedule_id = ? AND status = 'running' "
