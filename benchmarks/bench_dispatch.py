@@ -26,13 +26,10 @@ from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 from typing import Any
 
-import apscheduler.executors.base as aps_executors
-import apscheduler.schedulers.base as aps_base
-from apscheduler.events import EVENT_JOB_EXECUTED
+from aps_harness import ManualScheduler, freeze, process_at, unfreeze
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from agentsched import Cron, InlineExecutor, MemoryStore, Once, RunContext, Scheduler
@@ -68,54 +65,24 @@ def ours_fires(sched: Scheduler, instants: list[datetime]) -> tuple[int, float]:
 # -- APScheduler 3.x ----------------------------------------------------------
 
 
-class _ManualScheduler(BaseScheduler):
-    """APScheduler's own dispatch (`_process_jobs`), with no thread: we call it."""
-
-    def wakeup(self) -> None:
-        return None
-
-    def shutdown(self, wait: bool = True) -> None:
-        super().shutdown(wait)
-
-
-class _FrozenDatetime(datetime):
-    now_value: datetime = START
-
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        return cls.now_value if tz is None else cls.now_value.astimezone(tz)
-
-
-def aps_scheduler(count: int, minute_of: Callable[[int], int]) -> _ManualScheduler:
-    sched = _ManualScheduler(
+def aps_scheduler(count: int, minute_of: Callable[[int], int]) -> ManualScheduler:
+    sched = ManualScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": DebugExecutor()},
         timezone=UTC,
         job_defaults={"misfire_grace_time": 3600, "coalesce": True},
     )
     sched.start()
-    # drive its clock by hand: dispatch and the executor's misfire check read it
-    aps_base.datetime = _FrozenDatetime  # type: ignore[misc]
-    aps_executors.datetime = _FrozenDatetime  # type: ignore[attr-defined]
-    _FrozenDatetime.now_value = START
+    freeze(START)
     triggers = {m: CronTrigger(minute=m, timezone=UTC) for m in range(60)}
     for n in range(count):
         sched.add_job(noop, triggers[minute_of(n)], id=f"job{n}")
     return sched
 
 
-def aps_fires(sched: _ManualScheduler, instants: list[datetime]) -> tuple[int, float]:
-    fired = 0
-
-    def count(event: Any) -> None:
-        nonlocal fired
-        fired += 1
-
-    sched.add_listener(count, mask=EVENT_JOB_EXECUTED)
+def aps_fires(sched: ManualScheduler, instants: list[datetime]) -> tuple[int, float]:
     began = time.perf_counter()
-    for t in instants:
-        _FrozenDatetime.now_value = t
-        sched._process_jobs()
+    fired = sum(process_at(sched, t) for t in instants)
     return fired, time.perf_counter() - began
 
 
@@ -156,8 +123,7 @@ def latency_ours(samples: int) -> list[float]:
 
 
 def latency_aps(samples: int) -> list[float]:
-    aps_base.datetime = datetime  # type: ignore[misc]  # the real clock again
-    aps_executors.datetime = datetime  # type: ignore[attr-defined]
+    unfreeze()
     lags: list[float] = []
     done = threading.Event()
     sched = BackgroundScheduler(timezone=UTC)

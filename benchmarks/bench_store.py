@@ -28,12 +28,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import apscheduler.executors.base as aps_executors
-import apscheduler.schedulers.base as aps_base
-from apscheduler.events import EVENT_JOB_EXECUTED
+from aps_harness import ManualScheduler, freeze, process_at
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from agentsched import Cron, InlineExecutor, Scheduler, SQLiteStore
@@ -79,27 +76,9 @@ def ours_fill(path: Path, total: int, due: int) -> Scheduler:
 # -- APScheduler 3.x --------------------------------------------------------------
 
 
-class _ManualScheduler(BaseScheduler):
-    def wakeup(self) -> None:
-        return None
-
-    def shutdown(self, wait: bool = True) -> None:
-        super().shutdown(wait)
-
-
-class _FrozenDatetime(datetime):
-    now_value: datetime = START
-
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        return cls.now_value if tz is None else cls.now_value.astimezone(tz)
-
-
-def aps(path: Path) -> _ManualScheduler:
-    aps_base.datetime = _FrozenDatetime  # type: ignore[misc]
-    aps_executors.datetime = _FrozenDatetime  # type: ignore[attr-defined]
-    _FrozenDatetime.now_value = START
-    sched = _ManualScheduler(
+def aps(path: Path) -> ManualScheduler:
+    freeze(START)
+    sched = ManualScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{path}")},
         executors={"default": DebugExecutor()},
         timezone=UTC,
@@ -109,7 +88,7 @@ def aps(path: Path) -> _ManualScheduler:
     return sched
 
 
-def aps_fill(path: Path, total: int, due: int) -> _ManualScheduler:
+def aps_fill(path: Path, total: int, due: int) -> ManualScheduler:
     sched = aps(path)
     sched.add_job(noop, CronTrigger(hour=9, minute=0, timezone=UTC), id="job0")
     conn = sqlite3.connect(path)
@@ -129,18 +108,8 @@ def aps_fill(path: Path, total: int, due: int) -> _ManualScheduler:
     return sched
 
 
-def aps_tick(sched: _ManualScheduler, at: datetime) -> int:
-    fired = 0
-
-    def count(event: Any) -> None:
-        nonlocal fired
-        fired += 1
-
-    sched.add_listener(count, mask=EVENT_JOB_EXECUTED)
-    _FrozenDatetime.now_value = at
-    sched._process_jobs()
-    sched.remove_listener(count)
-    return fired
+def aps_tick(sched: ManualScheduler, at: datetime) -> int:
+    return process_at(sched, at)
 
 
 # -- workloads ------------------------------------------------------------------
