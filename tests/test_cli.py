@@ -157,7 +157,8 @@ def test_run_fires_until_sigterm_and_shuts_down_cleanly(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
-        proc.kill() if proc.poll() is None else None
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == 0, err
     assert (
         "succeeded" in out

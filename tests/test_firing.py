@@ -26,6 +26,7 @@ from agentsched import (
     Schedule,
     Scheduler,
     Status,
+    ValidationError,
 )
 from agentsched.model import RunTrigger
 from agentsched.testing import FakeClock
@@ -394,6 +395,13 @@ def test_paused_and_deleted_schedules_never_fire(clock: FakeClock) -> None:
     sched.resume(paused.id)
     assert sched.tick() == []  # no back-fill
     assert [r.coalesced for r in sched.tick(now=later + timedelta(days=1))] == [1]
+
+
+@pytest.mark.parametrize("lease", [timedelta(0), timedelta(milliseconds=10), 300, None])
+def test_bad_lease_is_a_validation_error(lease: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        Scheduler(lease=lease)
+    assert info.value.field == "lease"
 
 
 def test_no_handler_is_a_clear_error(clock: FakeClock) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from .errors import ValidationError, shorten
 from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
 from .model import Run, RunStatus, RunTrigger, Schedule, replace
@@ -67,6 +68,10 @@ class Engine:
     """
 
     def __init__(self, store: Store, lease: timedelta = DEFAULT_LEASE) -> None:
+        if not isinstance(lease, timedelta) or lease < timedelta(seconds=1):
+            raise ValidationError(
+                "lease", f"'lease' must be a timedelta of at least 1 second (got {shorten(lease)})"
+            )
         self.store = store
         self.lease = lease
         self._lock = threading.Lock()
