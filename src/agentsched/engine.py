@@ -105,7 +105,7 @@ class Engine:
                             "" if run.coalesced == 1 else "s",
                             run.scheduled_for,
                         )
-            if len(claims) < _CLAIM_BATCH:
+            if not claims:  # a short batch may just mean refusals; stop when none is left
                 return written, launches
 
     def manual(self, schedule: Schedule, now: datetime) -> Run:

@@ -83,8 +83,9 @@ class Store(Protocol):
     ) -> builtins.list[Claim]:
         """Atomically take the work due at `now`.
 
-        Finds active schedules with `next_run_at <= now` (earliest first, at
-        most `limit`), calls `plan` on each with the schedule's `Activity`
+        Considers the first `limit` active schedules with `next_run_at <= now`
+        (earliest first, each at most once per call), calls `plan` on each
+        with the schedule's `Activity`
         (its runs still `running`: started, and buffered with no
         `started_at`), and in one atomic step per store
         writes the replacement schedule and inserts its runs. Two schedulers

@@ -134,10 +134,12 @@ class MemoryStore:
         claims: builtins.list[Claim] = []
         with self._lock:
             passed_over: builtins.list[tuple[datetime, str]] = []
-            while self._due and self._due[0][0] <= now and len(claims) < limit:
+            considered = 0
+            while self._due and self._due[0][0] <= now and considered < limit:
                 entry = heapq.heappop(self._due)
                 if not self._is_current(entry):
                     continue
+                considered += 1
                 schedule = self._schedules[entry[1]]
                 planned = plan(schedule, self._activity(schedule.id))
                 if planned is None:
@@ -148,12 +150,14 @@ class MemoryStore:
                     passed_over.append(entry)
                     continue
                 self._schedules[replacement.id] = replacement
-                self._index(replacement)
                 for run in runs:
                     self._insert_run(run, lease_until)
                 claims.append((replacement, list(runs)))
             for entry in passed_over:
                 heapq.heappush(self._due, entry)
+            # indexed only now, so that one call claims each schedule at most once
+            for replacement, _ in claims:
+                self._index(replacement)
         return claims
 
     def _can_insert(self, runs: Sequence[Run]) -> bool:
