@@ -26,3 +26,23 @@ class TestSQLiteStore(StoreConformance):
         store = SQLiteStore(tmp_path / "agents.db")
         yield store
         store.close()
+
+
+def test_memory_store_keeps_a_bounded_run_history() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from agentsched import InlineExecutor, Interval, Scheduler, ValidationError
+    from agentsched.testing import FakeClock
+
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    store = MemoryStore(keep_runs=10)
+    sched = Scheduler(store=store, handler=lambda ctx: None, executor=InlineExecutor(), clock=clock)
+    s = sched.create(agent_id="a", input="x", schedule=Interval(timedelta(minutes=1)))
+    for _ in range(50):
+        clock.advance(timedelta(minutes=1))
+        sched.tick()
+    kept = store.runs(s.id, limit=1000)
+    assert 10 <= len(kept) <= 20 and kept[0].scheduled_for == clock.now()
+    assert sched.get(s.id).run_count == 50
+    with pytest.raises(ValidationError):
+        MemoryStore(keep_runs=0)

@@ -36,9 +36,19 @@ def _run_key(run: Run) -> tuple[str, datetime | None] | None:
 
 
 class MemoryStore:
-    """An in-memory `Store`. Use it in tests, or when losing schedules on exit is fine."""
+    """An in-memory `Store`. Use it in tests, or when losing schedules on exit is fine.
 
-    def __init__(self) -> None:
+    Keeps at most `keep_runs` runs per schedule: beyond that the oldest
+    finished ones are dropped (never a running one), so a long-lived process
+    does not grow without bound.
+    """
+
+    def __init__(self, keep_runs: int = 1000) -> None:
+        if isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 1:
+            raise ValidationError(
+                "keep_runs", f"'keep_runs' must be a whole number >= 1 (got {shorten(keep_runs)})"
+            )
+        self._keep_runs = keep_runs
         self._lock = threading.RLock()
         self._schedules: dict[str, Schedule] = {}
         self._due: list[tuple[datetime, str]] = []
@@ -192,10 +202,30 @@ class MemoryStore:
 
     def _insert_run(self, run: Run, lease_until: datetime | None = None) -> None:
         self._store_run(run, lease_until)
-        self._runs_by_schedule.setdefault(run.schedule_id, []).append(run.id)
+        ids = self._runs_by_schedule.setdefault(run.schedule_id, [])
+        ids.append(run.id)
         key = _run_key(run)
         if key is not None:
             self._run_keys.add(key)
+        if len(ids) > 2 * self._keep_runs:
+            self._trim(ids)
+
+    def _trim(self, ids: builtins.list[str]) -> None:
+        """Drop the oldest finished runs beyond `keep_runs` (amortised: runs at 2x)."""
+        excess = len(ids) - self._keep_runs
+        kept: builtins.list[str] = []
+        for run_id in ids:
+            run = self._runs[run_id]
+            if excess > 0 and run.status is not RunStatus.RUNNING:
+                excess -= 1
+                del self._runs[run_id]
+                # next_run_at only ever moves past now, so this fire cannot come due again
+                key = _run_key(run)
+                if key is not None:
+                    self._run_keys.discard(key)
+                continue
+            kept.append(run_id)
+        ids[:] = kept
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
         with self._lock:
