@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Run, RunStatus, Schedule, Status, replace
@@ -85,11 +85,16 @@ def _json(record: Schedule | Run) -> str:
     return json.dumps(record.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-def _decode_schedule(schedule_id: str, body: str) -> Schedule:
+R = TypeVar("R", Schedule, Run)
+
+
+def _decode(kind: type[R], row_id: str, body: str) -> R:
+    """A stored row back into a record; `StoreError` naming the row if it is corrupt."""
     try:
-        return Schedule.from_dict(json.loads(body))
+        return kind.from_dict(json.loads(body))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise StoreError(f"schedule row {shorten(schedule_id)} is corrupt: {exc}") from None
+        label = "schedule" if kind is Schedule else "run"
+        raise StoreError(f"{label} row {shorten(row_id)} is corrupt: {exc}") from None
 
 
 class _Decoded:
@@ -108,7 +113,7 @@ class _Decoded:
         key = (schedule_id, body)
         found = self._items.get(key)
         if found is None:
-            found = _decode_schedule(schedule_id, body)
+            found = _decode(Schedule, schedule_id, body)
             self.put(found, body)
         return found
 
@@ -117,13 +122,6 @@ class _Decoded:
             if len(self._items) >= self._size:
                 self._items.clear()
             self._items[(schedule.id, body)] = schedule
-
-
-def _decode_run(run_id: str, body: str) -> Run:
-    try:
-        return Run.from_dict(json.loads(body))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise StoreError(f"run row {shorten(run_id)} is corrupt: {exc}") from None
 
 
 class SQLiteStore:
@@ -492,20 +490,20 @@ class SQLiteStore:
             ).fetchone()
             if waiting is None:
                 return schedule, None
-            started = replace(_decode_run(waiting[0], waiting[1]), started_at=run.finished_at)
+            started = replace(_decode(Run, waiting[0], waiting[1]), started_at=run.finished_at)
             self._write_run(db, started, lease_until)
             return schedule, started
 
     def get_run(self, run_id: str) -> Run | None:
         rows = self._read("SELECT body FROM runs WHERE id = ?", (run_id,))
-        return _decode_run(run_id, rows[0][0]) if rows else None
+        return _decode(Run, run_id, rows[0][0]) if rows else None
 
     def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
         rows = self._read(
             "SELECT id, body FROM runs WHERE schedule_id = ? ORDER BY seq DESC LIMIT ?",
             (schedule_id, max(limit, 0)),
         )
-        return [_decode_run(run_id, body) for run_id, body in rows]
+        return [_decode(Run, run_id, body) for run_id, body in rows]
 
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
         with self._write() as db:
@@ -521,4 +519,4 @@ class SQLiteStore:
             "AND lease_until < ? ORDER BY lease_until LIMIT ?",
             (_micros(now), limit),
         )
-        return [_decode_run(run_id, body) for run_id, body in rows]
+        return [_decode(Run, run_id, body) for run_id, body in rows]
