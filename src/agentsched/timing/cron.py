@@ -97,8 +97,13 @@ def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
             if low > high:
                 raise _Bad(f"{body!r} has its range reversed")
         if step is None:
-            return range(low + _hash_value(hash_key, index, high - low + 1), high + 1)
-        return range(low + _hash_value(hash_key, index, step), high + 1, step)
+            # Jenkins: a bare H (or H(a-b)) is ONE value of the range, not a run of them.
+            value = low + _hash_value(hash_key, index, high - low + 1)
+            return range(value, value + 1)
+        # H/n, H(a-b)/n: every n-th value from a hashed phase. A step larger than the
+        # range keeps the phase inside it, so the field still has its one value.
+        phase = _hash_value(hash_key, index, min(step, high - low + 1))
+        return range(low + phase, high + 1, step)
     if "-" in body:
         first_text, _, last_text = body.partition("-")
         first, last = _number(first_text, index), _number(last_text, index)
@@ -141,12 +146,13 @@ def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
     body, slash, step_text = item.partition("/")
     step: int | None = None
     if slash:
-        if not step_text.isdigit() or not step_text.isascii() or len(step_text) > 2:
+        if not step_text.isdigit() or not step_text.isascii():
             raise _Bad(f"{item!r} has an invalid step {step_text!r}")
+        # Vixie cron and cronie take any step >= 1, even one larger than the field's
+        # range (`*/10` in day-of-week is Sunday only); so do we.
         step = int(step_text)
-        low, high = _BOUNDS[index]
-        if not 1 <= step <= high - low + 1:
-            raise _Bad(f"{item!r} has step {step}, outside 1-{high - low + 1}")
+        if step < 1:
+            raise _Bad(f"{item!r} has step 0 (a step is a whole number >= 1)")
     body = "H" + body[1:] if body[:1] == "h" else body
     field.hashed = field.hashed or body.startswith("H")
     values = _range(body, index, hash_key, step)
@@ -313,7 +319,6 @@ def _split(expression: str) -> list[str]:
     return parts
 
 
-@lru_cache(maxsize=4096)
 def compile_cron(expression: str, hash_key: str | None = None) -> CronPattern:
     """Parse and check a cron expression; cached, so repeating it is cheap.
 
@@ -323,8 +328,14 @@ def compile_cron(expression: str, hash_key: str | None = None) -> CronPattern:
     Raises `InvalidCronExpression` naming the field and the bad token, or
     saying the expression can never fire.
     """
+    # Checked before the cache, which would fail on an unhashable value first.
     if not isinstance(expression, str):
         raise InvalidCronExpression(f"'expression' must be a string (got {shorten(expression)})")
+    return _compile(expression, hash_key)
+
+
+@lru_cache(maxsize=4096)
+def _compile(expression: str, hash_key: str | None) -> CronPattern:
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise InvalidCronExpression(
             f"cron expression is {len(expression)} characters long "
@@ -345,6 +356,6 @@ def compile_cron(expression: str, hash_key: str | None = None) -> CronPattern:
     if not pattern.can_fire():
         raise InvalidCronExpression(
             f"cron expression {shorten(expression)} can never fire "
-            "(no month has a day that matches)"
+            "(no month has a day that matches); to stop a schedule firing, pause it"
         )
     return pattern
