@@ -6,9 +6,18 @@ from datetime import datetime, timezone
 
 from .errors import ValidationError, shorten
 
-__all__ = ["format_instant", "parse_instant", "require_aware"]
+__all__ = [
+    "FIRST_INSTANT",
+    "LAST_INSTANT",
+    "format_instant",
+    "parse_instant",
+    "require_aware",
+    "require_instant",
+]
 
 _MAX_ISO_LENGTH = 64
+FIRST_INSTANT = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LAST_INSTANT = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def require_aware(value: object, field: str) -> datetime:
@@ -19,7 +28,23 @@ def require_aware(value: object, field: str) -> datetime:
         raise ValidationError(
             field, f"{field!r} must be timezone-aware (got naive {value.isoformat()})"
         )
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValidationError(
+            field, f"{field!r} is out of range in UTC (got {value.isoformat()})"
+        ) from None
+
+
+def require_instant(value: object, field: str) -> datetime:
+    """`require_aware`, and within years 1970-9999 (UTC), so no arithmetic on it overflows
+    unnoticed and no schedule is silently completed for being out of range."""
+    instant = require_aware(value, field)
+    if instant < FIRST_INSTANT:
+        raise ValidationError(
+            field, f"{field!r} must be in 1970-9999 (got {format_instant(instant)})"
+        )
+    return instant
 
 
 def format_instant(value: datetime) -> str:
@@ -30,7 +55,7 @@ def format_instant(value: datetime) -> str:
 def parse_instant(value: object, field: str) -> datetime:
     """Parse an ISO 8601 instant with `Z` or an explicit offset into aware UTC."""
     if isinstance(value, datetime):
-        return require_aware(value, field)
+        return require_instant(value, field)
     if not isinstance(value, str) or len(value) > _MAX_ISO_LENGTH:
         raise ValidationError(
             field, f"{field!r} must be an ISO 8601 timestamp string (got {shorten(value)})"
@@ -46,4 +71,4 @@ def parse_instant(value: object, field: str) -> datetime:
         raise ValidationError(
             field, f"{field!r} must carry 'Z' or a UTC offset (got {shorten(value)})"
         )
-    return parsed.astimezone(timezone.utc)
+    return require_instant(parsed, field)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._datetimes import format_instant, parse_instant
+from ._validate import MAX_DURATION
 from .clock import SystemClock
 from .errors import AgentschedError, ValidationError, shorten
 from .handlers import RunContext, RunResult
@@ -50,16 +51,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_duration(text: str) -> timedelta:
-    """`90m`, `1h30m`, `45s`, `2d`, or a number of seconds."""
+    """`90m`, `1h30m`, `45s`, `2d`, or a number of seconds; positive, at most 366 days."""
     stripped = text.strip()
     try:
-        return timedelta(seconds=float(stripped))
+        seconds = float(stripped)
     except ValueError:
-        pass
-    parts = _DURATION.findall(stripped)
-    if not parts or _DURATION.sub("", stripped).strip():
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90m, 1h30m, 45s)")
-    return timedelta(seconds=sum(float(n) * _UNITS[u.lower()] for n, u in parts))
+        parts = _DURATION.findall(stripped)
+        if not parts or _DURATION.sub("", stripped).strip():
+            raise argparse.ArgumentTypeError(
+                f"not a duration: {text!r} (try 90m, 1h30m, 45s)"
+            ) from None
+        seconds = sum(float(n) * _UNITS[u.lower()] for n, u in parts)
+    if not seconds > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be positive (got {text!r})")
+    if seconds > MAX_DURATION.total_seconds():
+        raise argparse.ArgumentTypeError(f"must be at most 366 days (got {text!r})")
+    return timedelta(seconds=seconds)
 
 
 def _count(text: str) -> int:

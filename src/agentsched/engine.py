@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from .errors import ValidationError, shorten
+from ._validate import check_duration
 from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
 from .model import Run, RunStatus, RunTrigger, Schedule, replace
@@ -68,12 +68,8 @@ class Engine:
     """
 
     def __init__(self, store: Store, lease: timedelta = DEFAULT_LEASE) -> None:
-        if not isinstance(lease, timedelta) or lease < timedelta(seconds=1):
-            raise ValidationError(
-                "lease", f"'lease' must be a timedelta of at least 1 second (got {shorten(lease)})"
-            )
         self.store = store
-        self.lease = lease
+        self.lease = check_duration("lease", lease, timedelta(seconds=1))
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
 

@@ -13,6 +13,8 @@ from datetime import datetime
 
 import attrs
 
+from ._validate import clean_text, text_problem
+from .errors import shorten
 from .model import MAX_ID, MAX_TEXT, Schedule
 from .planning import Outcome
 
@@ -118,6 +120,9 @@ class RunContext:
 
 
 def _clip(text: str) -> str:
+    """Text a handler produced, made storable: at most `MAX_TEXT` characters, with NUL
+    and lone surrogates replaced (the run is kept rather than lost over a character)."""
+    text = clean_text(text)
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - len(_TRUNCATED)] + _TRUNCATED
 
 
@@ -136,12 +141,15 @@ def outcome_of(returned: object, finished_at: datetime) -> Outcome:
     if isinstance(returned, RunResult):
         response_id, output = returned.response_id, returned.output
         if response_id is not None and (
-            not isinstance(response_id, str) or not 1 <= len(response_id) <= MAX_ID
+            not isinstance(response_id, str)
+            or not 1 <= len(response_id) <= MAX_ID
+            or text_problem(response_id) is not None
         ):
             return Outcome(
                 False,
                 finished_at,
-                error=f"handler returned a response_id that is not a 1-{MAX_ID} character string",
+                error=f"handler returned a response_id that is not a 1-{MAX_ID} character "
+                f"string of valid text (got {shorten(response_id)})",
             )
         if output is not None and not isinstance(output, str):
             return Outcome(False, finished_at, error="handler returned a non-string output")

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._datetimes import format_instant, parse_instant, require_aware
+from ._datetimes import format_instant, parse_instant, require_instant
+from ._validate import check_duration, check_text, text_problem
 from .errors import ValidationError, shorten
 from .specs import SPEC_TYPES, Spec, spec_from_dict
 
@@ -91,12 +92,7 @@ def _text(
     def check(_: object, __: object, value: object) -> None:
         if value is None and optional:
             return
-        if not isinstance(value, str):
-            raise ValidationError(field, f"{field!r} must be a string (got {shorten(value)})")
-        if not low <= len(value) <= high:
-            raise ValidationError(
-                field, f"{field!r} must be {low}-{high} characters (got {len(value)})"
-            )
+        check_text(field, value, low, high)
 
     return check
 
@@ -116,7 +112,7 @@ def _count(field: str, low: int, optional: bool = False) -> Callable[[Any, Any, 
 def _aware(field: str, optional: bool = True) -> Callable[[Any, Any, Any], None]:
     def check(_: object, __: object, value: object) -> None:
         if value is not None or not optional:
-            require_aware(value, field)
+            require_instant(value, field)
 
     return check
 
@@ -149,10 +145,7 @@ def _duration(field: str, minimum: timedelta, optional: bool) -> Callable[[Any, 
     def check(_: object, __: object, value: object) -> None:
         if value is None and optional:
             return
-        if not isinstance(value, timedelta) or value < minimum:
-            raise ValidationError(
-                field, f"{field!r} must be a timedelta >= {minimum} (got {shorten(value)})"
-            )
+        check_duration(field, value, minimum)
 
     return check
 
@@ -187,6 +180,9 @@ def _metadata(value: object) -> dict[str, str]:
                 f"'metadata' value for {shorten(key)} must be a string of at most "
                 f"{MAX_METADATA_VALUE} characters (got {shorten(item)})",
             )
+        problem = text_problem(key) or text_problem(item)
+        if problem is not None:
+            raise ValidationError("metadata", f"'metadata' entry {shorten(key)} {problem}")
     return dict(value)
 
 

@@ -31,10 +31,11 @@ from . import states
 from .clock import Clock, SystemClock
 from .engine import DEFAULT_LEASE, Engine, Launch, backoff_seconds, seconds_until
 from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
+from ._validate import check_text
 from .executors import InlineExecutor
 from .handlers import RunContext, describe_error, outcome_of
 from .ids import new_id
-from .model import Overlap, Run, Schedule, Status
+from .model import MAX_ID, Overlap, Run, Schedule, Status
 from .planning import Outcome
 from .specs import SPEC_TYPES, Spec
 from .stores.base import Store
@@ -51,6 +52,12 @@ _MAX_RUNS_PAGE = 1000
 log = logging.getLogger("agentsched")
 
 Handler = Callable[[RunContext], Any]
+
+
+def _check_key(field: str, value: str | None) -> None:
+    """A lookup value (id, owner, filter) must be text a store can hold, or None."""
+    if value is not None:
+        check_text(field, value, 0, MAX_ID)
 
 
 def _check_limit(field: str, value: object, high: int) -> int:
@@ -124,6 +131,8 @@ class Scheduler:
         """The schedule, or `ScheduleNotFound` (deleted ones only with `include_deleted`)."""
         if not isinstance(schedule_id, str):
             raise ScheduleNotFound(str(schedule_id))
+        _check_key("id", schedule_id)
+        _check_key("owner", owner)
         schedule = self.store.get(schedule_id)
         if (
             schedule is None
@@ -145,6 +154,9 @@ class Scheduler:
     ) -> builtins.list[Schedule]:
         """Schedules sorted by name then id; `after` is the last id of the previous page."""
         _check_limit("limit", limit, _MAX_PAGE)
+        _check_key("agent_id", agent_id)
+        _check_key("owner", owner)
+        _check_key("after", after)
         wanted: Status | None = None
         if status is not None:
             try:

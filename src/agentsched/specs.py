@@ -10,6 +10,7 @@ and follow the DST rules of DESIGN.md (see `docs/dst.md`).
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -17,7 +18,8 @@ from typing import Any, ClassVar
 import attrs
 from dateutil.rrule import rrule, rrulestr
 
-from ._datetimes import format_instant, parse_instant, require_aware
+from ._datetimes import format_instant, parse_instant, require_aware, require_instant
+from ._validate import check_duration, check_text
 from .errors import ValidationError, shorten
 from .timing.cron import CronPattern, compile_cron
 from .timing.rrule import RRuleCursor, wall_seconds
@@ -61,8 +63,18 @@ def _after_instant(after: object) -> int:
         raise
 
 
-def _check_zone(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    load_zone(value, attribute.name)
+def _zone_name(value: str | zoneinfo.ZoneInfo) -> str:
+    """A zone as its IANA name (what is stored), from a name or a `ZoneInfo`."""
+    if isinstance(value, zoneinfo.ZoneInfo):
+        if value.key is None:
+            raise ValidationError(
+                "timezone",
+                "'timezone' is a ZoneInfo read from a file, with no IANA name to store; "
+                "pass the zone's name (e.g. 'Europe/Paris')",
+            )
+        value = value.key
+    load_zone(value, "timezone")
+    return value
 
 
 def _first_occurrence(table_name: str, wall: datetime) -> datetime | None:
@@ -103,7 +115,7 @@ class Cron:
     """
 
     expression: str
-    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    timezone: str = attrs.field(default="UTC", converter=_zone_name)
     hash_key: str | None = None
     _pattern: CronPattern = attrs.field(init=False, eq=False, repr=False, hash=False)
     _table: ZoneTable = attrs.field(init=False, eq=False, repr=False, hash=False)
@@ -111,12 +123,8 @@ class Cron:
     type: ClassVar[str] = "cron"
 
     def __attrs_post_init__(self) -> None:
-        if self.hash_key is not None and (
-            not isinstance(self.hash_key, str) or len(self.hash_key) > _MAX_HASH_KEY
-        ):
-            raise ValidationError(
-                "hash_key", f"'hash_key' must be a string of at most {_MAX_HASH_KEY} characters"
-            )
+        if self.hash_key is not None:
+            check_text("hash_key", self.hash_key, 0, _MAX_HASH_KEY)
         pattern = compile_cron(self.expression)  # shared by every schedule with this text
         if pattern.uses_hash and self.hash_key is not None:
             pattern = compile_cron(self.expression, self.hash_key)
@@ -161,11 +169,11 @@ def _resolve_run_at(spec: Once, value: object) -> datetime:
     if not isinstance(value, datetime):
         raise ValidationError("run_at", f"'run_at' must be a datetime (got {shorten(value)})")
     if value.tzinfo is not None and value.utcoffset() is not None:
-        return value.astimezone(timezone.utc)
-    found = _first_occurrence(spec.timezone, value)
+        return require_instant(value, "run_at")
+    found = _first_occurrence(spec.timezone, value) if value.year >= 1970 else None
     if found is None:
-        raise ValidationError("run_at", f"'run_at' is out of range (got {value.isoformat()})")
-    return found
+        raise ValidationError("run_at", f"'run_at' must be in 1970-9999 (got {value.isoformat()})")
+    return require_instant(found, "run_at")
 
 
 @attrs.frozen
@@ -179,7 +187,7 @@ class Once:
     """
 
     run_at: datetime
-    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    timezone: str = attrs.field(default="UTC", converter=_zone_name)
 
     type: ClassVar[str] = "once"
 
@@ -200,14 +208,11 @@ class Once:
 
 
 def _check_every(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
-    if not isinstance(value, timedelta):
-        raise ValidationError("every", f"'every' must be a timedelta (got {shorten(value)})")
-    if value < timedelta(seconds=1):
-        raise ValidationError("every", f"'every' must be at least 1 second (got {value})")
+    check_duration("every", value, timedelta(seconds=1))
 
 
 def _convert_start(value: object) -> datetime | None:
-    return None if value is None else require_aware(value, "start_at")
+    return None if value is None else require_instant(value, "start_at")
 
 
 @attrs.frozen
@@ -299,7 +304,7 @@ class RRule:
 
     rule: str
     dtstart: datetime
-    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    timezone: str = attrs.field(default="UTC", converter=_zone_name)
     _cursor: RRuleCursor = attrs.field(init=False, eq=False, repr=False, hash=False)
     _table: ZoneTable = attrs.field(init=False, eq=False, repr=False, hash=False)
 

@@ -104,7 +104,9 @@ def specs() -> st.SearchStrategy[Spec]:
     )
 
 
-_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)
+# Storable text: valid Unicode (no lone surrogates) without NUL, as every store requires.
+_CHARACTERS = st.characters(codec="utf-8", exclude_characters="\x00")
+_TEXT = st.text(_CHARACTERS, min_size=1, max_size=40)
 
 
 @st.composite
@@ -120,7 +122,11 @@ def schedules(draw: st.DrawFn, owner: str | None = None) -> Schedule:
         schedule=draw(specs()),
         input=draw(_TEXT),
         metadata=draw(
-            st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4)
+            st.dictionaries(
+                st.text(_CHARACTERS, min_size=1, max_size=8),
+                st.text(_CHARACTERS, max_size=20),
+                max_size=4,
+            )
         ),
         stateful=draw(st.booleans()),
         overlap=draw(st.sampled_from(list(Overlap))),
