@@ -28,6 +28,7 @@ from agentsched import (
     Status,
     ValidationError,
 )
+from agentsched.errors import shorten
 from agentsched.model import RunTrigger
 from agentsched.testing import FakeClock
 
@@ -245,7 +246,8 @@ def test_allow_all_with_real_threads_runs_concurrently() -> None:
             RunResult(response_id="x" * 300),
             RunStatus.FAILED,
             None,
-            "handler returned a response_id that is not a 1-256 character string",
+            "handler returned a response_id that is not a 1-256 character string of valid "
+            f"text (got {shorten('x' * 300)})",
         ),
         (ValueError("boom"), RunStatus.FAILED, None, "ValueError: boom"),
         ("y" * 30_000, RunStatus.SUCCEEDED, "y" * (20_000 - 15) + "... [truncated]", None),

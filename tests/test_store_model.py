@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from agentsched import ConflictError, Cron, MemoryStore, RunStatus, Schedule, SQLiteStore, Status
-from agentsched.model import Run
-from agentsched.planning import Activity
+from agentsched.model import Activity, Run
 from agentsched.stores import Store
 
 UTC = timezone.utc

@@ -22,7 +22,7 @@ from .clock import Clock
 from .engine import DEFAULT_LEASE, Engine, Launch, backoff_seconds, seconds_until
 from .errors import AgentschedError
 from .executors import InlineExecutor
-from .handlers import RunContext, describe_error, outcome_of
+from .handlers import RunContext, failure_of, outcome_of
 from .model import Run, Schedule
 from .planning import Outcome
 from .scheduler import Scheduler
@@ -191,7 +191,7 @@ class AsyncScheduler:
         except asyncio.CancelledError:
             outcome = Outcome(False, self.clock.now(), error="cancelled: the scheduler stopped")
         except Exception as exc:
-            outcome = Outcome(False, self.clock.now(), error=describe_error(exc))
+            outcome = failure_of(exc, self.clock.now())
         try:
             follow_up = await self._off_loop(self._engine.finish, context.run_id, outcome)
         except Exception:

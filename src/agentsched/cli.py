@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import states
 from ._datetimes import format_instant, parse_instant
 from ._validate import MAX_DURATION
 from .clock import SystemClock
@@ -31,6 +32,7 @@ from .handlers import RunContext, RunResult
 from .model import Run, Schedule
 from .scheduler import Scheduler
 from .specs import Cron, Interval, Once, RRule, Spec
+from .stores.urls import store_from_url
 from .timing.zones import load_zone
 
 __all__ = ["main", "parse_duration"]
@@ -205,16 +207,29 @@ def _spec_from_args(args: argparse.Namespace) -> Spec:
 
 
 def _cmd_add(sched: Scheduler, args: argparse.Namespace) -> None:
+    spec = _spec_from_args(args)
+    end_at = parse_instant(args.end_at, "end_at") if args.end_at else None
+    first = states.bind_spec(spec, "cli", sched.clock.now()).next_after(sched.clock.now())
+    if first is None or (end_at is not None and first > end_at):
+        if first is not None:
+            reason = "its --end-at comes before its first fire"
+        elif isinstance(spec, Once):
+            reason = "its --once time is in the past"
+        else:
+            reason = "it has no fire time left"
+        raise ValidationError(
+            "schedule", f"this schedule would never fire: {reason} (no schedule was created)"
+        )
     schedule = sched.create(
         agent_id=args.agent,
-        schedule=_spec_from_args(args),
+        schedule=spec,
         input=args.input,
         name=args.name,
         owner=args.owner,
         metadata=_metadata(args.metadata),
         overlap=args.overlap,
         max_runs=args.max_runs,
-        end_at=parse_instant(args.end_at, "end_at") if args.end_at else None,
+        end_at=end_at,
         stateful=args.stateful,
     )
     print(f"created {schedule.id} ({schedule.status}, next run {_when(schedule.next_run_at)})")
@@ -251,7 +266,14 @@ def _cmd_change(sched: Scheduler, args: argparse.Namespace) -> None:
 
 
 def _cmd_runs(sched: Scheduler, args: argparse.Namespace) -> None:
-    print(_table(_RUN_HEADERS, _run_rows(sched.runs(args.id, limit=args.n, owner=args.owner))))
+    runs = sched.runs(args.id, limit=args.n, owner=args.owner)
+    print(_table(_RUN_HEADERS, _run_rows(runs)))
+    if args.verbose:
+        for run in runs:
+            if run.error or run.traceback:
+                print(f"\n{run.id} ({run.status}): {run.error or ''}")
+                if run.traceback:
+                    print(run.traceback.rstrip())
 
 
 def _load_handler(target: str) -> Callable[[RunContext], Any]:
@@ -432,6 +454,9 @@ def _build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list a schedule's runs, newest first")
     runs.add_argument("id")
     runs.add_argument("-n", type=_count, default=20, help="how many (default 20)")
+    runs.add_argument(
+        "-v", "--verbose", action="store_true", help="print each failed run's traceback"
+    )
 
     run = commands.add_parser("run", help="fire schedules until Ctrl-C")
     run.add_argument("--handler", required=True, help="module:function to call for each run")
@@ -440,6 +465,10 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     return parser
 
+
+# Commands that may start a new database file; the others only read or change
+# schedules that must already exist, and say "no database at ..." instead.
+_CREATING_COMMANDS = frozenset({"add", "run"})
 
 _STORE_COMMANDS: dict[str, Callable[[Scheduler, argparse.Namespace], None]] = {
     "add": _cmd_add,
@@ -462,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             _cmd_demo(args)
         else:
-            sched = Scheduler.from_url(args.db)
+            store = store_from_url(args.db, create=args.command in _CREATING_COMMANDS)
+            sched = Scheduler(store=store)
             try:
                 _STORE_COMMANDS[args.command](sched, args)
             finally:

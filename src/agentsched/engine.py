@@ -208,6 +208,7 @@ class Engine:
             response_id=outcome.response_id,
             output=outcome.output,
             error=outcome.error,
+            traceback=outcome.traceback,
         )
         result = self.store.finish_run(
             finished,

@@ -15,12 +15,21 @@ import attrs
 
 from ._validate import clean_text, text_problem
 from .errors import shorten
-from .model import MAX_ID, MAX_TEXT, Schedule
+from .model import MAX_ID, MAX_TEXT, MAX_TRACEBACK, Schedule
 from .planning import Outcome
 
-__all__ = ["CancelSignal", "RunContext", "RunResult", "describe_error", "outcome_of"]
+__all__ = [
+    "CancelSignal",
+    "RunContext",
+    "RunResult",
+    "describe_error",
+    "failure_of",
+    "format_traceback",
+    "outcome_of",
+]
 
 _TRUNCATED = "... [truncated]"
+_CUT = "[... earlier lines cut]\n"
 
 
 @attrs.frozen
@@ -130,6 +139,20 @@ def describe_error(exc: BaseException) -> str:
     """One line for `last_error`: the exception type and message, clipped."""
     lines = traceback.format_exception_only(type(exc), exc)
     return _clip(lines[-1].strip() if lines else type(exc).__name__)
+
+
+def format_traceback(exc: BaseException) -> str:
+    """The formatted traceback of `exc`, its last `MAX_TRACEBACK` characters (the frames
+    nearest the error matter most), made storable."""
+    text = clean_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    if len(text) <= MAX_TRACEBACK:
+        return text
+    return _CUT + text[len(text) - MAX_TRACEBACK + len(_CUT) :]
+
+
+def failure_of(exc: BaseException, finished_at: datetime) -> Outcome:
+    """The outcome of a handler that raised: a one-line error and the traceback."""
+    return Outcome(False, finished_at, error=describe_error(exc), traceback=format_traceback(exc))
 
 
 def outcome_of(returned: object, finished_at: datetime) -> Outcome:

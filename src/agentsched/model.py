@@ -21,7 +21,16 @@ from ._validate import check_duration, check_text, text_problem
 from .errors import ValidationError, shorten
 from .specs import SPEC_TYPES, Spec, spec_from_dict
 
-__all__ = ["Overlap", "Run", "RunStatus", "RunTrigger", "Schedule", "Status", "replace"]
+__all__ = [
+    "Activity",
+    "Overlap",
+    "Run",
+    "RunStatus",
+    "RunTrigger",
+    "Schedule",
+    "Status",
+    "replace",
+]
 
 MAX_NAME = 120
 MAX_INPUT = 20_000
@@ -30,6 +39,7 @@ MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
 MAX_ID = 256
 MAX_TEXT = 20_000
+MAX_TRACEBACK = 16_384
 
 
 class _StrEnum(str, enum.Enum):
@@ -376,6 +386,9 @@ class Run:
     )
     output: str | None = attrs.field(default=None, validator=_text("output", 0, MAX_TEXT, True))
     error: str | None = attrs.field(default=None, validator=_text("error", 0, MAX_TEXT, True))
+    traceback: str | None = attrs.field(
+        default=None, validator=_text("traceback", 0, MAX_TRACEBACK, True), repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         _in_utc(self, _RUN_INSTANTS)
@@ -398,6 +411,7 @@ class Run:
             "response_id": self.response_id,
             "output": self.output,
             "error": self.error,
+            "traceback": self.traceback,
         }
 
     @classmethod
@@ -419,6 +433,18 @@ class Run:
             if values.get(key) is not None:
                 values[key] = parse_instant(values[key], key)
         return cls(**values)
+
+
+@attrs.frozen
+class Activity:
+    """A schedule's unfinished runs: started ones, and buffered ones not yet started.
+
+    What a store tells the claim planner, so that overlap policies hold across
+    every process sharing the store.
+    """
+
+    running: int = 0
+    waiting: int = 0
 
 
 _SCHEDULE_INSTANTS = (

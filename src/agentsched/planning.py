@@ -13,17 +13,9 @@ from datetime import datetime
 import attrs
 
 from . import states
-from .model import Overlap, Run, RunStatus, RunTrigger, Schedule, Status, replace
+from .model import Activity, Overlap, Run, RunStatus, RunTrigger, Schedule, Status, replace
 
-__all__ = ["Activity", "Outcome", "apply_outcome", "due_fires", "plan_claim"]
-
-
-@attrs.frozen
-class Activity:
-    """A schedule's unfinished runs: started ones, and buffered ones not yet started."""
-
-    running: int = 0
-    waiting: int = 0
+__all__ = ["Outcome", "apply_outcome", "due_fires", "plan_claim"]
 
 
 @attrs.frozen
@@ -35,6 +27,7 @@ class Outcome:
     response_id: str | None = None
     output: str | None = None
     error: str | None = None
+    traceback: str | None = None
 
 
 def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:

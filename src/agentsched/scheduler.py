@@ -28,12 +28,12 @@ from typing import Any
 import attrs
 
 from . import states
+from ._validate import check_text
 from .clock import Clock, SystemClock
 from .engine import DEFAULT_LEASE, Engine, Launch, backoff_seconds, seconds_until
 from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
-from ._validate import check_text
 from .executors import InlineExecutor
-from .handlers import RunContext, describe_error, outcome_of
+from .handlers import RunContext, describe_error, failure_of, outcome_of
 from .ids import new_id
 from .model import MAX_ID, Overlap, Run, Schedule, Status
 from .planning import Outcome
@@ -362,7 +362,7 @@ class Scheduler:
             returned = asyncio.run(handler(context)) if _is_async(handler) else handler(context)
             outcome = outcome_of(returned, self.clock.now())
         except Exception as exc:
-            outcome = Outcome(False, self.clock.now(), error=describe_error(exc))
+            outcome = failure_of(exc, self.clock.now())
         finally:
             if outcome is None:  # KeyboardInterrupt, SystemExit: record, then let it go on
                 outcome = Outcome(False, self.clock.now(), error="handler was interrupted")

@@ -28,8 +28,7 @@ from hypothesis import strategies as st
 
 from .clock import FakeClock
 from .errors import ConflictError, ScheduleNotFound, StoreError, ValidationError
-from .model import Overlap, Run, RunStatus, RunTrigger, Schedule, Status
-from .planning import Activity
+from .model import Activity, Overlap, Run, RunStatus, RunTrigger, Schedule, Status
 from .specs import Cron, Interval, Once, RRule, Spec
 from .stores.base import Store
 

@@ -12,10 +12,22 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ..model import Run, Schedule, Status
-from ..planning import Activity
+from ..errors import ValidationError, shorten
+from ..model import Activity, Run, Schedule, Status
 
-__all__ = ["Claim", "ClaimPlan", "Finish", "Store"]
+__all__ = ["DEFAULT_KEEP_RUNS", "Claim", "ClaimPlan", "Finish", "Store", "check_keep_runs"]
+
+DEFAULT_KEEP_RUNS = 1000
+
+
+def check_keep_runs(value: object) -> int | None:
+    """A store's `keep_runs`: a whole number >= 1, or None to keep every run."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValidationError(
+            "keep_runs", f"'keep_runs' must be a whole number >= 1 or None (got {shorten(value)})"
+        )
+    return value
+
 
 Claim = tuple[Schedule, list[Run]]
 """A claimed schedule, as written back, and the runs inserted with it."""
@@ -37,6 +49,14 @@ class Store(Protocol):
     Optimistic concurrency: every schedule write names the version it was
     based on and fails with `ConflictError` if the stored one moved on. All
     datetimes go in and come out timezone-aware (UTC).
+
+    Run history is bounded: a store keeps at most `keep_runs` finished runs
+    per schedule (its running ones aside), dropping the oldest as runs
+    finish. Rows are isolated: one that cannot be decoded is a `StoreError`
+    naming it from `get`/`get_run`, and is skipped (and logged) by `list`,
+    `runs`, `claim_due` and `expired_runs`, so that it never stops the
+    others. Every failure of the underlying storage is a `StoreError` that
+    says what happened; a failed write leaves nothing half-written.
     """
 
     def add(self, schedule: Schedule) -> None:
@@ -90,10 +110,13 @@ class Store(Protocol):
         `started_at`), and in one atomic step per store
         writes the replacement schedule and inserts its runs. Two schedulers
         calling this at once on one store never both claim the same schedule
-        version, so no (schedule, scheduled_for, trigger) run is created
-        twice; a run with such a duplicate key is refused. Started runs
-        (`running` with a `started_at`) get `lease_until`. Returns what was
-        written.
+        version, so no scheduled run with the same (schedule, scheduled_for,
+        attempt) is created twice; a plan with such a duplicate run is
+        refused (the schedule is left as it is). Started runs (`running` with
+        a `started_at`) get `lease_until`. If the schedule cannot be decoded
+        or `plan` raises for it, the store logs it, stops offering it as due
+        until it is written again (its record is left as it is) and carries
+        on with the others. Returns what was written.
         """
         ...
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import builtins
 import heapq
+import itertools
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
-from ..model import Run, RunStatus, RunTrigger, Schedule, Status, replace
-from ..planning import Activity
-from .base import Claim, ClaimPlan, Finish
+from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
+from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, check_keep_runs
 
 __all__ = ["MemoryStore"]
 
+log = logging.getLogger("agentsched")
 
 _IDLE = Activity()
 
@@ -29,32 +31,30 @@ def _sort_key(schedule: Schedule) -> tuple[str, str]:
     return (schedule.name or "", schedule.id)
 
 
-def _run_key(run: Run) -> tuple[str, datetime | None] | None:
+def _run_key(run: Run) -> tuple[str, datetime | None, int] | None:
     if run.trigger is not RunTrigger.SCHEDULE:
         return None
-    return (run.schedule_id, run.scheduled_for)
+    return (run.schedule_id, run.scheduled_for, run.attempt)
 
 
 class MemoryStore:
     """An in-memory `Store`. Use it in tests, or when losing schedules on exit is fine.
 
-    Keeps at most `keep_runs` runs per schedule: beyond that the oldest
-    finished ones are dropped (never a running one), so a long-lived process
-    does not grow without bound.
+    Keeps at most `keep_runs` finished runs per schedule (None keeps all):
+    beyond that the oldest finished ones are dropped as runs finish (never a
+    running one), so a long-lived process does not grow without bound.
     """
 
-    def __init__(self, keep_runs: int = 1000) -> None:
-        if isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 1:
-            raise ValidationError(
-                "keep_runs", f"'keep_runs' must be a whole number >= 1 (got {shorten(keep_runs)})"
-            )
-        self._keep_runs = keep_runs
+    def __init__(self, keep_runs: int | None = DEFAULT_KEEP_RUNS) -> None:
+        self._keep_runs = check_keep_runs(keep_runs)
         self._lock = threading.RLock()
         self._schedules: dict[str, Schedule] = {}
         self._due: list[tuple[datetime, str]] = []
         self._runs: dict[str, Run] = {}
-        self._runs_by_schedule: dict[str, list[str]] = {}
-        self._run_keys: set[tuple[str, datetime | None]] = set()
+        # per schedule, its run ids in insertion order (a dict is an ordered set)
+        self._runs_by_schedule: dict[str, dict[str, None]] = {}
+        self._finished_count: dict[str, int] = {}
+        self._run_keys: set[tuple[str, datetime | None, int]] = set()
         self._unfinished: dict[str, dict[str, Run]] = {}
         self._leases: dict[str, datetime] = {}
 
@@ -151,7 +151,17 @@ class MemoryStore:
                     continue
                 considered += 1
                 schedule = self._schedules[entry[1]]
-                planned = plan(schedule, self._activity(schedule.id))
+                try:
+                    planned = plan(schedule, self._activity(schedule.id))
+                except Exception as exc:
+                    # Left out of the due heap until its next write.
+                    log.error(
+                        "schedule %s cannot fire and was taken out of the due list: %s",
+                        schedule.id,
+                        exc,
+                        extra={"schedule_id": schedule.id},
+                    )
+                    continue
                 if planned is None:
                     passed_over.append(entry)
                     continue
@@ -187,45 +197,46 @@ class MemoryStore:
         return Activity(running=len(unfinished) - waiting, waiting=waiting)
 
     def _store_run(self, run: Run, lease_until: datetime | None = None) -> None:
+        previous = self._runs.get(run.id)
         self._runs[run.id] = run
         if run.status is RunStatus.RUNNING:
             self._unfinished.setdefault(run.schedule_id, {})[run.id] = run
             if lease_until is not None and run.started_at is not None:
                 self._leases[run.id] = lease_until
-        else:
-            self._leases.pop(run.id, None)
-            unfinished = self._unfinished.get(run.schedule_id)
-            if unfinished is not None:
-                unfinished.pop(run.id, None)
-                if not unfinished:
-                    del self._unfinished[run.schedule_id]
+            return
+        self._leases.pop(run.id, None)
+        unfinished = self._unfinished.get(run.schedule_id)
+        if unfinished is not None:
+            unfinished.pop(run.id, None)
+            if not unfinished:
+                del self._unfinished[run.schedule_id]
+        if previous is None or previous.status is RunStatus.RUNNING:
+            self._count_finished(run.schedule_id)
 
     def _insert_run(self, run: Run, lease_until: datetime | None = None) -> None:
-        self._store_run(run, lease_until)
-        ids = self._runs_by_schedule.setdefault(run.schedule_id, [])
-        ids.append(run.id)
+        self._runs_by_schedule.setdefault(run.schedule_id, {})[run.id] = None
         key = _run_key(run)
         if key is not None:
             self._run_keys.add(key)
-        if len(ids) > 2 * self._keep_runs:
-            self._trim(ids)
+        self._store_run(run, lease_until)
 
-    def _trim(self, ids: builtins.list[str]) -> None:
-        """Drop the oldest finished runs beyond `keep_runs` (amortised: runs at 2x)."""
-        excess = len(ids) - self._keep_runs
-        kept: builtins.list[str] = []
-        for run_id in ids:
-            run = self._runs[run_id]
-            if excess > 0 and run.status is not RunStatus.RUNNING:
-                excess -= 1
-                del self._runs[run_id]
-                # next_run_at only ever moves past now, so this fire cannot come due again
-                key = _run_key(run)
-                if key is not None:
-                    self._run_keys.discard(key)
-                continue
-            kept.append(run_id)
-        ids[:] = kept
+    def _count_finished(self, schedule_id: str) -> None:
+        """One more finished run: drop the oldest finished ones beyond `keep_runs`."""
+        count = self._finished_count.get(schedule_id, 0) + 1
+        if self._keep_runs is not None and count > self._keep_runs:
+            ids = self._runs_by_schedule[schedule_id]
+            for run_id in ids:
+                run = self._runs[run_id]
+                if run.status is not RunStatus.RUNNING:
+                    break
+            del ids[run_id]
+            del self._runs[run_id]
+            # next_run_at only ever moves past now, so this fire cannot come due again
+            key = _run_key(run)
+            if key is not None:
+                self._run_keys.discard(key)
+            count -= 1
+        self._finished_count[schedule_id] = count
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
         with self._lock:
@@ -287,8 +298,8 @@ class MemoryStore:
 
     def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
         with self._lock:
-            ids = self._runs_by_schedule.get(schedule_id, [])
-            return [self._runs[i] for i in reversed(ids[-limit:])] if limit > 0 else []
+            ids = self._runs_by_schedule.get(schedule_id, {})
+            return [self._runs[i] for i in itertools.islice(reversed(ids), max(limit, 0))]
 
     def next_due_at(self) -> datetime | None:
         with self._lock:

@@ -3,14 +3,23 @@
 stdlib `sqlite3` in WAL mode with a busy timeout. Every write is a
 `BEGIN IMMEDIATE` transaction, so writers in other threads and processes
 wait their turn and a claim (select due, advance `next_run_at`, insert the
-runs) is all or nothing. A `UNIQUE (schedule_id, scheduled_for)` index on
-scheduled runs makes a double fire impossible even if two claims raced.
+runs) is all or nothing. A `UNIQUE (schedule_id, scheduled_for, attempt)`
+index on scheduled runs makes a double fire impossible even if two claims
+raced.
 
 Each record is stored as its JSON document (spec and metadata included)
-next to indexed columns used for lookups. A row that cannot be decoded
-raises a `StoreError` naming it from `get`; `list` and claims log it and
-carry on, so the other schedules keep firing. The schema version lives in
-`PRAGMA user_version`; newer files are refused, older ones migrated forward.
+next to indexed columns used for lookups. Rows are isolated from each other:
+a row that cannot be decoded (bad JSON, bytes that are not UTF-8, a record
+whose id is not its row's) raises a `StoreError` naming it from `get` and
+`get_run`, is logged and skipped by `list` and `runs`, and is taken out of
+the due index (claims) or the running set (leases) so that it can never
+stop other schedules from firing; its stored body is never rewritten.
+
+Every SQLite failure surfaces as a `StoreError` that says what happened
+(disk full, read-only, locked, not a database). A file or directory that
+cannot be written is opened read-only: reads work, writes raise. The schema
+version lives in `PRAGMA user_version`; newer files are refused, older ones
+migrated forward.
 """
 
 from __future__ import annotations
@@ -21,22 +30,23 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
-from ..model import Run, RunStatus, Schedule, Status, replace
-from ..planning import Activity
-from .base import Claim, ClaimPlan, Finish
+from ..model import Activity, Run, RunStatus, Schedule, Status, replace
+from .base import Claim, ClaimPlan, Finish, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 log = logging.getLogger("agentsched")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -74,7 +84,42 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX runs_unfinished ON runs (schedule_id) WHERE status = 'running';
     CREATE INDEX runs_leases ON runs (lease_until) WHERE status = 'running';
     """,
+    # 2: run history is bounded per schedule (a count of finished runs kept per
+    # schedule makes the bound cheap), and a fire may have several attempts.
+    2: """
+    ALTER TABLE schedules ADD COLUMN finished_runs INTEGER NOT NULL DEFAULT 0;
+    UPDATE schedules SET finished_runs = (
+        SELECT COUNT(*) FROM runs
+        WHERE runs.schedule_id = schedules.id AND runs.status != 'running'
+    );
+    ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    DROP INDEX runs_one_per_fire;
+    CREATE UNIQUE INDEX runs_one_per_fire ON runs (schedule_id, scheduled_for, attempt)
+        WHERE trigger = 'schedule';
+    """,
 }
+
+# What SQLite's messages mean for the person reading ours.
+_EXPLANATIONS = (
+    ("disk is full", "the disk is full"),
+    ("readonly", "the file or its directory is read-only"),
+    ("read-only", "the file or its directory is read-only"),
+    ("locked", "the database is locked by another connection"),
+    ("busy", "the database is locked by another connection"),
+    ("not a database", "the file is not a SQLite database"),
+    ("malformed", "the database file is damaged"),
+    ("unable to open", "the file cannot be opened (check the path and its permissions)"),
+    ("disk i/o error", "the disk reported an I/O error"),
+)
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    for needle, meaning in _EXPLANATIONS:
+        if needle in lowered:
+            return f"{meaning} ({text})"
+    return text
 
 
 def _micros(value: datetime | None) -> int | None:
@@ -85,16 +130,36 @@ def _json(record: Schedule | Run) -> str:
     return json.dumps(record.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
+def _by_id(raw_id: bytes) -> str:
+    """A WHERE clause for a row by the id read as bytes: the primary key when the id
+    is text, a scan (rare: a row corrupt in its very id) when it is not."""
+    try:
+        text = raw_id.decode()
+    except UnicodeDecodeError:
+        return f"CAST(id AS BLOB) = X'{raw_id.hex()}'"
+    return "id = '" + text.replace("'", "''") + "'"
+
+
+def _text(value: bytes | str) -> str:
+    """A key column read as bytes (so one bad row cannot fail a whole query), as text."""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 R = TypeVar("R", Schedule, Run)
 
 
-def _decode(kind: type[R], row_id: str, body: str) -> R:
+def _decode(kind: type[R], row_id: str, body: bytes | str) -> R:
     """A stored row back into a record; `StoreError` naming the row if it is corrupt."""
+    label = "schedule" if kind is Schedule else "run"
     try:
-        return kind.from_dict(json.loads(body))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        label = "schedule" if kind is Schedule else "run"
+        record = kind.from_dict(json.loads(body))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise StoreError(f"{label} row {shorten(row_id)} is corrupt: {exc}") from None
+    if record.id != row_id:
+        raise StoreError(
+            f"{label} row {shorten(row_id)} is corrupt: it holds {label} {shorten(record.id)}"
+        )
+    return record
 
 
 class _Decoded:
@@ -106,10 +171,10 @@ class _Decoded:
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._items: dict[tuple[str, str], Schedule] = {}
+        self._items: dict[tuple[str, bytes | str], Schedule] = {}
         self._lock = threading.Lock()
 
-    def get(self, schedule_id: str, body: str) -> Schedule:
+    def get(self, schedule_id: str, body: bytes | str) -> Schedule:
         key = (schedule_id, body)
         found = self._items.get(key)
         if found is None:
@@ -117,19 +182,29 @@ class _Decoded:
             self.put(found, body)
         return found
 
-    def put(self, schedule: Schedule, body: str) -> None:
+    def put(self, schedule: Schedule, body: bytes | str) -> None:
         with self._lock:
             if len(self._items) >= self._size:
                 self._items.clear()
             self._items[(schedule.id, body)] = schedule
 
 
+# Bodies and ids are selected as BLOBs: SQLite would fail the whole query on one
+# row whose text is not UTF-8; as bytes, that row alone fails to decode.
+_SCHEDULE_COLUMNS = "CAST(id AS BLOB), CAST(body AS BLOB)"
+_RUN_COLUMNS = "CAST(id AS BLOB), CAST(body AS BLOB)"
+
+
 class SQLiteStore:
-    """A `Store` in one SQLite file (created if missing; its directory must exist).
+    """A `Store` in one SQLite file (its directory must exist).
 
     `busy_timeout` is how long a writer waits for another process's
     transaction. `synchronous="NORMAL"` (the default) survives any process
     crash; pass `"FULL"` to also survive power loss at some cost per write.
+    `keep_runs` bounds the finished runs kept per schedule (None keeps all).
+    With `create=False` a missing file is a `StoreError` instead of a new
+    database. A file that cannot be written (or whose directory cannot) is
+    opened read-only: reads work and every write raises `StoreError`.
     """
 
     def __init__(
@@ -137,12 +212,15 @@ class SQLiteStore:
         path: str | os.PathLike[str],
         busy_timeout: timedelta = timedelta(seconds=30),
         synchronous: str = "NORMAL",
+        keep_runs: int | None = 1000,
+        create: bool = True,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError(
                 "synchronous", f"'synchronous' must be NORMAL or FULL (got {shorten(synchronous)})"
             )
         self.path = Path(path)
+        self._keep_runs = check_keep_runs(keep_runs)
         self._timeout = busy_timeout.total_seconds()
         self._synchronous = synchronous
         self._local = threading.local()
@@ -154,29 +232,106 @@ class SQLiteStore:
             raise StoreError(
                 f"cannot open {str(self.path)!r}: directory {str(directory)!r} does not exist"
             )
+        if not create and not self.path.exists():
+            raise StoreError(f"no database at {str(self.path)!r}")
+        self.read_only = self.path.exists() and not (
+            os.access(self.path, os.W_OK) and os.access(directory, os.W_OK)
+        )
+        if not self.read_only and not self.path.exists() and not os.access(directory, os.W_OK):
+            raise StoreError(
+                f"cannot create {str(self.path)!r}: directory {str(directory)!r} is read-only"
+            )
         try:
-            self._migrate(self._connection())
+            self._open()
         except sqlite3.Error as exc:
             self.close()
-            raise StoreError(f"cannot open {str(self.path)!r}: {exc}") from None
+            raise StoreError(f"cannot open {str(self.path)!r}: {_explain(exc)}") from None
+        except StoreError:
+            self.close()
+            raise
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- connections and transactions ------------------------------------------
 
+    def _open(self) -> None:
+        """Check (read-only) or create and migrate (writable) the schema.
+
+        Several processes may open a brand-new file at once: switching it to
+        WAL and migrating each wait for the others, within the busy timeout.
+        """
+        if self.read_only:
+            version = self._connection().execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"cannot open {str(self.path)!r} read-only: it has schema version "
+                    f"{version} and this agentsched needs {SCHEMA_VERSION} (open it once "
+                    "where it can be written, to migrate it)"
+                )
+            return
+        self._migrate()
+
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
+        if conn is not None:
+            return conn
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {str(self.path)!r}: {_explain(exc)}") from None
+        self._local.conn = conn
+        with self._connections_lock:
+            self._connections.append(conn)
         return conn
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
+        conn = sqlite3.connect(
+            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+        self._retry_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchall())
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection. It reads through the WAL when SQLite can open its
+        -wal/-shm files; where it cannot (a read-only directory and no such files, so
+        nobody can be writing), it reads the file as immutable."""
+        base = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        for uri in (base, base + "&immutable=1"):
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                conn.close()
+                if uri != base:
+                    raise
+                continue
+            return conn
+        raise AssertionError("unreachable")
+
+    def _retry_while_locked(self, action: Callable[[], object]) -> None:
+        """Run `action`, retrying while another connection holds a lock SQLite will not
+        wait for (switching a new file to WAL), up to the busy timeout."""
+        deadline = time.monotonic() + self._timeout
+        pause = 0.001
+        while True:
+            try:
+                action()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _migrate(self) -> None:
         with self._write() as db:
             current = db.execute("PRAGMA user_version").fetchone()[0]
             if current > SCHEMA_VERSION:
@@ -192,27 +347,45 @@ class SQLiteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One `BEGIN IMMEDIATE` transaction: committed if the block returns, rolled back
+        (if SQLite has not done so already) if it raises. SQLite failures become
+        `StoreError`s that say what happened; other exceptions pass through."""
+        if self.read_only:
+            raise StoreError(
+                f"cannot write to {str(self.path)!r}: it was opened read-only "
+                "(the file or its directory is not writable)"
+            )
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write to {str(self.path)!r}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {str(self.path)!r}: {_explain(exc)}") from None
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreError(f"cannot commit to {str(self.path)!r}: {exc}") from None
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(
+                    f"cannot write to {str(self.path)!r}: {_explain(exc)}; nothing was written"
+                ) from None
+            raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # After some errors (a full disk, an I/O error) SQLite has already rolled back;
+        # a second ROLLBACK would raise over the real error.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[tuple[Any, ...]]:
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read {str(self.path)!r}: {exc}") from None
+            raise StoreError(f"cannot read {str(self.path)!r}: {_explain(exc)}") from None
 
     def close(self) -> None:
         with self._connections_lock:
@@ -225,7 +398,7 @@ class SQLiteStore:
 
     def _schedule_row(self, schedule: Schedule) -> tuple[Any, ...]:
         body = _json(schedule)
-        self._decoded.put(schedule, body)
+        self._decoded.put(schedule, body.encode())
         return (
             schedule.owner,
             schedule.agent_id,
@@ -253,7 +426,7 @@ class SQLiteStore:
                 raise ConflictError("a schedule with one of these ids exists already") from None
 
     def get(self, schedule_id: str) -> Schedule | None:
-        rows = self._read("SELECT body FROM schedules WHERE id = ?", (schedule_id,))
+        rows = self._read("SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (schedule_id,))
         return self._decoded.get(schedule_id, rows[0][0]) if rows else None
 
     def list(
@@ -285,20 +458,17 @@ class SQLiteStore:
                 raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
             where.append("(sort_name, id) > (?, ?)")
             params.extend([cursor[0][0], after])
-        sql = "SELECT id, body FROM schedules"
+        sql = f"SELECT {_SCHEDULE_COLUMNS} FROM schedules"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY sort_name, id LIMIT ?"
         params.append(max(limit, 0))
-        return self._decode_all(self._read(sql, params))
-
-    def _decode_all(self, rows: builtins.list[tuple[Any, ...]]) -> builtins.list[Schedule]:
         found = []
-        for schedule_id, body in rows:
+        for raw_id, body in self._read(sql, params):
             try:
-                found.append(self._decoded.get(schedule_id, body))
-            except StoreError:
-                log.exception("skipping a corrupt schedule row")
+                found.append(self._decoded.get(_text(raw_id), body))
+            except StoreError as exc:
+                log.error("skipping a schedule: %s", exc, extra={"schedule_id": _text(raw_id)})
         return found
 
     def update(self, schedule: Schedule, expected_version: int) -> None:
@@ -321,7 +491,7 @@ class SQLiteStore:
             # The firing path: only status, timing and the document change, so
             # leave the sorted and filtered indexes alone.
             body = _json(schedule)
-            self._decoded.put(schedule, body)
+            self._decoded.put(schedule, body.encode())
             cursor = db.execute(
                 "UPDATE schedules SET status = ?, next_run_at = ?, version = ?, body = ? "
                 "WHERE id = ? AND version = ?",
@@ -369,17 +539,18 @@ class SQLiteStore:
         claims: builtins.list[Claim] = []
         with self._write() as db:
             rows = db.execute(
-                "SELECT id, body FROM schedules WHERE status = 'active' "
+                f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active' "
                 "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?",
                 (_micros(now), limit),
             ).fetchall()
-            for schedule_id, body in rows:
+            for raw_id, body in rows:
+                schedule_id = _text(raw_id)
                 try:
                     schedule = self._decoded.get(schedule_id, body)
-                except StoreError:
-                    log.exception("skipping a corrupt schedule row")
+                    planned = plan(schedule, self._activity(db, schedule_id))
+                except Exception as exc:
+                    self._quarantine_schedule(db, raw_id, exc)
                     continue
-                planned = plan(schedule, self._activity(db, schedule_id))
                 if planned is None:
                     continue
                 replacement, runs = planned
@@ -388,6 +559,7 @@ class SQLiteStore:
                     for run in runs:
                         self._insert_run(db, run, lease_until)
                     self._replace(db, replacement, schedule.version, schedule)
+                    self._count_finished(db, schedule_id, runs)
                 except (sqlite3.IntegrityError, ConflictError):
                     db.execute("ROLLBACK TO claim")
                     db.execute("RELEASE claim")
@@ -395,6 +567,18 @@ class SQLiteStore:
                 db.execute("RELEASE claim")
                 claims.append((replacement, builtins.list(runs)))
         return claims
+
+    @staticmethod
+    def _quarantine_schedule(db: sqlite3.Connection, raw_id: bytes, exc: Exception) -> None:
+        """Take a schedule that cannot be claimed out of the due index (its body is left
+        as it is; writing the schedule again puts it back), so it cannot hold up others."""
+        db.execute("UPDATE schedules SET next_run_at = NULL WHERE " + _by_id(raw_id))
+        log.error(
+            "schedule %s cannot fire and was taken out of the due list: %s",
+            _text(raw_id),
+            exc,
+            extra={"schedule_id": _text(raw_id)},
+        )
 
     @staticmethod
     def _activity(db: sqlite3.Connection, schedule_id: str) -> Activity:
@@ -411,13 +595,14 @@ class SQLiteStore:
     def _insert_run(db: sqlite3.Connection, run: Run, lease_until: datetime | None) -> None:
         leased = run.status is RunStatus.RUNNING and run.started_at is not None
         db.execute(
-            "INSERT INTO runs (id, schedule_id, trigger, scheduled_for, status, started_at, "
-            "lease_until, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (id, schedule_id, trigger, scheduled_for, attempt, status, "
+            "started_at, lease_until, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run.id,
                 run.schedule_id,
                 run.trigger.value,
                 _micros(run.scheduled_for),
+                run.attempt,
                 run.status.value,
                 _micros(run.started_at),
                 _micros(lease_until) if leased else None,
@@ -441,6 +626,35 @@ class SQLiteStore:
             ),
         )
 
+    def _count_finished(
+        self, db: sqlite3.Connection, schedule_id: str, runs: Sequence[Run]
+    ) -> None:
+        """Count runs that were written finished, and drop the oldest beyond `keep_runs`."""
+        finished = sum(1 for run in runs if run.status is not RunStatus.RUNNING)
+        if finished:
+            self._add_finished(db, schedule_id, finished)
+
+    def _add_finished(self, db: sqlite3.Connection, schedule_id: str, count: int) -> None:
+        db.execute(
+            "UPDATE schedules SET finished_runs = finished_runs + ? WHERE id = ?",
+            (count, schedule_id),
+        )
+        row = db.execute(
+            "SELECT finished_runs FROM schedules WHERE id = ?", (schedule_id,)
+        ).fetchone()
+        if row is None or self._keep_runs is None or row[0] <= self._keep_runs:
+            return
+        excess = row[0] - self._keep_runs
+        db.execute(
+            "DELETE FROM runs WHERE seq IN (SELECT seq FROM runs WHERE schedule_id = ? "
+            "AND status != 'running' ORDER BY seq LIMIT ?)",
+            (schedule_id, excess),
+        )
+        db.execute(
+            "UPDATE schedules SET finished_runs = finished_runs - ? WHERE id = ?",
+            (excess, schedule_id),
+        )
+
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
         with self._write() as db:
             try:
@@ -449,12 +663,16 @@ class SQLiteStore:
                 raise ConflictError(
                     f"run {shorten(run.id)} or its fire time exists already"
                 ) from None
+            self._count_finished(db, run.schedule_id, [run])
 
     def update_run(self, run: Run) -> None:
         with self._write() as db:
-            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone() is None:
+            row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
+            if row is None:
                 raise StoreError(f"run {shorten(run.id)} does not exist")
             self._write_run(db, run)
+            if row[0] == RunStatus.RUNNING.value and run.status is not RunStatus.RUNNING:
+                self._add_finished(db, run.schedule_id, 1)
 
     def finish_run(
         self,
@@ -469,41 +687,86 @@ class SQLiteStore:
             if row[0] != RunStatus.RUNNING.value:
                 return None
             self._write_run(db, run)
-            schedule: Schedule | None = None
-            found = db.execute(
-                "SELECT body FROM schedules WHERE id = ?", (run.schedule_id,)
-            ).fetchone()
-            if found is not None:
-                try:
-                    schedule = self._decoded.get(run.schedule_id, found[0])
-                except StoreError:
-                    log.exception("cannot fold run %s into its corrupt schedule", run.id)
-                if schedule is not None:
-                    updated = update(schedule)
-                    if updated is not schedule:
-                        self._replace(db, updated, schedule.version, schedule)
-                        schedule = updated
+            schedule = self._fold(db, run, update)
+            self._add_finished(db, run.schedule_id, 1)
+            return schedule, self._start_buffered(db, run, lease_until)
+
+    def _fold(
+        self, db: sqlite3.Connection, run: Run, update: Callable[[Schedule], Schedule]
+    ) -> Schedule | None:
+        """Write `update(schedule)` for the run's schedule; a corrupt schedule is logged and
+        left alone (the run is recorded all the same)."""
+        found = db.execute(
+            "SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (run.schedule_id,)
+        ).fetchone()
+        if found is None:
+            return None
+        try:
+            schedule = self._decoded.get(run.schedule_id, found[0])
+            updated = update(schedule)
+        except Exception as exc:
+            log.error(
+                "run %s finished, but its schedule could not record it: %s",
+                run.id,
+                exc,
+                extra={"schedule_id": run.schedule_id, "run_id": run.id},
+            )
+            return None
+        if updated is not schedule:
+            self._replace(db, updated, schedule.version, schedule)
+        return updated
+
+    def _start_buffered(
+        self, db: sqlite3.Connection, run: Run, lease_until: datetime | None
+    ) -> Run | None:
+        """Mark the oldest buffered run of the schedule started when `run` finished."""
+        while True:
             waiting = db.execute(
-                "SELECT id, body FROM runs WHERE schedule_id = ? AND status = 'running' "
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND status = 'running' "
                 "AND started_at IS NULL ORDER BY seq LIMIT 1",
                 (run.schedule_id,),
             ).fetchone()
             if waiting is None:
-                return schedule, None
-            started = replace(_decode(Run, waiting[0], waiting[1]), started_at=run.finished_at)
+                return None
+            try:
+                buffered = _decode(Run, _text(waiting[0]), waiting[1])
+            except StoreError as exc:
+                self._quarantine_run(db, waiting[0], run.schedule_id, exc)
+                continue
+            started = replace(buffered, started_at=run.finished_at)
             self._write_run(db, started, lease_until)
-            return schedule, started
+            return started
+
+    def _quarantine_run(
+        self, db: sqlite3.Connection, raw_id: bytes, schedule_id: str, exc: Exception
+    ) -> None:
+        """Take a corrupt run row out of the running set (its body is left as it is), so
+        that no sweep or buffer keeps tripping over it."""
+        db.execute("UPDATE runs SET status = 'failed', lease_until = NULL WHERE " + _by_id(raw_id))
+        self._add_finished(db, schedule_id, 1)
+        log.error(
+            "run %s is corrupt and was marked failed: %s",
+            _text(raw_id),
+            exc,
+            extra={"run_id": _text(raw_id), "schedule_id": schedule_id},
+        )
 
     def get_run(self, run_id: str) -> Run | None:
-        rows = self._read("SELECT body FROM runs WHERE id = ?", (run_id,))
+        rows = self._read("SELECT CAST(body AS BLOB) FROM runs WHERE id = ?", (run_id,))
         return _decode(Run, run_id, rows[0][0]) if rows else None
 
     def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
         rows = self._read(
-            "SELECT id, body FROM runs WHERE schedule_id = ? ORDER BY seq DESC LIMIT ?",
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE schedule_id = ? ORDER BY seq DESC LIMIT ?",
             (schedule_id, max(limit, 0)),
         )
-        return [_decode(Run, run_id, body) for run_id, body in rows]
+        found = []
+        for raw_id, body in rows:
+            try:
+                found.append(_decode(Run, _text(raw_id), body))
+            except StoreError as exc:
+                log.error("skipping a run: %s", exc, extra={"run_id": _text(raw_id)})
+        return found
 
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
         with self._write() as db:
@@ -515,8 +778,19 @@ class SQLiteStore:
 
     def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
         rows = self._read(
-            "SELECT id, body FROM runs WHERE status = 'running' AND lease_until IS NOT NULL "
-            "AND lease_until < ? ORDER BY lease_until LIMIT ?",
+            f"SELECT {_RUN_COLUMNS}, CAST(schedule_id AS BLOB) FROM runs WHERE status = 'running' "
+            "AND lease_until IS NOT NULL AND lease_until < ? ORDER BY lease_until LIMIT ?",
             (_micros(now), limit),
         )
-        return [_decode(Run, run_id, body) for run_id, body in rows]
+        found: builtins.list[Run] = []
+        corrupt: builtins.list[tuple[bytes, str, StoreError]] = []
+        for raw_id, body, schedule_id in rows:
+            try:
+                found.append(_decode(Run, _text(raw_id), body))
+            except StoreError as exc:
+                corrupt.append((raw_id, _text(schedule_id), exc))
+        if corrupt and not self.read_only:
+            with self._write() as db:
+                for raw_id, schedule_id, problem in corrupt:
+                    self._quarantine_run(db, raw_id, schedule_id, problem)
+        return found

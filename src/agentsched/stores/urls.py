@@ -10,8 +10,12 @@ from .sqlite import SQLiteStore
 __all__ = ["store_from_url"]
 
 
-def store_from_url(url: str) -> Store:
-    """The store a URL names; `ValidationError` (field `url`) for anything else."""
+def store_from_url(url: str, create: bool = True) -> Store:
+    """The store a URL names; `ValidationError` (field `url`) for anything else.
+
+    With `create=False` a SQLite file that does not exist is a `StoreError`
+    rather than a new, empty database (for commands that only read).
+    """
     if not isinstance(url, str):
         raise ValidationError("url", f"'url' must be a string (got {shorten(url)})")
     if url in ("memory://", "memory:"):
@@ -20,7 +24,7 @@ def store_from_url(url: str) -> Store:
         path = url[len("sqlite:///") :]
         if not path:
             raise ValidationError("url", f"'url' names no file (got {shorten(url)})")
-        return SQLiteStore(path)
+        return SQLiteStore(path, create=create)
     if url.startswith(("postgresql://", "postgres://")):
         raise ValidationError(
             "url", "PostgreSQL is not available in this version of agentsched (use sqlite:///)"
