@@ -4,10 +4,16 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from drivers import make  # noqa: F401  (the store x scheduler fixture)
 from hypothesis import HealthCheck, settings
+
+from agentsched.engine import Engine
+from agentsched.model import Run
+from agentsched.stores.base import Store
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -46,3 +52,11 @@ def mounted_tmpfs(where: Path, size: str = "1m") -> Iterator[Path]:
 
 def remount_read_only(where: Path) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True)
+
+
+def claim_and_die(
+    store: Store, now: datetime, lease: timedelta = timedelta(minutes=5)
+) -> list[Run]:
+    """What a scheduler that claims due work and dies before running any of it leaves:
+    the runs it claimed, `running`, leased until `now + lease`."""
+    return Engine(store, launch=lambda launch: None, lease=lease).tick(now)

@@ -1,13 +1,29 @@
-"""AsyncScheduler: the same API as coroutines; handlers on the loop or in threads."""
+"""AsyncScheduler: the same API as coroutines; handlers on the loop or in threads.
+
+Behaviour shared with `Scheduler` is proven by the parametrized suites
+(`make` fixture); this file covers what only the async shell has: coroutine
+handlers as tasks, sync handlers off the loop, task cancellation on timeout.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from agentsched import AsyncScheduler, Cron, Once, RunContext, RunResult, RunStatus, Status
+from agentsched import (
+    AsyncScheduler,
+    Cron,
+    InlineExecutor,
+    Once,
+    RunContext,
+    RunResult,
+    RunStatus,
+    Scheduler,
+    Status,
+)
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -29,7 +45,7 @@ def test_crud_and_tick_with_an_async_handler() -> None:
             seen.append(ctx.input)
             return RunResult(response_id="resp_1", output="done")
 
-        sched = AsyncScheduler(handler=handler, clock=FakeClock(T0))
+        sched = AsyncScheduler(handler=handler, executor=InlineExecutor(), clock=FakeClock(T0))
         s = await sched.create(
             agent_id="bot", schedule=Cron("0 9 * * *"), input="go", stateful=True
         )
@@ -51,6 +67,26 @@ def test_crud_and_tick_with_an_async_handler() -> None:
     run(main())
 
 
+def test_methods_mirror_scheduler_signatures_and_docstrings() -> None:
+    for name in (
+        "get",
+        "list",
+        "upcoming",
+        "runs",
+        "create",
+        "update",
+        "pause",
+        "resume",
+        "delete",
+        "trigger",
+        "tick",
+    ):
+        sync, coro = getattr(Scheduler, name), getattr(AsyncScheduler, name)
+        assert inspect.iscoroutinefunction(coro), name
+        assert coro.__doc__ == sync.__doc__ and coro.__doc__, name
+        assert inspect.signature(coro) == inspect.signature(sync), name
+
+
 def test_sync_handlers_run_in_threads_and_never_block_the_loop() -> None:
     async def main() -> None:
         unblock = threading.Event()
@@ -62,22 +98,23 @@ def test_sync_handlers_run_in_threads_and_never_block_the_loop() -> None:
             return "ok"
 
         sched = AsyncScheduler(handler=blocking, clock=FakeClock(T0))
-        await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
-
-        async def release() -> None:
-            await asyncio.sleep(0.05)
-            unblock.set()
-
-        runs, _ = await asyncio.gather(sched.tick(now=NINE), release())
-        assert runs[0].status is RunStatus.SUCCEEDED
+        s = await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+        (started,) = await sched.tick(now=NINE)
+        assert started.status is RunStatus.RUNNING  # launched, not awaited
+        await asyncio.sleep(0.01)
+        unblock.set()
+        await sched.stop()
+        (done,) = await sched.runs(s.id)
+        assert done.status is RunStatus.SUCCEEDED and done.output == "ok"
         assert threads and threads[0] != threading.current_thread().name
 
     run(main())
 
 
-def test_timeout_cancels_an_async_handler() -> None:
+def test_timeout_cancels_an_async_handler_and_its_slot_frees_when_it_ends() -> None:
     async def main() -> None:
         flags: list[bool] = []
+        clock = FakeClock(T0)
 
         async def slow(ctx: RunContext) -> None:
             try:
@@ -85,15 +122,21 @@ def test_timeout_cancels_an_async_handler() -> None:
             finally:
                 flags.append(ctx.cancel.is_set())
 
-        sched = AsyncScheduler(handler=slow, clock=FakeClock(T0))
+        sched = AsyncScheduler(handler=slow, clock=clock)
         s = await sched.create(
             agent_id="bot",
-            schedule=Cron("0 9 * * *"),
+            schedule=Cron("* * * * *"),
             input="go",
-            timeout=timedelta(milliseconds=50),
+            timeout=timedelta(seconds=30),
         )
-        (failed,) = await sched.tick(now=NINE)
-        assert failed.status is RunStatus.FAILED and failed.error == "timed out after 0.05s"
+        (started,) = await sched.tick(now=NINE)
+        assert started.status is RunStatus.RUNNING
+        await asyncio.sleep(0)
+        await sched.tick(now=NINE + timedelta(seconds=31))  # past the deadline: cancel
+        await sched.stop()
+        assert flags == [True]
+        (failed,) = await sched.runs(s.id)
+        assert failed.status is RunStatus.FAILED and failed.error == "timed out after 30s"
         assert (await sched.get(s.id)).status is Status.ACTIVE
 
     run(main())
@@ -104,25 +147,43 @@ def test_exceptions_fail_the_run() -> None:
         async def broken(ctx: RunContext) -> None:
             raise KeyError("missing")
 
-        sched = AsyncScheduler(handler=broken, clock=FakeClock(T0))
+        sched = AsyncScheduler(handler=broken, executor=InlineExecutor(), clock=FakeClock(T0))
         s = await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
         (failed,) = await sched.tick(now=NINE)
         assert failed.status is RunStatus.FAILED and failed.error == "KeyError: 'missing'"
+        assert failed.traceback is not None and "broken" in failed.traceback
         assert (await sched.get(s.id)).failure_count == 1
 
     run(main())
 
 
-def test_background_loop_fires_and_stops() -> None:
+def test_background_loop_fires_on_the_fake_clock_and_stops() -> None:
     async def main() -> None:
         fired = asyncio.Event()
+        clock = FakeClock(T0)
 
         async def handler(ctx: RunContext) -> None:
             fired.set()
 
-        async with AsyncScheduler(handler=handler) as sched:
-            due = sched.clock.now() + timedelta(milliseconds=50)
-            await sched.create(agent_id="bot", schedule=Once(due), input="go")
+        async with AsyncScheduler(handler=handler, clock=clock) as sched:
+            await sched.create(agent_id="bot", schedule=Once(NINE), input="go")
+            clock.set(NINE)
             await asyncio.wait_for(fired.wait(), 5)
 
     run(main())
+
+
+def test_sync_scheduler_runs_async_handlers_on_one_shared_loop() -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def handler(ctx: RunContext) -> str:
+        loops.append(asyncio.get_running_loop())
+        return "ok"
+
+    sched = Scheduler(handler=handler, executor=InlineExecutor(), clock=FakeClock(T0))
+    sched.create(agent_id="bot", schedule=Cron("* * * * *"), input="go")
+    for minute in range(3):
+        (done,) = sched.tick(now=NINE + timedelta(minutes=minute))
+        assert done.status is RunStatus.SUCCEEDED and done.output == "ok"
+    assert len(loops) == 3 and len(set(map(id, loops))) == 1  # not a new loop per run
+    sched.stop()

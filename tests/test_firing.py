@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from drivers import Factory
 
 from agentsched import (
     AgentschedError,
     Cron,
-    InlineExecutor,
     Interval,
     MemoryStore,
     Once,
@@ -57,21 +57,15 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-def inline(clock: FakeClock, handler: Any, store: MemoryStore | None = None) -> Scheduler:
-    return Scheduler(
-        store=store or MemoryStore(), handler=handler, executor=InlineExecutor(), clock=clock
-    )
-
-
-def daily(sched: Scheduler, **changes: Any) -> Schedule:
+def daily(sched: Any, **changes: Any) -> Schedule:
     fields: dict[str, Any] = {"agent_id": "bot", "schedule": Cron("0 9 * * *"), "input": "go"}
     fields.update(changes)
     return sched.create(**fields)
 
 
-def test_tick_fires_a_due_schedule_once(clock: FakeClock) -> None:
+def test_tick_fires_a_due_schedule_once(make: Factory, clock: FakeClock) -> None:
     handler = Recorder("all done")
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = daily(sched)
     assert sched.tick() == []
     clock.set(NINE + timedelta(seconds=2))
@@ -89,16 +83,17 @@ def test_tick_fires_a_due_schedule_once(clock: FakeClock) -> None:
     assert (ctx.run_id, ctx.scheduled_for, ctx.attempt, ctx.input) == (run.id, NINE, 1, "go")
 
 
-def test_tick_with_an_explicit_now(clock: FakeClock) -> None:
-    sched = inline(clock, Recorder())
+def test_tick_with_an_explicit_now(make: Factory, clock: FakeClock) -> None:
+    sched = make(Recorder(), clock=clock)
     daily(sched)
     assert len(sched.tick(now=NINE)) == 1
 
 
 def test_catch_up_coalesces_recent_fires_and_records_older_ones_as_one_missed_run(
+    make: Factory,
     clock: FakeClock,
 ) -> None:
-    sched = inline(clock, Recorder())
+    sched = make(Recorder(), clock=clock)
     s = sched.create(
         agent_id="bot", schedule=Cron("*/10 * * * *"), input="go", catchup_window=timedelta(hours=1)
     )
@@ -120,8 +115,8 @@ def test_catch_up_coalesces_recent_fires_and_records_older_ones_as_one_missed_ru
     assert after.next_run_at == datetime(2026, 1, 5, 12, 10, tzinfo=UTC) and after.run_count == 1
 
 
-def test_catch_up_window_zero_records_late_fires_as_missed(clock: FakeClock) -> None:
-    sched = inline(clock, Recorder())
+def test_catch_up_window_zero_records_late_fires_as_missed(make: Factory, clock: FakeClock) -> None:
+    sched = make(Recorder(), clock=clock)
     sched.create(
         agent_id="bot", schedule=Cron("0 9 * * *"), input="go", catchup_window=timedelta(0)
     )
@@ -142,9 +137,9 @@ def unfinished(schedule: Schedule, run_id: str, started: bool = True) -> Run:
     )
 
 
-def test_overlap_skip_records_a_skipped_run(clock: FakeClock) -> None:
+def test_overlap_skip_records_a_skipped_run(make: Factory, clock: FakeClock) -> None:
     handler = Recorder()
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = daily(sched)
     sched.store.add_run(unfinished(s, "run_elsewhere"))  # still running, e.g. in another process
     runs = sched.tick(now=NINE)
@@ -152,18 +147,18 @@ def test_overlap_skip_records_a_skipped_run(clock: FakeClock) -> None:
     assert handler.calls == [] and sched.get(s.id).run_count == 0
 
 
-def test_overlap_allow_all_runs_anyway(clock: FakeClock) -> None:
+def test_overlap_allow_all_runs_anyway(make: Factory, clock: FakeClock) -> None:
     handler = Recorder()
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = daily(sched, overlap=Overlap.ALLOW_ALL)
     sched.store.add_run(unfinished(s, "run_elsewhere"))
     assert [r.status for r in sched.tick(now=NINE)] == [RunStatus.SUCCEEDED]
     assert len(handler.calls) == 1
 
 
-def test_overlap_buffer_one_keeps_one_waiting_then_skips(clock: FakeClock) -> None:
+def test_overlap_buffer_one_keeps_one_waiting_then_skips(make: Factory, clock: FakeClock) -> None:
     handler = Recorder()
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = sched.create(
         agent_id="bot", schedule=Cron("0 * * * *"), input="go", overlap=Overlap.BUFFER_ONE
     )
@@ -175,7 +170,7 @@ def test_overlap_buffer_one_keeps_one_waiting_then_skips(clock: FakeClock) -> No
     assert handler.calls == []
 
 
-def test_buffered_run_starts_when_the_running_one_ends() -> None:
+def test_buffered_run_starts_when_the_running_one_ends(make: Factory) -> None:
     release = threading.Event()
     started: list[str] = []
 
@@ -186,7 +181,7 @@ def test_buffered_run_starts_when_the_running_one_ends() -> None:
 
     clock = FakeClock(T0)
     with ThreadPoolExecutor(4) as pool:
-        sched = Scheduler(handler=handler, executor=pool, clock=clock)
+        sched = make(handler, executor=pool, clock=clock)
         s = sched.create(
             agent_id="bot", schedule=Cron("0 * * * *"), input="go", overlap=Overlap.BUFFER_ONE
         )
@@ -205,14 +200,14 @@ def test_buffered_run_starts_when_the_running_one_ends() -> None:
     }
 
 
-def test_skip_with_real_threads() -> None:
+def test_skip_with_real_threads(make: Factory) -> None:
     release, entered = threading.Event(), threading.Event()
 
     def slow(ctx: RunContext) -> None:
         entered.set()
         assert release.wait(WAIT)
 
-    sched = Scheduler(handler=slow, clock=FakeClock(T0))
+    sched = make(slow, executor=None, clock=FakeClock(T0))
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
     sched.tick(now=NINE)
     assert entered.wait(WAIT)
@@ -221,13 +216,13 @@ def test_skip_with_real_threads() -> None:
     sched.stop()
 
 
-def test_allow_all_with_real_threads_runs_concurrently() -> None:
+def test_allow_all_with_real_threads_runs_concurrently(make: Factory) -> None:
     both_in = threading.Barrier(2, timeout=WAIT)
 
     def meet(ctx: RunContext) -> None:
         both_in.wait()
 
-    sched = Scheduler(handler=meet, clock=FakeClock(T0))
+    sched = make(meet, executor=None, clock=FakeClock(T0))
     s = sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go", overlap="allow_all")
     sched.tick(now=NINE)
     sched.tick(now=NINE + timedelta(hours=1))
@@ -254,9 +249,14 @@ def test_allow_all_with_real_threads_runs_concurrently() -> None:
     ],
 )
 def test_handler_results(
-    clock: FakeClock, returned: Any, status: RunStatus, output: str | None, error: str | None
+    make: Factory,
+    clock: FakeClock,
+    returned: Any,
+    status: RunStatus,
+    output: str | None,
+    error: str | None,
 ) -> None:
-    sched = inline(clock, Recorder(returned))
+    sched = make(Recorder(returned), clock=clock)
     s = daily(sched)
     (run,) = sched.tick(now=NINE)
     assert (run.status, run.output, run.error) == (status, output, error)
@@ -264,9 +264,9 @@ def test_handler_results(
     assert after.last_error == error and after.failure_count == (0 if error is None else 1)
 
 
-def test_failures_count_reset_and_pause(clock: FakeClock) -> None:
+def test_failures_count_reset_and_pause(make: Factory, clock: FakeClock) -> None:
     handler = Recorder(RuntimeError("down"))
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go", pause_after_failures=3)
     sched.tick(now=NINE)
     sched.tick(now=NINE + timedelta(hours=1))
@@ -284,7 +284,7 @@ def test_failures_count_reset_and_pause(clock: FakeClock) -> None:
     assert sched.tick(now=NINE + timedelta(hours=9)) == []
 
 
-def test_stateful_chain_exact(clock: FakeClock) -> None:
+def test_stateful_chain_exact(make: Factory, clock: FakeClock) -> None:
     seen: list[str | None] = []
 
     def chat(ctx: RunContext) -> RunResult:
@@ -292,7 +292,7 @@ def test_stateful_chain_exact(clock: FakeClock) -> None:
         assert ctx.conversation == "conv_1" and ctx.metadata == {"k": "v"}
         return RunResult(response_id=f"resp_{len(seen)}")
 
-    sched = inline(clock, chat)
+    sched = make(chat, clock=clock)
     s = sched.create(
         agent_id="bot",
         schedule=Cron("0 * * * *"),
@@ -317,10 +317,10 @@ def test_stateful_chain_exact(clock: FakeClock) -> None:
     ],
 )
 def test_exhausted_schedules_complete(
-    clock: FakeClock, changes: dict[str, Any], fires: int
+    make: Factory, clock: FakeClock, changes: dict[str, Any], fires: int
 ) -> None:
     handler = Recorder()
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = daily(sched, **changes)
     for h in range(6):
         sched.tick(now=NINE + timedelta(hours=h))
@@ -329,12 +329,12 @@ def test_exhausted_schedules_complete(
     assert done.status is Status.COMPLETED and done.next_run_at is None and done.run_count == fires
 
 
-def test_timeout_inline_is_judged_by_the_clock(clock: FakeClock) -> None:
+def test_timeout_inline_is_judged_by_the_clock(make: Factory, clock: FakeClock) -> None:
     def slow(ctx: RunContext) -> str:
         clock.advance(timedelta(seconds=31))
         return "late"
 
-    sched = inline(clock, slow)
+    sched = make(slow, clock=clock)
     s = daily(sched, timeout=timedelta(seconds=30))
     clock.set(NINE)
     (run,) = sched.tick()
@@ -344,7 +344,7 @@ def test_timeout_inline_is_judged_by_the_clock(clock: FakeClock) -> None:
     assert sched.get(s.id).status is Status.ACTIVE  # the schedule goes on
 
 
-def test_timeout_with_threads_sets_cancel_and_fails_the_run() -> None:
+def test_timeout_with_threads_sets_cancel_and_fails_the_run(make: Factory) -> None:
     entered, done = threading.Event(), threading.Event()
     clock = FakeClock(T0)
 
@@ -354,7 +354,7 @@ def test_timeout_with_threads_sets_cancel_and_fails_the_run() -> None:
         done.set()
         return "too late"
 
-    sched = Scheduler(handler=stubborn, clock=clock)
+    sched = make(stubborn, executor=None, clock=clock)
     s = daily(sched, timeout=timedelta(seconds=30))
     sched.tick(now=NINE)
     assert entered.wait(WAIT)
@@ -366,9 +366,9 @@ def test_timeout_with_threads_sets_cancel_and_fails_the_run() -> None:
     assert final.finished_at == NINE + timedelta(seconds=31)
 
 
-def test_trigger_runs_now_outside_the_spec(clock: FakeClock) -> None:
+def test_trigger_runs_now_outside_the_spec(make: Factory, clock: FakeClock) -> None:
     handler = Recorder("manual")
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     s = daily(sched, max_runs=1)
     run = sched.trigger(s.id)
     assert (run.trigger, run.status, run.output, run.scheduled_for) == (
@@ -385,10 +385,10 @@ def test_trigger_runs_now_outside_the_spec(clock: FakeClock) -> None:
     assert sched.get(s.id).status is Status.COMPLETED
 
 
-def test_paused_and_deleted_schedules_never_fire(clock: FakeClock) -> None:
+def test_paused_and_deleted_schedules_never_fire(make: Factory, clock: FakeClock) -> None:
     later = NINE + timedelta(days=3)
     handler = Recorder()
-    sched = inline(clock, handler)
+    sched = make(handler, clock=clock)
     paused, deleted = daily(sched), daily(sched)
     sched.pause(paused.id)
     sched.delete(deleted.id)
@@ -406,16 +406,18 @@ def test_bad_lease_is_a_validation_error(lease: Any) -> None:
     assert info.value.field == "lease"
 
 
-def test_no_handler_is_a_clear_error(clock: FakeClock) -> None:
-    sched = Scheduler(clock=clock)
+def test_no_handler_is_a_clear_error(make: Factory, clock: FakeClock) -> None:
+    sched = make(None, clock=clock)
     daily(sched)
     with pytest.raises(AgentschedError, match="handler"):
         sched.tick(now=NINE)
     assert sched.get(sched.list()[0].id).next_run_at == NINE  # nothing consumed
 
 
-def test_one_log_line_per_outcome(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    sched = inline(clock, Recorder(ValueError("nope")))
+def test_one_log_line_per_outcome(
+    make: Factory, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    sched = make(Recorder(ValueError("nope")), clock=clock)
     daily(sched)
     with caplog.at_level(logging.INFO, logger="agentsched"):
         sched.tick(now=NINE)
@@ -427,8 +429,8 @@ def test_one_log_line_per_outcome(clock: FakeClock, caplog: pytest.LogCaptureFix
     )
 
 
-def test_several_schedulers_on_one_store_fire_each_time_exactly_once() -> None:
-    store = MemoryStore()
+def test_several_schedulers_on_one_store_fire_each_time_exactly_once(make: Factory) -> None:
+    store = make.store()
     calls: list[tuple[str, datetime | None]] = []
     lock = threading.Lock()
 
@@ -437,16 +439,13 @@ def test_several_schedulers_on_one_store_fire_each_time_exactly_once() -> None:
             calls.append((ctx.schedule.id, ctx.scheduled_for))
 
     clock = FakeClock(T0)
-    schedulers = [
-        Scheduler(store=store, handler=handler, executor=InlineExecutor(), clock=clock)
-        for _ in range(4)
-    ]
+    schedulers = [make(handler, store=make.reopen(store), clock=clock) for _ in range(4)]
     for n in range(25):
         schedulers[0].create(agent_id="bot", schedule=Cron(f"{n} * * * *"), input="go")
     instants = [NINE + timedelta(minutes=m) for m in range(0, 180, 7)]
     barrier = threading.Barrier(len(schedulers))
 
-    def work(s: Scheduler) -> None:
+    def work(s: Any) -> None:
         for t in instants:
             barrier.wait()
             s.tick(now=t)
@@ -465,56 +464,82 @@ def test_several_schedulers_on_one_store_fire_each_time_exactly_once() -> None:
     )
 
 
-# -- the background thread ------------------------------------------------------
+# -- the background loop, driven by a FakeClock ------------------------------------
 
 
-@pytest.fixture
-def running() -> Iterator[tuple[Scheduler, list[RunContext], threading.Event]]:
-    fired = threading.Event()
-    calls: list[RunContext] = []
+class Fired:
+    """A handler that records its runs and lets a test wait for the n-th one."""
 
-    def handler(ctx: RunContext) -> None:
-        calls.append(ctx)
-        fired.set()
+    def __init__(self) -> None:
+        self.calls: list[RunContext] = []
+        self._changed = threading.Condition()
 
-    sched = Scheduler(handler=handler)
+    def __call__(self, ctx: RunContext) -> None:
+        with self._changed:
+            self.calls.append(ctx)
+            self._changed.notify_all()
+
+    def wait_for(self, count: int) -> list[RunContext]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.calls) >= count, WAIT), self.calls
+            return list(self.calls)
+
+
+def test_background_loop_fires_when_the_clock_reaches_the_due_time(make: Factory) -> None:
+    clock, fired = FakeClock(T0), Fired()
+    sched = make(fired, executor=None, clock=clock)
+    # ALLOW_ALL: a fire must not be skipped because the last run's outcome is still
+    # being written when the clock moves on (that is SKIP doing its job)
+    s = daily(sched, schedule=Cron("*/10 * * * *"), overlap=Overlap.ALLOW_ALL)
     sched.start()
-    yield sched, calls, fired
+    clock.set(datetime(2026, 1, 5, 9, 5, tzinfo=UTC))
+    (first,) = fired.wait_for(1)
+    assert first.scheduled_for == NINE
+    for minute in (10, 20, 30):
+        clock.set(datetime(2026, 1, 5, 9, minute, tzinfo=UTC))
+        assert fired.wait_for(minute // 10 + 1)[-1].scheduled_for == clock.now()
+    sched.stop()
+    assert [r.scheduled_for for r in sched.runs(s.id)] == [
+        datetime(2026, 1, 5, 9, m, tzinfo=UTC) for m in (30, 20, 10, 0)
+    ]
+
+
+def test_background_loop_wakes_for_a_new_schedule_and_for_trigger(make: Factory) -> None:
+    clock, fired = FakeClock(T0), Fired()
+    sched = make(fired, executor=None, clock=clock)
+    sched.start()
+    s = sched.create(agent_id="bot", schedule=Once(T0 + timedelta(seconds=1)), input="go")
+    clock.advance(timedelta(seconds=1))
+    assert fired.wait_for(1)[0].schedule.id == s.id
+    other = sched.create(agent_id="bot", schedule=Cron("0 0 1 1 *"), input="go")
+    sched.trigger(other.id)
+    assert fired.wait_for(2)[1].schedule.id == other.id
     sched.stop()
 
 
-def test_background_loop_fires_on_time(
-    running: tuple[Scheduler, list[RunContext], threading.Event],
-) -> None:
-    sched, calls, fired = running
-    due = sched.clock.now() + timedelta(milliseconds=50)
-    s = sched.create(agent_id="bot", schedule=Once(due), input="go")  # wakes the sleeping loop
-    assert fired.wait(WAIT)
-    assert calls[0].schedule.id == s.id
-    lag = (sched.runs(s.id)[0].started_at - due).total_seconds()  # type: ignore[operator]
-    assert lag >= 0
-
-
-def test_background_loop_wakes_for_trigger(
-    running: tuple[Scheduler, list[RunContext], threading.Event],
-) -> None:
-    sched, _, fired = running
-    s = sched.create(agent_id="bot", schedule=Cron("0 0 1 1 *"), input="go")
-    sched.trigger(s.id)
-    assert fired.wait(WAIT)
-
-
-def test_start_and_stop_are_idempotent_and_the_context_manager_works() -> None:
-    sched = Scheduler(handler=Recorder())
+def test_start_and_stop_are_idempotent_and_start_again(make: Factory) -> None:
+    clock, fired = FakeClock(T0), Fired()
+    sched = make(fired, executor=None, clock=clock)
+    daily(sched, schedule=Cron("* * * * *"), overlap=Overlap.ALLOW_ALL)
     sched.start()
     sched.start()
     sched.stop()
+    sched.stop()
+    sched.start()  # a stopped scheduler starts again, with a fresh executor of its own
+    clock.set(NINE)
+    assert fired.wait_for(1)[0].scheduled_for == NINE
+    sched.stop()
+    (run,) = sched.runs(sched.list()[0].id)
+    assert run.status is RunStatus.SUCCEEDED
+
+
+def test_the_context_manager_starts_and_stops() -> None:
     with Scheduler(handler=Recorder()) as inner:
         assert inner._thread is not None and inner._thread.is_alive()
     assert inner._thread is None
 
 
-def test_stop_sets_cancel_and_waits_for_handlers() -> None:
+def test_stop_sets_cancel_and_waits_for_handlers(make: Factory) -> None:
     entered = threading.Event()
     finished: list[bool] = []
 
@@ -522,7 +547,7 @@ def test_stop_sets_cancel_and_waits_for_handlers() -> None:
         entered.set()
         finished.append(ctx.cancel.wait(WAIT))
 
-    sched = Scheduler(handler=polite, clock=FakeClock(T0))
+    sched = make(polite, executor=None, clock=FakeClock(T0))
     s = daily(sched)
     sched.tick(now=NINE)
     assert entered.wait(WAIT)
@@ -532,7 +557,7 @@ def test_stop_sets_cancel_and_waits_for_handlers() -> None:
 
 
 def test_a_failing_store_call_is_retried_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
-    fired = threading.Event()
+    fired = Fired()
 
     class Flaky(MemoryStore):
         failures = 2
@@ -543,18 +568,20 @@ def test_a_failing_store_call_is_retried_not_fatal(caplog: pytest.LogCaptureFixt
                 raise OSError("disk on fire")
             return super().claim_due(*args, **kwargs)
 
-    sched = Scheduler(store=Flaky(), handler=lambda ctx: fired.set())
-    sched.create(
-        agent_id="bot", schedule=Once(sched.clock.now() + timedelta(milliseconds=20)), input="go"
-    )
+    clock = FakeClock(T0)
+    sched = Scheduler(store=Flaky(), handler=fired, clock=clock)
+    sched.create(agent_id="bot", schedule=Once(NINE), input="go")
     with caplog.at_level(logging.ERROR, logger="agentsched"):
         sched.start()
-        assert fired.wait(WAIT)
+        clock.set(NINE)  # the failed ticks back off on the fake clock: move it along
+        while not fired.calls:
+            clock.advance(timedelta(seconds=1))
+            time.sleep(0.001)
         sched.stop()
     assert sum("tick failed" in r.getMessage() for r in caplog.records) == 2
 
 
-def test_a_hanging_handler_does_not_delay_other_schedules() -> None:
+def test_a_hanging_handler_does_not_delay_other_schedules(make: Factory) -> None:
     hang, other = threading.Event(), threading.Event()
 
     def handler(ctx: RunContext) -> None:
@@ -564,7 +591,7 @@ def test_a_hanging_handler_does_not_delay_other_schedules() -> None:
             other.set()
 
     clock = FakeClock(T0)
-    sched = Scheduler(handler=handler, clock=clock)
+    sched = make(handler, executor=None, clock=clock)
     daily(sched, input="hang")
     sched.create(agent_id="bot", schedule=Cron("1 9 * * *"), input="fast")
     sched.tick(now=NINE)
@@ -574,8 +601,8 @@ def test_a_hanging_handler_does_not_delay_other_schedules() -> None:
     sched.stop()
 
 
-def test_interval_keeps_its_phase(clock: FakeClock) -> None:
-    sched = inline(clock, Recorder())
+def test_interval_keeps_its_phase(make: Factory, clock: FakeClock) -> None:
+    sched = make(Recorder(), clock=clock)
     s = sched.create(agent_id="bot", schedule=Interval(timedelta(minutes=90)), input="go")
     sched.tick(now=T0 + timedelta(minutes=100))
     assert sched.get(s.id).next_run_at == T0 + timedelta(minutes=180)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import claim_and_die
 
 from agentsched import (
     Cron,
@@ -90,9 +91,9 @@ def test_running_runs_are_never_pruned_and_skips_count_as_finished(
     clock = FakeClock(T0)
     sched = Scheduler(store=store, handler=lambda ctx: None, clock=clock)
     s = sched.create(agent_id="bot", schedule=Cron("* * * * *"), input="go", overlap=Overlap.SKIP)
-    first, _ = sched._engine.claim(NINE)  # started and never finished here
+    first = claim_and_die(store, NINE, timedelta(hours=1))  # started and never finished
     for minute in range(1, 10):
-        sched._engine.claim(NINE + minute * MINUTE)
+        claim_and_die(store, NINE + minute * MINUTE, timedelta(hours=1))
     runs = store.runs(s.id, limit=100)
     assert [r.status for r in runs] == [RunStatus.SKIPPED] * 3 + [RunStatus.RUNNING]
     assert runs[-1].id == first[0].id

@@ -150,8 +150,9 @@ def test_list_sorted_filtered_and_paged(sched: Scheduler) -> None:
         sched.list(limit=0)
     with pytest.raises(ValidationError):
         sched.list(status="sleeping")
-    with pytest.raises(ScheduleNotFound):
+    with pytest.raises(ValidationError) as info:  # the same meaning as in every store
         sched.list(after="sched_unknown")
+    assert info.value.field == "after"
 
 
 def test_update_is_a_patch_and_recomputes_timing(sched: Scheduler, clock: FakeClock) -> None:

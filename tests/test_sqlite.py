@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import claim_and_die
 
 from agentsched import (
     Cron,
@@ -112,7 +113,7 @@ def test_a_dead_schedulers_run_is_marked_interrupted_and_never_rerun(tmp_path: P
     sched = Scheduler(store=store, handler=record, clock=clock, lease=timedelta(minutes=5))
     s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
     # simulate a scheduler that claimed the fire and then died: claim without running
-    written, _ = sched._engine.claim(NINE)
+    written = claim_and_die(store, NINE)
     (orphan,) = written
     survivor = scheduler(path, clock, record, lease=timedelta(minutes=5))
     assert survivor.tick(now=NINE + timedelta(minutes=4)) == []

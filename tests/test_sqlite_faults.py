@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import mounted_tmpfs, remount_read_only
+from conftest import claim_and_die, mounted_tmpfs, remount_read_only
 
 from agentsched import (
     Cron,
@@ -182,7 +182,7 @@ def test_a_corrupt_expired_run_does_not_stop_the_sweep_or_firing(tmp_path: Path)
     store = SQLiteStore(path)
     dead = Scheduler(store=store, handler=lambda ctx: None, clock=clock, lease=timedelta(minutes=1))
     orphaned = [_hourly(dead, f"orphan {n}") for n in range(2)]
-    written, _ = dead._engine.claim(NINE)  # claimed, then "died" before running them
+    written = claim_and_die(store, NINE, timedelta(minutes=1))  # claimed, then died
     assert len(written) == 2
     _sql(path, "UPDATE runs SET body = 'garbage' WHERE id = ?", written[0].id)
     survivor = Scheduler(

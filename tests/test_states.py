@@ -77,12 +77,20 @@ def test_resume_table_recomputes_from_now_without_backfill() -> None:
     assert gone.status is Status.COMPLETED and gone.next_run_at is None
 
 
-def test_complete_and_delete_table() -> None:
-    done = states.complete(make(), LATER)
-    assert done.status is Status.COMPLETED and done.next_run_at is None and done.version == 2
-    for status in (Status.PAUSED, Status.COMPLETED):
-        with pytest.raises(InvalidTransition):
-            states.complete(make(status), LATER)
+def test_exhaustion_and_delete_table() -> None:
+    """The one exhaustion rule: no next fire, `max_runs` reached or past `end_at`."""
+    assert states.moved_on(make(), None) == {"status": Status.COMPLETED, "next_run_at": None}
+    assert states.moved_on(make(), LATER) == {"status": Status.ACTIVE, "next_run_at": LATER}
+    fresh = make(next_run_at=None)
+    assert states.activate(fresh, NOW).next_run_at == states.next_fire_for(fresh, NOW)
+    for exhausted in (
+        make(schedule=Once(NOW)),
+        make(max_runs=2, run_count=2),
+        make(end_at=NOW + timedelta(minutes=1)),
+    ):
+        assert states.next_fire_for(exhausted, NOW) is None
+        done = states.activate(exhausted, NOW)
+        assert done.status is Status.COMPLETED and done.next_run_at is None
     for status in (Status.ACTIVE, Status.PAUSED, Status.COMPLETED):
         deleted = states.delete(make(status), LATER)
         assert (

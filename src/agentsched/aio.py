@@ -1,66 +1,98 @@
 """`AsyncScheduler`: the `Scheduler` API as coroutines, for asyncio apps.
 
-Store calls run in worker threads (`asyncio.to_thread`), so nothing blocks
-the event loop. `async def` handlers run as tasks on the loop; plain
-functions run in worker threads. A timeout sets the run's cancel event and,
-for `async def` handlers, cancels the task.
+A thin shell over the same `SchedulerBase` as `Scheduler`: each method runs
+the shared implementation in a worker thread (store calls never block the
+event loop), so the two cannot behave differently. What is its own is how
+handlers run: `async def` handlers as tasks on the running loop, plain ones
+on `executor` (the loop's default executor unless given); with
+`InlineExecutor`, `tick()` and `trigger()` return once their handlers have
+finished, exactly as `Scheduler`'s do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
-import contextlib
-import inspect
+import functools
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from datetime import timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .clock import Clock
-from .engine import DEFAULT_LEASE, Engine, Launch, backoff_seconds, seconds_until
-from .errors import AgentschedError
+from .engine import DEFAULT_LEASE, Launch
 from .executors import InlineExecutor
-from .handlers import RunContext, failure_of, outcome_of
-from .model import Run, Schedule
+from .facade import SchedulerBase
+from .handlers import Handler, RunContext, not_started, run_handler_async
+from .model import Run
 from .planning import Outcome
-from .scheduler import Scheduler
 from .stores.base import Store
+from .stores.urls import store_from_url
 
 __all__ = ["AsyncScheduler"]
 
 log = logging.getLogger("agentsched")
 
+P = ParamSpec("P")
 T = TypeVar("T")
-AsyncHandler = Callable[[RunContext], Any]
+
+
+def _off_loop(
+    method: Callable[Concatenate[SchedulerBase, P], T],
+) -> Callable[Concatenate[AsyncScheduler, P], Coroutine[Any, Any, T]]:
+    """`SchedulerBase.method` as a coroutine method of `AsyncScheduler`: the same
+    signature (checked by mypy), the same docstring, run in a worker thread."""
+
+    @functools.wraps(method)
+    async def call(self: AsyncScheduler, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        self._bind_loop()
+        return await asyncio.to_thread(method, self._core, *args, **kwargs)
+
+    call.__qualname__ = f"AsyncScheduler.{method.__name__}"
+    return call
 
 
 class AsyncScheduler:
     """Keeps schedules in a store and fires them from the running event loop.
 
-    Same arguments and methods as `Scheduler`, each a coroutine (no
-    executor: handlers run on the loop or in worker threads). `tick()` waits
-    for the handlers it started, which makes tests deterministic; the
-    background loop started by `start()` does not.
+    Same arguments and methods as `Scheduler`, each a coroutine. `executor`
+    runs plain (non-async) handlers; `InlineExecutor` makes `tick()` and
+    `trigger()` wait for the handlers they start (deterministic tests).
     """
 
     def __init__(
         self,
         store: Store | None = None,
-        handler: AsyncHandler | None = None,
+        handler: Handler | None = None,
+        executor: Executor | None = None,
         clock: Clock | None = None,
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
-        self._sync = Scheduler(store=store, executor=InlineExecutor(), clock=clock)
-        self.store: Store = self._sync.store
-        self.clock: Clock = self._sync.clock
-        self.handler = handler
-        self._engine = Engine(self.store, lease)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._core = SchedulerBase(
+            store, handler, clock, lease, launch=self._launch, wake=self._wake_soon
+        )
+        self.store: Store = self._core.store
+        self.clock: Clock = self._core.clock
+        self.executor = executor
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Run | None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> AsyncScheduler:
+        """An `AsyncScheduler` over the store a URL names (see `Scheduler.from_url`)."""
+        return cls(store=store_from_url(url), **options)
+
+    @property
+    def handler(self) -> Handler | None:
+        """The function (or coroutine function) each run calls."""
+        return self._core.handler
+
+    @handler.setter
+    def handler(self, handler: Handler | None) -> None:
+        self._core.handler = handler
 
     async def __aenter__(self) -> AsyncScheduler:
         await self.start()
@@ -69,178 +101,126 @@ class AsyncScheduler:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    @staticmethod
-    async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(partial(call, *args, **kwargs))
+    def _bind_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
 
-    # -- CRUD ----------------------------------------------------------------
+    def _wake_soon(self) -> None:
+        """Called after a write, from whatever thread made it: wake the loop task."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
 
-    async def create(self, **fields: Any) -> Schedule:
-        """See `Scheduler.create`."""
-        schedule = await self._off_loop(self._sync.create, **fields)
-        self._wake.set()
-        return schedule
+    # -- the shared API, as coroutines ------------------------------------------
 
-    async def get(
-        self, schedule_id: str, owner: str | None = None, include_deleted: bool = False
-    ) -> Schedule:
-        """See `Scheduler.get`."""
-        return await self._off_loop(
-            self._sync.get, schedule_id, owner=owner, include_deleted=include_deleted
-        )
+    get = _off_loop(SchedulerBase.get)
+    list = _off_loop(SchedulerBase.list)
+    upcoming = _off_loop(SchedulerBase.upcoming)
+    runs = _off_loop(SchedulerBase.runs)
+    create = _off_loop(SchedulerBase.create)
+    update = _off_loop(SchedulerBase.update)
+    pause = _off_loop(SchedulerBase.pause)
+    resume = _off_loop(SchedulerBase.resume)
+    delete = _off_loop(SchedulerBase.delete)
+    trigger = _off_loop(SchedulerBase.trigger)
+    tick = _off_loop(SchedulerBase.tick)
 
-    async def list(self, agent_id: str | None = None, **filters: Any) -> builtins.list[Schedule]:
-        """See `Scheduler.list`."""
-        return await self._off_loop(self._sync.list, agent_id, **filters)
+    # -- running handlers ----------------------------------------------------
 
-    async def update(self, schedule_id: str, owner: str | None = None, **changes: Any) -> Schedule:
-        """See `Scheduler.update`."""
-        schedule = await self._off_loop(self._sync.update, schedule_id, owner=owner, **changes)
-        self._wake.set()
-        return schedule
-
-    async def pause(self, schedule_id: str, owner: str | None = None) -> Schedule:
-        """See `Scheduler.pause`."""
-        return await self._off_loop(self._sync.pause, schedule_id, owner=owner)
-
-    async def resume(self, schedule_id: str, owner: str | None = None) -> Schedule:
-        """See `Scheduler.resume`."""
-        schedule = await self._off_loop(self._sync.resume, schedule_id, owner=owner)
-        self._wake.set()
-        return schedule
-
-    async def delete(self, schedule_id: str, owner: str | None = None) -> Schedule:
-        """See `Scheduler.delete`."""
-        return await self._off_loop(self._sync.delete, schedule_id, owner=owner)
-
-    async def upcoming(
-        self, schedule_id: str, n: int = 5, owner: str | None = None
-    ) -> builtins.list[datetime]:
-        """See `Scheduler.upcoming`."""
-        return await self._off_loop(self._sync.upcoming, schedule_id, n=n, owner=owner)
-
-    async def runs(
-        self, schedule_id: str, limit: int = 50, owner: str | None = None
-    ) -> builtins.list[Run]:
-        """See `Scheduler.runs`."""
-        return await self._off_loop(self._sync.runs, schedule_id, limit=limit, owner=owner)
-
-    # -- firing --------------------------------------------------------------
-
-    def _require_handler(self) -> AsyncHandler:
-        if self.handler is None:
-            raise AgentschedError("this AsyncScheduler has no handler; pass handler= to fire runs")
-        return self.handler
-
-    async def tick(self, now: datetime | None = None) -> builtins.list[Run]:
-        """Fire everything due at `now`; returns the runs written, once their handlers finished."""
-        written, tasks = await self._tick(now)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        return [(await self._stored(run)) for run in written]
-
-    async def _stored(self, run: Run) -> Run:
-        stored: Run | None = await self._off_loop(self.store.get_run, run.id)
-        return stored if stored is not None else run
-
-    async def _tick(
-        self, now: datetime | None
-    ) -> tuple[builtins.list[Run], builtins.list[asyncio.Task[None]]]:
-        self._require_handler()
-        moment = now if now is not None else self.clock.now()
-        await self._off_loop(self._engine.renew, moment)
-        launches = await self._off_loop(self._engine.expire, moment)
-        launches += await self._off_loop(self._engine.sweep, moment)
-        written, started = await self._off_loop(self._engine.claim, moment)
-        return written, [self._launch(launch) for launch in launches + started]
-
-    async def trigger(self, schedule_id: str, owner: str | None = None) -> Run:
-        """See `Scheduler.trigger`; returns once the handler finished."""
-        self._require_handler()
-        schedule = await self.get(schedule_id, owner=owner)
-        run = await self._off_loop(self._engine.manual, schedule, self.clock.now())
-        await self._launch((schedule, run))
-        return await self._stored(run)
-
-    def _launch(self, launch: Launch) -> asyncio.Task[None]:
+    def _launch(self, launch: Launch) -> Run | None:
+        """Start a run's handler on the loop; called from the worker thread of a tick."""
+        loop = self._loop
+        assert loop is not None, "AsyncScheduler methods bind the loop before firing"
         schedule, run = launch
-        context = self._engine.begin(schedule, run)
+        context = self._core.engine.begin(schedule, run)
+        if isinstance(self.executor, InlineExecutor):
+            return asyncio.run_coroutine_threadsafe(self._execute(context), loop).result()
+        loop.call_soon_threadsafe(self._spawn, context)
+        return None
+
+    def _spawn(self, context: RunContext) -> None:
         task = asyncio.get_running_loop().create_task(self._execute(context))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return task
+        loop = task.get_loop()
 
-    async def _execute(self, context: RunContext) -> None:
-        handler = self._require_handler()
-        timeout = context.schedule.timeout
-        call: Awaitable[Any] = (
-            handler(context)
-            if inspect.iscoroutinefunction(handler)
-            else asyncio.to_thread(handler, context)
-        )
+        def cancel() -> None:
+            loop.call_soon_threadsafe(task.cancel)
+
+        self._core.engine.set_cancel(context.run_id, cancel)
+
+    async def _execute(self, context: RunContext) -> Run | None:
+        handler = self._core.handler_for(context.schedule)
+        if handler is None:
+            error = f"no handler for agent {context.schedule.agent_id!r}"
+            outcome = not_started(error, self.clock.now())
+        else:
+            try:
+                outcome = await run_handler_async(handler, context, self.clock.now, self.executor)
+            except asyncio.CancelledError:
+                outcome = Outcome(False, self.clock.now(), error="cancelled: the scheduler stopped")
         try:
-            if timeout is None:
-                returned = await call
-            else:
-                returned = await asyncio.wait_for(call, timeout.total_seconds())
-            outcome = outcome_of(returned, self.clock.now())
-        except asyncio.TimeoutError:
-            context.signal.set()
-            seconds = timeout.total_seconds() if timeout else 0.0
-            outcome = Outcome(False, self.clock.now(), error=f"timed out after {seconds:g}s")
-        except asyncio.CancelledError:
-            outcome = Outcome(False, self.clock.now(), error="cancelled: the scheduler stopped")
-        except Exception as exc:
-            outcome = failure_of(exc, self.clock.now())
-        try:
-            follow_up = await self._off_loop(self._engine.finish, context.run_id, outcome)
+            return await asyncio.to_thread(self._core.engine.finish, context, outcome)
         except Exception:
-            log.exception("could not record the outcome of run %s", context.run_id)
-            return
-        if follow_up is not None:
-            await self._launch(follow_up)
+            log.exception(
+                "could not record the outcome of run %s",
+                context.run_id,
+                extra={"run_id": context.run_id, "schedule_id": context.schedule.id},
+            )
+            return None
 
     # -- the background loop -------------------------------------------------
 
     async def start(self) -> None:
-        """Start firing from a task on the running loop (idempotent)."""
-        self._require_handler()
+        """Start firing from a task on the running loop (idempotent; again after `stop()`)."""
+        self._core.require_handler()
+        self._bind_loop()
         if self._loop_task is not None and not self._loop_task.done():
             return
         self._stopping = False
-        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+        self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
-    async def stop(self, wait: bool = True) -> None:
-        """Stop the loop, set every running handler's cancel event, and (by default) wait."""
+    async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop claiming, set every running handler's cancel event, and (by default) wait
+        for the handlers, at most `timeout` seconds, after which their tasks are
+        cancelled. Called from inside a handler, it returns without waiting."""
+        current = asyncio.current_task()
+        inside = current in self._tasks
         self._stopping = True
         self._wake.set()
-        if self._loop_task is not None:
-            await self._loop_task
+        loop_task = self._loop_task
+        if loop_task is not None and loop_task is not current:
+            await loop_task
             self._loop_task = None
-        self._engine.cancel_all()
-        if wait and self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._core.engine.cancel_all()
+        if not wait or inside:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            await asyncio.sleep(0)  # let a run buffered behind a finished one be spawned
+            pending = [t for t in self._tasks if t is not current]
+            if not pending:
+                return
+            left = None if deadline is None else max(deadline - loop.time(), 0.0)
+            _, late = await asyncio.wait(pending, timeout=left)
+            if late:
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+                return
 
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
         failures = 0
+        engine = self._core.engine
         while not self._stopping:
             self._wake.clear()
             try:
-                await self._tick(None)
+                await asyncio.to_thread(engine.tick, self.clock.now())
                 failures = 0
             except Exception:
                 failures += 1
                 log.exception("tick failed (attempt %d); retrying", failures)
-            delay = await self._seconds_to_sleep(failures)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-
-    async def _seconds_to_sleep(self, failures: int) -> float:
-        if failures:
-            return backoff_seconds(failures)
-        try:
-            due = await self._off_loop(self.store.next_due_at)
-        except Exception:
-            log.exception("could not read the next due time; retrying")
-            return 1.0
-        return seconds_until([due, self._engine.next_deadline()], self.clock.now())
+            if self._stopping:
+                return
+            wake_at = await asyncio.to_thread(engine.next_wake, self.clock.now(), failures)
+            await self.clock.wait_until_async(wake_at, self._wake)

@@ -1,15 +1,22 @@
-"""The firing core shared by `Scheduler` and `AsyncScheduler`.
+"""The firing core that `Scheduler` and `AsyncScheduler` share.
 
-It claims due work through the store, keeps the runs this process has in
-flight (their cancel events and timeout deadlines), and records outcomes.
-It never calls a handler itself: the schedulers do, on their executor or
-event loop, and report back through `finish`.
+Every firing decision and store call lives here; a shell only says how to
+start a handler (`launch`) and how to wait. One tick is: renew the leases
+of runs in flight here, fail those past their timeout, finish runs whose
+lease expired elsewhere (their scheduler died), then claim due work batch
+by batch, launching each batch before claiming the next so that the first
+handler of a burst starts at once.
+
+A run that timed out is recorded `failed` at once but keeps its slot
+(`occupied`) until its handler really returns: a thread cannot be killed,
+and `Overlap.SKIP` must not start a second copy beside it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
@@ -21,18 +28,31 @@ from .model import Run, RunStatus, RunTrigger, Schedule, replace
 from .planning import Outcome, apply_outcome, plan_claim
 from .stores.base import Store
 
-__all__ = ["DEFAULT_LEASE", "INTERRUPTED", "Engine", "Launch", "backoff_seconds", "seconds_until"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "INTERRUPTED",
+    "MAX_SLEEP",
+    "Engine",
+    "Launch",
+    "Launcher",
+    "backoff_seconds",
+]
 
 INTERRUPTED = "interrupted: its scheduler stopped before the run finished (lease expired)"
+DEFAULT_LEASE = timedelta(minutes=5)
+MAX_SLEEP = timedelta(seconds=60)  # loops re-check the store at least this often
+_FIRST_BATCH = 32  # small, so the first handler of a burst starts at once
+_BATCH = 500
+_MAX_BACKOFF = 30.0
 
 log = logging.getLogger("agentsched")
 
 Launch = tuple[Schedule, Run]
 """A run that must start now, with the schedule it belongs to."""
 
-_CLAIM_BATCH = 500
-MAX_SLEEP = 60.0  # loops re-check the store at least this often (other processes write too)
-_MAX_BACKOFF = 30.0
+Launcher = Callable[[Launch], "Run | None"]
+"""How a shell starts a run's handler: returns the finished run if the handler
+already ran to completion (inline), else None (it runs elsewhere)."""
 
 
 def backoff_seconds(failures: int) -> float:
@@ -40,22 +60,13 @@ def backoff_seconds(failures: int) -> float:
     return min(_MAX_BACKOFF, 0.1 * (1 << min(failures, 10)))
 
 
-def seconds_until(wakes: list[datetime | None], now: datetime) -> float:
-    """Seconds from `now` to the earliest of `wakes` (0 if past, `MAX_SLEEP` at most)."""
-    times = [t for t in wakes if t is not None]
-    if not times:
-        return MAX_SLEEP
-    return min(max((min(times) - now).total_seconds(), 0.0), MAX_SLEEP)
-
-
 @attrs.define
 class _InFlight:
     run: Run
     context: RunContext
     deadline: datetime | None
-
-
-DEFAULT_LEASE = timedelta(minutes=5)
+    cancel: Callable[[], None] | None
+    timed_out: bool = False
 
 
 class Engine:
@@ -67,45 +78,47 @@ class Engine:
     engine marks it failed ("interrupted") and never runs its handler again.
     """
 
-    def __init__(self, store: Store, lease: timedelta = DEFAULT_LEASE) -> None:
+    def __init__(self, store: Store, launch: Launcher, lease: timedelta = DEFAULT_LEASE) -> None:
         self.store = store
         self.lease = check_duration("lease", lease, timedelta(seconds=1))
+        self._launch = launch
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
 
-    # -- claiming ------------------------------------------------------------
+    # -- ticking -------------------------------------------------------------
 
-    def claim(self, now: datetime) -> tuple[list[Run], list[Launch]]:
-        """Claim everything due at `now`: (every run written, the runs to start)."""
+    def tick(self, now: datetime) -> list[Run]:
+        """Do everything due at `now`; returns the runs claimed, finished ones as finished."""
+        self.renew(now)
+        self._expire(now)
+        self._sweep(now)
+        return self._claim(now)
+
+    def _claim(self, now: datetime) -> list[Run]:
         written: list[Run] = []
-        launches: list[Launch] = []
+        limit = _FIRST_BATCH
         while True:
             claims = self.store.claim_due(
                 now,
                 lambda s, a: plan_claim(s, a, now, new_run_id),
-                limit=_CLAIM_BATCH,
+                limit=limit,
                 lease_until=now + self.lease,
             )
+            if not claims:  # a short batch may just mean refusals; stop when none is left
+                return written
             for schedule, runs in claims:
                 for run in runs:
-                    written.append(run)
                     if run.status is RunStatus.RUNNING and run.started_at is not None:
-                        launches.append((schedule, run))
-                    elif run.status is not RunStatus.RUNNING and log.isEnabledFor(logging.INFO):
-                        log.info(
-                            "run %s of schedule %s %s (%d fire%s, latest %s)",
-                            run.id,
-                            schedule.id,
-                            run.status,
-                            run.coalesced,
-                            "" if run.coalesced == 1 else "s",
-                            run.scheduled_for,
-                        )
-            if not claims:  # a short batch may just mean refusals; stop when none is left
-                return written, launches
+                        written.append(self._launch((schedule, run)) or run)
+                        continue
+                    if run.status is not RunStatus.RUNNING:
+                        _log_decision(schedule, run)
+                    written.append(run)
+            limit = _BATCH
 
-    def manual(self, schedule: Schedule, now: datetime) -> Run:
-        """Write a manual run of `schedule`, started now (outside its spec and overlap)."""
+    def trigger(self, schedule: Schedule, now: datetime) -> Run:
+        """Write a manual run of `schedule`, started now (outside its spec and overlap),
+        and launch it; returns it finished if it ran inline."""
         run = Run(
             id=new_run_id(),
             schedule_id=schedule.id,
@@ -117,12 +130,18 @@ class Engine:
             started_at=now,
         )
         self.store.add_run(run, lease_until=now + self.lease)
-        return run
+        return self._launch((schedule, run)) or run
 
     # -- running -------------------------------------------------------------
 
-    def begin(self, schedule: Schedule, run: Run) -> RunContext:
-        """Register a run as in flight here and build the handler's context."""
+    def begin(
+        self, schedule: Schedule, run: Run, cancel: Callable[[], None] | None = None
+    ) -> RunContext:
+        """Register a run as in flight here and build the handler's context.
+
+        `cancel`, if given, is called (besides setting `ctx.cancel`) when the
+        run times out or the scheduler stops: an asyncio task's `cancel`.
+        """
         context = RunContext(schedule, run.id, run.scheduled_for, run.attempt, CancelSignal())
         started = run.started_at
         deadline = (
@@ -131,76 +150,109 @@ class Engine:
             else None
         )
         with self._lock:
-            self._in_flight[run.id] = _InFlight(run, context, deadline)
+            self._in_flight[run.id] = _InFlight(run, context, deadline, cancel)
         return context
 
-    def finish(self, run_id: str, outcome: Outcome) -> Launch | None:
-        """Record how an in-flight run ended; returns a buffered run to start, if any.
+    def set_cancel(self, run_id: str, cancel: Callable[[], None]) -> None:
+        """Attach a canceller to a run already in flight (once its task exists)."""
+        with self._lock:
+            flight = self._in_flight.get(run_id)
+            if flight is not None:
+                flight.cancel = cancel
 
-        A run that overran its timeout fails with a timeout error whatever
-        the handler returned. A run already finished (timed out while the
-        handler was still going) is left alone.
+    def finish(self, context: RunContext, outcome: Outcome) -> Run | None:
+        """Record how a run's handler ended; returns the run as finished, or None if it
+        had been finished already (timed out, or swept) and only its slot is freed now.
+
+        A run that overran its timeout fails with a timeout error whatever the
+        handler returned. A run buffered behind this one is launched.
         """
         with self._lock:
-            flight = self._in_flight.pop(run_id, None)
+            flight = self._in_flight.pop(context.run_id, None)
         if flight is None:
             return None
         flight.context.signal.set()
+        run = flight.run
+        if run.started_at is not None and outcome.finished_at < run.started_at:
+            outcome = attrs.evolve(outcome, finished_at=run.started_at)  # a clock stepped back
+        if flight.timed_out:
+            self._release(run, outcome.finished_at)
+            return None
         if flight.deadline is not None and outcome.finished_at > flight.deadline:
             outcome = _timed_out(flight, outcome.finished_at)
-        return self._record(flight.run, outcome)
+        return self._record(run, outcome)
 
     def renew(self, now: datetime) -> None:
-        """Extend the leases of the runs in flight here."""
+        """Extend the leases of the runs in flight here (timed-out ones too: their code
+        still occupies the slot)."""
         with self._lock:
             ids = list(self._in_flight)
         if ids:
             self.store.renew_leases(ids, now + self.lease)
 
-    def sweep(self, now: datetime) -> list[Launch]:
-        """Fail runs whose lease expired (their scheduler is gone); returns runs to start."""
-        launches = []
-        with self._lock:
-            mine = set(self._in_flight)
-        for run in self.store.expired_runs(now, limit=_CLAIM_BATCH):
-            if run.id in mine:
-                continue  # alive here; its lease is renewed by this very tick
-            outcome = Outcome(False, now, error=INTERRUPTED)
-            follow_up = self._record(run, outcome)
-            if follow_up is not None:
-                launches.append(follow_up)
-        return launches
-
-    def expire(self, now: datetime) -> list[Launch]:
-        """Fail every in-flight run past its deadline; returns buffered runs to start."""
+    def _expire(self, now: datetime) -> None:
+        """Fail every in-flight run past its deadline; it keeps its slot until it returns."""
         with self._lock:
             late = [
-                f for f in self._in_flight.values() if f.deadline is not None and f.deadline <= now
+                f
+                for f in self._in_flight.values()
+                if not f.timed_out and f.deadline is not None and f.deadline <= now
             ]
             for flight in late:
-                del self._in_flight[flight.run.id]
-        launches = []
+                flight.timed_out = True
         for flight in late:
-            flight.context.signal.set()
-            follow_up = self._record(flight.run, _timed_out(flight, now))
-            if follow_up is not None:
-                launches.append(follow_up)
-        return launches
+            _cancel(flight)
+            self._record(flight.run, _timed_out(flight, now), occupied=True)
 
-    def next_deadline(self) -> datetime | None:
-        """The earliest timeout deadline among runs in flight here."""
+    def _sweep(self, now: datetime) -> None:
+        """Finish runs whose lease expired (their scheduler is gone), never re-running them."""
         with self._lock:
-            deadlines = [f.deadline for f in self._in_flight.values() if f.deadline is not None]
-        return min(deadlines) if deadlines else None
+            mine = set(self._in_flight)
+        for run in self.store.expired_runs(now, limit=_BATCH):
+            if run.id in mine:
+                continue  # alive here; its lease is renewed by this very tick
+            if run.status is RunStatus.RUNNING:
+                self._record(run, Outcome(False, now, error=INTERRUPTED))
+            else:  # timed out elsewhere, and its scheduler died before the code returned
+                self._release(run, now)
+
+    def next_wake(self, now: datetime, failures: int = 0) -> datetime:
+        """When a loop should tick again: the next due time or timeout deadline, soon after
+        failures (backing off), and at least every `MAX_SLEEP` (other processes write too)."""
+        if failures:
+            return now + timedelta(seconds=backoff_seconds(failures))
+        wakes = [now + MAX_SLEEP]
+        with self._lock:
+            wakes += [
+                f.deadline
+                for f in self._in_flight.values()
+                if f.deadline is not None and not f.timed_out
+            ]
+        try:
+            due = self.store.next_due_at()
+        except Exception:
+            log.exception("could not read the next due time; retrying")
+            return now + timedelta(seconds=1)
+        if due is not None:
+            wakes.append(due)
+        return min(wakes)
 
     def cancel_all(self) -> None:
-        """Set every in-flight run's cancel event (the scheduler is stopping)."""
+        """Set every in-flight run's cancel event (the scheduler is stopping); unlike a
+        timeout, this asks handlers to stop and leaves them to do it."""
         with self._lock:
             flights = list(self._in_flight.values())
         for flight in flights:
             flight.context.signal.set()
 
-    def _record(self, run: Run, outcome: Outcome) -> Launch | None:
+    def in_flight(self) -> int:
+        """How many runs this engine has started whose handlers have not returned."""
+        with self._lock:
+            return len(self._in_flight)
+
+    # -- recording -----------------------------------------------------------
+
+    def _record(self, run: Run, outcome: Outcome, occupied: bool = False) -> Run | None:
         finished = replace(
             run,
             status=RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
@@ -214,30 +266,64 @@ class Engine:
             finished,
             lambda s: apply_outcome(s, finished, outcome),
             lease_until=outcome.finished_at + self.lease,
+            occupied=occupied,
         )
         if result is None:
             return None
-        level = logging.INFO if outcome.succeeded else logging.WARNING
-        if log.isEnabledFor(level):
-            seconds = (
-                (outcome.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
-            )
-            error = f": {outcome.error}" if outcome.error else ""
-            log.log(
-                level,
-                "run %s of schedule %s %s in %.3fs%s",
-                run.id,
-                run.schedule_id,
-                finished.status,
-                seconds,
-                error,
-            )
+        _log_outcome(run, finished, outcome)
+        self._follow_up(result)
+        return finished
+
+    def _release(self, run: Run, at: datetime) -> None:
+        """The code of a run finished earlier (timed out) has left: free its slot."""
+        result = self.store.release_run(run.id, at, lease_until=at + self.lease)
+        if result is not None:
+            self._follow_up(result)
+
+    def _follow_up(self, result: tuple[Schedule | None, Run | None]) -> None:
         schedule, buffered = result
-        if buffered is None or schedule is None:
-            return None
-        return schedule, buffered
+        if schedule is not None and buffered is not None:
+            self._launch((schedule, buffered))
+
+
+def _cancel(flight: _InFlight) -> None:
+    flight.context.signal.set()
+    if flight.cancel is not None:
+        try:
+            flight.cancel()
+        except Exception:
+            log.exception("could not cancel run %s", flight.run.id)
 
 
 def _timed_out(flight: _InFlight, now: datetime) -> Outcome:
     timeout = flight.context.schedule.timeout or timedelta(0)
     return Outcome(False, now, error=f"timed out after {timeout.total_seconds():g}s")
+
+
+def _log_decision(schedule: Schedule, run: Run) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "run %s of schedule %s %s (%d fire%s, latest %s)",
+            run.id,
+            schedule.id,
+            run.status,
+            run.coalesced,
+            "" if run.coalesced == 1 else "s",
+            run.scheduled_for,
+        )
+
+
+def _log_outcome(run: Run, finished: Run, outcome: Outcome) -> None:
+    level = logging.INFO if outcome.succeeded else logging.WARNING
+    if log.isEnabledFor(level):
+        seconds = (outcome.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+        error = f": {outcome.error}" if outcome.error else ""
+        log.log(
+            level,
+            "run %s of schedule %s %s in %.3fs%s",
+            run.id,
+            run.schedule_id,
+            finished.status,
+            seconds,
+            error,
+        )

@@ -7,25 +7,37 @@ or an exception, fails the run; it never stops the scheduler.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import threading
 import traceback
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
 from datetime import datetime
+from typing import Any
 
 import attrs
 
 from ._validate import clean_text, text_problem
 from .errors import shorten
+from .executors.inline import InlineExecutor
 from .model import MAX_ID, MAX_TEXT, MAX_TRACEBACK, Schedule
 from .planning import Outcome
 
 __all__ = [
     "CancelSignal",
+    "Handler",
     "RunContext",
     "RunResult",
     "describe_error",
     "failure_of",
     "format_traceback",
+    "is_async",
+    "not_started",
     "outcome_of",
+    "run_handler",
+    "run_handler_async",
 ]
 
 _TRUNCATED = "... [truncated]"
@@ -187,3 +199,82 @@ def outcome_of(returned: object, finished_at: datetime) -> Outcome:
         finished_at,
         error=f"handler returned {type(returned).__name__}; expected RunResult, str or None",
     )
+
+
+Handler = Callable[[RunContext], Any]
+"""`handler(ctx)`, a plain function or an `async def` one."""
+
+
+@functools.lru_cache(maxsize=256)
+def is_async(handler: Handler) -> bool:
+    """Whether calling `handler` gives a coroutine to await."""
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - an object with `async def __call__`
+    )
+
+
+def not_started(error: str, at: datetime) -> Outcome:
+    """A run whose handler never started (no handler, executor shut down): recorded
+    failed, but not counted against the agent's `failure_count`."""
+    return Outcome(False, at, error=error, counts=False)
+
+
+def _escaped(exc: BaseException, at: datetime) -> Outcome:
+    """SystemExit, KeyboardInterrupt, CancelledError raised *by a handler*."""
+    return Outcome(
+        False,
+        at,
+        error=f"handler raised {describe_error(exc)}",
+        traceback=format_traceback(exc),
+    )
+
+
+def run_handler(
+    handler: Handler,
+    context: RunContext,
+    now: Callable[[], datetime],
+    coroutines: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> tuple[Outcome, BaseException | None]:
+    """Call `handler` from synchronous code and say how it went; never raises.
+
+    `coroutines` runs an `async def` handler's coroutine to completion. Returns
+    the outcome and, if the handler raised a `BaseException` that is not an
+    `Exception` (SystemExit, KeyboardInterrupt), that exception: the caller
+    records the run first, then decides whether to re-raise it.
+    """
+    try:
+        returned = handler(context)
+        if inspect.iscoroutine(returned):
+            returned = coroutines(returned)
+    except Exception as exc:
+        return failure_of(exc, now()), None
+    except BaseException as exc:
+        return _escaped(exc, now()), exc
+    return outcome_of(returned, now()), None
+
+
+async def run_handler_async(
+    handler: Handler,
+    context: RunContext,
+    now: Callable[[], datetime],
+    executor: Executor | None,
+) -> Outcome:
+    """Await `handler` on the running loop (a plain function runs on `executor`, or in
+    the loop's default executor); never raises but when the task itself is cancelled
+    from outside, which the caller handles."""
+    try:
+        if is_async(handler):
+            returned = await handler(context)
+        elif isinstance(executor, InlineExecutor):
+            returned = handler(context)
+        else:
+            returned = await asyncio.get_running_loop().run_in_executor(executor, handler, context)
+            if inspect.iscoroutine(returned):
+                returned = await returned
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return failure_of(exc, now())
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the handler
+        return _escaped(exc, now())
+    return outcome_of(returned, now())

@@ -279,6 +279,11 @@ class Schedule:
     def __attrs_post_init__(self) -> None:
         _in_utc(self, _SCHEDULE_INSTANTS)
 
+    @property
+    def due_at(self) -> datetime | None:
+        """When the scheduler must next look at this schedule: what stores index."""
+        return self.next_run_at
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `agent.schedule`, plus agentsched's own fields."""
         return {

@@ -28,6 +28,9 @@ class Outcome:
     output: str | None = None
     error: str | None = None
     traceback: str | None = None
+    counts: bool = True
+    """False for a failure that is not the agent's (its handler never started):
+    it is recorded, but not counted toward `failure_count`."""
 
 
 def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:
@@ -124,10 +127,7 @@ def plan_claim(
         upcoming: datetime | None = after_now  # what next_fire_for would find, already known
     else:
         upcoming = states.next_fire_for(schedule, now, run_count=count)
-    if upcoming is None:
-        changes.update(status=Status.COMPLETED, next_run_at=None)
-    else:
-        changes["next_run_at"] = upcoming
+    changes.update(states.moved_on(schedule, upcoming))
     return replace(schedule, **changes), runs
 
 
@@ -150,7 +150,7 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
         changes.update(failure_count=0, last_error=None)
         if schedule.stateful and outcome.response_id is not None:
             changes["previous_response_id"] = outcome.response_id
-    else:
+    elif outcome.counts:
         changes.update(failure_count=schedule.failure_count + 1, last_error=outcome.error)
     if all(getattr(schedule, name) == value for name, value in changes.items()):
         return schedule  # nothing to record: no new version, no write

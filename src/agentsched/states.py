@@ -28,9 +28,10 @@ from .specs import Cron, Interval, Spec
 
 __all__ = [
     "UPDATABLE_FIELDS",
+    "activate",
     "bind_spec",
-    "complete",
     "delete",
+    "moved_on",
     "next_fire_for",
     "pause",
     "resume",
@@ -70,7 +71,8 @@ def bind_spec(spec: Spec, schedule_id: str, now: datetime) -> Spec:
 def next_fire_for(
     schedule: Schedule, after: datetime, run_count: int | None = None
 ) -> datetime | None:
-    """The schedule's next fire strictly after `after`, honouring `max_runs` and `end_at`.
+    """The schedule's next fire strictly after `after`, honouring `max_runs` and `end_at`:
+    the one rule for when a schedule is exhausted.
 
     `run_count` overrides the schedule's own (a claim that is about to count a run).
     """
@@ -81,6 +83,19 @@ def next_fire_for(
     if found is None or (schedule.end_at is not None and found > schedule.end_at):
         return None
     return found
+
+
+def moved_on(schedule: Schedule, upcoming: datetime | None) -> dict[str, Any]:
+    """The changes that point a schedule at its next fire: active with `next_run_at`
+    if there is one, else completed (exhausted: no next fire, `max_runs` or `end_at`)."""
+    if upcoming is None:
+        return {"status": Status.COMPLETED, "next_run_at": None}
+    return {"status": Status.ACTIVE, "next_run_at": upcoming}
+
+
+def activate(schedule: Schedule, now: datetime) -> Schedule:
+    """A new schedule, pointed at its first fire after `now` (completed if it has none)."""
+    return replace(schedule, **moved_on(schedule, next_fire_for(schedule, now)))
 
 
 def _bump(record: Schedule, now: datetime, **changes: Any) -> Schedule:
@@ -110,17 +125,7 @@ def resume(schedule: Schedule, now: datetime) -> Schedule:
         return schedule
     if schedule.status is Status.COMPLETED:
         raise InvalidTransition(f"schedule {schedule.id} is completed and cannot be resumed")
-    upcoming = next_fire_for(schedule, now)
-    status = Status.ACTIVE if upcoming is not None else Status.COMPLETED
-    return _bump(schedule, now, status=status, paused_at=None, next_run_at=upcoming)
-
-
-def complete(schedule: Schedule, now: datetime) -> Schedule:
-    """active -> completed: the schedule is exhausted (no next fire, max_runs or end_at)."""
-    _not_deleted(schedule)
-    if schedule.status is not Status.ACTIVE:
-        raise InvalidTransition(f"schedule {schedule.id} is {schedule.status} and cannot complete")
-    return _bump(schedule, now, status=Status.COMPLETED, next_run_at=None)
+    return _bump(schedule, now, paused_at=None, **moved_on(schedule, next_fire_for(schedule, now)))
 
 
 def delete(schedule: Schedule, now: datetime) -> Schedule:
@@ -150,6 +155,4 @@ def update(schedule: Schedule, now: datetime, changes: Mapping[str, Any]) -> Sch
     updated = attrs.evolve(schedule, version=schedule.version + 1, updated_at=now, **changes)
     if _TIMING_FIELDS.isdisjoint(changes) or updated.status is Status.PAUSED:
         return updated
-    upcoming = next_fire_for(updated, now)
-    status = Status.ACTIVE if upcoming is not None else Status.COMPLETED
-    return replace(updated, status=status, next_run_at=upcoming)
+    return replace(updated, **moved_on(updated, next_fire_for(updated, now)))

@@ -103,7 +103,7 @@ class Store(Protocol):
     ) -> builtins.list[Claim]:
         """Atomically take the work due at `now`.
 
-        Considers the first `limit` active schedules with `next_run_at <= now`
+        Considers the first `limit` active schedules with `due_at <= now`
         (earliest first, each at most once per call), calls `plan` on each
         with the schedule's `Activity`
         (its runs still `running`: started, and buffered with no
@@ -121,12 +121,9 @@ class Store(Protocol):
         ...
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
-        """Insert a run (leased until `lease_until` if it is running). `ConflictError`
-        if its id, or its (schedule_id, scheduled_for) for a scheduled run, exists."""
-        ...
-
-    def update_run(self, run: Run) -> None:
-        """Replace the stored run of the same id. `StoreError` if there is none."""
+        """Insert a run (leased until `lease_until` if it is running and started).
+        `ConflictError` if its id, or for a scheduled run its (schedule_id,
+        scheduled_for, attempt), exists."""
         ...
 
     def finish_run(
@@ -134,6 +131,7 @@ class Store(Protocol):
         run: Run,
         update: Callable[[Schedule], Schedule],
         lease_until: datetime | None = None,
+        occupied: bool = False,
     ) -> Finish | None:
         """Atomically record how a run ended and fold it into its schedule.
 
@@ -144,19 +142,32 @@ class Store(Protocol):
         run (`running` with no `started_at`), marks the oldest one started at
         `run.finished_at`, leased until `lease_until`. `StoreError` if the run
         does not exist.
+
+        `occupied=True` records a run whose handler has not returned (it timed
+        out): the run is finished, but it keeps a lease (until `lease_until`,
+        renewed like a running one) and still counts as running for overlap
+        decisions, and no buffered run starts, until `release_run`.
         """
         ...
 
+    def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
+        """The handler of a run finished as `occupied` has returned: drop its lease and
+        start the oldest buffered run of its schedule at `at` (leased until
+        `lease_until`). None if the run is not occupied (released already)."""
+        ...
+
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
-        """Extend the leases of these runs (the caller is still running them)."""
+        """Extend the leases of these runs (the caller is still running their handlers);
+        runs that are neither running nor occupied are left alone."""
         ...
 
     def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
-        """Started runs still `running` whose lease ended before `now`.
+        """Leased runs whose lease ended before `now`, oldest lease first.
 
-        Their scheduler died or stalled; the caller finishes them as failed
-        (`finish_run`, which also starts a run buffered behind them) and never
-        runs their handler again.
+        Their scheduler died or stalled. A `running` one is finished as failed
+        by the caller (`finish_run`, which also starts a run buffered behind
+        it), and its handler is never run again; a finished one was occupied
+        (timed out) and is released (`release_run`).
         """
         ...
 
@@ -169,7 +180,7 @@ class Store(Protocol):
         ...
 
     def next_due_at(self) -> datetime | None:
-        """The earliest `next_run_at` of any active schedule, or None."""
+        """The earliest `due_at` of any active schedule, or None."""
         ...
 
     def close(self) -> None:

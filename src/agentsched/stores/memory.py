@@ -56,17 +56,16 @@ class MemoryStore:
         self._finished_count: dict[str, int] = {}
         self._run_keys: set[tuple[str, datetime | None, int]] = set()
         self._unfinished: dict[str, dict[str, Run]] = {}
+        # finished runs whose handler has not returned (timed out), per schedule
+        self._occupied: dict[str, set[str]] = {}
         self._leases: dict[str, datetime] = {}
 
     def _index(self, schedule: Schedule, previous: Schedule | None = None) -> None:
-        if (
-            previous is not None
-            and previous.next_run_at == schedule.next_run_at
-            and previous.status is schedule.status
-        ):
+        due = schedule.due_at
+        if previous is not None and previous.due_at == due and previous.status is schedule.status:
             return  # its heap entry is still the right one
-        if schedule.status is Status.ACTIVE and schedule.next_run_at is not None:
-            heapq.heappush(self._due, (schedule.next_run_at, schedule.id))
+        if schedule.status is Status.ACTIVE and due is not None:
+            heapq.heappush(self._due, (due, schedule.id))
         if len(self._due) > 2 * len(self._schedules) + 64:
             # too many superseded entries: rebuild from the current ones
             self._due = [e for e in self._due if self._is_current(e)]
@@ -77,7 +76,7 @@ class MemoryStore:
         return (
             schedule is not None
             and schedule.status is Status.ACTIVE
-            and schedule.next_run_at == entry[0]
+            and schedule.due_at == entry[0]
         )
 
     def add(self, schedule: Schedule) -> None:
@@ -191,12 +190,15 @@ class MemoryStore:
 
     def _activity(self, schedule_id: str) -> Activity:
         unfinished = self._unfinished.get(schedule_id)
-        if not unfinished:
+        occupied = len(self._occupied.get(schedule_id, ()))
+        if not unfinished and not occupied:
             return _IDLE
-        waiting = sum(1 for r in unfinished.values() if r.started_at is None)
-        return Activity(running=len(unfinished) - waiting, waiting=waiting)
+        waiting = sum(1 for r in (unfinished or {}).values() if r.started_at is None)
+        return Activity(running=len(unfinished or ()) - waiting + occupied, waiting=waiting)
 
-    def _store_run(self, run: Run, lease_until: datetime | None = None) -> None:
+    def _store_run(
+        self, run: Run, lease_until: datetime | None = None, occupied: bool = False
+    ) -> None:
         previous = self._runs.get(run.id)
         self._runs[run.id] = run
         if run.status is RunStatus.RUNNING:
@@ -204,7 +206,11 @@ class MemoryStore:
             if lease_until is not None and run.started_at is not None:
                 self._leases[run.id] = lease_until
             return
-        self._leases.pop(run.id, None)
+        if occupied and lease_until is not None:
+            self._leases[run.id] = lease_until
+            self._occupied.setdefault(run.schedule_id, set()).add(run.id)
+        else:
+            self._leases.pop(run.id, None)
         unfinished = self._unfinished.get(run.schedule_id)
         if unfinished is not None:
             unfinished.pop(run.id, None)
@@ -227,8 +233,10 @@ class MemoryStore:
             ids = self._runs_by_schedule[schedule_id]
             for run_id in ids:
                 run = self._runs[run_id]
-                if run.status is not RunStatus.RUNNING:
+                if run.status is not RunStatus.RUNNING and run_id not in self._leases:
                     break
+            else:
+                return  # every finished run is still occupied: nothing may go yet
             del ids[run_id]
             del self._runs[run_id]
             # next_run_at only ever moves past now, so this fire cannot come due again
@@ -244,17 +252,12 @@ class MemoryStore:
                 raise ConflictError(f"run {shorten(run.id)} or its fire time exists already")
             self._insert_run(run, lease_until)
 
-    def update_run(self, run: Run) -> None:
-        with self._lock:
-            if run.id not in self._runs:
-                raise StoreError(f"run {shorten(run.id)} does not exist")
-            self._store_run(run)
-
     def finish_run(
         self,
         run: Run,
         update: Callable[[Schedule], Schedule],
         lease_until: datetime | None = None,
+        occupied: bool = False,
     ) -> Finish | None:
         with self._lock:
             stored = self._runs.get(run.id)
@@ -262,24 +265,49 @@ class MemoryStore:
                 raise StoreError(f"run {shorten(run.id)} does not exist")
             if stored.status is not RunStatus.RUNNING:
                 return None
-            self._store_run(run)
+            self._store_run(run, lease_until, occupied)
             schedule = self._schedules.get(run.schedule_id)
             if schedule is not None:
-                updated = update(schedule)
+                try:
+                    updated = update(schedule)
+                except Exception as exc:
+                    log.error(
+                        "run %s finished, but its schedule could not record it: %s",
+                        run.id,
+                        exc,
+                        extra={"schedule_id": run.schedule_id, "run_id": run.id},
+                    )
+                    updated = schedule
                 if updated is not schedule:
                     self._schedules[updated.id] = updated
                     self._index(updated, schedule)
                     schedule = updated
-            waiting = [
-                r
-                for r in self._unfinished.get(run.schedule_id, {}).values()
-                if r.started_at is None
-            ]
-            if not waiting:
+            if occupied:
                 return schedule, None
-            started = replace(waiting[0], started_at=run.finished_at)
-            self._store_run(started, lease_until)
-            return schedule, started
+            return schedule, self._start_buffered(run.schedule_id, run.finished_at, lease_until)
+
+    def _start_buffered(
+        self, schedule_id: str, at: datetime | None, lease_until: datetime | None
+    ) -> Run | None:
+        for waiting in self._unfinished.get(schedule_id, {}).values():
+            if waiting.started_at is None:
+                started = replace(waiting, started_at=at)
+                self._store_run(started, lease_until)
+                return started
+        return None
+
+    def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            occupied = self._occupied.get(run.schedule_id) if run is not None else None
+            if run is None or occupied is None or run_id not in occupied:
+                return None
+            occupied.discard(run_id)
+            if not occupied:
+                del self._occupied[run.schedule_id]
+            self._leases.pop(run_id, None)
+            schedule = self._schedules.get(run.schedule_id)
+            return schedule, self._start_buffered(run.schedule_id, at, lease_until)
 
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
         with self._lock:

@@ -85,7 +85,8 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX runs_leases ON runs (lease_until) WHERE status = 'running';
     """,
     # 2: run history is bounded per schedule (a count of finished runs kept per
-    # schedule makes the bound cheap), and a fire may have several attempts.
+    # schedule makes the bound cheap); a fire may have several attempts; a run
+    # that timed out keeps its lease (its slot) until its handler returns.
     2: """
     ALTER TABLE schedules ADD COLUMN finished_runs INTEGER NOT NULL DEFAULT 0;
     UPDATE schedules SET finished_runs = (
@@ -96,6 +97,11 @@ _MIGRATIONS: dict[int, str] = {
     DROP INDEX runs_one_per_fire;
     CREATE UNIQUE INDEX runs_one_per_fire ON runs (schedule_id, scheduled_for, attempt)
         WHERE trigger = 'schedule';
+    DROP INDEX runs_unfinished;
+    CREATE INDEX runs_unfinished ON runs (schedule_id)
+        WHERE status = 'running' OR lease_until IS NOT NULL;
+    DROP INDEX runs_leases;
+    CREATE INDEX runs_leases ON runs (lease_until) WHERE lease_until IS NOT NULL;
     """,
 }
 
@@ -404,7 +410,7 @@ class SQLiteStore:
             schedule.agent_id,
             schedule.name or "",
             schedule.status.value,
-            _micros(schedule.next_run_at),
+            _micros(schedule.due_at),
             schedule.version,
             body,
             schedule.id,
@@ -497,7 +503,7 @@ class SQLiteStore:
                 "WHERE id = ? AND version = ?",
                 (
                     schedule.status.value,
-                    _micros(schedule.next_run_at),
+                    _micros(schedule.due_at),
                     schedule.version,
                     body,
                     schedule.id,
@@ -582,12 +588,14 @@ class SQLiteStore:
 
     @staticmethod
     def _activity(db: sqlite3.Connection, schedule_id: str) -> Activity:
-        running, waiting = db.execute(
+        # Running runs, buffered ones (no start yet), and finished ones that still hold
+        # their lease (timed out, handler not returned): they all occupy the schedule.
+        unfinished, waiting = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(started_at IS NULL), 0) FROM runs "
-            "WHERE schedule_id = ? AND status = 'running'",
+            "WHERE schedule_id = ? AND (status = 'running' OR lease_until IS NOT NULL)",
             (schedule_id,),
         ).fetchone()
-        return Activity(running=running - waiting, waiting=waiting)
+        return Activity(running=unfinished - waiting, waiting=waiting)
 
     # -- runs ------------------------------------------------------------------
 
@@ -611,8 +619,13 @@ class SQLiteStore:
         )
 
     @staticmethod
-    def _write_run(db: sqlite3.Connection, run: Run, lease_until: datetime | None = None) -> None:
-        leased = run.status is RunStatus.RUNNING and run.started_at is not None
+    def _write_run(
+        db: sqlite3.Connection,
+        run: Run,
+        lease_until: datetime | None = None,
+        occupied: bool = False,
+    ) -> None:
+        leased = occupied or (run.status is RunStatus.RUNNING and run.started_at is not None)
         db.execute(
             "UPDATE runs SET status = ?, started_at = ?, body = ?, "
             "lease_until = CASE WHEN ? THEN COALESCE(?, lease_until) ELSE NULL END WHERE id = ?",
@@ -645,14 +658,14 @@ class SQLiteStore:
         if row is None or self._keep_runs is None or row[0] <= self._keep_runs:
             return
         excess = row[0] - self._keep_runs
-        db.execute(
+        deleted = db.execute(
             "DELETE FROM runs WHERE seq IN (SELECT seq FROM runs WHERE schedule_id = ? "
-            "AND status != 'running' ORDER BY seq LIMIT ?)",
+            "AND status != 'running' AND lease_until IS NULL ORDER BY seq LIMIT ?)",
             (schedule_id, excess),
-        )
+        ).rowcount
         db.execute(
             "UPDATE schedules SET finished_runs = finished_runs - ? WHERE id = ?",
-            (excess, schedule_id),
+            (deleted, schedule_id),
         )
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
@@ -665,20 +678,12 @@ class SQLiteStore:
                 ) from None
             self._count_finished(db, run.schedule_id, [run])
 
-    def update_run(self, run: Run) -> None:
-        with self._write() as db:
-            row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
-            if row is None:
-                raise StoreError(f"run {shorten(run.id)} does not exist")
-            self._write_run(db, run)
-            if row[0] == RunStatus.RUNNING.value and run.status is not RunStatus.RUNNING:
-                self._add_finished(db, run.schedule_id, 1)
-
     def finish_run(
         self,
         run: Run,
         update: Callable[[Schedule], Schedule],
         lease_until: datetime | None = None,
+        occupied: bool = False,
     ) -> Finish | None:
         with self._write() as db:
             row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
@@ -686,10 +691,34 @@ class SQLiteStore:
                 raise StoreError(f"run {shorten(run.id)} does not exist")
             if row[0] != RunStatus.RUNNING.value:
                 return None
-            self._write_run(db, run)
+            self._write_run(db, run, lease_until, occupied)
             schedule = self._fold(db, run, update)
             self._add_finished(db, run.schedule_id, 1)
-            return schedule, self._start_buffered(db, run, lease_until)
+            if occupied:
+                return schedule, None
+            return schedule, self._start_buffered(db, run.schedule_id, run.finished_at, lease_until)
+
+    def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT schedule_id FROM runs WHERE id = ? AND status != 'running' "
+                "AND lease_until IS NOT NULL",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE runs SET lease_until = NULL WHERE id = ?", (run_id,))
+            schedule_id = row[0]
+            found = db.execute(
+                "SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (schedule_id,)
+            ).fetchone()
+            schedule: Schedule | None = None
+            if found is not None:
+                try:
+                    schedule = self._decoded.get(schedule_id, found[0])
+                except StoreError as exc:
+                    log.error("%s", exc, extra={"schedule_id": schedule_id, "run_id": run_id})
+            return schedule, self._start_buffered(db, schedule_id, at, lease_until)
 
     def _fold(
         self, db: sqlite3.Connection, run: Run, update: Callable[[Schedule], Schedule]
@@ -717,23 +746,27 @@ class SQLiteStore:
         return updated
 
     def _start_buffered(
-        self, db: sqlite3.Connection, run: Run, lease_until: datetime | None
+        self,
+        db: sqlite3.Connection,
+        schedule_id: str,
+        at: datetime | None,
+        lease_until: datetime | None,
     ) -> Run | None:
-        """Mark the oldest buffered run of the schedule started when `run` finished."""
+        """Mark the oldest buffered run of the schedule started at `at`."""
         while True:
             waiting = db.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND status = 'running' "
                 "AND started_at IS NULL ORDER BY seq LIMIT 1",
-                (run.schedule_id,),
+                (schedule_id,),
             ).fetchone()
             if waiting is None:
                 return None
             try:
                 buffered = _decode(Run, _text(waiting[0]), waiting[1])
             except StoreError as exc:
-                self._quarantine_run(db, waiting[0], run.schedule_id, exc)
+                self._quarantine_run(db, waiting[0], schedule_id, exc)
                 continue
-            started = replace(buffered, started_at=run.finished_at)
+            started = replace(buffered, started_at=at)
             self._write_run(db, started, lease_until)
             return started
 
@@ -771,15 +804,14 @@ class SQLiteStore:
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
         with self._write() as db:
             db.executemany(
-                "UPDATE runs SET lease_until = ? WHERE id = ? AND status = 'running' "
-                "AND lease_until IS NOT NULL",
+                "UPDATE runs SET lease_until = ? WHERE id = ? AND lease_until IS NOT NULL",
                 [(_micros(until), run_id) for run_id in run_ids],
             )
 
     def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
         rows = self._read(
-            f"SELECT {_RUN_COLUMNS}, CAST(schedule_id AS BLOB) FROM runs WHERE status = 'running' "
-            "AND lease_until IS NOT NULL AND lease_until < ? ORDER BY lease_until LIMIT ?",
+            f"SELECT {_RUN_COLUMNS}, CAST(schedule_id AS BLOB) FROM runs "
+            "WHERE lease_until IS NOT NULL AND lease_until < ? ORDER BY lease_until LIMIT ?",
             (_micros(now), limit),
         )
         found: builtins.list[Run] = []

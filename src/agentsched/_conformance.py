@@ -1,0 +1,318 @@
+"""The store contract as pytest tests: `StoreConformance` (see `agentsched.testing`).
+
+Needs nothing but agentsched: it uses plain asserts, no pytest or hypothesis
+imports, so that a user's own store can be checked in any test setup.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import attrs
+
+from .errors import ConflictError, ScheduleNotFound, StoreError, ValidationError
+from .model import Activity, Run, RunStatus, RunTrigger, Schedule, Status
+from .specs import Cron, Interval, Once, RRule, Spec
+from .stores.base import Store
+
+__all__ = ["StoreConformance"]
+
+
+def _schedule(n: int, **changes: object) -> Schedule:
+    base = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    fields: dict[str, object] = {
+        "id": f"sched_{n:04d}",
+        "agent_id": "agent",
+        "name": f"schedule {n:04d}",
+        "schedule": Cron("0 9 * * *"),
+        "input": "do it",
+        "next_run_at": base + timedelta(minutes=n),
+        "created_at": base,
+        "updated_at": base,
+    }
+    fields.update(changes)
+    return Schedule(**fields)  # type: ignore[arg-type]
+
+
+def _run(schedule: Schedule, run_id: str, when: datetime | None = None, **changes: object) -> Run:
+    fields: dict[str, object] = {
+        "id": run_id,
+        "schedule_id": schedule.id,
+        "agent_id": schedule.agent_id,
+        "status": RunStatus.RUNNING,
+        "scheduled_for": when if when is not None else schedule.next_run_at,
+    }
+    fields.update(changes)
+    return Run(**fields)  # type: ignore[arg-type]
+
+
+def _advance(schedule: Schedule, activity: Activity) -> tuple[Schedule, list[Run]]:
+    """A plan that fires once and moves the schedule a day ahead."""
+    assert schedule.next_run_at is not None
+    run = _run(schedule, f"run_{schedule.id}_{schedule.next_run_at:%Y%m%d%H%M}")
+    moved = attrs.evolve(
+        schedule,
+        next_run_at=schedule.next_run_at + timedelta(days=1),
+        version=schedule.version + 1,
+        run_count=schedule.run_count + 1,
+    )
+    return moved, [run]
+
+
+NOON = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+
+
+class StoreConformance:
+    """The store contract as pytest tests; subclass and provide a `store` fixture."""
+
+    def test_is_a_store(self, store: Store) -> None:
+        assert isinstance(store, Store)
+
+    def test_add_then_get_returns_equal_record(self, store: Store) -> None:
+        schedule = _schedule(1, metadata={"team": "support"}, owner="alice")
+        store.add(schedule)
+        assert store.get(schedule.id) == schedule
+        assert store.get("sched_missing") is None
+
+    def test_add_duplicate_id_conflicts(self, store: Store) -> None:
+        store.add(_schedule(1))
+        try:
+            store.add(_schedule(1, name="other"))
+        except ConflictError:
+            pass
+        else:
+            raise AssertionError("adding an existing id must raise ConflictError")
+        assert store.get("sched_0001") == _schedule(1)
+
+    def test_every_spec_kind_round_trips(self, store: Store) -> None:
+        kinds: list[Spec] = [
+            Cron("0 9 * * mon-fri", "Europe/Paris", hash_key="k"),
+            Once(NOON, "Asia/Tokyo"),
+            Interval(timedelta(minutes=90), NOON),
+            RRule("FREQ=WEEKLY;BYDAY=MO", datetime(2026, 1, 5, 9), "America/New_York"),
+        ]
+        for n, spec in enumerate(kinds):
+            store.add(_schedule(n, schedule=spec, timeout=timedelta(seconds=30), end_at=NOON))
+            assert store.get(f"sched_{n:04d}") == _schedule(
+                n, schedule=spec, timeout=timedelta(seconds=30), end_at=NOON
+            )
+
+    def test_update_checks_version(self, store: Store) -> None:
+        first = _schedule(1)
+        store.add(first)
+        second = attrs.evolve(first, name="renamed", version=2)
+        store.update(second, expected_version=1)
+        assert store.get(first.id) == second
+        try:
+            store.update(attrs.evolve(first, name="stale", version=2), expected_version=1)
+        except ConflictError:
+            pass
+        else:
+            raise AssertionError("a stale write must raise ConflictError")
+        assert store.get(first.id) == second
+
+    def test_update_of_missing_schedule_is_not_found(self, store: Store) -> None:
+        try:
+            store.update(_schedule(9), expected_version=1)
+        except ScheduleNotFound:
+            pass
+        else:
+            raise AssertionError("updating a missing schedule must raise ScheduleNotFound")
+
+    def test_list_sorts_by_name_then_id_and_pages(self, store: Store) -> None:
+        for n, name in enumerate(["b", "a", None, "b", "c"]):
+            store.add(_schedule(n, name=name))
+        listed = store.list()
+        assert [(s.name, s.id) for s in listed] == sorted(
+            [(s.name, s.id) for s in listed], key=lambda p: (p[0] or "", p[1])
+        )
+        assert listed[0].name is None
+        page1 = store.list(limit=2)
+        page2 = store.list(limit=2, after=page1[-1].id)
+        page3 = store.list(limit=2, after=page2[-1].id)
+        assert page1 + page2 + page3 == listed
+
+    def test_list_filters(self, store: Store) -> None:
+        store.add(_schedule(1, agent_id="a", owner="alice"))
+        store.add(_schedule(2, agent_id="b", owner="alice", status=Status.PAUSED))
+        store.add(_schedule(3, agent_id="a", owner="bob"))
+        store.add(_schedule(4, agent_id="a", status=Status.DELETED, deleted_at=NOON))
+        assert [s.id for s in store.list(agent_id="a")] == ["sched_0001", "sched_0003"]
+        assert [s.id for s in store.list(owner="alice")] == ["sched_0001", "sched_0002"]
+        assert [s.id for s in store.list(status=Status.PAUSED)] == ["sched_0002"]
+        assert [s.id for s in store.list(status=Status.DELETED)] == ["sched_0004"]
+        assert len(store.list(include_deleted=True)) == 4
+        assert len(store.list()) == 3
+
+    def test_claim_due_takes_only_due_active_schedules_earliest_first(self, store: Store) -> None:
+        store.add(_schedule(1, next_run_at=NOON - timedelta(hours=1)))
+        store.add(_schedule(2, next_run_at=NOON - timedelta(hours=2)))
+        store.add(_schedule(3, next_run_at=NOON + timedelta(minutes=1)))
+        store.add(_schedule(4, next_run_at=NOON - timedelta(hours=3), status=Status.PAUSED))
+        store.add(_schedule(5, next_run_at=None))
+        claims = store.claim_due(NOON, _advance)
+        assert [s.id for s, _ in claims] == ["sched_0002", "sched_0001"]
+        for schedule, runs in claims:
+            assert store.get(schedule.id) == schedule
+            assert store.runs(schedule.id) == runs
+        assert store.claim_due(NOON, _advance) == []
+
+    def test_claim_due_respects_limit_and_plan_refusals(self, store: Store) -> None:
+        for n in range(5):
+            store.add(_schedule(n, next_run_at=NOON - timedelta(minutes=10 - n)))
+        assert len(store.claim_due(NOON, _advance, limit=2)) == 2
+        assert store.claim_due(NOON, lambda s, a: None) == []
+        assert len(store.claim_due(NOON, _advance)) == 3
+
+    def test_claim_due_refuses_a_duplicate_run(self, store: Store) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        store.add_run(_run(schedule, "run_first"))
+        assert store.claim_due(NOON, _advance) == []
+        assert store.get(schedule.id) == schedule
+
+    def test_concurrent_claims_never_double_fire(self, store: Store) -> None:
+        for n in range(40):
+            store.add(_schedule(n, next_run_at=NOON - timedelta(seconds=n)))
+        results: list[list[tuple[Schedule, list[Run]]]] = []
+        barrier = threading.Barrier(4)
+
+        def claim() -> None:
+            barrier.wait()
+            results.append(store.claim_due(NOON, _advance, limit=1000))
+
+        threads = [threading.Thread(target=claim) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        claimed = [s.id for result in results for s, _ in result]
+        assert sorted(claimed) == sorted(f"sched_{n:04d}" for n in range(40))
+
+    def test_runs_newest_first_and_finishable(self, store: Store) -> None:
+        schedule = _schedule(1)
+        store.add(schedule)
+        for n in range(5):
+            store.add_run(
+                _run(schedule, f"run_{n}", NOON + timedelta(minutes=n), started_at=NOON)
+            )
+        assert [r.id for r in store.runs(schedule.id)] == [f"run_{n}" for n in range(4, -1, -1)]
+        assert [r.id for r in store.runs(schedule.id, limit=2)] == ["run_4", "run_3"]
+        done = attrs.evolve(
+            store.runs(schedule.id)[0], status=RunStatus.SUCCEEDED, output="ok", finished_at=NOON
+        )
+        assert store.finish_run(done, lambda s: s) == (schedule, None)
+        assert store.get_run("run_4") == done
+        assert store.get_run("run_missing") is None
+
+    def test_duplicate_scheduled_run_conflicts_but_manual_runs_do_not(self, store: Store) -> None:
+        schedule = _schedule(1)
+        store.add(schedule)
+        store.add_run(_run(schedule, "run_a", NOON))
+        try:
+            store.add_run(_run(schedule, "run_b", NOON))
+        except ConflictError:
+            pass
+        else:
+            raise AssertionError("a second scheduled run for one fire time must conflict")
+        store.add_run(_run(schedule, "run_c", NOON, trigger=RunTrigger.MANUAL))
+        store.add_run(_run(schedule, "run_d", NOON, trigger=RunTrigger.MANUAL))
+        assert len(store.runs(schedule.id)) == 3
+
+    def test_next_due_at(self, store: Store) -> None:
+        assert store.next_due_at() is None
+        store.add(_schedule(1, next_run_at=NOON + timedelta(hours=2)))
+        store.add(_schedule(2, next_run_at=NOON + timedelta(hours=1)))
+        store.add(_schedule(3, next_run_at=NOON, status=Status.PAUSED))
+        assert store.next_due_at() == NOON + timedelta(hours=1)
+        second = store.get("sched_0002")
+        assert second is not None
+        store.update(attrs.evolve(second, status=Status.PAUSED, version=2), expected_version=1)
+        assert store.next_due_at() == NOON + timedelta(hours=2)
+
+    def test_list_with_unknown_cursor_is_a_validation_error(self, store: Store) -> None:
+        try:
+            store.list(after="sched_nope")
+        except ValidationError as exc:
+            assert exc.field == "after"
+        else:
+            raise AssertionError("an unknown cursor must raise ValidationError")
+
+    def test_claim_plans_see_unfinished_runs(self, store: Store) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        store.add_run(_run(schedule, "run_started", NOON - timedelta(days=1), started_at=NOON))
+        store.add_run(_run(schedule, "run_waiting", NOON - timedelta(hours=1)))
+        store.add_run(_run(schedule, "run_done", NOON - timedelta(days=2), status=RunStatus.FAILED))
+        seen: list[Activity] = []
+
+        def plan(s: Schedule, activity: Activity) -> None:
+            seen.append(activity)
+
+        store.claim_due(NOON, plan)
+        assert seen == [Activity(running=1, waiting=1)]
+
+    def test_finish_run_updates_run_and_schedule_and_starts_the_buffered_run(
+        self, store: Store
+    ) -> None:
+        schedule = _schedule(1)
+        store.add(schedule)
+        first = _run(schedule, "run_first", NOON, started_at=NOON)
+        store.add_run(first)
+        store.add_run(_run(schedule, "run_buffered", NOON + timedelta(hours=1)))
+        done = attrs.evolve(
+            first, status=RunStatus.SUCCEEDED, finished_at=NOON + timedelta(hours=2)
+        )
+
+        def count(s: Schedule) -> Schedule:
+            return attrs.evolve(s, run_count=s.run_count + 1, version=s.version + 1)
+
+        finished = store.finish_run(done, count)
+        assert finished is not None
+        after, started = finished
+        assert after is not None and after.run_count == 1 and store.get(schedule.id) == after
+        assert started is not None and started.id == "run_buffered"
+        assert started.started_at == done.finished_at
+        assert store.get_run("run_buffered") == started
+        assert store.get_run("run_first") == done
+        # a second finish of the same run changes nothing
+        assert store.finish_run(attrs.evolve(done, status=RunStatus.FAILED), count) is None
+        assert store.get_run("run_first") == done and store.get(schedule.id) == after
+        try:
+            store.finish_run(attrs.evolve(done, id="run_missing"), count)
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("finishing a missing run must raise StoreError")
+
+    def test_leases_expire_unless_renewed(self, store: Store) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        (claim,) = store.claim_due(
+            NOON, lambda s, a: _advance_started(s), lease_until=NOON + timedelta(minutes=5)
+        )
+        (run,) = claim[1]
+        store.add_run(
+            _run(schedule, "run_manual", NOON, trigger=RunTrigger.MANUAL, started_at=NOON),
+            lease_until=NOON + timedelta(minutes=1),
+        )
+        store.add_run(_run(schedule, "run_waiting", NOON + timedelta(hours=1)))
+        assert store.expired_runs(NOON + timedelta(minutes=4)) == [store.get_run("run_manual")]
+        store.renew_leases([run.id, "run_manual"], NOON + timedelta(minutes=10))
+        assert store.expired_runs(NOON + timedelta(minutes=9)) == []
+        late = store.expired_runs(NOON + timedelta(minutes=11))
+        assert sorted(r.id for r in late) == sorted([run.id, "run_manual"])  # never the waiting one
+        done = attrs.evolve(run, status=RunStatus.FAILED, finished_at=NOON + timedelta(minutes=11))
+        finished = store.finish_run(done, lambda s: s, lease_until=NOON + timedelta(minutes=20))
+        assert finished is not None and finished[1] is not None
+        assert [r.id for r in store.expired_runs(NOON + timedelta(minutes=15))] == ["run_manual"]
+        assert {r.id for r in store.expired_runs(NOON + timedelta(minutes=21))} == {
+            "run_manual",
+            "run_waiting",
+        }
+
+
+def _advance_started(schedule: Schedule) -> tuple[Schedule, list[Run]]:
+    moved, runs = _advance(schedule, Activity())
+    return moved, [attrs.evolve(r, started_at=NOON) for r in runs]
