@@ -7,14 +7,15 @@ imports, so that a user's own store can be checked in any test setup.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import attrs
 
-from .errors import ConflictError, ScheduleNotFound, StoreError, ValidationError
+from .errors import ConflictError, ScheduleNotFound, ValidationError
 from .model import Activity, Run, RunStatus, RunTrigger, Schedule, Status
 from .specs import Cron, Interval, Once, RRule, Spec
-from .stores.base import Store
+from .stores.base import Finish, Finishing, Store
 
 __all__ = ["StoreConformance"]
 
@@ -61,6 +62,7 @@ def _advance(schedule: Schedule, activity: Activity) -> tuple[Schedule, list[Run
 
 
 NOON = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+HOUR = timedelta(hours=1)
 
 
 class StoreConformance:
@@ -194,15 +196,13 @@ class StoreConformance:
         schedule = _schedule(1)
         store.add(schedule)
         for n in range(5):
-            store.add_run(
-                _run(schedule, f"run_{n}", NOON + timedelta(minutes=n), started_at=NOON)
-            )
+            store.add_run(_run(schedule, f"run_{n}", NOON + timedelta(minutes=n), started_at=NOON))
         assert [r.id for r in store.runs(schedule.id)] == [f"run_{n}" for n in range(4, -1, -1)]
         assert [r.id for r in store.runs(schedule.id, limit=2)] == ["run_4", "run_3"]
         done = attrs.evolve(
             store.runs(schedule.id)[0], status=RunStatus.SUCCEEDED, output="ok", finished_at=NOON
         )
-        assert store.finish_run(done, lambda s: s) == (schedule, None)
+        assert _finish(store, done, lambda s: s) == (schedule, None)
         assert store.get_run("run_4") == done
         assert store.get_run("run_missing") is None
 
@@ -253,7 +253,7 @@ class StoreConformance:
         store.claim_due(NOON, plan)
         assert seen == [Activity(running=1, waiting=1)]
 
-    def test_finish_run_updates_run_and_schedule_and_starts_the_buffered_run(
+    def test_finishing_updates_run_and_schedule_and_starts_the_buffered_run(
         self, store: Store
     ) -> None:
         schedule = _schedule(1)
@@ -268,7 +268,7 @@ class StoreConformance:
         def count(s: Schedule) -> Schedule:
             return attrs.evolve(s, run_count=s.run_count + 1, version=s.version + 1)
 
-        finished = store.finish_run(done, count)
+        finished = _finish(store, done, count)
         assert finished is not None
         after, started = finished
         assert after is not None and after.run_count == 1 and store.get(schedule.id) == after
@@ -277,14 +277,75 @@ class StoreConformance:
         assert store.get_run("run_buffered") == started
         assert store.get_run("run_first") == done
         # a second finish of the same run changes nothing
-        assert store.finish_run(attrs.evolve(done, status=RunStatus.FAILED), count) is None
+        assert _finish(store, attrs.evolve(done, status=RunStatus.FAILED), count) is None
         assert store.get_run("run_first") == done and store.get(schedule.id) == after
-        try:
-            store.finish_run(attrs.evolve(done, id="run_missing"), count)
-        except StoreError:
-            pass
-        else:
-            raise AssertionError("finishing a missing run must raise StoreError")
+        assert _finish(store, attrs.evolve(done, id="run_missing"), count) is None
+
+    def test_finish_runs_takes_a_batch_in_order(self, store: Store) -> None:
+        schedules = [_schedule(n) for n in range(3)]
+        runs = []
+        for schedule in schedules:
+            store.add(schedule)
+            run = _run(schedule, f"run_{schedule.id}", NOON, started_at=NOON)
+            store.add_run(run)
+            runs.append(attrs.evolve(run, status=RunStatus.SUCCEEDED, finished_at=NOON))
+
+        def bump(s: Schedule) -> Schedule:
+            return attrs.evolve(s, failure_count=7, version=s.version + 1)
+
+        def broken(s: Schedule) -> Schedule:
+            raise RuntimeError("this schedule cannot take it")
+
+        results = store.finish_runs(
+            [Finishing(runs[0], bump), Finishing(runs[1], broken), Finishing(runs[2], bump)]
+        )
+        assert [r is not None for r in results] == [True, True, True]
+        assert [store.get_run(r.id) for r in runs] == runs  # every run recorded
+        failures = [store.get(s.id).failure_count for s in schedules]  # type: ignore[union-attr]
+        assert failures == [7, 0, 7]  # the schedule whose update raised is left alone
+
+    def test_an_occupied_run_keeps_its_slot_until_released(self, store: Store) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        first = _run(schedule, "run_first", NOON - timedelta(hours=1), started_at=NOON)
+        store.add_run(first, lease_until=NOON + timedelta(minutes=5))
+        store.add_run(_run(schedule, "run_buffered", NOON - timedelta(minutes=30)))
+        timed_out = attrs.evolve(first, status=RunStatus.FAILED, finished_at=NOON)
+        result = _finish(
+            store, timed_out, lambda s: s, lease_until=NOON + timedelta(minutes=5), occupied=True
+        )
+        assert result == (schedule, None)  # finished, and nothing buffered starts yet
+        assert store.get_run("run_first") == timed_out
+        seen: list[Activity] = []
+        store.claim_due(NOON, lambda s, a: seen.append(a))
+        assert seen == [Activity(running=1, waiting=1)]  # still occupies the schedule
+        store.renew_leases(["run_first"], NOON + timedelta(minutes=10))
+        assert store.expired_runs(NOON + timedelta(minutes=9)) == []
+        assert [r.id for r in store.expired_runs(NOON + timedelta(minutes=11))] == ["run_first"]
+        released = store.release_run("run_first", NOON + timedelta(minutes=2), NOON + HOUR)
+        assert released is not None and released[1] is not None
+        assert released[1].id == "run_buffered"
+        assert released[1].started_at == NOON + timedelta(minutes=2)
+        assert store.release_run("run_first", NOON, NOON + HOUR) is None  # only once
+        assert [r.id for r in store.expired_runs(NOON + HOUR - timedelta(seconds=1))] == []
+        assert store.get_run("run_first") == timed_out  # the record itself is unchanged
+
+    def test_a_plan_that_raises_does_not_stop_the_others(self, store: Store) -> None:
+        for n in range(3):
+            store.add(_schedule(n, next_run_at=NOON - timedelta(minutes=3 - n)))
+
+        def plan(s: Schedule, activity: Activity) -> tuple[Schedule, list[Run]]:
+            if s.id == "sched_0001":
+                raise RuntimeError("this one cannot be planned")
+            return _advance(s, activity)
+
+        claimed = store.claim_due(NOON, plan)
+        assert [s.id for s, _ in claimed] == ["sched_0000", "sched_0002"]
+        assert store.claim_due(NOON, plan) == []  # and it is not offered again
+        again = store.get("sched_0001")
+        assert again is not None
+        store.update(attrs.evolve(again, version=2), expected_version=1)
+        assert [s.id for s, _ in store.claim_due(NOON, _advance)] == ["sched_0001"]
 
     def test_leases_expire_unless_renewed(self, store: Store) -> None:
         schedule = _schedule(1, next_run_at=NOON)
@@ -304,13 +365,24 @@ class StoreConformance:
         late = store.expired_runs(NOON + timedelta(minutes=11))
         assert sorted(r.id for r in late) == sorted([run.id, "run_manual"])  # never the waiting one
         done = attrs.evolve(run, status=RunStatus.FAILED, finished_at=NOON + timedelta(minutes=11))
-        finished = store.finish_run(done, lambda s: s, lease_until=NOON + timedelta(minutes=20))
+        finished = _finish(store, done, lambda s: s, lease_until=NOON + timedelta(minutes=20))
         assert finished is not None and finished[1] is not None
         assert [r.id for r in store.expired_runs(NOON + timedelta(minutes=15))] == ["run_manual"]
         assert {r.id for r in store.expired_runs(NOON + timedelta(minutes=21))} == {
             "run_manual",
             "run_waiting",
         }
+
+
+def _finish(
+    store: Store,
+    run: Run,
+    update: Callable[[Schedule], Schedule],
+    lease_until: datetime | None = None,
+    occupied: bool = False,
+) -> Finish | None:
+    (result,) = store.finish_runs([Finishing(run, update, occupied)], lease_until)
+    return result
 
 
 def _advance_started(schedule: Schedule) -> tuple[Schedule, list[Run]]:

@@ -26,7 +26,7 @@ from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
 from .model import Run, RunStatus, RunTrigger, Schedule, replace
 from .planning import Outcome, apply_outcome, plan_claim
-from .stores.base import Store
+from .stores.base import Finishing, Store
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -262,11 +262,9 @@ class Engine:
             error=outcome.error,
             traceback=outcome.traceback,
         )
-        result = self.store.finish_run(
-            finished,
-            lambda s: apply_outcome(s, finished, outcome),
+        (result,) = self.store.finish_runs(
+            [Finishing(finished, lambda s: apply_outcome(s, finished, outcome), occupied)],
             lease_until=outcome.finished_at + self.lease,
-            occupied=occupied,
         )
         if result is None:
             return None

@@ -12,10 +12,20 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import attrs
+
 from ..errors import ValidationError, shorten
 from ..model import Activity, Run, Schedule, Status
 
-__all__ = ["DEFAULT_KEEP_RUNS", "Claim", "ClaimPlan", "Finish", "Store", "check_keep_runs"]
+__all__ = [
+    "DEFAULT_KEEP_RUNS",
+    "Claim",
+    "ClaimPlan",
+    "Finish",
+    "Finishing",
+    "Store",
+    "check_keep_runs",
+]
 
 DEFAULT_KEEP_RUNS = 1000
 
@@ -38,8 +48,19 @@ and the runs to insert, or None to leave it untouched. Pure: it may be
 called again after a retry."""
 
 Finish = tuple["Schedule | None", "Run | None"]
-"""After `finish_run`: the run's schedule as written, and a buffered run that
-was started as a result (the caller must execute it), if any."""
+"""After finishing a run: its schedule as written, and a buffered run that was
+started as a result (the caller must execute it), if any."""
+
+
+@attrs.frozen
+class Finishing:
+    """One run to record as finished (`Store.finish_runs`): the run as it ended, how
+    its schedule takes it (pure; may be called again on a retry), and whether its
+    handler still occupies the schedule (it timed out and has not returned)."""
+
+    run: Run
+    update: Callable[[Schedule], Schedule]
+    occupied: bool = False
 
 
 @runtime_checkable
@@ -126,27 +147,26 @@ class Store(Protocol):
         scheduled_for, attempt), exists."""
         ...
 
-    def finish_run(
-        self,
-        run: Run,
-        update: Callable[[Schedule], Schedule],
-        lease_until: datetime | None = None,
-        occupied: bool = False,
-    ) -> Finish | None:
-        """Atomically record how a run ended and fold it into its schedule.
+    def finish_runs(
+        self, finishing: Sequence[Finishing], lease_until: datetime | None = None
+    ) -> builtins.list[Finish | None]:
+        """Atomically (one transaction for all) record how runs ended, and fold each into
+        its schedule; one result per item, in order.
 
-        If the stored run is no longer `running` (a timeout or a lease sweep
-        finished it first), changes nothing and returns None. Otherwise
-        writes `run`, replaces its schedule with `update(schedule)` (unless
-        that returns the same object), and if the schedule has a buffered
-        run (`running` with no `started_at`), marks the oldest one started at
-        `run.finished_at`, leased until `lease_until`. `StoreError` if the run
-        does not exist.
+        For each item: if the stored run is no longer `running` (a timeout or a
+        lease sweep finished it first) or is gone, changes nothing and gives
+        None. Otherwise writes `run`, replaces its schedule with
+        `update(schedule)` (unless that returns the same object, or raises:
+        then the schedule is left as it is and the error logged), and if the
+        schedule has a buffered run (`running` with no `started_at`), marks
+        the oldest one started at `run.finished_at`, leased until
+        `lease_until`, and gives it back for the caller to execute.
 
-        `occupied=True` records a run whose handler has not returned (it timed
-        out): the run is finished, but it keeps a lease (until `lease_until`,
-        renewed like a running one) and still counts as running for overlap
-        decisions, and no buffered run starts, until `release_run`.
+        `occupied=True` records a run whose handler has not returned (it
+        timed out): the run is finished, but it keeps a lease (until
+        `lease_until`, renewed like a running one) and still counts as
+        running for overlap decisions, and no buffered run starts, until
+        `release_run`.
         """
         ...
 
@@ -165,7 +185,7 @@ class Store(Protocol):
         """Leased runs whose lease ended before `now`, oldest lease first.
 
         Their scheduler died or stalled. A `running` one is finished as failed
-        by the caller (`finish_run`, which also starts a run buffered behind
+        by the caller (`finish_runs`, which also starts a run buffered behind
         it), and its handler is never run again; a finished one was occupied
         (timed out) and is released (`release_run`).
         """

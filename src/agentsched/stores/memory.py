@@ -13,12 +13,12 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
+from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
-from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, check_keep_runs
+from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["MemoryStore"]
 
@@ -59,11 +59,18 @@ class MemoryStore:
         # finished runs whose handler has not returned (timed out), per schedule
         self._occupied: dict[str, set[str]] = {}
         self._leases: dict[str, datetime] = {}
+        self._off_due: set[str] = set()  # taken out of the due heap: their plan raised
 
     def _index(self, schedule: Schedule, previous: Schedule | None = None) -> None:
         due = schedule.due_at
-        if previous is not None and previous.due_at == due and previous.status is schedule.status:
+        if (
+            previous is not None
+            and previous.due_at == due
+            and previous.status is schedule.status
+            and schedule.id not in self._off_due
+        ):
             return  # its heap entry is still the right one
+        self._off_due.discard(schedule.id)
         if schedule.status is Status.ACTIVE and due is not None:
             heapq.heappush(self._due, (due, schedule.id))
         if len(self._due) > 2 * len(self._schedules) + 64:
@@ -154,6 +161,7 @@ class MemoryStore:
                     planned = plan(schedule, self._activity(schedule.id))
                 except Exception as exc:
                     # Left out of the due heap until its next write.
+                    self._off_due.add(schedule.id)
                     log.error(
                         "schedule %s cannot fire and was taken out of the due list: %s",
                         schedule.id,
@@ -252,39 +260,37 @@ class MemoryStore:
                 raise ConflictError(f"run {shorten(run.id)} or its fire time exists already")
             self._insert_run(run, lease_until)
 
-    def finish_run(
-        self,
-        run: Run,
-        update: Callable[[Schedule], Schedule],
-        lease_until: datetime | None = None,
-        occupied: bool = False,
-    ) -> Finish | None:
+    def finish_runs(
+        self, finishing: Sequence[Finishing], lease_until: datetime | None = None
+    ) -> builtins.list[Finish | None]:
         with self._lock:
-            stored = self._runs.get(run.id)
-            if stored is None:
-                raise StoreError(f"run {shorten(run.id)} does not exist")
-            if stored.status is not RunStatus.RUNNING:
-                return None
-            self._store_run(run, lease_until, occupied)
-            schedule = self._schedules.get(run.schedule_id)
-            if schedule is not None:
-                try:
-                    updated = update(schedule)
-                except Exception as exc:
-                    log.error(
-                        "run %s finished, but its schedule could not record it: %s",
-                        run.id,
-                        exc,
-                        extra={"schedule_id": run.schedule_id, "run_id": run.id},
-                    )
-                    updated = schedule
-                if updated is not schedule:
-                    self._schedules[updated.id] = updated
-                    self._index(updated, schedule)
-                    schedule = updated
-            if occupied:
-                return schedule, None
-            return schedule, self._start_buffered(run.schedule_id, run.finished_at, lease_until)
+            return [self._finish(item, lease_until) for item in finishing]
+
+    def _finish(self, item: Finishing, lease_until: datetime | None) -> Finish | None:
+        run = item.run
+        stored = self._runs.get(run.id)
+        if stored is None or stored.status is not RunStatus.RUNNING:
+            return None
+        self._store_run(run, lease_until, item.occupied)
+        schedule = self._schedules.get(run.schedule_id)
+        if schedule is not None:
+            try:
+                updated = item.update(schedule)
+            except Exception as exc:
+                log.error(
+                    "run %s finished, but its schedule could not record it: %s",
+                    run.id,
+                    exc,
+                    extra={"schedule_id": run.schedule_id, "run_id": run.id},
+                )
+                updated = schedule
+            if updated is not schedule:
+                self._schedules[updated.id] = updated
+                self._index(updated, schedule)
+                schedule = updated
+        if item.occupied:
+            return schedule, None
+        return schedule, self._start_buffered(run.schedule_id, run.finished_at, lease_until)
 
     def _start_buffered(
         self, schedule_id: str, at: datetime | None, lease_until: datetime | None

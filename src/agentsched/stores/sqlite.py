@@ -40,7 +40,7 @@ from urllib.parse import quote
 
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
-from .base import Claim, ClaimPlan, Finish, check_keep_runs
+from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -678,25 +678,25 @@ class SQLiteStore:
                 ) from None
             self._count_finished(db, run.schedule_id, [run])
 
-    def finish_run(
-        self,
-        run: Run,
-        update: Callable[[Schedule], Schedule],
-        lease_until: datetime | None = None,
-        occupied: bool = False,
-    ) -> Finish | None:
+    def finish_runs(
+        self, finishing: Sequence[Finishing], lease_until: datetime | None = None
+    ) -> builtins.list[Finish | None]:
         with self._write() as db:
-            row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
-            if row is None:
-                raise StoreError(f"run {shorten(run.id)} does not exist")
-            if row[0] != RunStatus.RUNNING.value:
-                return None
-            self._write_run(db, run, lease_until, occupied)
-            schedule = self._fold(db, run, update)
-            self._add_finished(db, run.schedule_id, 1)
-            if occupied:
-                return schedule, None
-            return schedule, self._start_buffered(db, run.schedule_id, run.finished_at, lease_until)
+            return [self._finish(db, item, lease_until) for item in finishing]
+
+    def _finish(
+        self, db: sqlite3.Connection, item: Finishing, lease_until: datetime | None
+    ) -> Finish | None:
+        run = item.run
+        row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
+        if row is None or row[0] != RunStatus.RUNNING.value:
+            return None
+        self._write_run(db, run, lease_until, item.occupied)
+        schedule = self._fold(db, run, item.update)
+        self._add_finished(db, run.schedule_id, 1)
+        if item.occupied:
+            return schedule, None
+        return schedule, self._start_buffered(db, run.schedule_id, run.finished_at, lease_until)
 
     def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
         with self._write() as db:
