@@ -79,6 +79,7 @@ class AsyncScheduler:
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
+        self._unwatch: Callable[[], None] = lambda: None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> AsyncScheduler:
@@ -177,6 +178,7 @@ class AsyncScheduler:
         if self._loop_task is not None and not self._loop_task.done():
             return
         self._stopping = False
+        self._unwatch = self.store.watch(self._wake_soon)
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -185,6 +187,7 @@ class AsyncScheduler:
         cancelled. Called from inside a handler, it returns without waiting."""
         current = asyncio.current_task()
         inside = current in self._tasks
+        self._unwatch()
         self._stopping = True
         self._wake.set()
         loop_task = self._loop_task

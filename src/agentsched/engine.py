@@ -72,16 +72,26 @@ class _InFlight:
 class Engine:
     """Claims, starts and finishes runs against one store. Thread-safe.
 
+    `launch` starts a run's handler (the shell's way); `wake`, if given, is
+    called when the loop must re-compute its next wake (a new deadline).
+
     Every started run is leased for `lease` (on the scheduler's clock) and
     the lease is renewed on each tick while the run is in flight here. A
     run whose lease ran out belongs to a scheduler that died or stalled: any
     engine marks it failed ("interrupted") and never runs its handler again.
     """
 
-    def __init__(self, store: Store, launch: Launcher, lease: timedelta = DEFAULT_LEASE) -> None:
+    def __init__(
+        self,
+        store: Store,
+        launch: Launcher,
+        lease: timedelta = DEFAULT_LEASE,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.lease = check_duration("lease", lease, timedelta(seconds=1))
         self._launch = launch
+        self._wake = wake
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
 
@@ -151,6 +161,8 @@ class Engine:
         )
         with self._lock:
             self._in_flight[run.id] = _InFlight(run, context, deadline, cancel)
+        if deadline is not None and self._wake is not None:
+            self._wake()  # a sleeping loop must now wake for this deadline too
         return context
 
     def set_cancel(self, run_id: str, cancel: Callable[[], None]) -> None:

@@ -69,8 +69,7 @@ class SchedulerBase:
         self.store: Store = store if store is not None else MemoryStore()
         self.handler = handler
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.engine = Engine(self.store, launch, lease)
-        self._wake = wake
+        self.engine = Engine(self.store, launch, lease, wake)
 
     # -- reading -------------------------------------------------------------
 
@@ -209,7 +208,6 @@ class SchedulerBase:
         )
         record = states.activate(record, now)
         self.store.add(record)
-        self._wake()
         return record
 
     def update(self, /, schedule_id: str, owner: str | None = None, **changes: Any) -> Schedule:
@@ -247,7 +245,6 @@ class SchedulerBase:
                 self.store.update(updated, expected_version=current.version)
             except ConflictError:
                 continue
-            self._wake()
             return updated
         raise ConflictError(
             f"schedule {shorten(schedule_id)} kept changing; gave up after {_WRITE_ATTEMPTS} tries"
@@ -282,9 +279,7 @@ class SchedulerBase:
         """
         self.require_handler()
         schedule = self.get(schedule_id, owner=owner)
-        run = self.engine.trigger(schedule, self.clock.now())
-        self._wake()
-        return run
+        return self.engine.trigger(schedule, self.clock.now())
 
     def tick(self, now: datetime | None = None) -> builtins.list[Run]:
         """Fire everything due at `now` (default: the clock's now); returns the runs written.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from datetime import timedelta
@@ -29,6 +30,10 @@ __all__ = ["Scheduler"]
 log = logging.getLogger("agentsched")
 
 _POOL_SIZE = 16
+
+
+def _nothing() -> None:
+    pass
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -67,6 +72,7 @@ class Scheduler(SchedulerBase):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._in_handler = threading.local()
+        self._unwatch: Callable[[], None] = _nothing
 
     def __enter__(self) -> Scheduler:
         self.start()
@@ -145,6 +151,7 @@ class Scheduler(SchedulerBase):
                     "pass one that is not shut down"
                 ) from None
         self._stopping.clear()
+        self._unwatch = self.store.watch(self._wake_event.set)
         self._thread = threading.Thread(target=self._loop, name="agentsched-loop", daemon=True)
         self._thread.start()
 
@@ -158,6 +165,7 @@ class Scheduler(SchedulerBase):
         waiting (for itself, or for handlers that may be waiting for it).
         """
         inside = getattr(self._in_handler, "active", False)
+        self._unwatch()
         self._stopping.set()
         self._wake_event.set()
         thread = self._thread

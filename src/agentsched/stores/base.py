@@ -203,6 +203,13 @@ class Store(Protocol):
         """The earliest `due_at` of any active schedule, or None."""
         ...
 
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` (from any thread) after a write that may make work due sooner
+        (a new or changed schedule, a finished run), made through this store or, where
+        the store can tell (PostgreSQL's NOTIFY), by another process. Returns a function
+        that stops the calls. A hint only: a scheduler also polls."""
+        ...
+
     def close(self) -> None:
         """Release resources. Calls after this may fail."""
         ...

@@ -13,11 +13,12 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
+from ._watchers import Watchers
 from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["MemoryStore"]
@@ -60,6 +61,7 @@ class MemoryStore:
         self._occupied: dict[str, set[str]] = {}
         self._leases: dict[str, datetime] = {}
         self._off_due: set[str] = set()  # taken out of the due heap: their plan raised
+        self._watchers = Watchers()
 
     def _index(self, schedule: Schedule, previous: Schedule | None = None) -> None:
         due = schedule.due_at
@@ -92,6 +94,7 @@ class MemoryStore:
                 raise ConflictError(f"schedule {shorten(schedule.id)} exists already")
             self._schedules[schedule.id] = schedule
             self._index(schedule)
+        self._watchers.notify()
 
     def get(self, schedule_id: str) -> Schedule | None:
         with self._lock:
@@ -139,6 +142,7 @@ class MemoryStore:
                 )
             self._schedules[schedule.id] = schedule
             self._index(schedule, stored)
+        self._watchers.notify()
 
     def claim_due(
         self,
@@ -264,7 +268,16 @@ class MemoryStore:
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
     ) -> builtins.list[Finish | None]:
         with self._lock:
-            return [self._finish(item, lease_until) for item in finishing]
+            due_before = [self._due_at(item.run.schedule_id) for item in finishing]
+            results = [self._finish(item, lease_until) for item in finishing]
+            moved = due_before != [self._due_at(item.run.schedule_id) for item in finishing]
+        if moved:  # e.g. a retry made a schedule due sooner
+            self._watchers.notify()
+        return results
+
+    def _due_at(self, schedule_id: str) -> datetime | None:
+        schedule = self._schedules.get(schedule_id)
+        return None if schedule is None else schedule.due_at
 
     def _finish(self, item: Finishing, lease_until: datetime | None) -> Finish | None:
         run = item.run
@@ -340,6 +353,9 @@ class MemoryStore:
             while self._due and not self._is_current(self._due[0]):
                 heapq.heappop(self._due)
             return self._due[0][0] if self._due else None
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        return self._watchers.add(callback)
 
     def close(self) -> None:
         """Nothing to release."""

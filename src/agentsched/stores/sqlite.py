@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
+from ._watchers import Watchers
 from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -233,6 +234,7 @@ class SQLiteStore:
         self._decoded = _Decoded()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._watchers = Watchers()
         directory = self.path.resolve().parent
         if not directory.is_dir():
             raise StoreError(
@@ -393,6 +395,11 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read {str(self.path)!r}: {_explain(exc)}") from None
 
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """In-process only: SQLite cannot tell this process about other processes' writes
+        (their schedulers' loops find them by polling, at least once a minute)."""
+        return self._watchers.add(callback)
+
     def close(self) -> None:
         with self._connections_lock:
             connections, self._connections = self._connections, []
@@ -430,6 +437,7 @@ class SQLiteStore:
                 )
             except sqlite3.IntegrityError:
                 raise ConflictError("a schedule with one of these ids exists already") from None
+        self._watchers.notify()
 
     def get(self, schedule_id: str) -> Schedule | None:
         rows = self._read("SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (schedule_id,))
@@ -480,6 +488,7 @@ class SQLiteStore:
     def update(self, schedule: Schedule, expected_version: int) -> None:
         with self._write() as db:
             self._replace(db, schedule, expected_version)
+        self._watchers.notify()
 
     def _replace(
         self,
@@ -681,18 +690,26 @@ class SQLiteStore:
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
     ) -> builtins.list[Finish | None]:
+        moved: builtins.list[str] = []
         with self._write() as db:
-            return [self._finish(db, item, lease_until) for item in finishing]
+            results = [self._finish(db, item, lease_until, moved) for item in finishing]
+        if moved:  # e.g. a retry made a schedule due sooner
+            self._watchers.notify()
+        return results
 
     def _finish(
-        self, db: sqlite3.Connection, item: Finishing, lease_until: datetime | None
+        self,
+        db: sqlite3.Connection,
+        item: Finishing,
+        lease_until: datetime | None,
+        moved: builtins.list[str],
     ) -> Finish | None:
         run = item.run
         row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
         if row is None or row[0] != RunStatus.RUNNING.value:
             return None
         self._write_run(db, run, lease_until, item.occupied)
-        schedule = self._fold(db, run, item.update)
+        schedule = self._fold(db, run, item.update, moved)
         self._add_finished(db, run.schedule_id, 1)
         if item.occupied:
             return schedule, None
@@ -721,10 +738,15 @@ class SQLiteStore:
             return schedule, self._start_buffered(db, schedule_id, at, lease_until)
 
     def _fold(
-        self, db: sqlite3.Connection, run: Run, update: Callable[[Schedule], Schedule]
+        self,
+        db: sqlite3.Connection,
+        run: Run,
+        update: Callable[[Schedule], Schedule],
+        moved: builtins.list[str],
     ) -> Schedule | None:
-        """Write `update(schedule)` for the run's schedule; a corrupt schedule is logged and
-        left alone (the run is recorded all the same)."""
+        """Write `update(schedule)` for the run's schedule (noting in `moved` if its due
+        time changed); a corrupt schedule is logged and left alone (the run is recorded
+        all the same)."""
         found = db.execute(
             "SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (run.schedule_id,)
         ).fetchone()
@@ -743,6 +765,8 @@ class SQLiteStore:
             return None
         if updated is not schedule:
             self._replace(db, updated, schedule.version, schedule)
+            if updated.due_at != schedule.due_at:
+                moved.append(updated.id)
         return updated
 
     def _start_buffered(
