@@ -21,9 +21,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .clock import Clock
 from .engine import DEFAULT_LEASE, Launch
+from .errors import AgentschedError
 from .executors import InlineExecutor
 from .facade import SchedulerBase
-from .handlers import Handler, RunContext, not_started, run_handler_async
+from .handlers import Handler, RunContext, is_async, not_started, run_handler_async
 from .model import Run
 from .planning import Outcome
 from .stores.base import Store
@@ -76,6 +77,8 @@ class AsyncScheduler:
         self.executor = executor
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Run | None]] = set()
+        self._task_runs: dict[asyncio.Task[Run | None], str] = {}
+        self._abandoned: set[str] = set()  # runs whose tasks a stop() cancelled
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -141,13 +144,21 @@ class AsyncScheduler:
     def _spawn(self, context: RunContext) -> None:
         task = asyncio.get_running_loop().create_task(self._execute(context))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._task_runs[task] = context.run_id
+        task.add_done_callback(self._forget)
+        handler = self._core.handler_for(context.schedule)
+        if handler is None or not is_async(handler):
+            return  # a thread cannot be cancelled: its task must end when the code does
         loop = task.get_loop()
 
         def cancel() -> None:
             loop.call_soon_threadsafe(task.cancel)
 
         self._core.engine.set_cancel(context.run_id, cancel)
+
+    def _forget(self, task: asyncio.Task[Run | None]) -> None:
+        self._tasks.discard(task)
+        self._abandoned.discard(self._task_runs.pop(task, ""))
 
     async def _execute(self, context: RunContext) -> Run | None:
         handler = self._core.handler_for(context.schedule)
@@ -158,7 +169,17 @@ class AsyncScheduler:
             try:
                 outcome = await run_handler_async(handler, context, self.clock.now, self.executor)
             except asyncio.CancelledError:
-                outcome = Outcome(False, self.clock.now(), error="cancelled: the scheduler stopped")
+                if context.run_id in self._abandoned:
+                    if not is_async(handler):
+                        # The thread goes on: the run stays `running`, and its lease, no
+                        # longer renewed, marks it interrupted.
+                        return None
+                    error = "cancelled: the scheduler stopped"
+                elif context.cancelled:
+                    error = "cancelled: the run timed out or the scheduler stopped"
+                else:
+                    error = "handler raised CancelledError"
+                outcome = Outcome(False, self.clock.now(), error=error)
         try:
             return await asyncio.to_thread(self._core.engine.finish, context, outcome)
         except Exception:
@@ -177,6 +198,14 @@ class AsyncScheduler:
         self._bind_loop()
         if self._loop_task is not None and not self._loop_task.done():
             return
+        if self.executor is not None and not isinstance(self.executor, InlineExecutor):
+            try:
+                self.executor.submit(lambda: None)
+            except RuntimeError as exc:
+                raise AgentschedError(
+                    f"the executor given to this AsyncScheduler refuses work ({exc}); "
+                    "pass one that is not shut down"
+                ) from None
         self._stopping = False
         self._unwatch = self.store.watch(self._wake_soon)
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
@@ -208,6 +237,7 @@ class AsyncScheduler:
             _, late = await asyncio.wait(pending, timeout=left)
             if late:
                 for task in late:
+                    self._abandoned.add(self._task_runs.get(task, ""))
                     task.cancel()
                 await asyncio.wait(late)
                 return

@@ -268,7 +268,11 @@ async def run_handler_async(
         elif isinstance(executor, InlineExecutor):
             returned = handler(context)
         else:
-            returned = await asyncio.get_running_loop().run_in_executor(executor, handler, context)
+            try:
+                started = asyncio.get_running_loop().run_in_executor(executor, handler, context)
+            except RuntimeError as exc:  # the executor is shut down
+                return not_started(f"not started: the executor refused it ({exc})", now())
+            returned = await started
             if inspect.iscoroutine(returned):
                 returned = await returned
     except asyncio.CancelledError:

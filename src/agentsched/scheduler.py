@@ -122,7 +122,9 @@ class Scheduler(SchedulerBase):
             )
             final = None
         if escaped is not None:
-            if threading.current_thread() is threading.main_thread():
+            if isinstance(escaped, (KeyboardInterrupt, SystemExit)) and (
+                threading.current_thread() is threading.main_thread()
+            ):
                 raise escaped  # Ctrl-C or sys.exit in the app's own thread: recorded, then honoured
             log.warning(
                 "the handler of run %s raised %s; the run is failed and firing goes on",
@@ -138,7 +140,10 @@ class Scheduler(SchedulerBase):
         """Start firing in a background thread (idempotent; again after `stop()` too)."""
         self.require_handler()
         if self._thread is not None and self._thread.is_alive():
-            return
+            if not self._stopping.is_set():
+                return
+            self._thread.join()  # a loop told to stop from its own handler: let it end
+        self._thread = None
         if self._executor_shut_down:  # ours, shut down by stop(): a fresh one
             self.executor = _pool()
             self._executor_shut_down = False
@@ -169,12 +174,12 @@ class Scheduler(SchedulerBase):
         self._stopping.set()
         self._wake_event.set()
         thread = self._thread
+        # From the loop's own thread (an inline handler) the loop exits after this run;
+        # a later stop() from elsewhere joins it.
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             if not thread.is_alive():
                 self._thread = None
-        elif thread is not None:
-            self._thread = None  # the loop's own thread (an inline handler): it exits after
         self.engine.cancel_all()
         if wait and not inside:
             self._wait_for_handlers(timeout)

@@ -1,0 +1,296 @@
+"""Handlers at their worst: escaping exceptions, stopping their own scheduler, hanging
+past their timeout. On every store and both shells, the run is recorded, the loop
+lives on, and no SKIP schedule ever runs twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from drivers import Factory
+
+from agentsched import (
+    AgentschedError,
+    AsyncScheduler,
+    Cron,
+    InlineExecutor,
+    Overlap,
+    RunContext,
+    RunStatus,
+    Scheduler,
+    Status,
+)
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
+NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+WAIT = 5.0
+
+
+class Calls:
+    """Counts handler calls and lets a test wait for the n-th."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = threading.Condition()
+
+    def hit(self) -> int:
+        with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+            return self.count
+
+    def wait_for(self, count: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.count >= count, WAIT), self.count
+
+
+ESCAPING: list[Callable[[], BaseException]] = [
+    lambda: SystemExit(3),
+    KeyboardInterrupt,
+    asyncio.CancelledError,
+    GeneratorExit,
+]
+
+
+@pytest.mark.parametrize(
+    "escaping", ESCAPING, ids=["SystemExit", "KeyboardInterrupt", "Cancelled", "GeneratorExit"]
+)
+def test_an_escaping_exception_fails_the_run_and_the_loop_goes_on(
+    make: Factory, escaping: Callable[[], BaseException]
+) -> None:
+    """InlineExecutor + start(): the handler runs in the loop's own thread or task."""
+    clock, calls = FakeClock(T0), Calls()
+
+    def handler(ctx: RunContext) -> str:
+        if calls.hit() == 1:
+            raise escaping()
+        return "fine"
+
+    sched = make(handler, clock=clock)
+    s = sched.create(agent_id="bot", schedule=Cron("* * * * *"), input="go")
+    sched.start()
+    clock.set(NINE)
+    calls.wait_for(1)
+    clock.set(NINE + MINUTE)
+    calls.wait_for(2)
+    sched.stop()
+    second, first = sched.runs(s.id)
+    assert first.status is RunStatus.FAILED and first.error is not None
+    assert type(escaping()).__name__ in first.error
+    assert second.status is RunStatus.SUCCEEDED and second.output == "fine"
+
+
+@pytest.mark.parametrize("escaping", [SystemExit(1), KeyboardInterrupt()])
+def test_in_the_main_thread_tick_records_the_run_then_honours_the_exception(
+    escaping: BaseException,
+) -> None:
+    def handler(ctx: RunContext) -> None:
+        raise escaping
+
+    sched = Scheduler(handler=handler, executor=InlineExecutor(), clock=FakeClock(T0))
+    s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+    with pytest.raises(type(escaping)):
+        sched.tick(now=NINE)
+    (run,) = sched.runs(s.id)
+    assert run.status is RunStatus.FAILED and type(escaping).__name__ in (run.error or "")
+
+
+def test_an_async_handler_calling_sys_exit_ends_its_run() -> None:
+    async def main() -> None:
+        async def quitter(ctx: RunContext) -> None:
+            sys.exit(4)
+
+        sched = AsyncScheduler(handler=quitter, clock=FakeClock(T0))
+        s = await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+        await sched.tick(now=NINE)
+        await sched.stop()
+        (run,) = await sched.runs(s.id)
+        assert run.status is RunStatus.FAILED and "SystemExit" in (run.error or "")
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+@pytest.mark.parametrize("executor", ["inline", "threads"])
+def test_stop_from_inside_a_handler_returns_and_the_run_ends(make: Factory, executor: str) -> None:
+    if make.is_async:
+        pytest.skip(
+            "a blocking stop() from a handler on the loop is the caller's deadlock; "
+            "the coroutine case is test_an_async_handler_stopping_its_scheduler"
+        )
+    clock, calls = FakeClock(T0), Calls()
+    holder: list[Any] = []
+
+    def handler(ctx: RunContext) -> str:
+        holder[0].stop()
+        calls.hit()
+        return "stopped myself"
+
+    sched = make(handler, clock=clock, **({} if executor == "inline" else {"executor": None}))
+    holder.append(sched)
+    s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+    sched.start()
+    clock.set(NINE)
+    calls.wait_for(1)
+    sched.stop()  # and from outside, afterwards: still fine
+    (run,) = sched.runs(s.id)
+    assert run.status is RunStatus.SUCCEEDED and run.output == "stopped myself"
+
+
+def test_an_async_handler_stopping_its_scheduler_does_not_recurse() -> None:
+    async def main() -> None:
+        done = asyncio.Event()
+        holder: list[AsyncScheduler] = []
+
+        async def handler(ctx: RunContext) -> str:
+            await holder[0].stop()
+            done.set()
+            return "ok"
+
+        clock = FakeClock(T0)
+        sched = AsyncScheduler(handler=handler, clock=clock)
+        holder.append(sched)
+        s = await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+        await sched.start()
+        clock.set(NINE)
+        await asyncio.wait_for(done.wait(), 5)
+        await sched.stop()
+        (run,) = await sched.runs(s.id)
+        assert run.status is RunStatus.SUCCEEDED
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_shut_down_executor_is_refused_at_start_and_never_counts_as_failures(
+    make: Factory,
+) -> None:
+    pool = ThreadPoolExecutor(2)
+    sched = make(lambda ctx: "ok", executor=pool, clock=FakeClock(T0))
+    s = sched.create(agent_id="bot", schedule=Cron("* * * * *"), input="go", pause_after_failures=1)
+    pool.shutdown()
+    with pytest.raises(AgentschedError, match="executor"):
+        sched.start()
+    sched.tick(now=NINE)  # fired anyway, by hand: recorded, not the agent's fault
+    sched.stop()
+    (run,) = sched.runs(s.id)
+    assert run.status is RunStatus.FAILED and "not started" in (run.error or "")
+    after = sched.get(s.id)
+    assert after.failure_count == 0 and after.status is Status.ACTIVE
+
+
+@pytest.mark.parametrize("overlap", [Overlap.SKIP, Overlap.BUFFER_ONE])
+def test_a_timed_out_handler_keeps_its_slot_until_it_returns(
+    make: Factory, overlap: Overlap
+) -> None:
+    """The timeout is recorded at once; no second copy starts while the code still runs."""
+    clock = FakeClock(T0)
+    release, entered = threading.Event(), threading.Event()
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+
+    def stubborn(ctx: RunContext) -> str:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        entered.set()
+        release.wait(WAIT)  # ignores ctx.cancel
+        with lock:
+            inside -= 1
+        return "late"
+
+    sched = make(stubborn, executor=None, clock=clock)
+    s = sched.create(
+        agent_id="bot",
+        schedule=Cron("* * * * *"),
+        input="go",
+        overlap=overlap,
+        timeout=timedelta(seconds=30),
+    )
+    (first,) = sched.tick(now=NINE)
+    assert entered.wait(WAIT)
+    sched.tick(now=NINE + timedelta(seconds=31))  # past the deadline
+    timed_out = sched.store.get_run(first.id)
+    assert timed_out.status is RunStatus.FAILED and timed_out.error == "timed out after 30s"
+    later = [sched.tick(now=NINE + m * MINUTE) for m in (1, 2, 3)]
+    statuses = [run.status for runs in later for run in runs]
+    if overlap is Overlap.SKIP:
+        assert statuses == [RunStatus.SKIPPED] * 3
+    else:  # one buffered, then skips; the buffered one waits for the code to leave
+        assert statuses == [RunStatus.RUNNING, RunStatus.SKIPPED, RunStatus.SKIPPED]
+        assert later[0][0].started_at is None
+    assert most == 1
+    entered.clear()
+    release.set()
+    if overlap is Overlap.BUFFER_ONE:
+        assert entered.wait(WAIT)  # the buffered run starts once the first one left
+    sched.stop()
+    assert most == 1
+    assert sched.store.get_run(first.id) == timed_out  # its late result changes nothing
+    runs = sched.runs(s.id, limit=10)
+    assert sum(r.status is RunStatus.SUCCEEDED for r in runs) == (
+        1 if overlap is Overlap.BUFFER_ONE else 0
+    )
+    assert sched.get(s.id).failure_count == (0 if overlap is Overlap.BUFFER_ONE else 1)
+
+
+def test_a_timed_out_run_occupies_its_slot_for_other_schedulers_too(make: Factory) -> None:
+    """Another scheduler on the same store sees the slot taken until the code returns."""
+    clock = FakeClock(T0)
+    release, entered = threading.Event(), threading.Event()
+
+    def stubborn(ctx: RunContext) -> None:
+        entered.set()
+        release.wait(WAIT)
+
+    store = make.store()
+    first = make(stubborn, executor=None, clock=clock, store=store)
+    other = make(lambda ctx: None, clock=clock, store=make.reopen(store))
+    s = first.create(
+        agent_id="bot", schedule=Cron("* * * * *"), input="go", timeout=timedelta(seconds=5)
+    )
+    first.tick(now=NINE)
+    assert entered.wait(WAIT)
+    first.tick(now=NINE + timedelta(seconds=6))
+    assert [r.status for r in other.tick(now=NINE + MINUTE)] == [RunStatus.SKIPPED]
+    release.set()
+    first.stop()
+    assert [r.status for r in other.tick(now=NINE + 2 * MINUTE)] == [RunStatus.SUCCEEDED]
+    assert first.get(s.id).run_count == 2
+
+
+def test_a_timed_out_run_whose_scheduler_died_frees_its_slot_at_lease_expiry(
+    make: Factory,
+) -> None:
+    clock = FakeClock(T0)
+    release, entered = threading.Event(), threading.Event()
+
+    def stubborn(ctx: RunContext) -> None:
+        entered.set()
+        release.wait(WAIT)
+
+    store = make.store()
+    doomed = make(stubborn, executor=None, clock=clock, store=store, lease=timedelta(minutes=2))
+    s = doomed.create(
+        agent_id="bot", schedule=Cron("* * * * *"), input="go", timeout=timedelta(seconds=5)
+    )
+    doomed.tick(now=NINE)
+    assert entered.wait(WAIT)
+    doomed.tick(now=NINE + timedelta(seconds=6))  # timed out; lease now runs to 09:02:06
+    survivor = make(lambda ctx: "ok", clock=clock, store=make.reopen(store))
+    assert [r.status for r in survivor.tick(now=NINE + MINUTE)] == [RunStatus.SKIPPED]
+    # `doomed` never ticks again (as if its process died): the lease runs out
+    ran = survivor.tick(now=NINE + 3 * MINUTE)
+    assert [r.status for r in ran] == [RunStatus.SUCCEEDED]
+    release.set()
+    assert survivor.get(s.id).status is Status.ACTIVE
