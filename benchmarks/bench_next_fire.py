@@ -5,11 +5,16 @@ Workloads, over a corpus of realistic expressions across zones:
   cold   one next fire after each of 200 random instants in 2020-2030
          (the peers must build an iterator per instant; we report our spec
          both reused, as the scheduler uses it, and built per query)
+  first  the very first next fire in a fresh Python process, for an
+         expression and a zone not used before: zone loading, expression
+         parsing and the computation, timed after the imports (median and
+         range over --processes processes per library and zone, the
+         libraries taking turns)
 
-Every workload runs once untimed first (warming caches for all three), then
+chain and cold run once untimed first (warming caches for all three), then
 the best of --repeat timed passes is reported.
 
-    python benchmarks/bench_next_fire.py [--repeat 5]
+    python benchmarks/bench_next_fire.py [--repeat 5] [--processes 15]
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from __future__ import annotations
 import argparse
 import platform
 import random
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -45,6 +53,31 @@ CORPUS = [
 ]
 CHAIN = 200
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+FIRST_EXPRESSION = "0 9 * * mon-fri"
+FIRST_ZONES = ("Europe/Paris", "America/New_York", "Australia/Lord_Howe")
+# Run as `python -c CODE ZONE` in a fresh process; prints microseconds.
+FIRST_CALL_SETUP = f"""
+import sys, time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+expression, zone = {FIRST_EXPRESSION!r}, sys.argv[1]
+"""
+FIRST_CALL = {
+    "agentsched": (
+        "from agentsched import Cron",
+        "Cron(expression, zone).next_after(start)",
+    ),
+    "croniter": (
+        "from croniter import croniter",
+        "croniter(expression, start.astimezone(ZoneInfo(zone))).get_next(datetime)",
+    ),
+    "cronsim": (
+        "from cronsim import CronSim",
+        "next(CronSim(expression, start.astimezone(ZoneInfo(zone))))",
+    ),
+}
 
 
 def random_instants(seed: int = 7) -> list[datetime]:
@@ -105,11 +138,42 @@ def best_us_per_fire(run: Callable[[], None], repeat: int, fires: int) -> float:
     return best / fires * 1e6
 
 
+def first_call_us(library: str, zone: str) -> float:
+    """The first next fire of a fresh process, after its imports, in microseconds."""
+    imports, call = FIRST_CALL[library]
+    code = (
+        f"{FIRST_CALL_SETUP}{imports}\n"
+        f"began = time.perf_counter()\n{call}\n"
+        "print((time.perf_counter() - began) * 1e6)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, zone], capture_output=True, text=True, check=True
+    )
+    return float(done.stdout)
+
+
+def first_calls(processes: int) -> dict[tuple[str, str], list[float]]:
+    """Per (zone, library), the first-call times of `processes` fresh processes.
+
+    Round by round every library runs once per zone, so that drift in the
+    machine's load is shared alike.
+    """
+    samples: dict[tuple[str, str], list[float]] = {
+        (zone, library): [] for zone in FIRST_ZONES for library in FIRST_CALL
+    }
+    for _ in range(processes):
+        for zone in FIRST_ZONES:
+            for library in FIRST_CALL:
+                samples[zone, library].append(first_call_us(library, zone))
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=15)
     args = parser.parse_args()
     instants = random_instants()
     fires = CHAIN * len(CORPUS)
@@ -152,6 +216,21 @@ def main() -> None:
         peer = {lib: v for w, lib, v in rows if w == workload}
         versus = f"{peer['croniter'] / us:11.1f}x {peer['cronsim'] / us:10.1f}x"
         print(f"{workload:8} {library:28} {us:9.2f} {versus}")
+
+    samples = first_calls(args.processes)
+    print(
+        f"\nfirst: {FIRST_EXPRESSION!r} once, in a fresh process per sample "
+        "(timed: loading the zone, parsing the expression, the next fire after "
+        f"2026-01-01; not the imports); {args.processes} processes per library and zone"
+    )
+    print(f"{'zone':20} {'library':12} {'median us':>10} {'min-max us':>14} {'vs cronsim':>11}")
+    for zone in FIRST_ZONES:
+        cronsim = statistics.median(samples[zone, "cronsim"])
+        for library in FIRST_CALL:
+            times = samples[zone, library]
+            median = statistics.median(times)
+            spread = f"{min(times):.0f}-{max(times):.0f}"
+            print(f"{zone:20} {library:12} {median:10.0f} {spread:>14} {cronsim / median:10.1f}x")
 
 
 if __name__ == "__main__":
