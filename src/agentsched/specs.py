@@ -26,6 +26,7 @@ from .timing.zones import (
     EPOCH,
     ONE_SECOND,
     ZoneTable,
+    check_zone,
     from_instant,
     load_zone,
     walk,
@@ -62,7 +63,7 @@ def _after_instant(after: object) -> int:
 
 
 def _check_zone(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    load_zone(value, attribute.name)
+    check_zone(value, attribute.name)
 
 
 def _first_occurrence(table_name: str, wall: datetime) -> datetime | None:
