@@ -150,16 +150,17 @@ class _DstRule:
         years early settles the offset in force at `lo`.
         """
         # POSIX: a rule time is local time in the offset in force before the switch.
-        # At one instant the later year's switch, then the end of DST, decides.
+        # At one instant the later year's switch, then the start of DST, decides:
+        # equal start and end mean DST all year, as zoneinfo reads them.
         events = sorted(
             event
             for year in range(max(_year(lo) - 2, 1), min(_year(hi) + 1, 9999) + 1)
             for event in (
-                (self.start.local_seconds(year) - self.std, year, 0, self.dst),
-                (self.end.local_seconds(year) - self.dst, year, 1, self.std),
+                (self.end.local_seconds(year) - self.dst, year, 0, self.std),
+                (self.start.local_seconds(year) - self.std, year, 1, self.dst),
             )
         )
-        first = self.std if events[0][2] == 0 else self.dst
+        first = self.std if events[0][3] == self.dst else self.dst  # before the first switch
         changes: list[tuple[int, int]] = []
         previous = first
         for i, (instant, _, _, offset) in enumerate(events):
