@@ -377,6 +377,15 @@ def test_a_file_only_zoneinfo_reads_falls_back_to_probing(tzpath: list[str]) -> 
     ]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX special files")
+def test_special_and_oversized_files_are_left_to_zoneinfo(tzpath: list[str]) -> None:
+    os.mkfifo(f"{tzpath[0]}/Fifo")  # reading it would block; zoneinfo skips it
+    os.symlink("/dev/zero", f"{tzpath[0]}/Zero")  # endless
+    write(tzpath[0], "Big", tzif(footer="ZZZ0") + bytes(2 << 20))
+    for name in ("Fifo", "Zero", "Big"):
+        assert read_tzif(name) is None
+
+
 def test_a_file_neither_reads_is_an_unknown_zone(tzpath: list[str]) -> None:
     write(tzpath[0], "Test/Garbage", b"not a time zone")
     with pytest.raises(UnknownTimezone):

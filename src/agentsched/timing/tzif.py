@@ -47,27 +47,30 @@ _HMS = r"[+-]?\d{1,3}(?::\d{2}){0,2}"
 _DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(\d{{1,2}})\.(\d)\.(\d))(?:/({_HMS}))?"
 _TZ_STRING = re.compile(rf"{_NAME}({_HMS})(?:({_NAME})({_HMS})?,{_DATE},{_DATE})?")
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MAX_FILE = 1 << 20  # the largest TZif files of the tz database are a few kilobytes
 _LONG_AGO = -(1 << 62)  # before any instant: where the footer rule applies without transitions
 
 
 def read_tzif(name: str) -> bytes | None:
-    """The bytes of a zone's TZif file, or None where `zoneinfo` might not read one.
+    """The bytes of a zone's TZif file, or None if not found here.
 
-    Searched like `zoneinfo` does: each directory of `zoneinfo.TZPATH`, then
-    the `tzdata` package. Names `zoneinfo` would refuse as keys (absolute, or
-    with empty, `.` or `..` parts) and names with a backslash or a colon (no
-    zone has one) are not looked up.
+    Searched like `zoneinfo` does, so that both read the same file: each
+    directory of `zoneinfo.TZPATH` (regular files only), then the `tzdata`
+    package. Names `zoneinfo` would refuse as keys (absolute, or with empty,
+    `.` or `..` parts), names with a backslash or a colon (no zone has one)
+    and files too large to be TZif are left to `zoneinfo`.
     """
     if os.path.isabs(name) or "\\" in name or ":" in name or {"", ".", ".."} & set(name.split("/")):
         return None
     for directory in zoneinfo.TZPATH:
-        try:
-            with open(os.path.join(directory, name), "rb") as file:
-                return file.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            continue  # zoneinfo tries the next directory too
-        except (OSError, ValueError):  # unreadable, or a NUL in the name
-            return None
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            try:
+                with open(path, "rb") as file:
+                    data = file.read(_MAX_FILE + 1)
+            except OSError:
+                return None
+            return data if len(data) <= _MAX_FILE else None
     try:
         from importlib.resources import files
 

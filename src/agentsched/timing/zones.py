@@ -113,13 +113,13 @@ class _ProbedZone:
     """
 
     def __init__(self, zone: zoneinfo.ZoneInfo) -> None:
-        self.zone = zone
+        self._zone = zone
         self._buckets: dict[int, tuple[Transition, ...]] = {}
         self._lock = threading.Lock()
 
     def offset_at(self, instant: int) -> int:
         instant = min(max(instant, MIN_INSTANT), MAX_INSTANT)
-        offset = from_instant(instant).astimezone(self.zone).utcoffset()
+        offset = from_instant(instant).astimezone(self._zone).utcoffset()
         assert offset is not None
         return offset // ONE_SECOND
 
@@ -212,6 +212,7 @@ class ZoneTable:
 
 @lru_cache(maxsize=1024)
 def _table(name: str) -> ZoneTable:
+    """From the zone's TZif file, or else from probing `zoneinfo` (which raises if unknown)."""
     data = read_tzif(name)
     if data is not None:
         try:
