@@ -47,7 +47,7 @@ _HMS = r"[+-]?\d{1,3}(?::\d{2}){0,2}"
 _DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(\d{{1,2}})\.(\d)\.(\d))(?:/({_HMS}))?"
 _TZ_STRING = re.compile(rf"{_NAME}({_HMS})(?:({_NAME})({_HMS})?,{_DATE},{_DATE})?")
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_MAX_FILE = 1 << 20  # the largest TZif files of the tz database are a few kilobytes
+_MAX_FILE = 1 << 16  # TZif files of the tz database are a few kilobytes
 _LONG_AGO = -(1 << 62)  # before any instant: where the footer rule applies without transitions
 
 
