@@ -5,11 +5,12 @@ Workloads, over a corpus of realistic expressions across zones:
   cold   one next fire after each of 200 random instants in 2020-2030
          (the peers must build an iterator per instant; we report our spec
          both reused, as the scheduler uses it, and built per query)
-  first  the very first next fire in a fresh Python process, for an
-         expression and a zone not used before: zone loading, expression
-         parsing and the computation, timed after the imports (median and
-         range over --processes processes per library and zone, the
-         libraries taking turns)
+  first  the first next fire in a zone not used before, in a fresh Python
+         process: zone loading, expression parsing and the computation,
+         timed after the imports; then, in the same process, the first next
+         fire in another new zone for the same expression (median and range
+         over --processes processes per library and zone, the libraries
+         taking turns)
 
 chain and cold run once untimed first (warming caches for all three), then
 the best of --repeat timed passes is reported.
@@ -56,13 +57,13 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 FIRST_EXPRESSION = "0 9 * * mon-fri"
 FIRST_ZONES = ("Europe/Paris", "America/New_York", "Australia/Lord_Howe")
-# Run as `python -c CODE ZONE` in a fresh process; prints microseconds.
+# Run as `python -c CODE ZONE NEXT_ZONE` in a fresh process; prints microseconds.
 FIRST_CALL_SETUP = f"""
 import sys, time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-expression, zone = {FIRST_EXPRESSION!r}, sys.argv[1]
+expression = {FIRST_EXPRESSION!r}
 """
 FIRST_CALL = {
     "agentsched": (
@@ -138,33 +139,45 @@ def best_us_per_fire(run: Callable[[], None], repeat: int, fires: int) -> float:
     return best / fires * 1e6
 
 
-def first_call_us(library: str, zone: str) -> float:
-    """The first next fire of a fresh process, after its imports, in microseconds."""
+def first_calls_us(library: str, zone: str, next_zone: str) -> tuple[float, float]:
+    """In a fresh process, after its imports: the first next fire (in `zone`),
+    then the first in `next_zone`, in microseconds."""
     imports, call = FIRST_CALL[library]
     code = (
         f"{FIRST_CALL_SETUP}{imports}\n"
-        f"began = time.perf_counter()\n{call}\n"
-        "print((time.perf_counter() - began) * 1e6)"
+        "def first(zone):\n"
+        "    began = time.perf_counter()\n"
+        f"    {call}\n"
+        "    return (time.perf_counter() - began) * 1e6\n"
+        "print(first(sys.argv[1]), first(sys.argv[2]))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, zone], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, zone, next_zone], capture_output=True, text=True, check=True
     )
-    return float(done.stdout)
+    first, second = map(float, done.stdout.split())
+    return first, second
 
 
-def first_calls(processes: int) -> dict[tuple[str, str], list[float]]:
-    """Per (zone, library), the first-call times of `processes` fresh processes.
+def first_calls(processes: int) -> dict[tuple[str, str, str], list[float]]:
+    """Per (kind, zone, library), first-call times from `processes` fresh processes.
 
-    Round by round every library runs once per zone, so that drift in the
-    machine's load is shared alike.
+    `kind` is "fresh" (the process's first next fire) or "new zone" (its
+    second, in another zone). Round by round every library runs once per
+    zone, so that drift in the machine's load is shared alike.
     """
-    samples: dict[tuple[str, str], list[float]] = {
-        (zone, library): [] for zone in FIRST_ZONES for library in FIRST_CALL
+    samples: dict[tuple[str, str, str], list[float]] = {
+        (kind, zone, library): []
+        for kind in ("fresh", "new zone")
+        for zone in FIRST_ZONES
+        for library in FIRST_CALL
     }
     for _ in range(processes):
-        for zone in FIRST_ZONES:
+        for i, zone in enumerate(FIRST_ZONES):
+            next_zone = FIRST_ZONES[(i + 1) % len(FIRST_ZONES)]
             for library in FIRST_CALL:
-                samples[zone, library].append(first_call_us(library, zone))
+                fresh, new_zone = first_calls_us(library, zone, next_zone)
+                samples["fresh", zone, library].append(fresh)
+                samples["new zone", next_zone, library].append(new_zone)
     return samples
 
 
@@ -219,18 +232,25 @@ def main() -> None:
 
     samples = first_calls(args.processes)
     print(
-        f"\nfirst: {FIRST_EXPRESSION!r} once, in a fresh process per sample "
-        "(timed: loading the zone, parsing the expression, the next fire after "
-        f"2026-01-01; not the imports); {args.processes} processes per library and zone"
+        f"\nfirst: one next fire of {FIRST_EXPRESSION!r} after 2026-01-01, timed with "
+        "loading the zone and parsing the expression; fresh = a process's first (after "
+        "its imports), new zone = its second, in another zone not used before; "
+        f"{args.processes} processes per library and zone"
     )
-    print(f"{'zone':20} {'library':12} {'median us':>10} {'min-max us':>14} {'vs cronsim':>11}")
+    print(
+        f"{'zone':20} {'library':12} {'fresh us':>9} {'min-max':>10} {'vs cronsim':>11}"
+        f" {'new zone us':>12} {'min-max':>10} {'vs cronsim':>11}"
+    )
     for zone in FIRST_ZONES:
-        cronsim = statistics.median(samples[zone, "cronsim"])
         for library in FIRST_CALL:
-            times = samples[zone, library]
-            median = statistics.median(times)
-            spread = f"{min(times):.0f}-{max(times):.0f}"
-            print(f"{zone:20} {library:12} {median:10.0f} {spread:>14} {cronsim / median:10.1f}x")
+            row = f"{zone:20} {library:12}"
+            for kind, width in (("fresh", 9), ("new zone", 12)):
+                times = samples[kind, zone, library]
+                median = statistics.median(times)
+                versus = statistics.median(samples[kind, zone, "cronsim"]) / median
+                spread = f"{min(times):.0f}-{max(times):.0f}"
+                row += f" {median:{width}.0f} {spread:>10} {versus:10.1f}x"
+            print(row)
 
 
 if __name__ == "__main__":
