@@ -361,6 +361,18 @@ def test_the_tzdata_package_after_tzpath(tzpath: list[str]) -> None:
     assert read_tzif("Europe/Nowhere") is None
 
 
+def test_a_zipped_tzdata_package_is_read_through_importlib_resources(
+    tzpath: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("tzdata")
+    from importlib.resources import files
+
+    expected = files("tzdata.zoneinfo").joinpath("Asia/Tokyo").read_bytes()
+    monkeypatch.setattr(os.path, "isdir", lambda path: False)  # as if inside a zip
+    assert read_tzif("Asia/Tokyo") == expected
+    assert read_tzif("Asia/Nowhere") is None
+
+
 def test_a_file_only_zoneinfo_reads_falls_back_to_probing(tzpath: list[str]) -> None:
     """A one-letter abbreviation (POSIX wants three) is refused here but read by zoneinfo."""
     t = at(2030, 3, 1)

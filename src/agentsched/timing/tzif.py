@@ -18,6 +18,7 @@ and `n` forms follow POSIX; no zone in the tz database uses them, and
 from __future__ import annotations
 
 import calendar
+import importlib
 import operator
 import os
 import re
@@ -65,18 +66,32 @@ def read_tzif(name: str) -> bytes | None:
     for directory in zoneinfo.TZPATH:
         path = os.path.join(directory, name)
         if os.path.isfile(path):
-            try:
-                with open(path, "rb") as file:
-                    data = file.read(_MAX_FILE + 1)
-            except OSError:
-                return None
-            return data if len(data) <= _MAX_FILE else None
+            return _read(path)
+    try:
+        tzdata = importlib.import_module("tzdata")
+    except ImportError:
+        return None
+    # Installed as a directory, the package is read in place: importing
+    # importlib.resources would cost milliseconds. A zipped one needs it.
+    directory = os.path.join(os.path.dirname(tzdata.__file__ or ""), "zoneinfo")
+    if os.path.isdir(directory):
+        path = os.path.join(directory, name)
+        return _read(path) if os.path.isfile(path) else None
     try:
         from importlib.resources import files
 
         return files("tzdata.zoneinfo").joinpath(name).read_bytes()
-    except (ImportError, OSError, ValueError):  # no tzdata, no such file, a NUL in the name
+    except (OSError, ValueError):  # no such file, a NUL in the name
         return None
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as file:
+            data = file.read(_MAX_FILE + 1)
+    except OSError:
+        return None
+    return data if len(data) <= _MAX_FILE else None
 
 
 def _seconds(text: str) -> int:
