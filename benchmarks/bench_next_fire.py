@@ -5,11 +5,17 @@ Workloads, over a corpus of realistic expressions across zones:
   cold   one next fire after each of 200 random instants in 2020-2030
          (the peers must build an iterator per instant; we report our spec
          both reused, as the scheduler uses it, and built per query)
+  first  the first next fire in a zone not used before, in a fresh Python
+         process: zone loading, expression parsing and the computation,
+         timed after the imports; then, in the same process, the first next
+         fire in another new zone for the same expression (median and range
+         over --processes processes per library and zone, the libraries
+         taking turns)
 
-Every workload runs once untimed first (warming caches for all three), then
+chain and cold run once untimed first (warming caches for all three), then
 the best of --repeat timed passes is reported.
 
-    python benchmarks/bench_next_fire.py [--repeat 5]
+    python benchmarks/bench_next_fire.py [--repeat 5] [--processes 15]
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from __future__ import annotations
 import argparse
 import platform
 import random
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -45,6 +54,31 @@ CORPUS = [
 ]
 CHAIN = 200
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+FIRST_EXPRESSION = "0 9 * * mon-fri"
+FIRST_ZONES = ("Europe/Paris", "America/New_York", "Australia/Lord_Howe")
+# Run as `python -c CODE ZONE NEXT_ZONE` in a fresh process; prints microseconds.
+FIRST_CALL_SETUP = f"""
+import sys, time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+expression = {FIRST_EXPRESSION!r}
+"""
+FIRST_CALL = {
+    "agentsched": (
+        "from agentsched import Cron",
+        "Cron(expression, zone).next_after(start)",
+    ),
+    "croniter": (
+        "from croniter import croniter",
+        "croniter(expression, start.astimezone(ZoneInfo(zone))).get_next(datetime)",
+    ),
+    "cronsim": (
+        "from cronsim import CronSim",
+        "next(CronSim(expression, start.astimezone(ZoneInfo(zone))))",
+    ),
+}
 
 
 def random_instants(seed: int = 7) -> list[datetime]:
@@ -105,11 +139,54 @@ def best_us_per_fire(run: Callable[[], None], repeat: int, fires: int) -> float:
     return best / fires * 1e6
 
 
+def first_calls_us(library: str, zone: str, next_zone: str) -> tuple[float, float]:
+    """In a fresh process, after its imports: the first next fire (in `zone`),
+    then the first in `next_zone`, in microseconds."""
+    imports, call = FIRST_CALL[library]
+    code = (
+        f"{FIRST_CALL_SETUP}{imports}\n"
+        "def first(zone):\n"
+        "    began = time.perf_counter()\n"
+        f"    {call}\n"
+        "    return (time.perf_counter() - began) * 1e6\n"
+        "print(first(sys.argv[1]), first(sys.argv[2]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, zone, next_zone], capture_output=True, text=True, check=True
+    )
+    first, second = map(float, done.stdout.split())
+    return first, second
+
+
+def first_calls(processes: int) -> dict[tuple[str, str, str], list[float]]:
+    """Per (kind, zone, library), first-call times from `processes` fresh processes.
+
+    `kind` is "fresh" (the process's first next fire) or "new zone" (its
+    second, in another zone). Round by round every library runs once per
+    zone, so that drift in the machine's load is shared alike.
+    """
+    samples: dict[tuple[str, str, str], list[float]] = {
+        (kind, zone, library): []
+        for kind in ("fresh", "new zone")
+        for zone in FIRST_ZONES
+        for library in FIRST_CALL
+    }
+    for _ in range(processes):
+        for i, zone in enumerate(FIRST_ZONES):
+            next_zone = FIRST_ZONES[(i + 1) % len(FIRST_ZONES)]
+            for library in FIRST_CALL:
+                fresh, new_zone = first_calls_us(library, zone, next_zone)
+                samples["fresh", zone, library].append(fresh)
+                samples["new zone", next_zone, library].append(new_zone)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=15)
     args = parser.parse_args()
     instants = random_instants()
     fires = CHAIN * len(CORPUS)
@@ -152,6 +229,28 @@ def main() -> None:
         peer = {lib: v for w, lib, v in rows if w == workload}
         versus = f"{peer['croniter'] / us:11.1f}x {peer['cronsim'] / us:10.1f}x"
         print(f"{workload:8} {library:28} {us:9.2f} {versus}")
+
+    samples = first_calls(args.processes)
+    print(
+        f"\nfirst: one next fire of {FIRST_EXPRESSION!r} after 2026-01-01, timed with "
+        "loading the zone and parsing the expression; fresh = a process's first (after "
+        "its imports), new zone = its second, in another zone not used before; "
+        f"{args.processes} processes per library and zone"
+    )
+    print(
+        f"{'zone':20} {'library':12} {'fresh us':>9} {'min-max':>10} {'vs cronsim':>11}"
+        f" {'new zone us':>12} {'min-max':>10} {'vs cronsim':>11}"
+    )
+    for zone in FIRST_ZONES:
+        for library in FIRST_CALL:
+            row = f"{zone:20} {library:12}"
+            for kind, width in (("fresh", 9), ("new zone", 12)):
+                times = samples[kind, zone, library]
+                median = statistics.median(times)
+                versus = statistics.median(samples[kind, zone, "cronsim"]) / median
+                spread = f"{min(times):.0f}-{max(times):.0f}"
+                row += f" {median:{width}.0f} {spread:>10} {versus:10.1f}x"
+            print(row)
 
 
 if __name__ == "__main__":

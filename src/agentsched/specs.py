@@ -28,6 +28,7 @@ from .timing.zones import (
     EPOCH,
     ONE_SECOND,
     ZoneTable,
+    check_zone,
     from_instant,
     load_zone,
     walk,
@@ -73,7 +74,7 @@ def _zone_name(value: str | zoneinfo.ZoneInfo) -> str:
                 "pass the zone's name (e.g. 'Europe/Paris')",
             )
         value = value.key
-    load_zone(value, "timezone")
+    check_zone(value, "timezone")
     return value
 
 

@@ -1,4 +1,5 @@
 """Pure next-fire calculation: cron tables, zone transitions, the DST walk.
 
-Nothing here reads the clock or does I/O; "now" is always an argument.
+Nothing here reads the clock ("now" is always an argument). The only I/O is
+reading a zone's tz database file, as `zoneinfo` itself does.
 """

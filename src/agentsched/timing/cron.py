@@ -156,7 +156,7 @@ def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
     body = "H" + body[1:] if body[:1] == "h" else body
     field.hashed = field.hashed or body.startswith("H")
     values = _range(body, index, hash_key, step)
-    field.values.update(v % 7 if index == _DOW else v for v in values)
+    field.values.update({v % 7 for v in values} if index == _DOW else values)
 
 
 def _parse_field(text: str, index: int, hash_key: str) -> _Field:
@@ -169,10 +169,9 @@ def _parse_field(text: str, index: int, hash_key: str) -> _Field:
 def _next_table(values: set[int], size: int) -> tuple[int | None, ...]:
     """`table[v]`: the smallest allowed value >= v, or None."""
     table: list[int | None] = []
-    for v in range(size):
-        candidates = [x for x in values if x >= v]
-        table.append(min(candidates) if candidates else None)
-    return tuple(table)
+    for value in sorted(values):
+        table += [value] * (value + 1 - len(table))
+    return tuple(table + [None] * (size - len(table)))
 
 
 def _weekday_on_first(year: int, month: int) -> int:

@@ -6,30 +6,36 @@ specs only say which wall times match (`next_wall`); `walk` turns that into
 instants by applying the DST rules of DESIGN.md segment by segment, where a
 segment is a stretch of instants with one UTC offset.
 
-Transitions are found by probing `zoneinfo` once a day and bisecting to the
-second where the offset changes; results are cached per zone in buckets of
-about a year. Two transitions less than a day apart that cancel each other
-out would not be seen; no zone in the tz database has them in the range
-1900-9999 that the tests cover.
+A zone's transitions come exactly from its TZif file (`tzif`), found where
+`zoneinfo` finds it. A file that cannot be read or parsed here falls back to
+probing `zoneinfo` once a day and bisecting to the second; that cannot see
+two transitions less than a day apart that cancel out, which no zone of the
+tz database has. Either way they are cached per zone in windows of about
+three years.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 import zoneinfo
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Protocol
 
 from ..errors import UnknownTimezone
+from .tzif import DAY, EPOCH_ORDINAL, Transition, parse_tzif, read_tzif
 
 __all__ = [
+    "DAY",
     "EPOCH",
     "EPOCH_ORDINAL",
     "MAX_INSTANT",
     "MIN_INSTANT",
     "ZoneTable",
+    "check_zone",
     "from_instant",
     "load_zone",
     "walk",
@@ -37,9 +43,7 @@ __all__ = [
 ]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 ONE_SECOND = timedelta(seconds=1)
-DAY = 86400
 # Two days inside datetime's range, so that any offset can be applied.
 MIN_INSTANT = (date(1, 1, 3).toordinal() - EPOCH_ORDINAL) * DAY
 MAX_INSTANT = (date(9999, 12, 29).toordinal() - EPOCH_ORDINAL) * DAY
@@ -57,13 +61,32 @@ def _load(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
-def load_zone(name: object, field: str = "timezone") -> zoneinfo.ZoneInfo:
-    """The `ZoneInfo` for an IANA name, or `UnknownTimezone` naming `field`."""
+def _check_name(name: object, field: str) -> str:
     if not isinstance(name, str) or not name or len(name) > _MAX_ZONE_NAME:
         raise UnknownTimezone(name, field)
+    return name
+
+
+def load_zone(name: object, field: str = "timezone") -> zoneinfo.ZoneInfo:
+    """The `ZoneInfo` for an IANA name, or `UnknownTimezone` naming `field`."""
+    name = _check_name(name, field)
     try:
         return _load(name)
     except Exception as exc:  # zoneinfo raises KeyError, ValueError or OSError subclasses
+        raise UnknownTimezone(name, field) from exc
+
+
+def check_zone(name: object, field: str = "timezone") -> None:
+    """`UnknownTimezone` naming `field` unless `load_zone` would accept the name.
+
+    Builds the zone's table rather than a `ZoneInfo`: a TZif file that reads
+    and parses here is one `zoneinfo` accepts too, and the table is what a
+    spec needs next. Other names go to `zoneinfo`, as in `load_zone`.
+    """
+    name = _check_name(name, field)
+    try:
+        _table(name)
+    except Exception as exc:  # zoneinfo's, on the fallback path
         raise UnknownTimezone(name, field) from exc
 
 
@@ -72,32 +95,48 @@ def from_instant(instant: int) -> datetime:
     return EPOCH + timedelta(seconds=instant)
 
 
-class ZoneTable:
-    """The UTC-offset transitions of one zone, computed lazily and cached.
+class _Source(Protocol):
+    """Where a `ZoneTable` gets a zone's offsets from."""
 
-    Thread-safe: the caches only grow by whole entries computed outside the lock.
+    def offset_at(self, instant: int) -> int: ...
+
+    def transitions(self, lo: int, hi: int) -> list[Transition]:
+        """The offset changes at instants in `[lo, hi)` (bucket-aligned), in order."""
+        ...
+
+
+class _ProbedZone:
+    """Transitions found by probing `zoneinfo`, for zones whose file `tzif` cannot read.
+
+    Probes once a day and bisects to the second where the offset changes,
+    cached per bucket; misses two changes less than a day apart that cancel out.
     """
 
     def __init__(self, zone: zoneinfo.ZoneInfo) -> None:
-        self.zone = zone
-        self._bucket_transitions: dict[int, tuple[tuple[int, int, int], ...]] = {}
-        self._windows: dict[int, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]] = {}
+        self._zone = zone
+        self._buckets: dict[int, tuple[Transition, ...]] = {}
         self._lock = threading.Lock()
 
     def offset_at(self, instant: int) -> int:
-        """UTC offset in seconds at an instant."""
         instant = min(max(instant, MIN_INSTANT), MAX_INSTANT)
-        offset = from_instant(instant).astimezone(self.zone).utcoffset()
+        offset = from_instant(instant).astimezone(self._zone).utcoffset()
         assert offset is not None
         return offset // ONE_SECOND
 
-    def _find_transitions(self, bucket: int) -> tuple[tuple[int, int, int], ...]:
-        found = self._bucket_transitions.get(bucket)
+    def transitions(self, lo: int, hi: int) -> list[Transition]:
+        return [
+            tr
+            for bucket in range(lo >> _BUCKET_BITS, hi >> _BUCKET_BITS)
+            for tr in self._probe(bucket)
+        ]
+
+    def _probe(self, bucket: int) -> tuple[Transition, ...]:
+        found = self._buckets.get(bucket)
         if found is not None:
             return found
         start = bucket << _BUCKET_BITS
         end = start + _BUCKET
-        transitions: list[tuple[int, int, int]] = []
+        transitions: list[Transition] = []
         prev_t, prev_off = start, self.offset_at(start)
         t = start
         while t < end:
@@ -117,21 +156,37 @@ class ZoneTable:
             prev_t, prev_off = t, off
         result = tuple(transitions)
         with self._lock:
-            self._bucket_transitions[bucket] = result
+            self._buckets[bucket] = result
         return result
 
+
+class ZoneTable:
+    """The UTC-offset transitions of one zone, computed lazily and cached.
+
+    Thread-safe: the cache only grows by whole entries computed outside the lock.
+    """
+
+    def __init__(self, source: _Source) -> None:
+        self._source = source
+        self._windows: dict[int, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]] = {}
+        self._lock = threading.Lock()
+
+    def offset_at(self, instant: int) -> int:
+        """UTC offset in seconds at an instant (clamped to the supported range)."""
+        return self.segment(min(max(instant, MIN_INSTANT), MAX_INSTANT))[3]
+
     def _window(self, bucket: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]:
+        """Transitions in buckets `bucket - 1` to `bucket + 1`, and the offset before them."""
         window = self._windows.get(bucket)
         if window is None:
-            merged = [
-                tr for b in (bucket - 1, bucket, bucket + 1) for tr in self._find_transitions(b)
-            ]
-            window = (
-                tuple(t for t, _, _ in merged),
-                tuple(before for _, before, _ in merged),
-                tuple(after for _, _, after in merged),
-                self.offset_at(bucket << _BUCKET_BITS),
+            found = self._source.transitions(
+                (bucket - 1) << _BUCKET_BITS, (bucket + 2) << _BUCKET_BITS
             )
+            if found:
+                times, befores, afters = zip(*found, strict=True)
+                window = (times, befores, afters, befores[0])
+            else:
+                window = ((), (), (), self._source.offset_at(bucket << _BUCKET_BITS))
             with self._lock:
                 self._windows[bucket] = window
         return window
@@ -144,21 +199,27 @@ class ZoneTable:
         after it (or the window's end, where the offset may stay the same).
         """
         bucket = instant >> _BUCKET_BITS
-        times, befores, afters, constant = self._window(bucket)
+        times, befores, afters, first = self._window(bucket)
         i = bisect_right(times, instant)
         if i:
             start, previous, offset = times[i - 1], befores[i - 1], afters[i - 1]
         else:
             start = (bucket - 1) << _BUCKET_BITS
-            offset = befores[0] if times else constant
-            previous = offset
+            offset = previous = first
         end = times[i] if i < len(times) else (bucket + 2) << _BUCKET_BITS
         return start, end, previous, offset
 
 
 @lru_cache(maxsize=1024)
 def _table(name: str) -> ZoneTable:
-    return ZoneTable(_load(name))
+    """From the zone's TZif file, or else from probing `zoneinfo` (which raises if unknown)."""
+    data = read_tzif(name)
+    if data is not None:
+        try:
+            return ZoneTable(parse_tzif(data))
+        except (ValueError, struct.error):
+            pass  # zoneinfo may still read it
+    return ZoneTable(_ProbedZone(_load(name)))
 
 
 def zone_table(name: str) -> ZoneTable:

@@ -1,0 +1,407 @@
+"""Bad input of every kind: a `ValidationError` naming the field, nothing stored or changed.
+
+One grid of bad values, checked on both stores through `Scheduler` and through
+the command line (one line on stderr, exit status 2), plus fuzzed record and
+spec decoders that must never raise anything but `ValidationError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentsched import (
+    Cron,
+    InlineExecutor,
+    Interval,
+    MemoryStore,
+    Once,
+    RRule,
+    Run,
+    RunContext,
+    RunResult,
+    RunStatus,
+    Schedule,
+    Scheduler,
+    SQLiteStore,
+    ValidationError,
+)
+from agentsched.cli import main
+from agentsched.specs import spec_from_dict
+from agentsched.stores.base import Store
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
+SURROGATE = "\ud800"
+NUL = "\x00"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    yield made
+    made.close()
+
+
+def _scheduler(store: Store, handler: Callable[[RunContext], Any] | None = None) -> Scheduler:
+    return Scheduler(
+        store=store,
+        handler=handler or (lambda ctx: None),
+        executor=InlineExecutor(),
+        clock=FakeClock(T0),
+    )
+
+
+def _snapshot(sched: Scheduler) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in sched.list(include_deleted=True, limit=1000)]
+
+
+GOOD: dict[str, Any] = {"agent_id": "bot", "schedule": Cron("0 9 * * *"), "input": "go"}
+
+# (the bad keyword arguments of `create`, the field the error must name)
+BAD_CREATE: list[tuple[dict[str, Any], str]] = [
+    ({"name": SURROGATE}, "name"),
+    ({"name": f"a{NUL}b"}, "name"),
+    ({"name": "x" * 121}, "name"),
+    ({"name": ""}, "name"),
+    ({"name": 7}, "name"),
+    ({"input": f"hi{SURROGATE}"}, "input"),
+    ({"input": NUL}, "input"),
+    ({"input": "x" * 20_001}, "input"),
+    ({"input": ""}, "input"),
+    ({"input": ["list"]}, "input"),
+    ({"agent_id": SURROGATE}, "agent_id"),
+    ({"agent_id": ""}, "agent_id"),
+    ({"agent_id": None}, "agent_id"),
+    ({"owner": f"al{NUL}ice"}, "owner"),
+    ({"owner": "\udfff"}, "owner"),
+    ({"conversation": SURROGATE}, "conversation"),
+    ({"previous_response_id": NUL}, "previous_response_id"),
+    ({"metadata": {SURROGATE: "v"}}, "metadata"),
+    ({"metadata": {"k": NUL}}, "metadata"),
+    ({"metadata": {"k": "v" * 513}}, "metadata"),
+    ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+    ({"metadata": ["k"]}, "metadata"),
+    ({"timeout": timedelta.max}, "timeout"),
+    ({"timeout": timedelta(days=366, seconds=1)}, "timeout"),
+    ({"timeout": timedelta(0)}, "timeout"),
+    ({"timeout": 30}, "timeout"),
+    ({"catchup_window": timedelta.max}, "catchup_window"),
+    ({"catchup_window": timedelta(seconds=-1)}, "catchup_window"),
+    ({"end_at": datetime(2030, 1, 1)}, "end_at"),
+    ({"end_at": datetime(1969, 12, 31, tzinfo=UTC)}, "end_at"),
+    ({"end_at": datetime.min.replace(tzinfo=UTC)}, "end_at"),
+    ({"max_runs": 0}, "max_runs"),
+    ({"max_runs": True}, "max_runs"),
+    ({"pause_after_failures": "3"}, "pause_after_failures"),
+    ({"overlap": "sometimes"}, "overlap"),
+    ({"stateful": "yes"}, "stateful"),
+    ({"schedule": "0 9 * * *"}, "schedule"),
+]
+
+# (a spec built from bad arguments, the field the error must name)
+BAD_SPECS: list[tuple[Callable[[], object], str]] = [
+    (lambda: Cron([], "UTC"), "expression"),  # type: ignore[arg-type]
+    (lambda: Cron(None), "expression"),  # type: ignore[arg-type]
+    (lambda: Cron("0 9 * * *", "Nowhere/City"), "timezone"),
+    (lambda: Cron("0 9 * * *", ["UTC"]), "timezone"),  # type: ignore[arg-type]
+    (lambda: Cron("0 9 * * *", hash_key=SURROGATE), "hash_key"),
+    (lambda: Cron("0 0 31 2 *"), "expression"),
+    (lambda: Interval(timedelta.max), "every"),
+    (lambda: Interval(timedelta(days=99_999_999)), "every"),
+    (lambda: Interval(timedelta(days=367)), "every"),
+    (lambda: Interval(timedelta(minutes=5), datetime(1960, 1, 1, tzinfo=UTC)), "start_at"),
+    (lambda: Interval(timedelta(minutes=5), datetime(2030, 1, 1)), "start_at"),
+    (lambda: Once(datetime(1969, 12, 31, 23, tzinfo=UTC)), "run_at"),
+    (lambda: Once(datetime(1, 1, 1)), "run_at"),
+    (lambda: Once(datetime(9999, 12, 31, 23), "America/New_York"), "run_at"),
+    (lambda: Once("2026-01-05T09:00:00Z"), "run_at"),  # type: ignore[arg-type]
+    (lambda: RRule("FREQ=DAILY", datetime(1, 1, 1)), "dtstart"),
+    (lambda: RRule("FREQ=DAILY", datetime(1969, 6, 1)), "dtstart"),
+    (lambda: RRule(["FREQ=DAILY"], datetime(2026, 1, 1)), "rrule"),  # type: ignore[arg-type]
+]
+
+
+@pytest.fixture
+def seeded(store: Store) -> tuple[Scheduler, Schedule]:
+    sched = _scheduler(store)
+    return sched, sched.create(**GOOD, name="keep me")
+
+
+@pytest.mark.parametrize(("bad", "field"), BAD_CREATE, ids=[f for _, f in BAD_CREATE])
+def test_create_refuses_bad_input_and_stores_nothing(
+    seeded: tuple[Scheduler, Schedule], bad: dict[str, Any], field: str
+) -> None:
+    sched, kept = seeded
+    before = _snapshot(sched)
+    with pytest.raises(ValidationError) as info:
+        sched.create(**{**GOOD, **bad})
+    assert info.value.field == field
+    assert field.split(".", maxsplit=1)[0] in str(info.value)
+    assert _snapshot(sched) == before
+    assert sched.get(kept.id) == kept
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [case for case in BAD_CREATE if case[0].keys() - {"agent_id", "owner"}],
+    ids=[f for b, f in BAD_CREATE if b.keys() - {"agent_id", "owner"}],
+)
+def test_update_refuses_bad_input_and_changes_nothing(
+    seeded: tuple[Scheduler, Schedule], bad: dict[str, Any], field: str
+) -> None:
+    sched, kept = seeded
+    with pytest.raises(ValidationError) as info:
+        sched.update(kept.id, **bad)
+    assert info.value.field == field
+    assert sched.get(kept.id) == kept
+
+
+@pytest.mark.parametrize(("build", "field"), BAD_SPECS, ids=[f for _, f in BAD_SPECS])
+def test_bad_specs_name_the_field(build: Callable[[], object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        build()
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.get(SURROGATE),
+        lambda s: s.get(f"sched{NUL}"),
+        lambda s: s.get("sched_x", owner=SURROGATE),
+        lambda s: s.list(agent_id=SURROGATE),
+        lambda s: s.list(owner=NUL),
+        lambda s: s.list(after=SURROGATE),
+        lambda s: s.pause(SURROGATE),
+        lambda s: s.resume(SURROGATE),
+        lambda s: s.delete(SURROGATE),
+        lambda s: s.runs(SURROGATE),
+        lambda s: s.upcoming(SURROGATE),
+        lambda s: s.trigger(SURROGATE),
+        lambda s: s.update(SURROGATE, name="x"),
+    ],
+)
+def test_lookups_with_unstorable_text_are_validation_errors(
+    seeded: tuple[Scheduler, Schedule], call: Callable[[Scheduler], object]
+) -> None:
+    sched, _ = seeded
+    before = _snapshot(sched)
+    with pytest.raises(ValidationError):
+        call(sched)
+    assert _snapshot(sched) == before
+
+
+def test_year_9999_is_in_range_and_fires() -> None:
+    """The last representable hour still fires; nothing past it is silently 'completed'."""
+    sched = _scheduler(MemoryStore())
+    once = sched.create(**{**GOOD, "schedule": Once(datetime(9999, 12, 31, 23, tzinfo=UTC))})
+    assert once.status == "active" and once.next_run_at == datetime(9999, 12, 31, 23, tzinfo=UTC)
+    rule = sched.create(**{**GOOD, "schedule": RRule("FREQ=YEARLY", datetime(9999, 12, 31, 23))})
+    assert rule.status == "active" and rule.next_run_at == datetime(9999, 12, 31, 23, tzinfo=UTC)
+    assert sched.upcoming(rule.id, n=3) == [datetime(9999, 12, 31, 23, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [
+        (lambda z: Cron("0 9 * * *", z), "Europe/Paris"),
+        (lambda z: Once(datetime(2026, 1, 5, 14), z), "Asia/Tokyo"),
+        (lambda z: RRule("FREQ=WEEKLY", datetime(2026, 1, 5, 9), z), "America/New_York"),
+    ],
+)
+def test_zoneinfo_objects_are_accepted_and_stored_by_name(
+    spec: Callable[[object], Any], name: str
+) -> None:
+    by_object = spec(ZoneInfo(name))
+    assert by_object == spec(name)
+    assert by_object.to_dict()["timezone"] == name
+
+
+def test_a_zoneinfo_without_a_name_is_refused(tmp_path: Path) -> None:
+    with open("/usr/share/zoneinfo/Europe/Paris", "rb") as source:
+        nameless = ZoneInfo.from_file(source)
+    with pytest.raises(ValidationError) as info:
+        Cron("0 9 * * *", nameless)
+    assert info.value.field == "timezone" and "name" in str(info.value)
+
+
+# -- what handlers return ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("returned", "status", "output"),
+    [
+        (f"ok{SURROGATE}", RunStatus.SUCCEEDED, "ok\ufffd"),
+        (f"ok{NUL}", RunStatus.SUCCEEDED, "ok\ufffd"),
+        (RunResult(output=f"a{SURROGATE}b"), RunStatus.SUCCEEDED, "a\ufffdb"),
+        (RunResult(response_id=f"resp{SURROGATE}"), RunStatus.FAILED, None),
+        (RunResult(response_id=NUL), RunStatus.FAILED, None),
+    ],
+)
+def test_unstorable_handler_output_is_recorded_never_left_running(
+    store: Store, returned: object, status: RunStatus, output: str | None
+) -> None:
+    sched = _scheduler(store, lambda ctx: returned)
+    s = sched.create(**GOOD, stateful=True)
+    (run,) = sched.tick(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    assert run.status is status and run.output == output
+    assert sched.runs(s.id) == [run]
+    if status is RunStatus.FAILED:
+        assert run.error is not None and "response_id" in run.error
+        assert sched.get(s.id).previous_response_id is None
+
+
+def test_an_exception_message_with_bad_text_is_recorded(store: Store) -> None:
+    def handler(ctx: RunContext) -> None:
+        raise RuntimeError(f"broke on {SURROGATE} and {NUL}")
+
+    sched = _scheduler(store, handler)
+    s = sched.create(**GOOD)
+    (run,) = sched.tick(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    assert run.status is RunStatus.FAILED
+    assert run.error == "RuntimeError: broke on \ufffd and \ufffd"
+    assert sched.get(s.id).last_error == run.error
+
+
+# -- the command line ---------------------------------------------------------------
+
+CLI_BAD: list[list[str]] = [
+    ["add", "--agent", "\udcff", "--input", "x", "--every", "5m"],
+    ["add", "--agent", "a", "--input", "x\udcffy", "--every", "5m"],
+    ["add", "--agent", "a", "--input", "x", "--name", "n\udcff", "--every", "5m"],
+    ["add", "--agent", "a", "--input", "x", "--every", "999999999999d"],
+    ["add", "--agent", "a", "--input", "x", "--every", "99999999d"],
+    ["add", "--agent", "a", "--input", "x", "--every", "-5"],
+    ["add", "--agent", "a", "--input", "x", "--every", "nan"],
+    ["add", "--agent", "a", "--input", "x", "--every", "1e400"],
+    ["add", "--agent", "a", "--input", "x", "--cron", "0 0 31 2 *"],
+    ["add", "--agent", "a", "--input", "x", "--cron", "0 9 * * *", "--tz", "\udcff"],
+    ["add", "--agent", "a", "--input", "x", "--once", "0001-01-01T00:00"],
+    ["add", "--agent", "a", "--input", "x", "--rrule", "FREQ=DAILY", "--dtstart", "0001-01-01"],
+    ["add", "--agent", "a", "--input", "x", "--every", "5m", "--metadata", "k=\udcff"],
+    ["list", "--agent", "\udcff"],
+    ["show", "\udcff"],
+    ["pause", "\udcff"],
+    ["runs", "\udcff"],
+    ["next", "* * * * *", "--tz", "\udcff"],
+]
+
+
+@pytest.mark.parametrize("argv", CLI_BAD)
+def test_cli_bad_input_is_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "a.db"
+    url = f"sqlite:///{db}"
+    assert main(["--db", url, "add", "--agent", "a", "--input", "kept", "--every", "5m"]) == 0
+    before = _stored(db)
+    capsys.readouterr()
+    assert main(["--db", url, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agentsched: error: ") and err.count("\n") == 1
+    assert _stored(db) == before
+
+
+def _stored(db: Path) -> list[dict[str, Any]]:
+    store = SQLiteStore(db)
+    try:
+        return [s.to_dict() for s in store.list(include_deleted=True)]
+    finally:
+        store.close()
+
+
+# -- decoders, fuzzed ---------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+_SCHEDULE_DICT = (
+    Scheduler(clock=FakeClock(T0))
+    .create(
+        agent_id="bot",
+        schedule=Cron("0 9 * * mon-fri", "Europe/Paris"),
+        input="go",
+        timeout=timedelta(seconds=30),
+        end_at=datetime(2027, 1, 1, tzinfo=UTC),
+        metadata={"team": "support"},
+    )
+    .to_dict()
+)
+_RUN_DICT = Run(
+    id="run_1",
+    schedule_id="sched_1",
+    agent_id="bot",
+    status=RunStatus.SUCCEEDED,
+    scheduled_for=T0,
+    started_at=T0,
+    finished_at=T0,
+    output="done",
+).to_dict()
+_SPEC_DICTS = [
+    Cron("0 9 * * *", "Europe/Paris").to_dict(),
+    Once(T0).to_dict(),
+    Interval(timedelta(minutes=90), T0).to_dict(),
+    RRule("FREQ=WEEKLY;BYDAY=MO", datetime(2026, 1, 5, 9)).to_dict(),
+]
+
+
+def _only_validation_errors(decode: Callable[[Any], object], data: Any) -> None:
+    with contextlib.suppress(ValidationError):
+        decode(data)
+
+
+@given(st.sampled_from(sorted(_SCHEDULE_DICT)), _JSON)
+def test_schedule_from_dict_with_any_value_in_any_field(field: str, value: Any) -> None:
+    _only_validation_errors(Schedule.from_dict, {**_SCHEDULE_DICT, field: value})
+
+
+@given(st.sampled_from(sorted(_SCHEDULE_DICT["schedule"])), _JSON)
+def test_schedule_from_dict_with_any_value_in_the_spec(field: str, value: Any) -> None:
+    spec = {**_SCHEDULE_DICT["schedule"], field: value}
+    _only_validation_errors(Schedule.from_dict, {**_SCHEDULE_DICT, "schedule": spec})
+
+
+@given(st.sampled_from(sorted(_RUN_DICT)), _JSON)
+def test_run_from_dict_with_any_value_in_any_field(field: str, value: Any) -> None:
+    _only_validation_errors(Run.from_dict, {**_RUN_DICT, field: value})
+
+
+@given(st.sampled_from(_SPEC_DICTS), st.data())
+def test_spec_from_dict_with_any_value_in_any_field(spec: dict[str, Any], data: Any) -> None:
+    field = data.draw(st.sampled_from([*sorted(spec), "extra"]))
+    value = data.draw(_JSON)
+    _only_validation_errors(spec_from_dict, {**spec, field: value})
+
+
+@given(_JSON)
+def test_decoders_take_any_json_document(value: Any) -> None:
+    for decode in (Schedule.from_dict, Run.from_dict, spec_from_dict):
+        _only_validation_errors(decode, value)
+    # and a document that went through JSON text stays decodable or refused cleanly
+    text = json.dumps(value, allow_nan=True)
+    _only_validation_errors(Schedule.from_dict, json.loads(text))
+
+
+def test_nan_and_infinite_durations_are_refused() -> None:
+    for value in (math.nan, math.inf, -math.inf, 1e300):
+        with pytest.raises(ValidationError) as info:
+            Schedule.from_dict({**_SCHEDULE_DICT, "timeout": value})
+        assert info.value.field == "timeout"
