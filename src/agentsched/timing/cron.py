@@ -40,6 +40,7 @@ _MONTH_NAMES = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if
 _DAY_NAMES = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 _MINUTE, _HOUR, _DOM, _MONTH, _DOW = range(5)
 _DAY_CACHE_LIMIT = 4096
+_LAST_ORDINAL = date.max.toordinal()
 
 
 class _Bad(Exception):
@@ -268,6 +269,8 @@ class CronPattern:
         """The first matching wall minute `>= lo`, or None after year 9999."""
         lo += -lo % 60
         day_number, seconds = divmod(lo, DAY)
+        if day_number + EPOCH_ORDINAL > _LAST_ORDINAL:
+            return None
         today = date.fromordinal(day_number + EPOCH_ORDINAL)
         year, month, day = today.year, today.month, today.day
         days = self.days_in(year, month) if self._month_next[month] == month else ()

@@ -44,9 +44,11 @@ __all__ = [
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ONE_SECOND = timedelta(seconds=1)
-# Two days inside datetime's range, so that any offset can be applied.
 MIN_INSTANT = (date(1, 1, 3).toordinal() - EPOCH_ORDINAL) * DAY
-MAX_INSTANT = (date(9999, 12, 29).toordinal() - EPOCH_ORDINAL) * DAY
+# The last second of year 9999 in UTC: the last instant a datetime can hold.
+MAX_INSTANT = (date.max.toordinal() + 1 - EPOCH_ORDINAL) * DAY - 1
+# Probing `zoneinfo` converts datetimes, so it stays two days inside their range.
+_PROBE_MAX = MAX_INSTANT - 2 * DAY
 
 _BUCKET_BITS = 25  # 2**25 s is about 388 days
 _BUCKET = 1 << _BUCKET_BITS
@@ -118,7 +120,7 @@ class _ProbedZone:
         self._lock = threading.Lock()
 
     def offset_at(self, instant: int) -> int:
-        instant = min(max(instant, MIN_INSTANT), MAX_INSTANT)
+        instant = min(max(instant, MIN_INSTANT), _PROBE_MAX)
         offset = from_instant(instant).astimezone(self._zone).utcoffset()
         assert offset is not None
         return offset // ONE_SECOND
@@ -257,7 +259,8 @@ def walk(table: ZoneTable, after: int, next_wall: NextWall, fixed: bool) -> int 
             if wall is None:
                 return None
             if wall < end + offset:
-                return wall - offset
+                found = wall - offset
+                return found if found <= MAX_INSTANT else None
             if end >= MAX_INSTANT:
                 return None
             if end > horizon and wall - 2 * DAY > end:
