@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsched import RunStatus, SQLiteStore
 from agentsched.cli import main
 
 AFTER = ["--after", "2026-03-27T00:00:00Z"]
@@ -132,39 +132,86 @@ def test_python_dash_m_runs() -> None:
     assert done.returncode == 0 and done.stdout.count("\n") == 1
 
 
-def test_run_fires_until_sigterm_and_shuts_down_cleanly(tmp_path: Path) -> None:
-    (tmp_path / "myagent.py").write_text(
-        "from pathlib import Path\n"
-        "def handle(ctx):\n"
-        f"    Path({str(tmp_path / 'fired')!r}).write_text(ctx.run_id)\n"
-        "    return 'ok'\n"
-    )
+def _start_run(tmp_path: Path, body: str, *extra: str) -> subprocess.Popen[str]:
+    """`agentsched run` in `tmp_path`, whose myagent.py holds `handle` (importable from
+    the current directory, as with uvicorn and celery)."""
+    (tmp_path / "myagent.py").write_text(body)
     db = ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
     assert main([*db, "add", "--agent", "a", "--input", "x", "--every", "1s"]) == 0
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentsched", *db, "run", "--handler", "myagent:handle"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentsched", *db, "run", "--handler", "myagent:handle", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        cwd=tmp_path,
     )
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 10
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.02)
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
     try:
-        deadline = time.monotonic() + 10
-        while not (tmp_path / "fired").exists():
-            assert time.monotonic() < deadline, "the handler never fired"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        return proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err
-    assert (
-        "succeeded" in out
-        and out.rstrip().endswith("agentsched: stopped")
-        and "Traceback" not in err
+            proc.communicate()
+
+
+def test_run_fires_until_sigterm_and_shuts_down_cleanly(tmp_path: Path) -> None:
+    proc = _start_run(
+        tmp_path,
+        "from pathlib import Path\n"
+        "def handle(ctx):\n"
+        "    Path('fired').write_text(ctx.run_id)\n"
+        "    return 'ok'\n",
     )
+    _wait_for(tmp_path / "fired")
+    proc.send_signal(signal.SIGTERM)
+    out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "started" in out and "succeeded" in out  # run starts are shown, not only ends
+    assert out.rstrip().endswith("agentsched: stopped") and "Traceback" not in err
+
+
+HUNG = (
+    "import time\n"
+    "from pathlib import Path\n"
+    "def handle(ctx):\n"
+    "    Path('inside').write_text(ctx.run_id)\n"
+    "    time.sleep(60)  # ignores ctx.cancel\n"
+)
+
+
+def test_a_second_signal_exits_at_once_past_a_hung_handler(tmp_path: Path) -> None:
+    proc = _start_run(tmp_path, HUNG)
+    _wait_for(tmp_path / "inside")
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout is not None
+    while "stopping" not in (line := proc.stdout.readline()):
+        assert line, "the first Ctrl-C was not acknowledged"
+    assert "Ctrl-C again" in line
+    proc.send_signal(signal.SIGINT)
+    out, err = _finish(proc)
+    assert proc.returncode == 130 and "exiting now" in out and "Traceback" not in err
+    run_id = (tmp_path / "inside").read_text()
+    store = SQLiteStore(tmp_path / "agents.db")
+    left = store.get_run(run_id)
+    store.close()
+    assert left is not None and left.status is RunStatus.RUNNING  # the lease will tell
+
+
+def test_grace_bounds_the_wait_for_a_hung_handler(tmp_path: Path) -> None:
+    proc = _start_run(tmp_path, HUNG, "--grace", "0.5")
+    _wait_for(tmp_path / "inside")
+    proc.send_signal(signal.SIGTERM)
+    out, err = _finish(proc)
+    assert proc.returncode == 130 and "still running after 0.5s" in out, (out, err)
 
 
 def test_demo_runs_and_prints_history(capsys: pytest.CaptureFixture[str]) -> None:

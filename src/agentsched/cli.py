@@ -11,6 +11,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -130,7 +131,7 @@ def _log_runs_to_stdout() -> Iterator[None]:
     logger = logging.getLogger("agentsched")
     level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)  # run starts are debug records
     logger.propagate = False
     try:
         yield
@@ -280,6 +281,8 @@ def _load_handler(target: str) -> Callable[[RunContext], Any]:
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
         raise _UsageError(f"--handler must look like module:function (got {target!r})")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as uvicorn and celery do: ./myagent.py is importable
     try:
         handler = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
@@ -289,17 +292,47 @@ def _load_handler(target: str) -> Callable[[RunContext], Any]:
     return handler  # type: ignore[no-any-return]
 
 
-def _serve(sched: Scheduler, until: threading.Event) -> None:
-    """Run the loop until `until` is set (SIGINT and SIGTERM set it)."""
+def _exit_now(message: str) -> None:
+    """Leave at once, without waiting for handler threads (a hung agent would block a
+    normal exit forever); their runs are marked interrupted when their lease expires."""
+    print(f"agentsched: {message}", flush=True)
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _serve(sched: Scheduler, grace: float | None) -> None:
+    """Fire until SIGINT or SIGTERM; then stop claiming, ask running handlers to stop
+    (their cancel event) and wait for them, at most `grace` seconds. A second signal,
+    or the end of the grace period, exits at once."""
+    requested = threading.Event()
+
+    def on_signal(signum: int, _: object) -> None:
+        if requested.is_set():
+            _exit_now("exiting now; unfinished runs will be marked interrupted by their lease")
+        requested.set()
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
-        signal.signal(sig, lambda *_: until.set())
+        signal.signal(sig, on_signal)
     try:
         sched.start()
-        while not until.wait(0.2):
+        while not requested.wait(0.2):
             pass
+        running = sched.engine.in_flight()
+        limit = "" if grace is None else f" for up to {grace:g}s"
+        print(
+            f"agentsched: stopping: no new runs; asked {running} running handler(s) to stop, "
+            f"waiting{limit} (Ctrl-C again to exit now)",
+            flush=True,
+        )
+        sched.stop(wait=True, timeout=grace)
+        left = sched.engine.in_flight()
+        if left:
+            _exit_now(
+                f"{left} handler(s) still running after {grace:g}s; exiting; their runs will "
+                "be marked interrupted by their lease"
+            )
     finally:
-        sched.stop(wait=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -308,7 +341,7 @@ def _cmd_run(sched: Scheduler, args: argparse.Namespace) -> None:
     sched.handler = _load_handler(args.handler)
     with _log_runs_to_stdout():
         print(f"agentsched: running schedules from {args.db}; Ctrl-C to stop", flush=True)
-        _serve(sched, threading.Event())
+        _serve(sched, args.grace)
     print("agentsched: stopped", flush=True)
 
 
@@ -460,6 +493,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="fire schedules until Ctrl-C")
     run.add_argument("--handler", required=True, help="module:function to call for each run")
+    run.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="on Ctrl-C, wait at most this long for running handlers (default: until they "
+        "finish, or a second Ctrl-C)",
+    )
 
     demo = commands.add_parser("demo", help="a 15-second demo on a temporary SQLite file")
     demo.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)

@@ -163,6 +163,14 @@ class Engine:
             self._in_flight[run.id] = _InFlight(run, context, deadline, cancel)
         if deadline is not None and self._wake is not None:
             self._wake()  # a sleeping loop must now wake for this deadline too
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "run %s of schedule %s started (scheduled for %s, attempt %d)",
+                run.id,
+                schedule.id,
+                run.scheduled_for,
+                run.attempt,
+            )
         return context
 
     def set_cancel(self, run_id: str, cancel: Callable[[], None]) -> None:
