@@ -322,30 +322,15 @@ class Schedule:
     @classmethod
     def from_dict(cls, data: Any) -> Schedule:
         """Rebuild from `to_dict()` output; `ValidationError` names any bad field."""
-        if not isinstance(data, Mapping):
-            raise ValidationError("schedule", f"a schedule must be an object (got {shorten(data)})")
-        fields = {f.name for f in attrs.fields(cls)}
-        unknown: set[str] = set(data) - fields - {"temporal_schedule_id"}
-        if unknown:
-            raise ValidationError(
-                sorted(unknown)[0], f"unknown field {shorten(sorted(unknown)[0])} in a schedule"
-            )
-        values: dict[str, Any] = {k: v for k, v in data.items() if k in fields}
-        for key in ("id", "agent_id", "schedule", "input", "created_at", "updated_at"):
-            if key not in values:
-                raise ValidationError(key, f"{key!r} is required")
+        values = _record_values(
+            cls,
+            data,
+            "schedule",
+            required=("id", "agent_id", "schedule", "input", "created_at", "updated_at"),
+            instants=_SCHEDULE_INSTANTS,
+            ignored={"temporal_schedule_id"},
+        )
         values["schedule"] = spec_from_dict(values["schedule"])
-        for key in (
-            "end_at",
-            "next_run_at",
-            "last_run_at",
-            "paused_at",
-            "deleted_at",
-            "created_at",
-            "updated_at",
-        ):
-            if values.get(key) is not None:
-                values[key] = parse_instant(values[key], key)
         for key in ("catchup_window", "timeout"):
             if values.get(key) is not None:
                 values[key] = _parse_seconds(values[key], key)
@@ -422,22 +407,41 @@ class Run:
     @classmethod
     def from_dict(cls, data: Any) -> Run:
         """Rebuild from `to_dict()` output; `ValidationError` names any bad field."""
-        if not isinstance(data, Mapping):
-            raise ValidationError("run", f"a run must be an object (got {shorten(data)})")
-        fields = {f.name for f in attrs.fields(cls)}
-        unknown: set[str] = set(data) - fields
-        if unknown:
-            raise ValidationError(
-                sorted(unknown)[0], f"unknown field {shorten(sorted(unknown)[0])} in a run"
-            )
-        values: dict[str, Any] = dict(data)
-        for key in ("id", "schedule_id", "agent_id", "status"):
-            if key not in values:
-                raise ValidationError(key, f"{key!r} is required")
-        for key in ("scheduled_for", "started_at", "finished_at"):
-            if values.get(key) is not None:
-                values[key] = parse_instant(values[key], key)
+        values = _record_values(
+            cls,
+            data,
+            "run",
+            required=("id", "schedule_id", "agent_id", "status"),
+            instants=_RUN_INSTANTS,
+        )
         return cls(**values)
+
+
+def _record_values(
+    kind: type[Schedule | Run],
+    data: object,
+    label: str,
+    *,
+    required: tuple[str, ...],
+    instants: tuple[str, ...],
+    ignored: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Any]:
+    """The fields of a record's JSON shape, checked (an object, no unknown field, the
+    required ones present) and with its instants parsed; the constructor checks the rest."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(label, f"a {label} must be an object (got {shorten(data)})")
+    fields = {f.name for f in attrs.fields(kind)}
+    unknown = sorted(set(data) - fields - set(ignored), key=str)
+    if unknown:
+        raise ValidationError(str(unknown[0]), f"unknown field {shorten(unknown[0])} in a {label}")
+    values: dict[str, Any] = {k: v for k, v in data.items() if k in fields}
+    for key in required:
+        if key not in values:
+            raise ValidationError(key, f"{key!r} is required")
+    for key in instants:
+        if values.get(key) is not None:
+            values[key] = parse_instant(values[key], key)
+    return values
 
 
 @attrs.frozen

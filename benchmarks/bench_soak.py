@@ -1,0 +1,131 @@
+"""Soak: many schedules firing every second for minutes; memory and disk must stay flat.
+
+Each store (memory, SQLite, and PostgreSQL when AGENTSCHED_PG_DSN is set) runs
+in its own fresh process: 500 `Interval(1 s)` schedules, a no-op handler, the
+real clock and the background loop, for `--seconds` (120 by default). Every
+`--every` seconds it prints the process's RSS, the runs recorded so far, and
+the size of the SQLite file (with its WAL) or of the PostgreSQL tables. With
+`keep_runs` (default 1000 per schedule, here 50 to reach the bound within the
+run) RSS and size stop growing once the bound is reached.
+
+    pip install -e ".[test,bench]" && python benchmarks/bench_soak.py [--seconds 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from agentsched import Interval, MemoryStore, Scheduler, SQLiteStore
+from agentsched.stores.base import Store
+
+SCHEDULES = 500
+
+
+def rss_mb() -> float:
+    """Resident set size now (not the peak), from /proc where there is one."""
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def size_mb(store: Store, path: Path | None) -> float | None:
+    if path is not None:
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+    relation_size = getattr(store, "total_size_bytes", None)
+    return None if relation_size is None else relation_size() / 2**20
+
+
+def build(kind: str, directory: Path, keep_runs: int) -> tuple[Store, Path | None]:
+    if kind == "memory":
+        return MemoryStore(keep_runs=keep_runs), None
+    if kind == "sqlite":
+        path = directory / "soak.db"
+        return SQLiteStore(path, keep_runs=keep_runs), path
+    from agentsched.stores.postgres import PostgresStore
+
+    schema = f"soak_{os.getpid()}"
+    return PostgresStore(os.environ["AGENTSCHED_PG_DSN"], schema=schema, keep_runs=keep_runs), None
+
+
+def soak(kind: str, seconds: float, every: float, keep_runs: int) -> None:
+    fired = 0
+
+    def handler(ctx: Any) -> None:
+        nonlocal fired
+        fired += 1
+
+    with tempfile.TemporaryDirectory() as directory:
+        store, path = build(kind, Path(directory), keep_runs)
+        sched = Scheduler(store=store, handler=handler)
+        for n in range(SCHEDULES):
+            sched.create(
+                agent_id="soak", input=f"schedule {n}", schedule=Interval(timedelta(seconds=1))
+            )
+        print(f"{kind:>8} {'t (s)':>6} {'RSS MB':>8} {'size MB':>8} {'handled':>9}", flush=True)
+        began = time.monotonic()
+        sched.start()
+        try:
+            while (elapsed := time.monotonic() - began) < seconds:
+                size = size_mb(store, path)
+                shown = "-" if size is None else f"{size:.1f}"
+                print(f"{'':>8} {elapsed:6.0f} {rss_mb():8.1f} {shown:>8} {fired:9d}", flush=True)
+                time.sleep(every)
+        finally:
+            sched.stop()
+        size = size_mb(store, path)
+        shown = "-" if size is None else f"{size:.1f}"
+        print(f"{'end':>8} {seconds:6.0f} {rss_mb():8.1f} {shown:>8} {fired:9d}", flush=True)
+        drop = getattr(store, "drop_schema", None)
+        if drop is not None:
+            drop()
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--every", type=float, default=15.0, help="print a line this often")
+    parser.add_argument("--keep-runs", type=int, default=50)
+    parser.add_argument("--store", choices=("memory", "sqlite", "postgres"))
+    args = parser.parse_args()
+    if args.store:
+        soak(args.store, args.seconds, args.every, args.keep_runs)
+        return
+    kinds = ["memory", "sqlite"] + (["postgres"] if os.environ.get("AGENTSCHED_PG_DSN") else [])
+    print(
+        f"soak: {SCHEDULES} schedules every second for {args.seconds:g}s, "
+        f"keep_runs={args.keep_runs}, each store in a fresh process\n"
+    )
+    for kind in kinds:
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--store",
+                kind,
+                "--seconds",
+                str(args.seconds),
+                "--every",
+                str(args.every),
+                "--keep-runs",
+                str(args.keep_runs),
+            ],
+            check=True,
+        )
+        print()
+
+
+if __name__ == "__main__":
+    main()
