@@ -40,7 +40,7 @@ def test_enums_are_strings() -> None:
 def test_seed_example_object_reproduced() -> None:
     """The `agent.schedule` example of seeds/000 from a real Schedule."""
     schedule = Schedule(
-        id="<string>",
+        id="sched_string",  # the seed's "<string>" placeholder, as a valid id
         agent_id="<string>",
         name="<string>",
         status=Status.ACTIVE,
@@ -58,7 +58,7 @@ def test_seed_example_object_reproduced() -> None:
     )
     seed = {
         "object": "agent.schedule",
-        "id": "<string>",
+        "id": "sched_string",
         "agent_id": "<string>",
         "name": "<string>",
         "status": "active",

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-from collections.abc import Callable, Coroutine
+import inspect
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Executor
 from datetime import timedelta
+from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ._log import fields, log
 from .clock import Clock
 from .engine import DEFAULT_LEASE, Launch
 from .errors import AgentschedError
+from .events import Event
 from .executors import InlineExecutor
-from .facade import SchedulerBase
+from .facade import H, SchedulerBase
 from .handlers import Handler, RunContext, is_async, not_started, run_handler_async
 from .model import Run
 from .planning import Outcome
@@ -32,7 +35,6 @@ from .stores.urls import store_from_url
 
 __all__ = ["AsyncScheduler"]
 
-log = logging.getLogger("agentsched")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -68,9 +70,18 @@ class AsyncScheduler:
         executor: Executor | None = None,
         clock: Clock | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
     ) -> None:
         self._core = SchedulerBase(
-            store, handler, clock, lease, launch=self._launch, wake=self._wake_soon
+            store,
+            handler,
+            clock,
+            lease,
+            handlers=handlers,
+            launch=self._launch,
+            wake=self._wake_soon,
+            deliver=self._deliver,
         )
         self.store: Store = self._core.store
         self.clock: Clock = self._core.clock
@@ -79,6 +90,7 @@ class AsyncScheduler:
         self._tasks: set[asyncio.Task[Run | None]] = set()
         self._task_runs: dict[asyncio.Task[Run | None], str] = {}
         self._abandoned: set[str] = set()  # runs whose tasks a stop() cancelled
+        self._callbacks: set[asyncio.Future[Any]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -88,6 +100,50 @@ class AsyncScheduler:
     def from_url(cls, url: str, **options: Any) -> AsyncScheduler:
         """An `AsyncScheduler` over the store a URL names (see `Scheduler.from_url`)."""
         return cls(store=store_from_url(url), **options)
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        """The routes by agent id (see `agent`)."""
+        return self._core.handlers
+
+    def agent(self, agent_id: str) -> Callable[[H], H]:
+        """Route the runs of `agent_id` to the decorated function (sync or async)."""
+        return self._core.agent(agent_id)
+
+    def subscribe(
+        self, callback: Callable[[Event], Any], kinds: Iterable[str] | None = None
+    ) -> Callable[[], None]:
+        """Call `callback(event)` (a plain function or a coroutine function) on this
+        scheduler's event loop after each write of the given `kinds` (all if None);
+        returns a function that unsubscribes. A callback that raises is logged."""
+        return self._core.subscribe(callback, kinds)
+
+    def _deliver(self, callback: Callable[[Event], Any], event: Event) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._callback, callback, event)
+
+    def _callback(self, callback: Callable[[Event], Any], event: Event) -> None:
+        try:
+            result = callback(event)
+        except Exception:
+            log.exception("an event callback failed on %s", event.kind, extra=_event_fields(event))
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._callbacks.add(task)
+            task.add_done_callback(partial(self._callback_done, event))
+
+    def _callback_done(self, event: Event, task: asyncio.Future[Any]) -> None:
+        self._callbacks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "an event callback failed on %s",
+                event.kind,
+                exc_info=task.exception(),
+                extra=_event_fields(event),
+            )
 
     @property
     def handler(self) -> Handler | None:
@@ -116,6 +172,7 @@ class AsyncScheduler:
 
     # -- the shared API, as coroutines ------------------------------------------
 
+    ensure = _off_loop(SchedulerBase.ensure)
     get = _off_loop(SchedulerBase.get)
     list = _off_loop(SchedulerBase.list)
     upcoming = _off_loop(SchedulerBase.upcoming)
@@ -186,7 +243,7 @@ class AsyncScheduler:
             log.exception(
                 "could not record the outcome of run %s",
                 context.run_id,
-                extra={"run_id": context.run_id, "schedule_id": context.schedule.id},
+                extra=fields(context.schedule, run_id=context.run_id),
             )
             return None
 
@@ -257,3 +314,7 @@ class AsyncScheduler:
                 return
             wake_at = await asyncio.to_thread(engine.next_wake, self.clock.now(), failures)
             await self.clock.wait_until_async(wake_at, self._wake)
+
+
+def _event_fields(event: Event) -> dict[str, Any]:
+    return fields(event.schedule, event.run, schedule_id=event.schedule_id, run_id=event.run_id)

@@ -21,10 +21,13 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from ._datetimes import format_instant
+from ._log import fields, log
 from ._validate import check_duration
+from .events import RUN_ENDS, EventHub
 from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
-from .model import Run, RunStatus, RunTrigger, Schedule, replace
+from .model import Run, RunStatus, RunTrigger, Schedule, Status, replace
 from .planning import Outcome, apply_outcome, plan_claim
 from .stores.base import Finishing, Store
 
@@ -45,7 +48,6 @@ _FIRST_BATCH = 32  # small, so the first handler of a burst starts at once
 _BATCH = 500
 _MAX_BACKOFF = 30.0
 
-log = logging.getLogger("agentsched")
 
 Launch = tuple[Schedule, Run]
 """A run that must start now, with the schedule it belongs to."""
@@ -87,11 +89,13 @@ class Engine:
         launch: Launcher,
         lease: timedelta = DEFAULT_LEASE,
         wake: Callable[[], None] | None = None,
+        events: EventHub | None = None,
     ) -> None:
         self.store = store
         self.lease = check_duration("lease", lease, timedelta(seconds=1))
         self._launch = launch
         self._wake = wake
+        self.events = events if events is not None else EventHub()
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
 
@@ -119,12 +123,22 @@ class Engine:
             for schedule, runs in claims:
                 for run in runs:
                     if run.status is RunStatus.RUNNING and run.started_at is not None:
-                        written.append(self._launch((schedule, run)) or run)
+                        written.append(self._start((schedule, run)) or run)
                         continue
                     if run.status is not RunStatus.RUNNING:
                         _log_decision(schedule, run)
+                        self.events.emit(RUN_ENDS[run.status], now, schedule, run)
                     written.append(run)
+                if schedule.status is Status.COMPLETED:
+                    self.events.emit("schedule.completed", now, schedule)
             limit = _BATCH
+
+    def _start(self, launch: Launch) -> Run | None:
+        """Tell the world a run started, then launch its handler."""
+        schedule, run = launch
+        if run.started_at is not None:
+            self.events.emit("run.started", run.started_at, schedule, run)
+        return self._launch(launch)
 
     def trigger(self, schedule: Schedule, now: datetime) -> Run:
         """Write a manual run of `schedule`, started now (outside its spec and overlap),
@@ -140,7 +154,7 @@ class Engine:
             started_at=now,
         )
         self.store.add_run(run, lease_until=now + self.lease)
-        return self._launch((schedule, run)) or run
+        return self._start((schedule, run)) or run
 
     # -- running -------------------------------------------------------------
 
@@ -168,8 +182,9 @@ class Engine:
                 "run %s of schedule %s started (scheduled for %s, attempt %d)",
                 run.id,
                 schedule.id,
-                run.scheduled_for,
+                _instant(run.scheduled_for),
                 run.attempt,
+                extra=fields(schedule, run),
             )
         return context
 
@@ -288,7 +303,24 @@ class Engine:
         )
         if result is None:
             return None
-        _log_outcome(run, finished, outcome)
+        schedule = result[0]
+        _log_outcome(schedule, finished, outcome)
+        self.events.emit(
+            RUN_ENDS[finished.status],
+            finished.finished_at or outcome.finished_at,
+            schedule,
+            finished,
+        )
+        if schedule is not None:
+            retry = schedule.pending_retry
+            if (
+                retry is not None
+                and retry.attempt == finished.attempt + 1
+                and retry.scheduled_for == finished.scheduled_for
+            ):
+                self.events.emit("run.retrying", outcome.finished_at, schedule, finished)
+            if schedule.status is Status.PAUSED and schedule.paused_at == outcome.finished_at:
+                self.events.emit("schedule.paused", outcome.finished_at, schedule)
         self._follow_up(result)
         return finished
 
@@ -301,7 +333,7 @@ class Engine:
     def _follow_up(self, result: tuple[Schedule | None, Run | None]) -> None:
         schedule, buffered = result
         if schedule is not None and buffered is not None:
-            self._launch((schedule, buffered))
+            self._start((schedule, buffered))
 
 
 def _cancel(flight: _InFlight) -> None:
@@ -310,12 +342,16 @@ def _cancel(flight: _InFlight) -> None:
         try:
             flight.cancel()
         except Exception:
-            log.exception("could not cancel run %s", flight.run.id)
+            log.exception("could not cancel run %s", flight.run.id, extra=fields(run=flight.run))
 
 
 def _timed_out(flight: _InFlight, now: datetime) -> Outcome:
     timeout = flight.context.schedule.timeout or timedelta(0)
     return Outcome(False, now, error=f"timed out after {timeout.total_seconds():g}s")
+
+
+def _instant(value: datetime | None) -> str:
+    return "-" if value is None else format_instant(value)
 
 
 def _log_decision(schedule: Schedule, run: Run) -> None:
@@ -327,21 +363,24 @@ def _log_decision(schedule: Schedule, run: Run) -> None:
             run.status,
             run.coalesced,
             "" if run.coalesced == 1 else "s",
-            run.scheduled_for,
+            _instant(run.scheduled_for),
+            extra=fields(schedule, run),
         )
 
 
-def _log_outcome(run: Run, finished: Run, outcome: Outcome) -> None:
+def _log_outcome(schedule: Schedule | None, finished: Run, outcome: Outcome) -> None:
     level = logging.INFO if outcome.succeeded else logging.WARNING
     if log.isEnabledFor(level):
-        seconds = (outcome.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+        started = finished.started_at
+        seconds = (outcome.finished_at - started).total_seconds() if started else 0.0
         error = f": {outcome.error}" if outcome.error else ""
         log.log(
             level,
             "run %s of schedule %s %s in %.3fs%s",
-            run.id,
-            run.schedule_id,
+            finished.id,
+            finished.schedule_id,
             finished.status,
             seconds,
             error,
+            extra=fields(schedule, finished),
         )

@@ -14,19 +14,21 @@ re-applied to the fresh record.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from . import states
 from ._validate import check_text
 from .clock import Clock, SystemClock
 from .engine import Engine, Launcher
 from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
+from .events import Deliver, Event, EventHub
 from .handlers import Handler
 from .ids import new_id
-from .model import MAX_ID, Overlap, Run, Schedule, Status
-from .specs import SPEC_TYPES, Spec
+from .model import MAX_ID, Overlap, Retry, Run, Schedule, Status
+from .specs import SPEC_TYPES, Spec, spec_from_dict
 from .stores.base import Store
 from .stores.memory import MemoryStore
 from .stores.urls import store_from_url
@@ -36,6 +38,8 @@ __all__ = ["SchedulerBase"]
 _MAX_PAGE = 1000
 _MAX_UPCOMING = 1000
 _WRITE_ATTEMPTS = 10
+
+H = TypeVar("H", bound=Handler)
 _MAX_RUNS_PAGE = 1000
 
 
@@ -43,6 +47,39 @@ def _check_key(field: str, value: str | None) -> None:
     """A lookup value (id, owner, filter) must be text a store can hold, or None."""
     if value is not None:
         check_text(field, value, 0, MAX_ID)
+
+
+def _record(now: datetime, **fields: Any) -> Schedule:
+    """A new schedule as `create` makes it: validated, its spec bound to it, pointed at
+    its first fire (completed if it has none)."""
+    spec = fields["schedule"]
+    if isinstance(spec, Mapping):
+        spec = spec_from_dict(spec)
+    if isinstance(spec, SPEC_TYPES):
+        spec = states.bind_spec(spec, fields["id"], now)
+    record = Schedule(**{**fields, "schedule": spec}, created_at=now, updated_at=now)
+    return states.activate(record, now)
+
+
+def _apply(changes: Mapping[str, Any], schedule: Schedule, now: datetime) -> Schedule:
+    return states.update(schedule, now, changes)
+
+
+def _declared_changes(
+    current: Schedule, desired: Schedule, given: object, now: datetime
+) -> dict[str, Any]:
+    """The fields of a declaration that differ from the stored schedule; the spec as
+    given is bound like the stored one (same phase, same hash key) before comparing."""
+    changes = {
+        name: getattr(desired, name)
+        for name in states.UPDATABLE_FIELDS - {"schedule", "previous_response_id"}
+        if getattr(desired, name) != getattr(current, name)
+    }
+    if isinstance(given, SPEC_TYPES):
+        spec = states.bind_spec(given, current.id, now, keep_phase_of=current.schedule)
+        if spec != current.schedule:
+            changes["schedule"] = spec
+    return changes
 
 
 def _check_limit(field: str, value: object, high: int) -> int:
@@ -63,13 +100,60 @@ class SchedulerBase:
         clock: Clock | None,
         lease: timedelta,
         *,
+        handlers: Mapping[str, Handler] | None,
         launch: Launcher,
         wake: Callable[[], None],
+        deliver: Deliver,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.handler = handler
+        self.handlers: dict[str, Handler] = {}
+        for agent_id, routed in (handlers or {}).items():
+            self.agent(agent_id)(routed)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.engine = Engine(self.store, launch, lease, wake)
+        self.events = EventHub(deliver)
+        self.engine = Engine(self.store, launch, lease, wake, self.events)
+
+    # -- handlers and events -------------------------------------------------
+
+    def agent(self, agent_id: str) -> Callable[[H], H]:
+        """Route the runs of `agent_id` to the decorated function (sync or async):
+
+            @sched.agent("reporter")
+            def report(ctx: RunContext) -> str: ...
+
+        `handler=` stays the fallback for agents with no route of their own.
+        """
+        check_text("agent_id", agent_id, 1, MAX_ID)
+
+        def register(handler: H) -> H:
+            if not callable(handler):
+                raise ValidationError(
+                    "handlers", f"the handler of {agent_id!r} is not callable ({shorten(handler)})"
+                )
+            self.handlers[agent_id] = handler
+            return handler
+
+        return register
+
+    def handler_for(self, schedule: Schedule) -> Handler | None:
+        """The handler that runs `schedule`'s agent: its route, else the fallback."""
+        return self.handlers.get(schedule.agent_id, self.handler)
+
+    def require_handler(self) -> None:
+        """Firing needs something to call: refuse early, with a clear error."""
+        if self.handler is None and not self.handlers:
+            raise AgentschedError(
+                "this scheduler has no handler; pass handler= or handlers= to fire runs"
+            )
+
+    def subscribe(
+        self, callback: Callable[[Event], Any], kinds: Iterable[str] | None = None
+    ) -> Callable[[], None]:
+        """Call `callback(event)` after each write of the given `kinds` (all if None);
+        returns a function that unsubscribes. A callback that raises is logged and
+        never affects firing. Kinds: see `agentsched.events.EVENT_KINDS`."""
+        return self.events.subscribe(callback, kinds)
 
     # -- reading -------------------------------------------------------------
 
@@ -166,11 +250,12 @@ class SchedulerBase:
         self,
         *,
         agent_id: str,
-        schedule: Spec,
+        schedule: Spec | Mapping[str, Any],
         input: str,
+        id: str | None = None,
         name: str | None = None,
         owner: str | None = None,
-        metadata: dict[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
         conversation: str | None = None,
         previous_response_id: str | None = None,
         stateful: bool = False,
@@ -180,22 +265,27 @@ class SchedulerBase:
         end_at: datetime | None = None,
         pause_after_failures: int | None = None,
         timeout: timedelta | None = None,
+        retry: Retry | None = None,
+        jitter: timedelta | None = None,
     ) -> Schedule:
-        """Validate and store a new active schedule (completed at once if it never fires)."""
+        """Validate and store a new active schedule (completed at once if it never fires).
+
+        `schedule` is a spec or its `to_dict()` shape (`{"type": "cron", ...}`).
+        `id` is yours to choose (1-128 characters of `A-Za-z0-9_.:-`; a
+        `ConflictError` if taken, even by a deleted schedule), or generated.
+        """
         now = self.clock.now()
-        schedule_id = new_id("sched")
-        record = Schedule(
-            id=schedule_id,
+        record = _record(
+            now,
+            id=new_id("sched") if id is None else id,
             agent_id=agent_id,
-            owner=owner,
-            name=name,
-            schedule=states.bind_spec(schedule, schedule_id, now)
-            if isinstance(schedule, SPEC_TYPES)
-            else schedule,
+            schedule=schedule,
             input=input,
+            name=name,
+            owner=owner,
+            metadata=metadata,
             conversation=conversation,
             previous_response_id=previous_response_id,
-            metadata=metadata,
             stateful=stateful,
             overlap=overlap,
             catchup_window=catchup_window,
@@ -203,12 +293,91 @@ class SchedulerBase:
             end_at=end_at,
             pause_after_failures=pause_after_failures,
             timeout=timeout,
-            created_at=now,
-            updated_at=now,
+            retry=retry,
+            jitter=jitter,
         )
-        record = states.activate(record, now)
         self.store.add(record)
+        self.events.emit("schedule.created", now, record)
         return record
+
+    def ensure(
+        self,
+        *,
+        id: str,
+        agent_id: str,
+        schedule: Spec | Mapping[str, Any],
+        input: str,
+        name: str | None = None,
+        owner: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        conversation: str | None = None,
+        previous_response_id: str | None = None,
+        stateful: bool = False,
+        overlap: Overlap | str = Overlap.SKIP,
+        catchup_window: timedelta = timedelta(hours=1),
+        max_runs: int | None = None,
+        end_at: datetime | None = None,
+        pause_after_failures: int | None = None,
+        timeout: timedelta | None = None,
+        retry: Retry | None = None,
+        jitter: timedelta | None = None,
+    ) -> Schedule:
+        """Declare a schedule at start-up: create it if `id` is new, else update the
+        fields that differ from this declaration, keeping its history, counters and
+        status; unchanged, it is returned as it is (no write).
+
+        The declaration is whole: a field left out means its default.
+        `previous_response_id` is used only when creating (later runs own it). An
+        `Interval` without `start_at` keeps the phase of the stored one, and a
+        `Cron` with `H` its hash key. Safe when several processes declare at once:
+        one creates, the others find it. A deleted or another owner's schedule
+        with this id is a `ConflictError`.
+        """
+        now = self.clock.now()
+        given = spec_from_dict(schedule) if isinstance(schedule, Mapping) else schedule
+        desired = _record(
+            now,
+            id=id,
+            agent_id=agent_id,
+            schedule=given,
+            input=input,
+            name=name,
+            owner=owner,
+            metadata=metadata,
+            conversation=conversation,
+            previous_response_id=previous_response_id,
+            stateful=stateful,
+            overlap=overlap,
+            catchup_window=catchup_window,
+            max_runs=max_runs,
+            end_at=end_at,
+            pause_after_failures=pause_after_failures,
+            timeout=timeout,
+            retry=retry,
+            jitter=jitter,
+        )
+        for _ in range(_WRITE_ATTEMPTS):
+            current = self.store.get(id)
+            if current is None:
+                try:
+                    self.store.add(desired)
+                except ConflictError:
+                    continue  # another process created it first: compare with theirs
+                self.events.emit("schedule.created", now, desired)
+                return desired
+            if current.status is Status.DELETED or current.owner != desired.owner:
+                state = "deleted" if current.status is Status.DELETED else "another owner's"
+                raise ConflictError(f"schedule id {shorten(id)} is taken ({state} schedule)")
+            changes = _declared_changes(current, desired, given, now)
+            if not changes:
+                return current
+            try:
+                return self._write(id, owner, partial(_apply, changes), "updated")
+            except ConflictError:
+                continue
+        raise ConflictError(
+            f"schedule {shorten(id)} kept changing; gave up after {_WRITE_ATTEMPTS} tries"
+        )
 
     def update(self, /, schedule_id: str, owner: str | None = None, **changes: Any) -> Schedule:
         """PATCH-like update; recomputes `next_run_at` when the timing changes."""
@@ -219,32 +388,42 @@ class SchedulerBase:
                 bound["schedule"] = states.bind_spec(bound["schedule"], schedule.id, now)
             return states.update(schedule, now, bound)
 
-        return self._write(schedule_id, owner, apply)
+        return self._write(schedule_id, owner, apply, "updated")
 
     def pause(self, schedule_id: str, owner: str | None = None) -> Schedule:
         """Stop firing until `resume`; a no-op if already paused."""
-        return self._write(schedule_id, owner, states.pause)
+        return self._write(schedule_id, owner, states.pause, "paused")
 
     def resume(self, schedule_id: str, owner: str | None = None) -> Schedule:
         """Fire again from the next time after now; the paused period is not back-filled."""
-        return self._write(schedule_id, owner, states.resume)
+        return self._write(schedule_id, owner, states.resume, "resumed")
 
     def delete(self, schedule_id: str, owner: str | None = None) -> Schedule:
         """Soft delete: hidden from `get`/`list` unless asked for, never fires again."""
-        return self._write(schedule_id, owner, states.delete)
+        return self._write(schedule_id, owner, states.delete, "deleted")
 
     def _write(
-        self, schedule_id: str, owner: str | None, change: Callable[[Schedule, datetime], Schedule]
+        self,
+        schedule_id: str,
+        owner: str | None,
+        change: Callable[[Schedule, datetime], Schedule],
+        done: str,
     ) -> Schedule:
+        """Apply a state-machine `change` with optimistic concurrency, re-applying it to
+        the fresh record when another write got in first; then emit `schedule.<done>`."""
         for _ in range(_WRITE_ATTEMPTS):
             current = self.get(schedule_id, owner=owner)
-            updated = change(current, self.clock.now())
+            now = self.clock.now()
+            updated = change(current, now)
             if updated is current:
                 return current
             try:
                 self.store.update(updated, expected_version=current.version)
             except ConflictError:
                 continue
+            self.events.emit(f"schedule.{done}", now, updated)
+            if updated.status is Status.COMPLETED and current.status is not Status.COMPLETED:
+                self.events.emit("schedule.completed", now, updated)
             return updated
         raise ConflictError(
             f"schedule {shorten(schedule_id)} kept changing; gave up after {_WRITE_ATTEMPTS} tries"
@@ -261,15 +440,6 @@ class SchedulerBase:
         return cls(store=store_from_url(url), **options)
 
     # -- firing --------------------------------------------------------------
-
-    def require_handler(self) -> None:
-        """Firing needs something to call: refuse early, with a clear error."""
-        if self.handler is None:
-            raise AgentschedError("this scheduler has no handler; pass handler= to fire runs")
-
-    def handler_for(self, schedule: Schedule) -> Handler | None:
-        """The handler that runs `schedule`'s agent."""
-        return self.handler
 
     def trigger(self, schedule_id: str, owner: str | None = None) -> Run:
         """Run a schedule's agent now, outside its spec; it does not count toward `max_runs`.
@@ -292,13 +462,3 @@ class SchedulerBase:
         """
         self.require_handler()
         return self.engine.tick(now if now is not None else self.clock.now())
-
-
-def same_doc(source: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a shell's method the docstring of the base method it mirrors."""
-
-    def copy(target: Callable[..., Any]) -> Callable[..., Any]:
-        target.__doc__ = source.__doc__
-        return target
-
-    return copy

@@ -9,7 +9,9 @@ Both are frozen attrs classes validated on construction: a bad value raises
 from __future__ import annotations
 
 import enum
+import hashlib
 import operator
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -24,11 +26,14 @@ from .specs import SPEC_TYPES, Spec, spec_from_dict
 __all__ = [
     "Activity",
     "Overlap",
+    "PendingRetry",
+    "Retry",
     "Run",
     "RunStatus",
     "RunTrigger",
     "Schedule",
     "Status",
+    "jitter_offset",
     "replace",
 ]
 
@@ -40,6 +45,9 @@ MAX_METADATA_VALUE = 512
 MAX_ID = 256
 MAX_TEXT = 20_000
 MAX_TRACEBACK = 16_384
+MAX_SCHEDULE_ID = 128
+MAX_ATTEMPTS = 100
+_ID = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_SCHEDULE_ID}}}")
 
 
 class _StrEnum(str, enum.Enum):
@@ -223,6 +231,137 @@ def _object_tag(expected: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
+def _check_attempts(_: object, __: object, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPTS:
+        raise ValidationError(
+            "retry.attempts",
+            f"'retry.attempts' must be a whole number 1-{MAX_ATTEMPTS} (got {shorten(value)})",
+        )
+
+
+def _check_backoff(field: str) -> Callable[[Any, Any, Any], None]:
+    def check(_: object, __: object, value: object) -> None:
+        check_duration(field, value, timedelta(0))
+
+    return check
+
+
+@attrs.frozen
+class Retry:
+    """How a failed scheduled run is retried: up to `attempts` attempts in all (the first
+    included), each a new run with the same `scheduled_for`, after `backoff` doubling
+    per attempt up to `max_backoff`."""
+
+    attempts: int = attrs.field(default=3, validator=_check_attempts)
+    backoff: timedelta = attrs.field(
+        default=timedelta(seconds=30), validator=_check_backoff("retry.backoff")
+    )
+    max_backoff: timedelta = attrs.field(
+        default=timedelta(minutes=10), validator=_check_backoff("retry.max_backoff")
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_backoff < self.backoff:
+            raise ValidationError(
+                "retry.max_backoff",
+                f"'retry.max_backoff' ({self.max_backoff}) is less than 'retry.backoff' "
+                f"({self.backoff})",
+            )
+
+    def delay(self, failed_attempt: int) -> timedelta:
+        """How long after attempt `failed_attempt` failed the next one starts."""
+        if failed_attempt > 40:  # 2**40 backoffs overflow anything; the cap applies anyway
+            return self.max_backoff
+        return min(self.backoff * (1 << (failed_attempt - 1)), self.max_backoff)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "backoff": _seconds(self.backoff),
+            "max_backoff": _seconds(self.max_backoff),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Retry:
+        if not isinstance(data, Mapping):
+            raise ValidationError("retry", f"'retry' must be an object (got {shorten(data)})")
+        unknown = sorted(set(data) - {"attempts", "backoff", "max_backoff"}, key=str)
+        if unknown:
+            raise ValidationError("retry", f"unknown field {shorten(unknown[0])} in 'retry'")
+        defaults = cls()
+        return cls(
+            attempts=data.get("attempts", defaults.attempts),
+            backoff=_parse_seconds(data.get("backoff", 30), "retry.backoff"),
+            max_backoff=_parse_seconds(data.get("max_backoff", 600), "retry.max_backoff"),
+        )
+
+
+@attrs.frozen
+class PendingRetry:
+    """A retry waiting for its time: the next attempt of the fire at `scheduled_for`."""
+
+    attempt: int
+    scheduled_for: datetime
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "scheduled_for": format_instant(self.scheduled_for),
+            "at": format_instant(self.at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> PendingRetry:
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                "pending_retry", f"'pending_retry' must be an object (got {shorten(data)})"
+            )
+        attempt = data.get("attempt")
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 2:
+            raise ValidationError(
+                "pending_retry", f"'pending_retry.attempt' must be >= 2 (got {shorten(attempt)})"
+            )
+        return cls(
+            attempt,
+            parse_instant(data.get("scheduled_for"), "pending_retry.scheduled_for"),
+            parse_instant(data.get("at"), "pending_retry.at"),
+        )
+
+
+def jitter_offset(schedule_id: str, fire: datetime, jitter: timedelta) -> timedelta:
+    """The deterministic delay in `[0, jitter)` of one fire: derived from the schedule id
+    and the fire time, so every process computes the same one."""
+    micros = jitter // timedelta(microseconds=1)
+    if micros <= 0:
+        return timedelta(0)
+    digest = hashlib.sha256(f"{schedule_id}\x00{format_instant(fire)}".encode()).digest()
+    return timedelta(microseconds=int.from_bytes(digest[:8], "big") % micros)
+
+
+def _check_id(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValidationError(
+            "id",
+            f"'id' must be 1-{MAX_SCHEDULE_ID} characters of A-Z a-z 0-9 _ . : - "
+            f"(got {shorten(value)})",
+        )
+
+
+def _to_retry(value: object) -> Retry | None:
+    if value is None or isinstance(value, Retry):
+        return value
+    if isinstance(value, Mapping):
+        return Retry.from_dict(value)
+    raise ValidationError("retry", f"'retry' must be a Retry (got {shorten(value)})")
+
+
+def _to_pending(value: object) -> PendingRetry | None:
+    if value is None or isinstance(value, PendingRetry):
+        return value
+    return PendingRetry.from_dict(value)
+
+
 @attrs.frozen(kw_only=True)
 class Schedule:
     """A stored schedule: which agent to run, with what input, and when.
@@ -233,7 +372,7 @@ class Schedule:
     """
 
     object: str = attrs.field(default="agent.schedule", validator=_object_tag("agent.schedule"))
-    id: str = attrs.field(validator=_text("id", 1, MAX_ID))
+    id: str = attrs.field(validator=_check_id)
     agent_id: str = attrs.field(validator=_text("agent_id", 1, MAX_ID))
     owner: str | None = attrs.field(default=None, validator=_text("owner", 1, MAX_ID, True))
     name: str | None = attrs.field(default=None, validator=_text("name", 1, MAX_NAME, True))
@@ -275,14 +414,25 @@ class Schedule:
     updated_at: datetime = attrs.field(validator=_aware("updated_at", optional=False))
     deleted_at: datetime | None = attrs.field(default=None, validator=_aware("deleted_at"))
     version: int = attrs.field(default=1, validator=_count("version", 1))
+    retry: Retry | None = attrs.field(default=None, converter=_to_retry)
+    jitter: timedelta | None = attrs.field(
+        default=None, validator=_duration("jitter", timedelta(0), True)
+    )
+    pending_retry: PendingRetry | None = attrs.field(default=None, converter=_to_pending)
 
     def __attrs_post_init__(self) -> None:
         _in_utc(self, _SCHEDULE_INSTANTS)
 
     @property
     def due_at(self) -> datetime | None:
-        """When the scheduler must next look at this schedule: what stores index."""
-        return self.next_run_at
+        """When the scheduler must next look at this schedule, what stores index: its next
+        fire (delayed by its jitter) or a pending retry, whichever comes first."""
+        due = self.next_run_at
+        if due is not None and self.jitter:
+            due = due + jitter_offset(self.id, due, self.jitter)
+        if self.pending_retry is not None and (due is None or self.pending_retry.at < due):
+            return self.pending_retry.at
+        return due
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `agent.schedule`, plus agentsched's own fields."""
@@ -317,6 +467,9 @@ class Schedule:
             "updated_at": format_instant(self.updated_at),
             "deleted_at": _optional_instant_text(self.deleted_at),
             "version": self.version,
+            "retry": None if self.retry is None else self.retry.to_dict(),
+            "jitter": _seconds(self.jitter),
+            "pending_retry": None if self.pending_retry is None else self.pending_retry.to_dict(),
         }
 
     @classmethod
@@ -331,7 +484,7 @@ class Schedule:
             ignored={"temporal_schedule_id"},
         )
         values["schedule"] = spec_from_dict(values["schedule"])
-        for key in ("catchup_window", "timeout"):
+        for key in ("catchup_window", "timeout", "jitter"):
             if values.get(key) is not None:
                 values[key] = _parse_seconds(values[key], key)
         return cls(**values)

@@ -13,7 +13,18 @@ from datetime import datetime
 import attrs
 
 from . import states
-from .model import Activity, Overlap, Run, RunStatus, RunTrigger, Schedule, Status, replace
+from .model import (
+    Activity,
+    Overlap,
+    PendingRetry,
+    Run,
+    RunStatus,
+    RunTrigger,
+    Schedule,
+    Status,
+    jitter_offset,
+    replace,
+)
 
 __all__ = ["Outcome", "apply_outcome", "due_fires", "plan_claim"]
 
@@ -34,20 +45,24 @@ class Outcome:
 
 
 def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:
-    """Every fire time from `next_run_at` up to and including `now`, oldest first,
-    and the spec's first fire after `now` (found on the way).
+    """Every fire due at `now` from `next_run_at` on, oldest first, and the first fire
+    that is not due yet (found on the way; None when unknown or none).
 
-    Honours `max_runs` (counting the fires listed) and `end_at` for the list.
+    A fire `t` is due once `t` plus its jitter offset has come. Honours
+    `max_runs` (counting the fires listed) and `end_at` for the list.
     """
     fires: list[datetime] = []
     t = schedule.next_run_at
     remaining = None if schedule.max_runs is None else schedule.max_runs - schedule.run_count
-    while t is not None and t <= now and (remaining is None or len(fires) < remaining):
+    jitter = schedule.jitter
+    while t is not None and (remaining is None or len(fires) < remaining):
         if schedule.end_at is not None and t > schedule.end_at:
-            break
+            return fires, None
+        if (t + jitter_offset(schedule.id, t, jitter) if jitter else t) > now:
+            return fires, t
         fires.append(t)
         t = schedule.schedule.next_after(t)
-    return fires, (t if t is not None and t > now else None)
+    return fires, None
 
 
 _RUN_TEMPLATE = Run(
@@ -72,6 +87,24 @@ def _run(schedule: Schedule, new_id: Callable[[], str], status: RunStatus, **fie
     )
 
 
+def _admit(
+    schedule: Schedule,
+    activity: Activity,
+    now: datetime,
+    new_id: Callable[[], str],
+    **fields: object,
+) -> Run:
+    """The run for a fire (or a retry), following `overlap` when runs are unfinished:
+    SKIP records it `skipped`; BUFFER_ONE writes it `running` but not started (or skips
+    it when one already waits); ALLOW_ALL starts it."""
+    busy = activity.running + activity.waiting > 0
+    if not busy or schedule.overlap is Overlap.ALLOW_ALL:
+        return _run(schedule, new_id, RunStatus.RUNNING, started_at=now, **fields)
+    if schedule.overlap is Overlap.BUFFER_ONE and activity.waiting == 0:
+        return _run(schedule, new_id, RunStatus.RUNNING, **fields)
+    return _run(schedule, new_id, RunStatus.SKIPPED, finished_at=now, **fields)
+
+
 def plan_claim(
     schedule: Schedule, activity: Activity, now: datetime, new_id: Callable[[], str]
 ) -> tuple[Schedule, list[Run]] | None:
@@ -79,16 +112,41 @@ def plan_claim(
 
     - Fires older than `catchup_window` become one `missed` run standing for
       all of them (`coalesced`), dated at the latest of them.
-    - Fires within the window become one run for the latest of them.
-    - That run follows `overlap` when runs are unfinished: SKIP records it
-      `skipped`; BUFFER_ONE writes it `running` but not started (or skips it
-      when one already waits); ALLOW_ALL starts it.
-    - The schedule moves to its first fire after `now`, or completes.
+    - Fires within the window become one run for the latest of them, admitted
+      by the overlap policy (`_admit`).
+    - The schedule moves to its first fire not yet due, or completes.
+    - With no fire due, a pending retry whose time has come becomes its next
+      attempt (same `scheduled_for`, `attempt` + 1), admitted the same way.
+      A fire that comes due first supersedes a pending retry, whose fire's
+      failure then counts as final.
     Returns None when nothing is due.
     """
-    fires, after_now = due_fires(schedule, now)
-    if not fires:
+    fires, not_due = due_fires(schedule, now)
+    retry = schedule.pending_retry
+    if not fires and (retry is None or retry.at > now):
         return None
+    changes: dict[str, object] = {"version": schedule.version + 1, "updated_at": now}
+    if retry is not None:
+        changes["pending_retry"] = None
+    if not fires:
+        assert retry is not None
+        run = _admit(
+            schedule,
+            activity,
+            now,
+            new_id,
+            scheduled_for=retry.scheduled_for,
+            attempt=retry.attempt,
+        )
+        if run.status is RunStatus.SKIPPED:  # the retry cannot run: the failure stands
+            changes["failure_count"] = schedule.failure_count + 1
+        elif run.started_at is not None:
+            changes.update(last_run_at=now, last_run_id=run.id)
+        if schedule.next_run_at is None:  # the retry of a last fire: completed once it ran
+            changes.update(states.moved_on(schedule, None))
+        return replace(schedule, **changes), [run]
+    if retry is not None:
+        changes["failure_count"] = schedule.failure_count + 1
     missed = [f for f in fires if now - f > schedule.catchup_window]
     recent = fires[len(missed) :]
     runs: list[Run] = []
@@ -105,28 +163,20 @@ def plan_claim(
         )
     started = 0
     if recent:
-        fields: dict[str, object] = {"scheduled_for": recent[-1], "coalesced": len(recent)}
-        busy = activity.running + activity.waiting > 0
-        if not busy or schedule.overlap is Overlap.ALLOW_ALL:
-            runs.append(_run(schedule, new_id, RunStatus.RUNNING, started_at=now, **fields))
+        run = _admit(
+            schedule, activity, now, new_id, scheduled_for=recent[-1], coalesced=len(recent)
+        )
+        runs.append(run)
+        if run.status is RunStatus.RUNNING:
             started = 1
-        elif schedule.overlap is Overlap.BUFFER_ONE and activity.waiting == 0:
-            runs.append(_run(schedule, new_id, RunStatus.RUNNING, **fields))
-            started = 1
-        else:
-            runs.append(_run(schedule, new_id, RunStatus.SKIPPED, finished_at=now, **fields))
+            if run.started_at is not None:
+                changes.update(last_run_at=now, last_run_id=run.id)
     count = schedule.run_count + started
-    changes: dict[str, object] = {
-        "run_count": count,
-        "version": schedule.version + 1,
-        "updated_at": now,
-    }
-    if started and runs[-1].started_at is not None:
-        changes.update(last_run_at=now, last_run_id=runs[-1].id)
-    if after_now is not None and schedule.max_runs is None and schedule.end_at is None:
-        upcoming: datetime | None = after_now  # what next_fire_for would find, already known
+    changes["run_count"] = count
+    if schedule.max_runs is None and schedule.end_at is None:
+        upcoming = not_due  # what next_fire_for would find, already known
     else:
-        upcoming = states.next_fire_for(schedule, now, run_count=count)
+        upcoming = states.next_fire_for(schedule, fires[-1], run_count=count)
     changes.update(states.moved_on(schedule, upcoming))
     return replace(schedule, **changes), runs
 
@@ -136,9 +186,12 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
 
     Success resets `failure_count` and `last_error`, and for a `stateful`
     schedule makes the returned `response_id` the next `previous_response_id`.
-    Failure counts up and stores `last_error`; `pause_after_failures`
-    consecutive failures pause an active schedule. A deleted schedule, or
-    one the run changes nothing in, is returned as it is.
+    A failed scheduled run with attempts left under the schedule's `retry`
+    leaves a pending retry (reactivating a schedule that had completed on this
+    fire) and stores `last_error`, without counting: only the last attempt's
+    failure counts toward `failure_count`, and `pause_after_failures`
+    consecutive counted failures pause an active schedule. A deleted
+    schedule, or one the run changes nothing in, is returned as it is.
     """
     if schedule.status is Status.DELETED:
         return schedule
@@ -150,6 +203,14 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
         changes.update(failure_count=0, last_error=None)
         if schedule.stateful and outcome.response_id is not None:
             changes["previous_response_id"] = outcome.response_id
+    elif _retries(schedule, run, outcome):
+        assert schedule.retry is not None and run.scheduled_for is not None
+        at = now + schedule.retry.delay(run.attempt)
+        changes.update(
+            last_error=outcome.error,
+            pending_retry=PendingRetry(run.attempt + 1, run.scheduled_for, at),
+            status=Status.ACTIVE,
+        )
     elif outcome.counts:
         changes.update(failure_count=schedule.failure_count + 1, last_error=outcome.error)
     if all(getattr(schedule, name) == value for name, value in changes.items()):
@@ -159,3 +220,17 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
     if limit is not None and updated.failure_count >= limit and updated.status is Status.ACTIVE:
         return states.pause(updated, now)
     return updated
+
+
+def _retries(schedule: Schedule, run: Run, outcome: Outcome) -> bool:
+    """Whether a failed run gets another attempt: a scheduled run of a schedule that is
+    still live (not paused), with attempts left, that failed through its agent."""
+    retry = schedule.retry
+    return (
+        retry is not None
+        and outcome.counts
+        and run.trigger is RunTrigger.SCHEDULE
+        and run.scheduled_for is not None
+        and run.attempt < retry.attempts
+        and schedule.status in (Status.ACTIVE, Status.COMPLETED)
+    )

@@ -8,17 +8,19 @@ and wakes at once when a change makes something due sooner.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from datetime import timedelta
+from typing import Any
 
+from ._log import fields, log
 from .clock import Clock
 from .engine import DEFAULT_LEASE, Launch
 from .errors import AgentschedError
+from .events import Event
 from .executors import EventLoopThread, InlineExecutor
 from .facade import SchedulerBase
 from .handlers import Handler, RunContext, not_started, run_handler
@@ -27,13 +29,17 @@ from .stores.base import Store
 
 __all__ = ["Scheduler"]
 
-log = logging.getLogger("agentsched")
 
 _POOL_SIZE = 16
 
 
 def _nothing() -> None:
     pass
+
+
+def _call_now(callback: Callable[[Event], Any], event: Event) -> None:
+    """Event callbacks of a `Scheduler` run at once, in the thread that made the write."""
+    callback(event)
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -45,10 +51,12 @@ class Scheduler(SchedulerBase):
 
     `store` defaults to a `MemoryStore`, `clock` to the system clock,
     `executor` to a 16-thread pool (`InlineExecutor` runs handlers in the
-    calling thread). `lease` is how long a started run stays claimed without
-    this scheduler renewing it (every tick, at least once a minute) before
-    others may declare it interrupted. `async def` handlers run on one event
-    loop in a background thread.
+    calling thread). `handler` runs every agent's runs, or those of agents
+    with no route in `handlers` (`{agent_id: handler}`, or `@sched.agent`).
+    `lease` is how long a started run stays claimed without this scheduler
+    renewing it (every tick, at least once a minute) before others may
+    declare it interrupted. `async def` handlers run on one event loop in a
+    background thread.
     """
 
     def __init__(
@@ -58,10 +66,19 @@ class Scheduler(SchedulerBase):
         executor: Executor | None = None,
         clock: Clock | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
     ) -> None:
         self._wake_event = threading.Event()
         super().__init__(
-            store, handler, clock, lease, launch=self._launch, wake=self._wake_event.set
+            store,
+            handler,
+            clock,
+            lease,
+            handlers=handlers,
+            launch=self._launch,
+            wake=self._wake_event.set,
+            deliver=_call_now,
         )
         self._owns_executor = executor is None
         self.executor: Executor = executor if executor is not None else _pool()
@@ -118,7 +135,7 @@ class Scheduler(SchedulerBase):
             log.exception(
                 "could not record the outcome of run %s",
                 context.run_id,
-                extra={"run_id": context.run_id, "schedule_id": context.schedule.id},
+                extra=fields(context.schedule, run_id=context.run_id),
             )
             final = None
         if escaped is not None:
@@ -130,7 +147,7 @@ class Scheduler(SchedulerBase):
                 "the handler of run %s raised %s; the run is failed and firing goes on",
                 context.run_id,
                 type(escaped).__name__,
-                extra={"run_id": context.run_id, "schedule_id": context.schedule.id},
+                extra=fields(context.schedule, run_id=context.run_id),
             )
         return final
 

@@ -54,16 +54,23 @@ UPDATABLE_FIELDS = frozenset(
         "end_at",
         "pause_after_failures",
         "timeout",
+        "retry",
+        "jitter",
     }
 )
 _TIMING_FIELDS = frozenset({"schedule", "max_runs", "end_at"})
 
 
-def bind_spec(spec: Spec, schedule_id: str, now: datetime) -> Spec:
-    """Fill in what a spec leaves to its schedule: `H`'s hash key, an interval's phase."""
+def bind_spec(
+    spec: Spec, schedule_id: str, now: datetime, keep_phase_of: Spec | None = None
+) -> Spec:
+    """Fill in what a spec leaves to its schedule: `H`'s hash key (the schedule id), an
+    interval's phase (now, or that of the interval it replaces, `keep_phase_of`)."""
     if isinstance(spec, Cron) and spec.hash_key is None:
         return Cron(spec.expression, spec.timezone, hash_key=schedule_id)
     if isinstance(spec, Interval) and spec.start_at is None:
+        if isinstance(keep_phase_of, Interval) and keep_phase_of.start_at is not None:
+            return Interval(spec.every, start_at=keep_phase_of.start_at)
         return Interval(spec.every, start_at=now)
     return spec
 
@@ -115,7 +122,9 @@ def pause(schedule: Schedule, now: datetime) -> Schedule:
         return schedule
     if schedule.status is Status.COMPLETED:
         raise InvalidTransition(f"schedule {schedule.id} is completed and cannot be paused")
-    return _bump(schedule, now, status=Status.PAUSED, paused_at=now, next_run_at=None)
+    return _bump(
+        schedule, now, status=Status.PAUSED, paused_at=now, next_run_at=None, pending_retry=None
+    )
 
 
 def resume(schedule: Schedule, now: datetime) -> Schedule:
@@ -132,7 +141,13 @@ def delete(schedule: Schedule, now: datetime) -> Schedule:
     """Soft delete from any live status; the record stays with `deleted_at`."""
     _not_deleted(schedule)
     return _bump(
-        schedule, now, status=Status.DELETED, deleted_at=now, next_run_at=None, paused_at=None
+        schedule,
+        now,
+        status=Status.DELETED,
+        deleted_at=now,
+        next_run_at=None,
+        paused_at=None,
+        pending_retry=None,
     )
 
 

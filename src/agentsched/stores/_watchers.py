@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
-__all__ = ["Watchers"]
+from .._log import log
 
-log = logging.getLogger("agentsched")
+__all__ = ["Watchers"]
 
 
 class Watchers:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import builtins
 import heapq
 import itertools
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
 from ._watchers import Watchers
@@ -23,7 +23,6 @@ from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_
 
 __all__ = ["MemoryStore"]
 
-log = logging.getLogger("agentsched")
 
 _IDLE = Activity()
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
 from ._watchers import Watchers
@@ -45,7 +45,6 @@ from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-log = logging.getLogger("agentsched")
 
 SCHEMA_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
