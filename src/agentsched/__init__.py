@@ -11,11 +11,12 @@ from .errors import (
     UnknownTimezone,
     ValidationError,
 )
+from .events import Event
 from .executors import InlineExecutor
 from .handlers import RunContext, RunResult
-from .model import Overlap, Run, RunStatus, Schedule, Status
+from .model import Overlap, Retry, Run, RunStatus, Schedule, Status
 from .scheduler import Scheduler
-from .specs import Cron, Interval, Once, RRule, next_fire
+from .specs import Cron, Interval, Once, RRule, next_fire, spec_from_dict
 from .stores import MemoryStore, SQLiteStore
 
 __version__ = "0.1.0.dev0"
@@ -25,6 +26,7 @@ __all__ = [
     "AsyncScheduler",
     "ConflictError",
     "Cron",
+    "Event",
     "InlineExecutor",
     "Interval",
     "InvalidCronExpression",
@@ -33,6 +35,7 @@ __all__ = [
     "Once",
     "Overlap",
     "RRule",
+    "Retry",
     "Run",
     "RunContext",
     "RunResult",
@@ -46,4 +49,5 @@ __all__ = [
     "UnknownTimezone",
     "ValidationError",
     "next_fire",
+    "spec_from_dict",
 ]

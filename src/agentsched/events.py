@@ -88,13 +88,17 @@ class EventHub:
     def __init__(self, deliver: Deliver = _call) -> None:
         self._deliver = deliver
         self._lock = threading.Lock()
-        self._subscribers: dict[int, tuple[Callback, frozenset[str] | None]] = {}
+        self._subscribers: dict[int, tuple[Callback, frozenset[str] | None, bool]] = {}
         self._next = 0
 
     def subscribe(
-        self, callback: Callback, kinds: Iterable[str] | None = None
+        self, callback: Callback, kinds: Iterable[str] | None = None, immediate: bool = False
     ) -> Callable[[], None]:
-        """Call `callback(event)` for each event of `kinds` (all when None)."""
+        """Call `callback(event)` for each event of `kinds` (all when None).
+
+        `immediate` callbacks run in the thread that made the write, whatever the
+        shell (for instrumentation that must see `run.started` before the handler).
+        """
         if not callable(callback):
             raise ValidationError(
                 "callback", f"'callback' must be callable (got {shorten(callback)})"
@@ -109,7 +113,7 @@ class EventHub:
         with self._lock:
             key = self._next
             self._next += 1
-            self._subscribers[key] = (callback, wanted)
+            self._subscribers[key] = (callback, wanted, immediate)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -132,14 +136,16 @@ class EventHub:
             return
         with self._lock:
             targets = [
-                c for c, kinds in self._subscribers.values() if kinds is None or kind in kinds
+                (callback, immediate)
+                for callback, kinds, immediate in self._subscribers.values()
+                if kinds is None or kind in kinds
             ]
         if not targets:
             return
         schedule_id = schedule.id if schedule is not None else run.schedule_id if run else ""
         event = Event(kind, at, schedule_id, None if run is None else run.id, schedule, run)
-        for callback in targets:
+        for callback, immediate in targets:
             try:
-                self._deliver(callback, event)
+                (_call if immediate else self._deliver)(callback, event)
             except Exception:
                 log.exception("an event callback failed on %s", kind, extra=fields(schedule, run))

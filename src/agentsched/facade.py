@@ -14,6 +14,7 @@ re-applied to the fresh record.
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,7 +26,7 @@ from .clock import Clock, SystemClock
 from .engine import Engine, Launcher
 from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
 from .events import Deliver, Event, EventHub
-from .handlers import Handler
+from .handlers import Handler, RunWrapper, wrap_handler
 from .ids import new_id
 from .model import MAX_ID, Overlap, Retry, Run, Schedule, Status
 from .specs import SPEC_TYPES, Spec, spec_from_dict
@@ -107,6 +108,7 @@ class SchedulerBase:
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.handler = handler
+        self._around: builtins.list[RunWrapper] = []
         self.handlers: dict[str, Handler] = {}
         for agent_id, routed in (handlers or {}).items():
             self.agent(agent_id)(routed)
@@ -137,8 +139,24 @@ class SchedulerBase:
         return register
 
     def handler_for(self, schedule: Schedule) -> Handler | None:
-        """The handler that runs `schedule`'s agent: its route, else the fallback."""
-        return self.handlers.get(schedule.agent_id, self.handler)
+        """The handler that runs `schedule`'s agent: its route, else the fallback, inside
+        the contexts of `around_runs` if any."""
+        handler = self.handlers.get(schedule.agent_id, self.handler)
+        if handler is None or not self._around:
+            return handler
+        return wrap_handler(handler, tuple(self._around))
+
+    def around_runs(self, factory: RunWrapper) -> Callable[[], None]:
+        """Enter `factory(ctx)` (a context manager) around every handler call, in the
+        handler's own thread or task (for tracing: its span is current inside the
+        handler). Returns a function that removes it."""
+        self._around.append(factory)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._around.remove(factory)
+
+        return remove
 
     def require_handler(self) -> None:
         """Firing needs something to call: refuse early, with a clear error."""

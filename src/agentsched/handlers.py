@@ -8,12 +8,14 @@ or an exception, fails the run; it never stops the scheduler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "Handler",
     "RunContext",
     "RunResult",
+    "RunWrapper",
     "describe_error",
     "failure_of",
     "format_traceback",
@@ -38,6 +41,7 @@ __all__ = [
     "outcome_of",
     "run_handler",
     "run_handler_async",
+    "wrap_handler",
 ]
 
 _TRUNCATED = "... [truncated]"
@@ -282,3 +286,29 @@ async def run_handler_async(
     except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the handler
         return _escaped(exc, now())
     return outcome_of(returned, now())
+
+
+RunWrapper = Callable[[RunContext], AbstractContextManager[Any]]
+"""A context manager factory entered around each handler call (see `around_runs`)."""
+
+
+def wrap_handler(handler: Handler, wrappers: tuple[RunWrapper, ...]) -> Handler:
+    """`handler` with `wrappers` entered around each call, in the thread or task the
+    handler runs in (so that context variables they set are seen by the handler)."""
+    if is_async(handler):
+
+        async def call_async(context: RunContext) -> Any:
+            with contextlib.ExitStack() as stack:
+                for wrapper in wrappers:
+                    stack.enter_context(wrapper(context))
+                return await handler(context)
+
+        return call_async
+
+    def call(context: RunContext) -> Any:
+        with contextlib.ExitStack() as stack:
+            for wrapper in wrappers:
+                stack.enter_context(wrapper(context))
+            return handler(context)
+
+    return call
