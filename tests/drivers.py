@@ -9,6 +9,7 @@ and turns each coroutine method into a blocking call, the way a test of
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Executor
@@ -46,7 +47,8 @@ class AsyncDriver:
             return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self._run(method(*args, **kwargs))
+            result = method(*args, **kwargs)
+            return self._run(result) if inspect.iscoroutine(result) else result
 
         return call
 
@@ -111,6 +113,7 @@ class Factory:
         clock: Clock | None = None,
         store: Store | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        **more: Any,
     ) -> Any:
         """A scheduler of this kind; `executor=Inline` (the default) runs handlers inline,
         `None` uses the shell's default (threads, or tasks on the loop)."""
@@ -121,6 +124,7 @@ class Factory:
             "executor": chosen,
             "clock": clock if clock is not None else FakeClock(),
             "lease": lease,
+            **more,
         }
         if self.is_async:
             driver = AsyncDriver(AsyncScheduler(**options))

@@ -27,7 +27,7 @@ from .errors import AgentschedError
 from .events import Event
 from .executors import InlineExecutor
 from .facade import H, SchedulerBase
-from .handlers import Handler, RunContext, is_async, not_started, run_handler_async
+from .handlers import Handler, RunContext, is_async, no_handler, run_handler_async
 from .model import Run
 from .planning import Outcome
 from .stores.base import Store
@@ -220,8 +220,7 @@ class AsyncScheduler:
     async def _execute(self, context: RunContext) -> Run | None:
         handler = self._core.handler_for(context.schedule)
         if handler is None:
-            error = f"no handler for agent {context.schedule.agent_id!r}"
-            outcome = not_started(error, self.clock.now())
+            outcome = no_handler(context.schedule.agent_id, self.clock.now())
         else:
             try:
                 outcome = await run_handler_async(handler, context, self.clock.now, self.executor)

@@ -121,16 +121,17 @@ class Engine:
             if not claims:  # a short batch may just mean refusals; stop when none is left
                 return written
             for schedule, runs in claims:
-                for run in runs:
-                    if run.status is RunStatus.RUNNING and run.started_at is not None:
-                        written.append(self._start((schedule, run)) or run)
-                        continue
+                for run in runs:  # decisions first: skipped and missed runs are final
                     if run.status is not RunStatus.RUNNING:
                         _log_decision(schedule, run)
                         self.events.emit(RUN_ENDS[run.status], now, schedule, run)
-                    written.append(run)
                 if schedule.status is Status.COMPLETED:
                     self.events.emit("schedule.completed", now, schedule)
+                for run in runs:
+                    if run.status is RunStatus.RUNNING and run.started_at is not None:
+                        written.append(self._start((schedule, run)) or run)
+                    else:
+                        written.append(run)
             limit = _BATCH
 
     def _start(self, launch: Launch) -> Run | None:

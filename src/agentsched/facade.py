@@ -28,7 +28,7 @@ from .errors import AgentschedError, ConflictError, ScheduleNotFound, Validation
 from .events import Deliver, Event, EventHub
 from .handlers import Handler, RunWrapper, wrap_handler
 from .ids import new_id
-from .model import MAX_ID, Overlap, Retry, Run, Schedule, Status
+from .model import MAX_ID, Overlap, Retry, Run, Schedule, Status, check_schedule_id
 from .specs import SPEC_TYPES, Spec, spec_from_dict
 from .stores.base import Store
 from .stores.memory import MemoryStore
@@ -53,6 +53,7 @@ def _check_key(field: str, value: str | None) -> None:
 def _record(now: datetime, **fields: Any) -> Schedule:
     """A new schedule as `create` makes it: validated, its spec bound to it, pointed at
     its first fire (completed if it has none)."""
+    check_schedule_id(fields["id"])  # before it seeds anything (an H cron's hash key)
     spec = fields["schedule"]
     if isinstance(spec, Mapping):
         spec = spec_from_dict(spec)

@@ -37,6 +37,7 @@ __all__ = [
     "failure_of",
     "format_traceback",
     "is_async",
+    "no_handler",
     "not_started",
     "outcome_of",
     "run_handler",
@@ -215,6 +216,12 @@ def is_async(handler: Handler) -> bool:
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004 - an object with `async def __call__`
     )
+
+
+def no_handler(agent_id: str, at: datetime) -> Outcome:
+    """A fire whose agent has no handler: a failed run saying so (it counts: the schedule
+    cannot work until a handler is added)."""
+    return Outcome(False, at, error=f"no handler for agent {agent_id!r}")
 
 
 def not_started(error: str, at: datetime) -> Outcome:

@@ -33,6 +33,7 @@ __all__ = [
     "RunTrigger",
     "Schedule",
     "Status",
+    "check_schedule_id",
     "jitter_offset",
     "replace",
 ]
@@ -340,12 +341,18 @@ def jitter_offset(schedule_id: str, fire: datetime, jitter: timedelta) -> timede
 
 
 def _check_id(_: Any, __: Any, value: Any) -> None:
+    check_schedule_id(value)
+
+
+def check_schedule_id(value: object) -> str:
+    """A schedule id: 1-128 characters of `A-Za-z0-9_.:-` (safe in URLs and file names)."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise ValidationError(
             "id",
             f"'id' must be 1-{MAX_SCHEDULE_ID} characters of A-Z a-z 0-9 _ . : - "
             f"(got {shorten(value)})",
         )
+    return value
 
 
 def _to_retry(value: object) -> Retry | None:

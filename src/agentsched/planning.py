@@ -48,14 +48,14 @@ def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], dateti
     """Every fire due at `now` from `next_run_at` on, oldest first, and the first fire
     that is not due yet (found on the way; None when unknown or none).
 
-    A fire `t` is due once `t` plus its jitter offset has come. Honours
-    `max_runs` (counting the fires listed) and `end_at` for the list.
+    A fire `t` is due once `t` plus its jitter offset has come; none after
+    `end_at` is. (`max_runs` needs no check here: a claim starts at most one
+    run, and a schedule that reached it is completed.)
     """
     fires: list[datetime] = []
     t = schedule.next_run_at
-    remaining = None if schedule.max_runs is None else schedule.max_runs - schedule.run_count
     jitter = schedule.jitter
-    while t is not None and (remaining is None or len(fires) < remaining):
+    while t is not None:
         if schedule.end_at is not None and t > schedule.end_at:
             return fires, None
         if (t + jitter_offset(schedule.id, t, jitter) if jitter else t) > now:

@@ -23,7 +23,7 @@ from .errors import AgentschedError
 from .events import Event
 from .executors import EventLoopThread, InlineExecutor
 from .facade import SchedulerBase
-from .handlers import Handler, RunContext, not_started, run_handler
+from .handlers import Handler, RunContext, no_handler, not_started, run_handler
 from .model import Run
 from .stores.base import Store
 
@@ -122,8 +122,9 @@ class Scheduler(SchedulerBase):
     def _execute(self, context: RunContext) -> Run | None:
         handler = self.handler_for(context.schedule)
         if handler is None:
-            error = f"no handler for agent {context.schedule.agent_id!r}"
-            return self.engine.finish(context, not_started(error, self.clock.now()))
+            return self.engine.finish(
+                context, no_handler(context.schedule.agent_id, self.clock.now())
+            )
         self._in_handler.active = True
         try:
             outcome, escaped = run_handler(handler, context, self.clock.now, self._coroutines.run)
