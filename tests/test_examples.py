@@ -51,3 +51,21 @@ def test_readme_opens_with_the_two_commands() -> None:
         "pip install . && agentsched demo",
         'pip install -e ".[test]" && python -m pytest',
     ]
+
+
+def test_the_two_agents_bot_example_does_what_it_says() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "examples" / "two_agents_bot.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "schedules: daily-report, triage-every-4h",
+        "daily-report: 2 runs (failed#1, failed#2)",
+        "triage-every-4h: 6 runs (" + ", ".join(["succeeded#1"] * 6) + ")",
+        "ALERT daily-report failed after 2 attempts: RuntimeError: the reporting API is down",
+    ]
+    assert "agent=daily-report" in done.stderr  # structured fields in the app's log format

@@ -68,7 +68,8 @@ class _InFlight:
     context: RunContext
     deadline: datetime | None
     cancel: Callable[[], None] | None
-    timed_out: bool = False
+    timed_out: bool = False  # recorded failed at its deadline; the handler has not returned
+    finishing: bool = False  # the handler returned; its outcome is being written
 
 
 class Engine:
@@ -204,19 +205,26 @@ class Engine:
         handler returned. A run buffered behind this one is launched.
         """
         with self._lock:
-            flight = self._in_flight.pop(context.run_id, None)
-        if flight is None:
-            return None
+            flight = self._in_flight.get(context.run_id)
+            if flight is None:
+                return None
+            flight.finishing = not flight.timed_out  # from now on no timeout takes it
         flight.context.signal.set()
         run = flight.run
         if run.started_at is not None and outcome.finished_at < run.started_at:
             outcome = attrs.evolve(outcome, finished_at=run.started_at)  # a clock stepped back
-        if flight.timed_out:
-            self._release(run, outcome.finished_at)
-            return None
-        if flight.deadline is not None and outcome.finished_at > flight.deadline:
-            outcome = _timed_out(flight, outcome.finished_at)
-        return self._record(run, outcome)
+        try:
+            if flight.timed_out:
+                self._release(run, outcome.finished_at)
+                return None
+            if flight.deadline is not None and outcome.finished_at > flight.deadline:
+                outcome = _timed_out(flight, outcome.finished_at)
+            return self._record(run, outcome)
+        finally:
+            # Only now: until its outcome is stored the run stays in flight here, so that
+            # a concurrent tick renews its lease rather than sweeping it as abandoned.
+            with self._lock:
+                self._in_flight.pop(context.run_id, None)
 
     def renew(self, now: datetime) -> None:
         """Extend the leases of the runs in flight here (timed-out ones too: their code
@@ -232,7 +240,7 @@ class Engine:
             late = [
                 f
                 for f in self._in_flight.values()
-                if not f.timed_out and f.deadline is not None and f.deadline <= now
+                if not (f.timed_out or f.finishing) and f.deadline is not None and f.deadline <= now
             ]
             for flight in late:
                 flight.timed_out = True
