@@ -5,6 +5,10 @@
            ten one-minute ticks fire about 1,667 each
   latency  from due time to handler start with the background thread
            (agentsched Scheduler vs APScheduler BackgroundScheduler)
+  events   the burst again, agentsched alone: nobody subscribed and the
+           `agentsched` logger quiet (the default), then a no-op subscriber
+           to every event, then INFO logging to a handler that drops
+           records; interleaved rounds, medians (min-max)
 
 Both sides use in-memory job stores and run a no-op handler synchronously
 (agentsched: MemoryStore + InlineExecutor; APScheduler: MemoryJobStore +
@@ -18,6 +22,7 @@ both sides for burst and steady; latency uses the real clock.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import threading
 import time
@@ -143,6 +148,26 @@ def latency_aps(samples: int) -> list[float]:
     return lags
 
 
+def events_cost(count: int, rounds: int) -> dict[str, list[float]]:
+    """Fires/s of a burst with nobody listening, with a subscriber, with INFO logging."""
+    logger = logging.getLogger("agentsched")
+    rates: dict[str, list[float]] = {"nobody listening": [], "a subscriber": [], "INFO logs": []}
+    for _ in range(rounds):
+        for setup, samples in rates.items():
+            sched, _clock = ours_scheduler(count, lambda n: 0)
+            sink = logging.NullHandler()
+            if setup == "a subscriber":
+                sched.subscribe(noop)
+            elif setup == "INFO logs":
+                logger.addHandler(sink)
+                logger.setLevel(logging.INFO)
+            fired, seconds = ours_fires(sched, [START + timedelta(seconds=30)])
+            logger.removeHandler(sink)
+            logger.setLevel(logging.NOTSET)
+            samples.append(fired / seconds)
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -151,6 +176,7 @@ def main() -> None:
     parser.add_argument("--steady", type=int, default=100_000)
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(f"agentsched {version('agentsched')}, APScheduler {version('apscheduler')}")
     print(f"{'workload':34} {'library':12} {'fires':>7} {'seconds':>8} {'fires/s':>9} {'ratio':>6}")
@@ -174,6 +200,11 @@ def main() -> None:
         lags.sort()
         p90 = lags[int(len(lags) * 0.9) - 1]
         print(f"{lib:12} {statistics.median(lags):7.2f} {p90:7.2f} {max(lags):7.2f}")
+    print(f"\nevents and logging: a burst of {args.burst:,}, {args.rounds} interleaved rounds")
+    print(f"{'setup':20} {'fires/s (median)':>17} {'min-max':>20}")
+    for setup, values in events_cost(args.burst, args.rounds).items():
+        spread = f"{min(values):,.0f}-{max(values):,.0f}"
+        print(f"{setup:20} {statistics.median(values):17,.0f} {spread:>20}")
 
 
 if __name__ == "__main__":
