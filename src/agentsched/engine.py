@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 
 import attrs
 
@@ -29,7 +32,7 @@ from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
 from .model import Run, RunStatus, RunTrigger, Schedule, Status, replace
 from .planning import Outcome, apply_outcome, plan_claim
-from .stores.base import Finishing, Store
+from .stores.base import Finish, Finishing, Store
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -46,6 +49,10 @@ DEFAULT_LEASE = timedelta(minutes=5)
 MAX_SLEEP = timedelta(seconds=60)  # loops re-check the store at least this often
 _FIRST_BATCH = 32  # small, so the first handler of a burst starts at once
 _BATCH = 500
+# Outcomes of handlers run inline in a tick are written together, but never
+# more than this many, nor held longer than this (they are the record of work done).
+_FLUSH_RUNS = 256
+_FLUSH_SECONDS = 0.02
 _MAX_BACKOFF = 30.0
 
 
@@ -99,6 +106,7 @@ class Engine:
         self.events = events if events is not None else EventHub()
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
+        self._local = threading.local()  # the batch of inline outcomes of this thread
 
     # -- ticking -------------------------------------------------------------
 
@@ -121,19 +129,34 @@ class Engine:
             )
             if not claims:  # a short batch may just mean refusals; stop when none is left
                 return written
-            for schedule, runs in claims:
-                for run in runs:  # decisions first: skipped and missed runs are final
-                    if run.status is not RunStatus.RUNNING:
-                        _log_decision(schedule, run)
-                        self.events.emit(RUN_ENDS[run.status], now, schedule, run)
-                if schedule.status is Status.COMPLETED:
-                    self.events.emit("schedule.completed", now, schedule)
-                for run in runs:
-                    if run.status is RunStatus.RUNNING and run.started_at is not None:
-                        written.append(self._start((schedule, run)) or run)
-                    else:
-                        written.append(run)
+            with self._batching() as finals:
+                for schedule, runs in claims:
+                    for run in runs:  # decisions first: skipped and missed runs are final
+                        if run.status is not RunStatus.RUNNING:
+                            _log_decision(schedule, run)
+                            self.events.emit(RUN_ENDS[run.status], now, schedule, run)
+                    if schedule.status is Status.COMPLETED:
+                        self.events.emit("schedule.completed", now, schedule)
+                    for run in runs:
+                        if run.status is RunStatus.RUNNING and run.started_at is not None:
+                            written.append(self._start((schedule, run)) or run)
+                        else:
+                            written.append(run)
+            written = [finals.get(run.id, run) for run in written]
             limit = _BATCH
+
+    @contextmanager
+    def _batching(self) -> Iterator[dict[str, Run]]:
+        """While inside, outcomes finished in this thread (handlers run inline) are written
+        together: one `finish_runs` for up to `_FLUSH_RUNS` of them, at most
+        `_FLUSH_SECONDS` after the first. Yields the finished runs, filled on exit."""
+        pending = _Pending(time.monotonic())
+        self._local.pending = pending
+        try:
+            yield pending.finals
+        finally:
+            self._local.pending = None
+            self._flush(pending)
 
     def _start(self, launch: Launch) -> Run | None:
         """Tell the world a run started, then launch its handler."""
@@ -213,18 +236,32 @@ class Engine:
         run = flight.run
         if run.started_at is not None and outcome.finished_at < run.started_at:
             outcome = attrs.evolve(outcome, finished_at=run.started_at)  # a clock stepped back
-        try:
-            if flight.timed_out:
+        if flight.timed_out:
+            try:
                 self._release(run, outcome.finished_at)
-                return None
-            if flight.deadline is not None and outcome.finished_at > flight.deadline:
-                outcome = _timed_out(flight, outcome.finished_at)
+            finally:
+                self._land(context.run_id)
+            return None
+        if flight.deadline is not None and outcome.finished_at > flight.deadline:
+            outcome = _timed_out(flight, outcome.finished_at)
+        pending: _Pending | None = getattr(self._local, "pending", None)
+        if pending is not None:  # an inline handler inside a claim batch: written together
+            pending.items.append((run, outcome))
+            if len(pending.items) >= _FLUSH_RUNS or (
+                time.monotonic() - pending.since >= _FLUSH_SECONDS
+            ):
+                self._flush(pending)
+            return None
+        try:
             return self._record(run, outcome)
         finally:
-            # Only now: until its outcome is stored the run stays in flight here, so that
-            # a concurrent tick renews its lease rather than sweeping it as abandoned.
-            with self._lock:
-                self._in_flight.pop(context.run_id, None)
+            self._land(context.run_id)
+
+    def _land(self, run_id: str) -> None:
+        # Only once its outcome is stored does a run leave the in-flight set, so that a
+        # concurrent tick renews its lease rather than sweeping it as abandoned.
+        with self._lock:
+            self._in_flight.pop(run_id, None)
 
     def renew(self, now: datetime) -> None:
         """Extend the leases of the runs in flight here (timed-out ones too: their code
@@ -297,19 +334,39 @@ class Engine:
     # -- recording -----------------------------------------------------------
 
     def _record(self, run: Run, outcome: Outcome, occupied: bool = False) -> Run | None:
-        finished = replace(
-            run,
-            status=RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
-            finished_at=outcome.finished_at,
-            response_id=outcome.response_id,
-            output=outcome.output,
-            error=outcome.error,
-            traceback=outcome.traceback,
-        )
+        finished = _finished(run, outcome)
         (result,) = self.store.finish_runs(
-            [Finishing(finished, lambda s: apply_outcome(s, finished, outcome), occupied)],
+            [Finishing(finished, partial(apply_outcome, run=finished, outcome=outcome), occupied)],
             lease_until=outcome.finished_at + self.lease,
         )
+        return self._recorded(finished, outcome, result)
+
+    def _flush(self, pending: _Pending) -> None:
+        """Write the outcomes waiting in a batch, in one `finish_runs`; a buffered run they
+        start may run inline and add to the batch again, so repeat until none waits."""
+        while pending.items:
+            items, pending.items = pending.items, []
+            pending.since = time.monotonic()
+            done = [(_finished(run, outcome), outcome) for run, outcome in items]
+            try:
+                results = self.store.finish_runs(
+                    [
+                        Finishing(run, partial(apply_outcome, run=run, outcome=outcome))
+                        for run, outcome in done
+                    ],
+                    lease_until=max(o.finished_at for _, o in done) + self.lease,
+                )
+            finally:
+                for run, _ in items:
+                    self._land(run.id)
+            for (finished, outcome), result in zip(done, results, strict=True):
+                final = self._recorded(finished, outcome, result)
+                if final is not None:
+                    pending.finals[final.id] = final
+
+    def _recorded(self, finished: Run, outcome: Outcome, result: Finish | None) -> Run | None:
+        """After a run's outcome was written: log it, tell subscribers, start what it
+        unblocked. None if the store had it finished already."""
         if result is None:
             return None
         schedule = result[0]
@@ -343,6 +400,27 @@ class Engine:
         schedule, buffered = result
         if schedule is not None and buffered is not None:
             self._start((schedule, buffered))
+
+
+@attrs.define
+class _Pending:
+    """Outcomes of inline runs waiting to be written together (`Engine._batching`)."""
+
+    since: float
+    items: list[tuple[Run, Outcome]] = attrs.Factory(list)
+    finals: dict[str, Run] = attrs.Factory(dict)
+
+
+def _finished(run: Run, outcome: Outcome) -> Run:
+    return replace(
+        run,
+        status=RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
+        finished_at=outcome.finished_at,
+        response_id=outcome.response_id,
+        output=outcome.output,
+        error=outcome.error,
+        traceback=outcome.traceback,
+    )
 
 
 def _cancel(flight: _InFlight) -> None:
