@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import agentsched
-from agentsched import Cron, Interval, Once, Retry, RRule, Run, Schedule
+from agentsched import Cron, Interval, Once, Retry, RRule, Run, Schedule, cli
 from agentsched.cli import main, parse_duration
 from agentsched.errors import ValidationError
 
@@ -285,6 +285,17 @@ def test_non_utf8_arguments_never_show_a_traceback(tmp_path: Path) -> None:
         )
         assert done.returncode == 2, done
         assert b"Traceback" not in done.stderr and b"agentsched: error: " in done.stderr
+
+
+def test_an_unexpected_error_is_one_line_too(
+    db: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(url: str, create: bool = True) -> None:
+        raise OSError("the disk is on fire")
+
+    monkeypatch.setattr(cli, "store_from_url", broken)
+    assert main([*db, "list"]) == 1
+    assert _error(capsys) == "agentsched: error: unexpected OSError: the disk is on fire\n"
 
 
 def test_a_closed_stdout_is_not_a_traceback(tmp_path: Path) -> None:

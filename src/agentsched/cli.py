@@ -357,6 +357,16 @@ def _print_schedule_change(schedule: Schedule, verb: str, as_json: bool) -> None
         print(f"{verb} {schedule.id} ({schedule.status}, next run {_when(schedule.next_run_at)})")
 
 
+def _run_line(run: Run) -> str:
+    """`run_... succeeded (schedule S, took 0.12s): its output or error`."""
+    took = "-"
+    if run.started_at is not None and run.finished_at is not None:
+        took = f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
+    detail = _one_line(run.error or run.output or "", 200)
+    line = f"{run.id} {run.status} (schedule {run.schedule_id}, took {took})"
+    return f"{line}: {detail}" if detail else line
+
+
 def _print_run(run: Run) -> None:
     """Every field of a run, one a line, then its traceback if it has one."""
     fields = {k: v for k, v in run.to_dict().items() if k not in ("object", "traceback")}
@@ -565,16 +575,7 @@ def _cmd_trigger(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(run.to_dict())
     else:
-        took = (
-            "-"
-            if run.started_at is None or run.finished_at is None
-            else (f"{(run.finished_at - run.started_at).total_seconds():.2f}s")
-        )
-        detail = _one_line(run.error or run.output or "", 200)
-        print(
-            f"{run.id} {run.status} (schedule {run.schedule_id}, took {took})"
-            + (f": {detail}" if detail else "")
-        )
+        print(_run_line(run))
     return 0 if run.status is RunStatus.SUCCEEDED else 1
 
 
@@ -1203,7 +1204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _stdout_closed()
     except Exception as exc:  # a bug or an unforeseen OS error: still one line
-        return _fail(f"unexpected {type(exc).__name__}: {exc}", status=1)
+        return _fail(f"unexpected {type(exc).__name__}: {_one_line(str(exc), 300)}", status=1)
 
 
 if __name__ == "__main__":
