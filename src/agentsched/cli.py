@@ -768,7 +768,9 @@ _FIELD_DESTS = (
 )
 
 
-def _add_store_options(parser: argparse.ArgumentParser, default: object) -> None:
+def _add_store_options(
+    parser: argparse.ArgumentParser, default: object, owner: bool = True
+) -> None:
     parser.add_argument(
         "--db",
         metavar="URL",
@@ -776,6 +778,8 @@ def _add_store_options(parser: argparse.ArgumentParser, default: object) -> None
         help=f"store URL: sqlite:///path.db or memory:// (default: ${DB_VARIABLE}, "
         f"else {DEFAULT_DB})",
     )
+    if not owner:
+        return
     parser.add_argument(
         "--owner",
         metavar="NAME",
@@ -903,6 +907,8 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     _add_store_options(parser, default=None)
     store = _Parser(add_help=False, allow_abbrev=False)
     _add_store_options(store, default=argparse.SUPPRESS)  # after the command, it wins
+    any_owner = _Parser(add_help=False, allow_abbrev=False)  # `run` fires every owner's
+    _add_store_options(any_owner, default=argparse.SUPPRESS, owner=False)
     as_json = _Parser(add_help=False, allow_abbrev=False)
     as_json.add_argument("--json", action="store_true", help="print machine-readable JSON")
     subparsers = parser.add_subparsers(
@@ -982,8 +988,10 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         as_json,
     )
     lst.add_argument("--agent", help="only this agent's schedules")
-    lst.add_argument("--status", choices=tuple(s.value for s in Status))
-    lst.add_argument("--limit", type=int, default=100, help="at most N (default 100)")
+    lst.add_argument(
+        "--status", choices=tuple(s.value for s in Status), help="only schedules in this status"
+    )
+    lst.add_argument("--limit", type=int, default=100, metavar="N", help="at most N (default 100)")
     lst.add_argument("--all", action="store_true", help="include deleted schedules")
 
     show = command(
@@ -1026,8 +1034,8 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     run = command(
         "run",
         "--handler MODULE:FUNCTION [--grace SECONDS]",
-        "fire schedules until Ctrl-C or SIGTERM",
-        store,
+        "fire every owner's schedules until Ctrl-C or SIGTERM",
+        any_owner,
     )
     _add_handler_option(run)
     run.add_argument(
@@ -1143,6 +1151,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     command = commands[args.command]
     if extras:
         command.error(f"unrecognized arguments: {' '.join(extras)}")
+    if args.owner is not None and args.command in ("next", "run", "demo"):
+        command.error(f"--owner does not apply to {args.command}")
     if args.command in ("next", "add", "update"):
         _check_when(command, args)
     if args.command in ("add", "update"):
