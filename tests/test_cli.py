@@ -26,26 +26,24 @@ def test_next_prints_local_and_utc(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
+def _with_db(argv: list[str], tmp_path: Path) -> list[str]:
+    if argv and argv[0] != "--db":
+        return ["--db", f"sqlite:///{tmp_path / 'a.db'}", *argv]
+    return argv
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["next", "0 61 * * *"],
         ["next", "* * * * *", "--tz", "Mars/Base"],
         ["next", "* * * * *", "-n", "0"],
-        ["next", "* * * * *", "--after", "tomorrow"],
         ["next", "* * * * *", "--after", "2026-01-01T00:00:00"],
-        [],
-        ["frobnicate"],
         ["--db", "mysql://x", "list"],
-        ["add", "--agent", "a", "--input", "x"],
-        ["add", "--agent", "a", "--input", "x", "--cron", "* * * * *", "--every", "5m"],
-        ["add", "--agent", "a", "--input", "x", "--every", "soon"],
         ["add", "--agent", "", "--input", "x", "--every", "5m"],
-        ["add", "--agent", "a", "--input", "x", "--rrule", "FREQ=DAILY"],
         ["show", "sched_missing"],
         ["pause", "sched_missing"],
         ["runs", "sched_missing"],
-        ["run", "--handler", "nope"],
         ["run", "--handler", "no_such_module_anywhere:fn"],
         ["add", "--agent", "a", "--input", "x", "--every", "5m", "--metadata", "novalue"],
     ],
@@ -53,11 +51,33 @@ def test_next_prints_local_and_utc(capsys: pytest.CaptureFixture[str]) -> None:
 def test_errors_are_one_line(
     argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    if argv and argv[0] != "--db":
-        argv = ["--db", f"sqlite:///{tmp_path / 'a.db'}", *argv]
-    assert main(argv) == 2
+    assert main(_with_db(argv, tmp_path)) == 2
     err = capsys.readouterr().err
     assert err.startswith("agentsched: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        ([], "agentsched [--db URL]"),
+        (["frobnicate"], "agentsched [--db URL]"),
+        (["next", "* * * * *", "--after", "tomorrow"], "agentsched next"),
+        (["add", "--agent", "a", "--input", "x"], "agentsched add"),
+        (
+            ["add", "--agent", "a", "--input", "x", "--cron", "* * * * *", "--every", "5m"],
+            "agentsched add",
+        ),
+        (["add", "--agent", "a", "--input", "x", "--every", "soon"], "agentsched add"),
+        (["add", "--agent", "a", "--input", "x", "--rrule", "FREQ=DAILY"], "agentsched add"),
+        (["run", "--handler", "nope"], "agentsched run"),
+    ],
+)
+def test_usage_errors_print_the_usage_line_then_one_line(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(_with_db(argv, tmp_path)) == 2
+    first, second = capsys.readouterr().err.splitlines()
+    assert first.startswith(f"usage: {usage}") and second.startswith("agentsched: error: ")
 
 
 def test_crud_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

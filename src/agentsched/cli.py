@@ -1,13 +1,19 @@
 """The `agentsched` command line (argparse, no extra dependencies).
 
-Every command but `next` and `demo` works on a store URL (`--db`, default
-`sqlite:///agentsched.db`). Errors print one line on stderr and exit with
-status 2; no tracebacks.
+Every command but `next` and `demo` works on a store URL: `--db`, else the
+`AGENTSCHED_DB` environment variable, else `sqlite:///agentsched.db`.
+
+Errors never show a traceback and exit with status 2. A command line that
+argparse cannot read (an unknown option, a missing argument, a value not in
+the form its option takes) prints the command's usage line, then the error.
+A value that reads fine but is refused (out of range, an unknown time zone,
+a schedule that does not exist) prints one line, as the library words it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -22,71 +28,135 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from . import states
-from ._datetimes import format_instant, parse_instant
-from ._validate import MAX_DURATION
+from . import __version__
+from ._datetimes import format_instant, require_instant
+from ._validate import MAX_DURATION, check_text
 from .clock import SystemClock
-from .errors import AgentschedError, ValidationError, shorten
+from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
+from .executors import InlineExecutor
 from .handlers import RunContext, RunResult
-from .model import Run, Schedule
+from .model import MAX_ID, Retry, Run, RunStatus, Schedule, Status
 from .scheduler import Scheduler
 from .specs import Cron, Interval, Once, RRule, Spec
+from .stores.base import Store
+from .stores.memory import MemoryStore
 from .stores.urls import store_from_url
 from .timing.zones import load_zone
 
 __all__ = ["main", "parse_duration"]
 
 DEFAULT_DB = "sqlite:///agentsched.db"
+DB_VARIABLE = "AGENTSCHED_DB"
 _MAX_COUNT = 1000
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s|ms)", re.IGNORECASE)
+_SIGPIPE_STATUS = 141  # what a shell reports for a process ended by SIGPIPE
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)", re.IGNORECASE)
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_SPEC_OPTIONS = (("cron", "--cron"), ("once", "--once"), ("every", "--every"), ("rrule", "--rrule"))
 
 
 class _UsageError(Exception):
-    pass
+    """A command line argparse (or a rule between options) refuses: shown with `usage`."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, self.format_usage())
 
 
-def parse_duration(text: str) -> timedelta:
-    """`90m`, `1h30m`, `45s`, `2d`, or a number of seconds; positive, at most 366 days."""
+# -- reading values -------------------------------------------------------------
+
+
+def _duration_seconds(text: str) -> float | None:
+    """The seconds `text` spells (`90m`, `1h30m`, `45s`, `2d`, `500ms`, a number; a
+    leading `-` negates), or None when it spells no duration."""
     stripped = text.strip()
     try:
-        seconds = float(stripped)
+        return float(stripped)
     except ValueError:
-        parts = _DURATION.findall(stripped)
-        if not parts or _DURATION.sub("", stripped).strip():
-            raise argparse.ArgumentTypeError(
-                f"not a duration: {text!r} (try 90m, 1h30m, 45s)"
-            ) from None
-        seconds = sum(float(n) * _UNITS[u.lower()] for n, u in parts)
-    if not seconds > 0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"must be positive (got {text!r})")
+        pass
+    sign, body = (-1.0, stripped[1:]) if stripped.startswith("-") else (1.0, stripped)
+    parts = _DURATION.findall(body)
+    if not parts or _DURATION.sub("", body).strip():
+        return None
+    return sign * sum(float(n) * _UNITS[u.lower()] for n, u in parts)
+
+
+def parse_duration(text: str, field: str = "duration", *, zero_ok: bool = False) -> timedelta:
+    """`90m`, `1h30m`, `45s`, `2d`, `500ms` or a number of seconds, as a timedelta.
+
+    Positive (or zero, with `zero_ok`) and at most 366 days; anything else is
+    a `ValidationError` naming `field`.
+    """
+    seconds = _duration_seconds(text)
+    if seconds is None:
+        raise ValidationError(
+            field, f"{field!r} is not a duration (got {shorten(text)}; try 90m, 1h30m, 45s)"
+        )
+    if not (seconds >= 0 if zero_ok else seconds > 0):  # also refuses NaN
+        wanted = "zero or more" if zero_ok else "positive"
+        raise ValidationError(field, f"{field!r} must be {wanted} (got {shorten(text)})")
     if seconds > MAX_DURATION.total_seconds():
-        raise argparse.ArgumentTypeError(f"must be at most 366 days (got {text!r})")
+        raise ValidationError(field, f"{field!r} must be at most 366 days (got {shorten(text)})")
     return timedelta(seconds=seconds)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
-    if not 1 <= value <= _MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"must be 1-{_MAX_COUNT} (got {value})")
-    return value
+def _duration_text(text: str) -> str:
+    """argparse type: text that spells a duration; its range is checked when it is used."""
+    if _duration_seconds(text) is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90m, 1h30m, 45s, 2d)")
+    return text
 
 
 def _wall_time(text: str) -> datetime:
+    """argparse type: an ISO 8601 date-time, naive or with `Z` or an offset."""
     try:
-        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+
+
+def _handler_target(text: str) -> str:
+    """argparse type: `module:function`."""
+    module_name, sep, attribute = text.partition(":")
+    if not sep or not module_name or not attribute:
+        raise argparse.ArgumentTypeError(f"must look like module:function (got {text!r})")
+    return text
+
+
+def _instant(value: datetime, field: str) -> datetime:
+    """An option that names an instant: it must carry `Z` or an offset."""
+    if value.tzinfo is None:
+        raise ValidationError(
+            field, f"{field!r} must carry 'Z' or a UTC offset (got {value.isoformat()!r})"
+        )
+    return require_instant(value, field)
+
+
+def _local_instant(value: datetime, zone: str, field: str) -> datetime:
+    """An instant given with an offset, or a naive wall time read in `zone` as `--once`
+    reads it (the first of a repeated time; the end of a spring-forward gap)."""
+    if value.tzinfo is not None:
+        return require_instant(value, field)
+    try:
+        return Once(value, zone).run_at
+    except ValidationError as exc:
+        if exc.field != "run_at":
+            raise
+        raise ValidationError(
+            field, f"{field!r} must be in 1970-9999 (got {value.isoformat()!r})"
+        ) from None
+
+
+def _count(value: int, option: str) -> int:
+    if not 1 <= value <= _MAX_COUNT:
+        raise ValidationError(option, f"{option} must be 1-{_MAX_COUNT} (got {value})")
+    return value
 
 
 def _metadata(pairs: Sequence[str]) -> dict[str, str]:
@@ -99,6 +169,125 @@ def _metadata(pairs: Sequence[str]) -> dict[str, str]:
             )
         metadata[key] = value
     return metadata
+
+
+def _load_handler(target: str) -> Callable[[RunContext], Any]:
+    """Import `module:function`; the current directory is importable, as with uvicorn
+    and celery, so `./myagent.py` is `myagent:handle`."""
+    module_name, _, attribute = target.partition(":")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        handler = getattr(importlib.import_module(module_name), attribute)
+    except Exception as exc:  # importing user code can raise anything
+        raise AgentschedError(
+            f"cannot load handler {target!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    if not callable(handler):
+        raise AgentschedError(f"handler {target!r} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+# -- specs and schedule fields --------------------------------------------------
+
+# (option dest, schedule field) of options whose value is the field's value as given.
+_PLAIN_FIELDS = (
+    ("agent", "agent_id"),
+    ("input", "input"),
+    ("name", "name"),
+    ("conversation", "conversation"),
+    ("previous_response_id", "previous_response_id"),
+    ("stateful", "stateful"),
+    ("overlap", "overlap"),
+    ("max_runs", "max_runs"),
+    ("pause_after_failures", "pause_after_failures"),
+)
+# option dest: (schedule field, whether zero is allowed)
+_DURATION_FIELDS = {
+    "timeout": ("timeout", False),
+    "catchup_window": ("catchup_window", True),
+    "jitter": ("jitter", True),
+}
+# `update --clear NAME`: the optional fields, and what clearing sets them to.
+_CLEARABLE: dict[str, dict[str, str] | None] = {
+    "name": None,
+    "conversation": None,
+    "previous_response_id": None,
+    "metadata": {},
+    "max_runs": None,
+    "end_at": None,
+    "pause_after_failures": None,
+    "timeout": None,
+    "retry": None,
+    "jitter": None,
+}
+
+
+_CLEAR_NAMES = tuple(field.replace("_", "-") for field in _CLEARABLE)
+
+
+def _cleared_fields(args: argparse.Namespace) -> list[str]:
+    """The fields `update --clear` names (given as `max-runs` or `max_runs`)."""
+    return [name.replace("-", "_") for name in args.clear]
+
+
+def _spec_kind(args: argparse.Namespace) -> str | None:
+    """Which of `--cron`, `--once`, `--every`, `--rrule` was given (checked: at most one)."""
+    return next((dest for dest, _ in _SPEC_OPTIONS if getattr(args, dest) is not None), None)
+
+
+def _spec_from_args(args: argparse.Namespace, zone: str, hash_key: str | None = None) -> Spec:
+    """The spec the when-options describe, with naive times read in `zone`."""
+    kind = _spec_kind(args)
+    if kind == "cron":
+        return Cron(args.cron, zone, hash_key)
+    if kind == "once":
+        return Once(args.once, zone)
+    if kind == "every":
+        start = None if args.start_at is None else _local_instant(args.start_at, zone, "start_at")
+        return Interval(parse_duration(args.every, "every"), start)
+    return RRule(args.rrule, args.dtstart, zone)
+
+
+def _retry_from_args(args: argparse.Namespace) -> Retry:
+    backoffs = {
+        name: parse_duration(text, f"retry.{name}", zero_ok=True)
+        for name, text in (("backoff", args.retry_backoff), ("max_backoff", args.retry_max_backoff))
+        if text is not None
+    }
+    return Retry(args.retry, **backoffs)
+
+
+def _schedule_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The schedule fields the options of `add` or `update` give (only those given), read
+    and checked; the spec is built apart, as `update` reads it in the schedule's zone."""
+    fields = {
+        field: getattr(args, dest)
+        for dest, field in _PLAIN_FIELDS
+        if getattr(args, dest) is not None
+    }
+    for dest, (field, zero_ok) in _DURATION_FIELDS.items():
+        if getattr(args, dest) is not None:
+            fields[field] = parse_duration(getattr(args, dest), field, zero_ok=zero_ok)
+    if args.end_at is not None:
+        fields["end_at"] = _instant(args.end_at, "end_at")
+    if args.metadata is not None:
+        fields["metadata"] = _metadata(args.metadata)
+    if args.retry is not None:
+        fields["retry"] = _retry_from_args(args)
+    return fields
+
+
+def _never_fires(trial: Schedule) -> str:
+    """Why a schedule, created completed, has no fire time."""
+    if isinstance(trial.schedule, Once):
+        return "its --once time is in the past"
+    if trial.schedule.next_after(trial.created_at) is not None:
+        return "its --end-at comes before its first fire"
+    return "it has no fire time left"
+
+
+# -- output ---------------------------------------------------------------------
 
 
 def _describe(spec: Spec) -> str:
@@ -123,6 +312,287 @@ def _human(delta: timedelta) -> str:
     return "".join(parts)
 
 
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else format_instant(value.replace(microsecond=0))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[: limit - 3]}..."
+
+
+def _run_rows(runs: Sequence[Run]) -> list[list[str]]:
+    return [
+        [
+            run.id,
+            run.status.value,
+            run.trigger.value,
+            _when(run.scheduled_for),
+            _when(run.started_at),
+            str(run.coalesced),
+            _one_line(run.error or run.output or "", 50),
+        ]
+        for run in runs
+    ]
+
+
+_RUN_HEADERS = ("RUN", "STATUS", "TRIGGER", "SCHEDULED FOR", "STARTED", "FIRES", "OUTPUT / ERROR")
+
+
+def _print_schedule_change(schedule: Schedule, verb: str, as_json: bool) -> None:
+    if as_json:
+        _print_json(schedule.to_dict())
+    else:
+        print(f"{verb} {schedule.id} ({schedule.status}, next run {_when(schedule.next_run_at)})")
+
+
+def _run_line(run: Run) -> str:
+    """`run_... succeeded (schedule S, took 0.12s): its output or error`."""
+    took = "-"
+    if run.started_at is not None and run.finished_at is not None:
+        took = f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
+    detail = _one_line(run.error or run.output or "", 200)
+    line = f"{run.id} {run.status} (schedule {run.schedule_id}, took {took})"
+    return f"{line}: {detail}" if detail else line
+
+
+def _print_run(run: Run) -> None:
+    """Every field of a run, one a line, then its traceback if it has one."""
+    fields = {k: v for k, v in run.to_dict().items() if k not in ("object", "traceback")}
+    width = max(map(len, fields))
+    for key, value in fields.items():
+        print(f"{key.ljust(width)}  {'-' if value is None else value}")
+    if run.traceback:
+        print(f"\n{run.traceback.rstrip()}")
+
+
+# -- the store --------------------------------------------------------------------
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    """`--db` (wherever given), else `$AGENTSCHED_DB`, else the default file."""
+    if args.db is not None:
+        return str(args.db)
+    return os.environ.get(DB_VARIABLE) or DEFAULT_DB
+
+
+def _deleted_or(missing: ScheduleNotFound, store: Store, owner: str | None) -> AgentschedError:
+    """Say "is deleted" of a schedule that exists soft-deleted (and is the caller's), where
+    the library says "not found" alike for both."""
+    found = store.get(missing.schedule_id)
+    if found is None or found.status is not Status.DELETED or owner not in (None, found.owner):
+        return missing
+    return AgentschedError(
+        f"schedule {shorten(found.id)} is deleted (since {_when(found.deleted_at)})"
+    )
+
+
+@contextmanager
+def _opened(
+    args: argparse.Namespace,
+    *,
+    create: bool = False,
+    handler: Callable[[RunContext], Any] | None = None,
+    background: bool = False,
+) -> Iterator[Scheduler]:
+    """A scheduler over the command's store, closed after use.
+
+    Only commands that make schedules (`create`) may start a new database
+    file; the others say "no database at ...". Handlers run inline unless
+    `background` (the `run` loop).
+    """
+    store = store_from_url(_db_url(args), create=create)
+    executor = None if background else InlineExecutor()
+    try:
+        yield Scheduler(store=store, handler=handler, executor=executor)
+    except ScheduleNotFound as exc:
+        raise _deleted_or(exc, store, args.owner) from None
+    finally:
+        store.close()
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+def _cmd_next(args: argparse.Namespace) -> None:
+    count = _count(args.n, "-n")
+    spec = _spec_from_args(args, args.tz, hash_key="cli")
+    zone = load_zone(args.tz)
+    after = (
+        _instant(args.after, "after")
+        if args.after is not None
+        else SystemClock().now().replace(microsecond=0)
+    )
+    times: list[datetime] = []
+    t: datetime | None = after
+    while t is not None and len(times) < count:
+        t = spec.next_after(t)
+        if t is not None:
+            times.append(t)
+    if args.json:
+        _print_json([format_instant(t) for t in times])
+        return
+    if not times:
+        print(f"no fire time after {_when(after)}")
+    clock = "%H:%M:%S" if any(t.second or t.microsecond for t in times) else "%H:%M"
+    for t in times:
+        local = t.astimezone(zone)
+        print(f"{local:%a %Y-%m-%d {clock} %Z (%z)}  {format_instant(t)}")
+
+
+def _cmd_add(args: argparse.Namespace) -> None:
+    fields = _schedule_fields(args)
+    fields["schedule"] = _spec_from_args(args, args.tz)
+    if args.id is not None:
+        fields["id"] = args.id
+    # The same create on a throwaway store checks every field, and tells whether the
+    # schedule would ever fire, before any database file is opened or created.
+    trial = Scheduler(MemoryStore()).create(owner=args.owner, **fields)
+    if trial.status is Status.COMPLETED:
+        raise ValidationError(
+            "schedule",
+            f"this schedule would never fire: {_never_fires(trial)} (no schedule was created)",
+        )
+    with _opened(args, create=True) as sched:
+        try:
+            schedule = sched.create(owner=args.owner, **fields)
+        except ConflictError:
+            taken = None if args.id is None else sched.store.get(args.id)
+            if taken is None:
+                raise
+            by = " (by a deleted schedule)" if taken.status is Status.DELETED else ""
+            raise ConflictError(f"schedule id {shorten(args.id)} is taken{by}") from None
+    _print_schedule_change(schedule, "created", args.json)
+
+
+def _cmd_update(args: argparse.Namespace) -> None:
+    changes = _schedule_fields(args)
+    changes.update({field: _CLEARABLE[field] for field in _cleared_fields(args)})
+    with _opened(args) as sched:
+        if _spec_kind(args) is not None:
+            zone = args.tz or getattr(
+                sched.get(args.id, owner=args.owner).schedule, "timezone", "UTC"
+            )
+            changes["schedule"] = _spec_from_args(args, zone)
+        schedule = sched.update(args.id, owner=args.owner, **changes)
+    _print_schedule_change(schedule, "updated", args.json)
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    limit = _count(args.limit, "--limit")
+    with _opened(args) as sched:
+        schedules = sched.list(
+            args.agent, status=args.status, owner=args.owner, limit=limit, include_deleted=args.all
+        )
+    if args.json:
+        _print_json([s.to_dict() for s in schedules])
+        return
+    rows = [
+        [
+            s.id,
+            s.name or "",
+            s.agent_id,
+            s.status.value,
+            _describe(s.schedule),
+            _when(s.next_run_at),
+            str(s.run_count),
+        ]
+        for s in schedules
+    ]
+    print(_table(("ID", "NAME", "AGENT", "STATUS", "SCHEDULE", "NEXT RUN", "RUNS"), rows))
+
+
+def _lookup(sched: Scheduler, record_id: str, owner: str | None) -> Schedule | Run:
+    """The run an id starting `run_` names, else the schedule (deleted ones included):
+    a schedule's own id may start with `run_` too."""
+    if record_id.startswith("run_"):
+        check_text("id", record_id, 1, MAX_ID)
+        run = sched.store.get_run(record_id)
+        if run is not None and owner in (None, run.owner):
+            return run
+    try:
+        return sched.get(record_id, owner=owner, include_deleted=True)
+    except ScheduleNotFound:
+        if record_id.startswith("run_"):
+            raise AgentschedError(f"run {shorten(record_id)} not found") from None
+        raise
+
+
+def _cmd_show(args: argparse.Namespace) -> None:
+    with _opened(args) as sched:
+        record = _lookup(sched, args.id, args.owner)
+    if isinstance(record, Run) and not args.json:
+        _print_run(record)
+    else:
+        _print_json(record.to_dict())  # a schedule's JSON shape reads well as it is
+
+
+def _cmd_change(args: argparse.Namespace) -> None:
+    with _opened(args) as sched:
+        action: Callable[..., Schedule] = getattr(sched, args.command)
+        schedule = action(args.id, owner=args.owner)
+    if args.json:
+        _print_json(schedule.to_dict())
+    else:
+        print(f"{schedule.id} is {schedule.status} (next run {_when(schedule.next_run_at)})")
+
+
+def _cmd_runs(args: argparse.Namespace) -> None:
+    limit = _count(args.n, "-n")
+    with _opened(args) as sched:
+        runs = sched.runs(args.id, limit=limit, owner=args.owner)
+    if args.json:
+        _print_json([run.to_dict() for run in runs])
+        return
+    print(_table(_RUN_HEADERS, _run_rows(runs)))
+    if args.verbose:
+        for run in runs:
+            if run.error or run.traceback:
+                print(f"\n{run.id} ({run.status}): {run.error or ''}")
+                if run.traceback:
+                    print(run.traceback.rstrip())
+
+
+def _cmd_trigger(args: argparse.Namespace) -> int:
+    """Run the schedule's agent once, now, in this process; exit 1 if the run failed."""
+    handler = _load_handler(args.handler)
+    with _opened(args, handler=handler) as sched, _no_last_resort_log():
+        try:
+            run = sched.trigger(args.id, owner=args.owner)
+        finally:
+            sched.stop()  # the event loop of an async handler, if one ran
+    if args.json:
+        _print_json(run.to_dict())
+    else:
+        print(_run_line(run))
+    return 0 if run.status is RunStatus.SUCCEEDED else 1
+
+
+@contextmanager
+def _no_last_resort_log() -> Iterator[None]:
+    """Keep the `agentsched` logger's warning about a failed run off stderr, where Python
+    prints it when logging is not configured: the command prints the run anyway. A
+    logging setup of the handler's own still gets every record."""
+    handler = logging.NullHandler()
+    logger = logging.getLogger("agentsched")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 @contextmanager
 def _log_runs_to_stdout() -> Iterator[None]:
     """One line per run outcome on stdout (the `agentsched` logger at INFO), while inside."""
@@ -139,157 +609,6 @@ def _log_runs_to_stdout() -> Iterator[None]:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
-
-
-def _when(value: datetime | None) -> str:
-    return "-" if value is None else format_instant(value.replace(microsecond=0))
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
-def _run_rows(runs: Sequence[Run]) -> list[list[str]]:
-    rows = []
-    for run in runs:
-        detail = run.error or run.output or ""
-        rows.append(
-            [
-                run.id,
-                run.status.value,
-                run.trigger.value,
-                _when(run.scheduled_for),
-                _when(run.started_at),
-                str(run.coalesced),
-                detail[:50],
-            ]
-        )
-    return rows
-
-
-_RUN_HEADERS = ("RUN", "STATUS", "TRIGGER", "SCHEDULED FOR", "STARTED", "FIRES", "OUTPUT / ERROR")
-
-
-# -- commands -------------------------------------------------------------------
-
-
-def _cmd_next(args: argparse.Namespace) -> None:
-    spec = Cron(args.expression, args.tz, hash_key="cli")
-    zone = load_zone(args.tz)
-    t: datetime | None = parse_instant(args.after, "after") if args.after else SystemClock().now()
-    for _ in range(args.n):
-        assert t is not None
-        t = spec.next_after(t)
-        if t is None:
-            break
-        local = t.astimezone(zone)
-        print(f"{local:%a %Y-%m-%d %H:%M %Z (%z)}  {t:%Y-%m-%dT%H:%M:%SZ}")
-
-
-def _spec_from_args(args: argparse.Namespace) -> Spec:
-    chosen = [
-        name for name in ("cron", "once", "every", "rrule") if getattr(args, name) is not None
-    ]
-    if len(chosen) != 1:
-        raise _UsageError("give exactly one of --cron, --once, --every, --rrule")
-    if args.cron is not None:
-        return Cron(args.cron, args.tz)
-    if args.once is not None:
-        return Once(args.once, args.tz)
-    if args.every is not None:
-        start = parse_instant(args.start_at, "start_at") if args.start_at else None
-        return Interval(args.every, start)
-    if args.dtstart is None:
-        raise _UsageError("--rrule needs --dtstart")
-    return RRule(args.rrule, args.dtstart, args.tz)
-
-
-def _cmd_add(sched: Scheduler, args: argparse.Namespace) -> None:
-    spec = _spec_from_args(args)
-    end_at = parse_instant(args.end_at, "end_at") if args.end_at else None
-    first = states.bind_spec(spec, "cli", sched.clock.now()).next_after(sched.clock.now())
-    if first is None or (end_at is not None and first > end_at):
-        if first is not None:
-            reason = "its --end-at comes before its first fire"
-        elif isinstance(spec, Once):
-            reason = "its --once time is in the past"
-        else:
-            reason = "it has no fire time left"
-        raise ValidationError(
-            "schedule", f"this schedule would never fire: {reason} (no schedule was created)"
-        )
-    schedule = sched.create(
-        agent_id=args.agent,
-        schedule=spec,
-        input=args.input,
-        name=args.name,
-        owner=args.owner,
-        metadata=_metadata(args.metadata),
-        overlap=args.overlap,
-        max_runs=args.max_runs,
-        end_at=end_at,
-        stateful=args.stateful,
-    )
-    print(f"created {schedule.id} ({schedule.status}, next run {_when(schedule.next_run_at)})")
-
-
-def _cmd_list(sched: Scheduler, args: argparse.Namespace) -> None:
-    schedules = sched.list(
-        args.agent, status=args.status, owner=args.owner, limit=args.limit, include_deleted=args.all
-    )
-    rows = [
-        [
-            s.id,
-            s.name or "",
-            s.agent_id,
-            s.status.value,
-            _describe(s.schedule),
-            _when(s.next_run_at),
-            str(s.run_count),
-        ]
-        for s in schedules
-    ]
-    print(_table(("ID", "NAME", "AGENT", "STATUS", "SCHEDULE", "NEXT RUN", "RUNS"), rows))
-
-
-def _cmd_show(sched: Scheduler, args: argparse.Namespace) -> None:
-    schedule = sched.get(args.id, owner=args.owner, include_deleted=True)
-    print(json.dumps(schedule.to_dict(), indent=2, ensure_ascii=False))
-
-
-def _cmd_change(sched: Scheduler, args: argparse.Namespace) -> None:
-    action: Callable[..., Schedule] = getattr(sched, args.command)
-    schedule = action(args.id, owner=args.owner)
-    print(f"{schedule.id} is {schedule.status} (next run {_when(schedule.next_run_at)})")
-
-
-def _cmd_runs(sched: Scheduler, args: argparse.Namespace) -> None:
-    runs = sched.runs(args.id, limit=args.n, owner=args.owner)
-    print(_table(_RUN_HEADERS, _run_rows(runs)))
-    if args.verbose:
-        for run in runs:
-            if run.error or run.traceback:
-                print(f"\n{run.id} ({run.status}): {run.error or ''}")
-                if run.traceback:
-                    print(run.traceback.rstrip())
-
-
-def _load_handler(target: str) -> Callable[[RunContext], Any]:
-    module_name, sep, attribute = target.partition(":")
-    if not sep or not module_name or not attribute:
-        raise _UsageError(f"--handler must look like module:function (got {target!r})")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())  # as uvicorn and celery do: ./myagent.py is importable
-    try:
-        handler = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise _UsageError(f"cannot load handler {target!r}: {exc}") from None
-    if not callable(handler):
-        raise _UsageError(f"handler {target!r} is not callable")
-    return handler  # type: ignore[no-any-return]
 
 
 def _exit_now(message: str) -> None:
@@ -337,12 +656,13 @@ def _serve(sched: Scheduler, grace: float | None) -> None:
             signal.signal(sig, handler)
 
 
-def _cmd_run(sched: Scheduler, args: argparse.Namespace) -> None:
-    sched.handler = _load_handler(args.handler)
-    with _log_runs_to_stdout():
-        print(f"agentsched: running schedules from {args.db}; Ctrl-C to stop", flush=True)
-        _serve(sched, args.grace)
-    print("agentsched: stopped", flush=True)
+def _cmd_run(args: argparse.Namespace) -> None:
+    handler = _load_handler(args.handler)
+    with _opened(args, create=True, handler=handler, background=True) as sched:
+        with _log_runs_to_stdout():
+            print(f"agentsched: running schedules from {_db_url(args)}; Ctrl-C to stop", flush=True)
+            _serve(sched, args.grace)
+        print("agentsched: stopped", flush=True)
 
 
 def _demo_handler(ctx: RunContext) -> RunResult:
@@ -433,66 +753,291 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         sched.store.close()
 
 
-# -- parser ---------------------------------------------------------------------
+# -- the parser -------------------------------------------------------------------
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+_WHEN_USAGE = "(--cron EXPR | --once TIME | --every DURATION | --rrule RULE --dtstart TIME)"
+_TIME_HELP = "ISO 8601 (naive: a wall time in --tz)"
+# The dests of `add`/`update` options that set a schedule field.
+_FIELD_DESTS = (
+    *(dest for dest, _ in _PLAIN_FIELDS),
+    *_DURATION_FIELDS,
+    "end_at",
+    "metadata",
+    "retry",
+)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="agentsched", description="Schedule AI-agent runs.")
+def _add_store_options(
+    parser: argparse.ArgumentParser, default: object, owner: bool = True
+) -> None:
     parser.add_argument(
         "--db",
-        default=DEFAULT_DB,
-        help=f"store URL: sqlite:///path.db or memory:// (default {DEFAULT_DB})",
+        metavar="URL",
+        default=default,
+        help=f"store URL: sqlite:///path.db or memory:// (default: ${DB_VARIABLE}, "
+        f"else {DEFAULT_DB})",
     )
-    parser.add_argument("--owner", help="act as this owner (others' schedules are invisible)")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    if not owner:
+        return
+    parser.add_argument(
+        "--owner",
+        metavar="NAME",
+        default=default,
+        help="act as this owner (others' schedules are invisible)",
+    )
 
-    nxt = commands.add_parser("next", help="print the next fire times of a cron expression")
-    nxt.add_argument("expression", help='a cron expression, e.g. "0 9 * * mon-fri"')
-    nxt.add_argument("--tz", default="UTC", help="IANA time zone (default UTC)")
-    nxt.add_argument("-n", type=_count, default=5, help="how many fire times (default 5)")
-    nxt.add_argument("--after", help="start after this ISO 8601 instant (default: now)")
 
-    add = commands.add_parser("add", help="create a schedule")
-    add.add_argument("--agent", required=True, help="the agent id to run")
-    add.add_argument("--input", required=True, help="the input the agent gets")
-    add.add_argument("--name", help="a name (1-120 characters)")
-    when = add.add_argument_group("when (exactly one)")
-    when.add_argument("--cron", help='cron expression, e.g. "0 9 * * mon-fri"')
-    when.add_argument("--once", type=_wall_time, help="an ISO date-time (naive: read in --tz)")
-    when.add_argument("--every", type=parse_duration, help="an interval: 90m, 1h30m, 45s")
-    when.add_argument("--rrule", help='an RFC 5545 rule, e.g. "FREQ=WEEKLY;BYDAY=MO"')
-    add.add_argument("--dtstart", type=_wall_time, help="with --rrule: the first occurrence")
-    add.add_argument("--start-at", help="with --every: the phase anchor (ISO instant)")
-    add.add_argument("--tz", default="UTC", help="IANA time zone for --cron, --once, --rrule")
-    add.add_argument("--max-runs", type=int, help="complete after this many runs")
-    add.add_argument("--end-at", help="complete after this ISO instant")
-    add.add_argument("--overlap", default="skip", choices=("skip", "buffer_one", "allow_all"))
-    add.add_argument("--stateful", action="store_true", help="chain response ids between runs")
-    add.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
+def _add_when_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """`--cron`, `--once`, `--every`, `--rrule` and what goes with them."""
+    when = parser.add_argument_group("when")
+    if command == "next":
+        when.add_argument(
+            "cron", nargs="?", metavar="EXPR", help='a cron expression, e.g. "0 9 * * mon-fri"'
+        )
+    else:
+        when.add_argument(
+            "--cron", metavar="EXPR", help='a cron expression, e.g. "0 9 * * mon-fri"'
+        )
+    when.add_argument("--once", type=_wall_time, metavar="TIME", help=f"one run at {_TIME_HELP}")
+    when.add_argument(
+        "--every", type=_duration_text, metavar="DURATION", help="an interval: 90m, 1h30m, 45s, 2d"
+    )
+    when.add_argument(
+        "--start-at",
+        type=_wall_time,
+        metavar="TIME",
+        help=f"with --every: the phase anchor, {_TIME_HELP} (default: now)",
+    )
+    when.add_argument(
+        "--rrule", metavar="RULE", help='an RFC 5545 rule, e.g. "FREQ=WEEKLY;BYDAY=MO"'
+    )
+    when.add_argument(
+        "--dtstart",
+        type=_wall_time,
+        metavar="TIME",
+        help=f"with --rrule: the first occurrence, {_TIME_HELP}",
+    )
+    zone_default = "the schedule's zone, else UTC" if command == "update" else "UTC"
+    when.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default=None if command == "update" else "UTC",
+        help=f"IANA time zone of the wall times (default: {zone_default})",
+    )
 
-    lst = commands.add_parser("list", help="list schedules as a table")
-    lst.add_argument("--agent")
-    lst.add_argument("--status", choices=("active", "paused", "completed", "deleted"))
-    lst.add_argument("--limit", type=_count, default=100)
+
+def _add_field_options(parser: argparse.ArgumentParser, creating: bool) -> None:
+    """The options that set a schedule's fields, shared by `add` and `update`."""
+    what = parser.add_argument_group("what")
+    what.add_argument("--agent", required=creating, help="the agent id to run")
+    what.add_argument("--input", required=creating, metavar="TEXT", help="the agent's input")
+    what.add_argument("--name", help="a name (1-120 characters)")
+    replaces = "; replaces all of it" if not creating else ""
+    what.add_argument(
+        "--metadata", action="append", metavar="KEY=VALUE", help=f"metadata (repeatable{replaces})"
+    )
+    what.add_argument("--conversation", metavar="ID", help="the conversation the runs belong to")
+    what.add_argument(
+        "--previous-response-id", metavar="ID", help="the response the next run continues from"
+    )
+    what.add_argument(
+        "--stateful",
+        action=argparse.BooleanOptionalAction,
+        help="chain response ids from run to run",
+    )
+    how = parser.add_argument_group("how")
+    how.add_argument("--max-runs", type=int, metavar="N", help="complete after N runs")
+    how.add_argument(
+        "--end-at",
+        type=_wall_time,
+        metavar="TIME",
+        help="complete after this instant (Z or offset)",
+    )
+    how.add_argument(
+        "--overlap",
+        choices=("skip", "buffer_one", "allow_all"),
+        help="a fire while the last run is still running (default: skip)",
+    )
+    how.add_argument(
+        "--timeout", type=_duration_text, metavar="DURATION", help="fail a run that takes longer"
+    )
+    how.add_argument(
+        "--catchup-window",
+        type=_duration_text,
+        metavar="DURATION",
+        help="after downtime, run missed fires this recent (default: 1h; 0: none)",
+    )
+    how.add_argument(
+        "--pause-after-failures", type=int, metavar="N", help="pause after N failures in a row"
+    )
+    how.add_argument("--retry", type=int, metavar="N", help="up to N attempts per fire in all")
+    how.add_argument(
+        "--retry-backoff",
+        type=_duration_text,
+        metavar="DURATION",
+        help="with --retry: wait before the 2nd attempt, doubling (default: 30s)",
+    )
+    how.add_argument(
+        "--retry-max-backoff",
+        type=_duration_text,
+        metavar="DURATION",
+        help="with --retry: the longest wait (default: 10m)",
+    )
+    how.add_argument(
+        "--jitter",
+        type=_duration_text,
+        metavar="DURATION",
+        help="delay each start by a stable offset in [0, DURATION)",
+    )
+
+
+def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The top-level parser and each command's parser (for its usage line)."""
+    parser = _Parser(
+        prog="agentsched",
+        usage="%(prog)s [--db URL] [--owner NAME] COMMAND [options]",
+        description="Schedule AI-agent runs: cron, once, interval and RRULE schedules kept "
+        "in a store that survives restarts.",
+        epilog=_TOP_EPILOG,
+        formatter_class=_FORMATTER,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"agentsched {__version__}")
+    _add_store_options(parser, default=None)
+    store = _Parser(add_help=False, allow_abbrev=False)
+    _add_store_options(store, default=argparse.SUPPRESS)  # after the command, it wins
+    any_owner = _Parser(add_help=False, allow_abbrev=False)  # `run` fires every owner's
+    _add_store_options(any_owner, default=argparse.SUPPRESS, owner=False)
+    as_json = _Parser(add_help=False, allow_abbrev=False)
+    as_json.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    commands: dict[str, _Parser] = {}
+
+    def command(name: str, usage: str, text: str, *parents: _Parser, epilog: str = "") -> _Parser:
+        commands[name] = subparsers.add_parser(
+            name,
+            prog=f"agentsched {name}",
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            usage=f"%(prog)s {usage}",
+            epilog=epilog,
+            parents=list(parents),
+            formatter_class=_FORMATTER,
+            allow_abbrev=False,
+        )
+        return commands[name]
+
+    nxt = command(
+        "next",
+        "(EXPR | --every DURATION | --once TIME | --rrule RULE --dtstart TIME) [options]",
+        "print the next fire times of a cron expression or any other spec",
+        as_json,
+        epilog=_NEXT_EPILOG,
+    )
+    _add_when_options(nxt, "next")
+    nxt.add_argument("-n", type=int, default=5, help="how many fire times (default 5)")
+    nxt.add_argument(
+        "--after",
+        type=_wall_time,
+        metavar="TIME",
+        help="after this instant, Z or offset (default: now)",
+    )
+
+    add = command(
+        "add",
+        f"--agent AGENT --input TEXT {_WHEN_USAGE} [options]",
+        "create a schedule",
+        store,
+        as_json,
+        epilog=_ADD_EPILOG,
+    )
+    add.add_argument("--id", help="your id for it (1-128 of A-Z a-z 0-9 _ . : -; default: made up)")
+    _add_when_options(add, "add")
+    _add_field_options(add, creating=True)
+
+    update = command(
+        "update",
+        "ID [--cron EXPR | --once TIME | --every DURATION | --rrule RULE --dtstart TIME] "
+        "[--clear FIELD] [options]",
+        "change a schedule's fields (only those given)",
+        store,
+        as_json,
+        epilog=_UPDATE_EPILOG,
+    )
+    update.add_argument("id", metavar="ID", help="the schedule id")
+    _add_when_options(update, "update")
+    _add_field_options(update, creating=False)
+    update.add_argument(
+        "--clear",
+        action="append",
+        default=[],
+        type=lambda name: name.replace("_", "-"),
+        choices=_CLEAR_NAMES,
+        metavar="FIELD",
+        help=f"unset an optional field (repeatable): {', '.join(_CLEAR_NAMES)}",
+    )
+
+    lst = command(
+        "list",
+        "[--agent AGENT] [--status STATUS] [--limit N] [--all] [--json]",
+        "list schedules, sorted by name then id",
+        store,
+        as_json,
+    )
+    lst.add_argument("--agent", help="only this agent's schedules")
+    lst.add_argument(
+        "--status", choices=tuple(s.value for s in Status), help="only schedules in this status"
+    )
+    lst.add_argument("--limit", type=int, default=100, metavar="N", help="at most N (default 100)")
     lst.add_argument("--all", action="store_true", help="include deleted schedules")
 
+    show = command(
+        "show",
+        "ID [--json]",
+        "print a schedule as JSON, or a run (an id starting run_)",
+        store,
+        as_json,
+    )
+    show.add_argument("id", metavar="ID", help="a schedule id, or a run id (run_...)")
     for name, text in (
-        ("show", "print a schedule as JSON"),
         ("pause", "pause a schedule"),
-        ("resume", "resume a schedule"),
-        ("delete", "delete a schedule (soft)"),
+        ("resume", "resume a paused schedule from now (the paused time is not caught up)"),
+        ("delete", "delete a schedule (soft: it stays, with its runs, for show and runs)"),
     ):
-        commands.add_parser(name, help=text).add_argument("id")
+        command(name, "ID [--json]", text, store, as_json).add_argument(
+            "id", metavar="ID", help="the schedule id"
+        )
 
-    runs = commands.add_parser("runs", help="list a schedule's runs, newest first")
-    runs.add_argument("id")
-    runs.add_argument("-n", type=_count, default=20, help="how many (default 20)")
+    runs = command(
+        "runs", "ID [-n N] [-v] [--json]", "list a schedule's runs, newest first", store, as_json
+    )
+    runs.add_argument("id", metavar="ID", help="the schedule id")
+    runs.add_argument("-n", type=int, default=20, help="how many (default 20)")
     runs.add_argument(
         "-v", "--verbose", action="store_true", help="print each failed run's traceback"
     )
 
-    run = commands.add_parser("run", help="fire schedules until Ctrl-C")
-    run.add_argument("--handler", required=True, help="module:function to call for each run")
+    trigger = command(
+        "trigger",
+        "ID --handler MODULE:FUNCTION [--json]",
+        "run a schedule's agent now, in this process, and print the run",
+        store,
+        as_json,
+        epilog=_TRIGGER_EPILOG,
+    )
+    trigger.add_argument("id", metavar="ID", help="the schedule id")
+    _add_handler_option(trigger)
+
+    run = command(
+        "run",
+        "--handler MODULE:FUNCTION [--grace SECONDS]",
+        "fire every owner's schedules until Ctrl-C or SIGTERM",
+        any_owner,
+    )
+    _add_handler_option(run)
     run.add_argument(
         "--grace",
         type=float,
@@ -501,48 +1046,175 @@ def _build_parser() -> argparse.ArgumentParser:
         "finish, or a second Ctrl-C)",
     )
 
-    demo = commands.add_parser("demo", help="a 15-second demo on a temporary SQLite file")
+    demo = command("demo", "", "a 15-second demo on a temporary SQLite file")
     demo.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)
-    return parser
+    return parser, commands
 
 
-# Commands that may start a new database file; the others only read or change
-# schedules that must already exist, and say "no database at ..." instead.
-_CREATING_COMMANDS = frozenset({"add", "run"})
+def _add_handler_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--handler",
+        required=True,
+        type=_handler_target,
+        metavar="MODULE:FUNCTION",
+        help="the function each run calls, given a RunContext (the current directory is "
+        "importable: ./myagent.py is myagent:handle)",
+    )
 
-_STORE_COMMANDS: dict[str, Callable[[Scheduler, argparse.Namespace], None]] = {
+
+_TOP_EPILOG = f"""\
+The store is --db URL, else ${DB_VARIABLE}, else {DEFAULT_DB}; --db and --owner
+may also follow the command. `agentsched COMMAND --help` shows a command's options.
+
+examples:
+  agentsched next "0 9 * * mon-fri" --tz Europe/Paris -n 3
+  agentsched add --agent support-bot --input "Summarise the tickets" \\
+      --cron "0 9 * * mon-fri" --tz Europe/Paris
+  agentsched list --json
+  agentsched run --handler myagent:handle
+"""
+_NEXT_EPILOG = """\
+examples:
+  agentsched next "0 9 * * mon-fri" --tz Europe/Paris -n 3
+  agentsched next --every 90m --start-at 2026-03-29T00:00 --tz Europe/Paris
+  agentsched next --rrule "FREQ=MONTHLY;BYDAY=-1FR" --dtstart 2026-01-30T17:00 --tz Europe/Paris
+  agentsched next --once 2026-03-29T02:30 --tz Europe/Paris --json
+
+H in EXPR is hashed from a fixed key here; a schedule hashes its own id.
+"""
+_ADD_EPILOG = """\
+examples:
+  agentsched add --agent support-bot --input "Summarise the tickets" \\
+      --name "daily summary" --cron "0 9 * * mon-fri" --tz Europe/Paris
+  agentsched add --id nightly-report --agent reporter --input go --every 24h \\
+      --start-at 2026-01-01T02:00 --tz Europe/Paris --retry 3 --jitter 5m
+
+A schedule that could never fire (a past --once, an --end-at before the first
+fire) is refused and nothing is created.
+"""
+_UPDATE_EPILOG = """\
+examples:
+  agentsched update daily-summary --cron "30 8 * * mon-fri"     # keeps the schedule's zone
+  agentsched update daily-summary --metadata team=support --metadata tier=gold
+  agentsched update daily-summary --clear max-runs --clear timeout
+  agentsched update daily-summary --no-stateful --clear previous-response-id
+
+A new spec recomputes the next run; a paused schedule stays paused.
+"""
+_TRIGGER_EPILOG = """\
+The run is recorded like any other (trigger "manual"); it does not count toward
+--max-runs. The exit status is 0 if the run succeeded, 1 if it failed.
+"""
+
+
+def _check_when(parser: _Parser, args: argparse.Namespace) -> None:
+    """Exactly one spec option (at most one for `update`), and the options that go with it."""
+    labels = dict(_SPEC_OPTIONS)
+    if args.command == "next":
+        labels["cron"] = "EXPR"
+    given = [labels[dest] for dest, _ in _SPEC_OPTIONS if getattr(args, dest) is not None]
+    choices = ", ".join(labels.values())
+    if len(given) > 1 or (not given and args.command != "update"):
+        amount = "at most" if args.command == "update" else "exactly"
+        parser.error(f"give {amount} one of {choices}")
+    kind = _spec_kind(args)
+    if kind == "rrule" and args.dtstart is None:
+        parser.error("--rrule needs --dtstart")
+    if args.dtstart is not None and kind != "rrule":
+        parser.error("--dtstart goes with --rrule")
+    if args.start_at is not None and kind != "every":
+        parser.error("--start-at goes with --every")
+    if args.tz is not None and kind is None:
+        parser.error(f"--tz goes with one of {choices}")
+
+
+def _check_fields(parser: _Parser, args: argparse.Namespace) -> None:
+    if args.retry is None and (args.retry_backoff, args.retry_max_backoff) != (None, None):
+        parser.error("--retry-backoff and --retry-max-backoff go with --retry N")
+    if args.command != "update":
+        return
+    for name in args.clear:
+        if getattr(args, name.replace("-", "_")) is not None:
+            parser.error(f"--clear {name} and --{name} contradict each other")
+    if (
+        not args.clear
+        and _spec_kind(args) is None
+        and all(getattr(args, dest) is None for dest in _FIELD_DESTS)
+    ):
+        parser.error("nothing to update: give the fields to change")
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, reporting any problem with the usage line of the command it concerns."""
+    parser, commands = _build_parser()
+    args, extras = parser.parse_known_args(argv)
+    command = commands[args.command]
+    if extras:
+        command.error(f"unrecognized arguments: {' '.join(extras)}")
+    if args.owner is not None and args.command in ("next", "run", "demo"):
+        command.error(f"--owner does not apply to {args.command}")
+    if args.command in ("next", "add", "update"):
+        _check_when(command, args)
+    if args.command in ("add", "update"):
+        _check_fields(command, args)
+    return args
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {
+    "next": _cmd_next,
     "add": _cmd_add,
+    "update": _cmd_update,
     "list": _cmd_list,
     "show": _cmd_show,
     "pause": _cmd_change,
     "resume": _cmd_change,
     "delete": _cmd_change,
     "runs": _cmd_runs,
+    "trigger": _cmd_trigger,
     "run": _cmd_run,
+    "demo": _cmd_demo,
 }
 
 
+def _fail(message: str, usage: str = "", status: int = 2) -> int:
+    """Print the error on one line (after the usage line, if given); never a traceback.
+    Text that cannot be encoded (a non-UTF-8 argument) is shown escaped."""
+    text = f"{usage}agentsched: error: {' '.join(message.splitlines())}\n"
+    sys.stderr.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+    return status
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`agentsched list | head -1`): stop quietly, with
+    stdout pointed at /dev/null so that the interpreter's last flush does not fail too."""
+    with contextlib.suppress(OSError, ValueError):
+        target = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, target)
+        os.close(devnull)
+    return _SIGPIPE_STATUS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status: 0; 2 for an error; 1 for a failed
+    `trigger` run or an unexpected error; 130 on Ctrl-C."""
     try:
-        args = _build_parser().parse_args(argv)
-        if args.command == "next":
-            _cmd_next(args)
-        elif args.command == "demo":
-            _cmd_demo(args)
-        else:
-            store = store_from_url(args.db, create=args.command in _CREATING_COMMANDS)
-            sched = Scheduler(store=store)
-            try:
-                _STORE_COMMANDS[args.command](sched, args)
-            finally:
-                sched.store.close()
-    except (_UsageError, AgentschedError) as exc:
-        print(f"agentsched: error: {exc}", file=sys.stderr)
-        return 2
+        try:
+            args = _parse(argv)
+        except SystemExit as done:  # --help and --version print, then exit
+            return done.code if isinstance(done.code, int) else 0
+        return _COMMANDS[args.command](args) or 0
+    except _UsageError as exc:
+        return _fail(str(exc), exc.usage)
+    except AgentschedError as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
+        sys.stderr.write("agentsched: interrupted\n")
         return 130
-    return 0
+    except BrokenPipeError:
+        return _stdout_closed()
+    except Exception as exc:  # a bug or an unforeseen OS error: still one line
+        return _fail(f"unexpected {type(exc).__name__}: {_one_line(str(exc), 300)}", status=1)
 
 
 if __name__ == "__main__":
