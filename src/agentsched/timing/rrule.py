@@ -90,6 +90,7 @@ MAX_RULE_LENGTH = 2000
 
 _CYCLE_DAYS = 146097  # 400 Gregorian years: leap years and weekdays repeat
 _CYCLE_SECONDS = _CYCLE_DAYS * DAY
+_LAST_OFFSET_READ = WALL_EPOCH + timedelta(seconds=MAX_INSTANT)
 _LATEST_START_YEAR = 9599  # searches start in 9200-9599 and dateutil stops after 9999
 _FREQUENCIES = {
     "YEARLY": YEARLY,
@@ -221,10 +222,12 @@ def _until_wall(text: str, zone: ZoneInfo) -> int:
             f"UNTIL must look like 20260131, 20260131T090000 or 20260131T090000Z (got {text})"
         ) from None
     if utc:
-        utc_time = value.replace(tzinfo=timezone.utc)
-        offset = utc_time.astimezone(zone).utcoffset()
+        # Read the offset no later than 9999-12-29, as zones.ZoneTable.offset_at does:
+        # later local times may not fit in a datetime, and the wall time may pass 9999.
+        probe = min(value, _LAST_OFFSET_READ).replace(tzinfo=timezone.utc)
+        offset = probe.astimezone(zone).utcoffset()
         assert offset is not None
-        return wall_seconds(value) + offset // ONE_SECOND  # no datetime: may pass 9999
+        return wall_seconds(value) + offset // ONE_SECOND
     return wall_seconds(value)
 
 
@@ -304,7 +307,7 @@ class _Occurrences:
     """The occurrences of one dateutil rule, found from any point in bounded time.
 
     A small cursor remembers the last answer, so that the usual chain of
-    queries (each just after the previous occurrence) costs one step of
+    queries (each one second after the previous occurrence) costs one step of
     dateutil's generator instead of a new jump. Thread-safe.
     """
 
@@ -326,10 +329,10 @@ class _Occurrences:
             return None
         with self._lock:
             current = self._current
-            if current is not None and self._cursor_lo <= lo:
-                if current < lo:
+            if current is not None and self._cursor_lo <= lo <= current + 1:
+                if lo == current + 1:  # the next occurrence after the last answer
                     current = next(self._cursor, None)
-                if current is not None and current >= lo:
+                if current is not None:
                     self._cursor_lo, self._current = lo, current
                     return current
             start = self._start(lo)
@@ -488,8 +491,8 @@ def _compile(rule: str, dtstart: datetime, zone: ZoneInfo) -> RRulePattern:
     if first is None or first >= MAX_INSTANT:
         raise ValidationError(
             "rrule",
-            f"'rrule' never fires within {HORIZON_YEARS} years of dtstart {dtstart.isoformat()} "
-            f"(got {shorten(rule)})",
+            f"'rrule' never fires within the search horizon ({HORIZON_YEARS} years) of dtstart "
+            f"{dtstart.isoformat()} (got {shorten(rule)})",
         )
     last = MAX_INSTANT - 1 if until is None else min(until, MAX_INSTANT - 1)
     if first > last:
@@ -498,6 +501,8 @@ def _compile(rule: str, dtstart: datetime, zone: ZoneInfo) -> RRulePattern:
         # COUNT=n is UNTIL at the n-th occurrence, which must come within the horizon.
         nth = first
         for _ in range(count - 1):
+            if nth + 1 >= MAX_INSTANT:
+                break  # the end of the calendar ends the rule before COUNT does
             found = _next(times, days, nth + 1)
             if found is None or found - start > _CYCLE_SECONDS:
                 raise ValidationError(
