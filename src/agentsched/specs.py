@@ -271,7 +271,8 @@ class RRule:
     `dtstart` is a wall time: a naive one is read in `timezone`, an aware one
     is converted to it. Occurrences follow the fixed-time DST rule. An UNTIL
     in UTC (`...Z`, as RFC 5545 wants for a zoned DTSTART) is converted to
-    local time.
+    local time. Finding the next fire never replays the rule from `dtstart`;
+    `docs/rrule.md` says how, and which rules are refused.
     """
 
     rule: str

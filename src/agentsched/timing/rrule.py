@@ -299,7 +299,10 @@ def _generate(parts: dict[str, Any], start: datetime) -> Iterator[int]:
         for occurrence in rule:
             yield wall_seconds(occurrence) - shift
     except ValueError:
-        # A weekly period running past 9999-12-31: dateutil cannot build its date.
+        # A weekly period running past 9999-12-31, whose dates dateutil cannot build;
+        # or times that INTERVAL never reaches (MINUTELY or SECONDLY with BYHOUR), which
+        # dateutil reports at its first step: only the search made when compiling can
+        # meet that, and the rule then never fires.
         return
 
 
@@ -423,7 +426,7 @@ def _next(times: _Occurrences, days: _Occurrences | None, lo: int) -> int | None
 
 
 class RRulePattern:
-    """`next_wall(lo)` over one compiled rule; immutable and safe to share between threads."""
+    """`next_wall(lo)` over one compiled rule; safe to share between threads."""
 
     def __init__(
         self,
