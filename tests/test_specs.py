@@ -1,4 +1,4 @@
-"""Once, Interval and RRule specs, serialisation of all specs, and next_fire."""
+"""Once and Interval specs, serialisation of all specs, and next_fire (RRule: test_rrule.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from dateutil.rrule import rrulestr
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentsched import Cron, Interval, Once, RRule, UnknownTimezone, ValidationError, next_fire
+from agentsched import Cron, Interval, Once, RRule, ValidationError, next_fire
 from agentsched.specs import spec_from_dict
 
 UTC = timezone.utc
@@ -91,93 +90,6 @@ def test_interval_rejects_naive_start() -> None:
 def test_interval_past_year_9999_is_exhaustion() -> None:
     spec = Interval(timedelta(days=366), datetime(9990, 1, 1, tzinfo=UTC))
     assert spec.next_after(datetime(9999, 12, 30, tzinfo=UTC)) is None
-
-
-def test_rrule_weekly_in_paris() -> None:
-    spec = RRule("FREQ=WEEKLY;BYDAY=MO,WE", datetime(2026, 1, 5, 9), "Europe/Paris")
-    t, out = datetime(2026, 3, 20, tzinfo=UTC), []
-    for _ in range(4):
-        t = spec.next_after(t)
-        assert t is not None
-        out.append(t)
-    # 09:00 Paris is 08:00Z in winter and 07:00Z after Mar 29.
-    assert out == [
-        datetime(2026, 3, 23, 8, tzinfo=UTC),
-        datetime(2026, 3, 25, 8, tzinfo=UTC),
-        datetime(2026, 3, 30, 7, tzinfo=UTC),
-        datetime(2026, 4, 1, 7, tzinfo=UTC),
-    ]
-
-
-def test_rrule_count_and_until_exhaust() -> None:
-    spec = RRule("RRULE:FREQ=DAILY;COUNT=2", datetime(2026, 1, 1, 9), "UTC")
-    first = spec.next_after(datetime(2025, 1, 1, tzinfo=UTC))
-    assert first is not None
-    second = spec.next_after(first)
-    assert second is not None and spec.next_after(second) is None
-    # A UTC UNTIL (RFC 5545 form for a zoned DTSTART) is converted to local time.
-    until = RRule("FREQ=DAILY;UNTIL=20260102T080000Z", datetime(2026, 1, 1, 9), "Europe/Paris")
-    assert until.next_after(datetime(2026, 1, 1, 8, tzinfo=UTC)) == datetime(
-        2026, 1, 2, 8, tzinfo=UTC
-    )
-    assert until.next_after(datetime(2026, 1, 2, 8, tzinfo=UTC)) is None
-
-
-@given(
-    st.sampled_from(
-        [
-            "FREQ=DAILY",
-            "FREQ=WEEKLY;BYDAY=TU,FR",
-            "FREQ=MONTHLY;BYMONTHDAY=-1",
-            "FREQ=HOURLY;INTERVAL=5",
-            "FREQ=MINUTELY;INTERVAL=37",
-            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
-            "FREQ=MONTHLY;BYDAY=2MO;COUNT=20",
-        ]
-    ),
-    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
-    st.lists(
-        st.datetimes(min_value=datetime(2019, 1, 1), max_value=datetime(2032, 1, 1)),
-        min_size=1,
-        max_size=6,
-    ),
-)
-def test_rrule_in_utc_matches_dateutil_in_any_query_order(
-    rule: str, dtstart: datetime, queries: list[datetime]
-) -> None:
-    dtstart = dtstart.replace(microsecond=0)
-    spec = RRule(rule, dtstart, "UTC")
-    reference = rrulestr(rule, dtstart=dtstart)
-    for q in queries:
-        expected = reference.after(q, inc=False)
-        got = spec.next_after(q.replace(tzinfo=UTC))
-        assert got == (None if expected is None else expected.replace(tzinfo=UTC))
-
-
-@pytest.mark.parametrize(
-    ("rule", "field"),
-    [
-        ("FREQ=SOMETIMES", "rrule"),
-        ("", "rrule"),
-        ("FREQ=DAILY\nFREQ=WEEKLY", "rrule"),
-        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30,31", "rrule"),
-        ("DTSTART:20260101T000000", "rrule"),
-        ("x" * 3000, "rrule"),
-        ("FREQ=DAILY;BYHOUR=25", "rrule"),
-    ],
-)
-def test_rrule_rejects(rule: str, field: str) -> None:
-    with pytest.raises(ValidationError) as info:
-        RRule(rule, datetime(2026, 1, 1))
-    assert info.value.field == field
-
-
-def test_rrule_rejects_bad_dtstart_and_zone() -> None:
-    with pytest.raises(ValidationError) as info:
-        RRule("FREQ=DAILY", "2026-01-01")  # type: ignore[arg-type]
-    assert info.value.field == "dtstart"
-    with pytest.raises(UnknownTimezone):
-        RRule("FREQ=DAILY", datetime(2026, 1, 1), "Nowhere/City")
 
 
 SPECS = [

@@ -9,20 +9,19 @@ and follow the DST rules of DESIGN.md (see `docs/dst.md`).
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import attrs
-from dateutil.rrule import rrule, rrulestr
 
 from ._datetimes import format_instant, parse_instant, require_aware, require_instant
 from ._validate import check_duration, check_text
 from .errors import ValidationError, shorten
 from .timing.cron import CronPattern, compile_cron
-from .timing.rrule import RRuleCursor, wall_seconds
+from .timing.rrule import RRulePattern, compile_rrule, wall_seconds
 from .timing.zones import (
     DAY,
     EPOCH,
@@ -38,21 +37,6 @@ from .timing.zones import (
 __all__ = ["SPEC_TYPES", "Cron", "Interval", "Once", "RRule", "Spec", "next_fire", "spec_from_dict"]
 
 _MAX_HASH_KEY = 256
-_MAX_RULE_LENGTH = 2000
-_LONGEST_MONTH = {
-    1: 31,
-    2: 29,
-    3: 31,
-    4: 30,
-    5: 31,
-    6: 30,
-    7: 31,
-    8: 31,
-    9: 30,
-    10: 31,
-    11: 30,
-    12: 31,
-}
 
 
 def _after_instant(after: object) -> int:
@@ -267,30 +251,23 @@ class Interval:
         return cls(every, None if start is None else parse_instant(start, "start_at"))
 
 
-_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+_MIN_YEAR, _MAX_YEAR = 1970, 9999
 
 
-def _rule_parts(rule: str) -> dict[str, str]:
-    parts: dict[str, str] = {}
-    for part in rule.split(";"):
-        key, _, value = part.partition("=")
-        parts[key.strip().upper()] = value.strip()
-    return parts
-
-
-def _check_month_days(rule: str) -> None:
-    """Reject BYMONTH/BYMONTHDAY pairs that never meet (dateutil would search for years)."""
-    parts = _rule_parts(rule)
-    if "BYMONTHDAY" not in parts:
-        return
+def _wall_dtstart(value: object, zone: ZoneInfo) -> datetime:
+    """`dtstart` as a naive wall time in `zone`, within the years instants may have."""
+    if not isinstance(value, datetime):
+        raise ValidationError("dtstart", f"'dtstart' must be a datetime (got {shorten(value)})")
     try:
-        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
-        months = [int(m) for m in parts.get("BYMONTH", "1,2,3,4,5,6,7,8,9,10,11,12").split(",")]
-        longest = max(_LONGEST_MONTH[m] for m in months)
-    except (ValueError, KeyError):
-        return  # dateutil reports malformed values itself
-    if all(abs(d) > longest for d in days):
-        raise ValidationError("rrule", f"'rrule' can never fire (got {shorten(rule)})")
+        wall = value if value.tzinfo is None else value.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        wall = None
+    if wall is None or not _MIN_YEAR <= wall.year <= _MAX_YEAR:
+        raise ValidationError(
+            "dtstart",
+            f"'dtstart' must be within years {_MIN_YEAR}-{_MAX_YEAR} (got {value.isoformat()})",
+        )
+    return wall.replace(fold=0)
 
 
 @attrs.frozen
@@ -300,61 +277,31 @@ class RRule:
     `dtstart` is a wall time: a naive one is read in `timezone`, an aware one
     is converted to it. Occurrences follow the fixed-time DST rule. An UNTIL
     in UTC (`...Z`, as RFC 5545 wants for a zoned DTSTART) is converted to
-    local time.
+    local time. Finding the next fire never replays the rule from `dtstart`;
+    `docs/rrule.md` says how, and which rules are refused.
     """
 
     rule: str
     dtstart: datetime
     timezone: str = attrs.field(default="UTC", converter=_zone_name)
-    _cursor: RRuleCursor = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _pattern: RRulePattern = attrs.field(init=False, eq=False, repr=False, hash=False)
     _table: ZoneTable = attrs.field(init=False, eq=False, repr=False, hash=False)
 
     type: ClassVar[str] = "rrule"
 
     def __attrs_post_init__(self) -> None:
-        rule = self.rule
-        if not isinstance(rule, str) or not rule.strip() or len(rule) > _MAX_RULE_LENGTH:
-            raise ValidationError(
-                "rrule", f"'rrule' must be 1-{_MAX_RULE_LENGTH} characters (got {shorten(rule)})"
-            )
-        rule = rule.strip()
-        if rule.upper().startswith("RRULE:"):
-            rule = rule[6:]
-        if "\n" in rule or "\r" in rule or ":" in rule:
-            raise ValidationError("rrule", f"'rrule' must be one RRULE line (got {shorten(rule)})")
-        object.__setattr__(self, "rule", rule)
-        dtstart = self.dtstart
-        if not isinstance(dtstart, datetime):
-            raise ValidationError(
-                "dtstart", f"'dtstart' must be a datetime (got {shorten(dtstart)})"
-            )
-        if dtstart.tzinfo is not None:
-            dtstart = dtstart.astimezone(load_zone(self.timezone)).replace(tzinfo=None, fold=0)
-        object.__setattr__(self, "dtstart", dtstart)
-        _check_month_days(rule)
-        object.__setattr__(self, "_cursor", RRuleCursor(self._parse(rule, dtstart)))
-        object.__setattr__(self, "_table", zone_table(self.timezone))
-
-    def _parse(self, rule: str, dtstart: datetime) -> rrule:
         zone = load_zone(self.timezone)
-
-        def local_until(match: re.Match[str]) -> str:
-            instant = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
-            wall = instant.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
-            return f"UNTIL={wall:%Y%m%dT%H%M%S}"
-
-        try:
-            parsed = rrulestr(_UNTIL_UTC.sub(local_until, rule), dtstart=dtstart)
-        except Exception as exc:  # dateutil raises ValueError, TypeError, KeyError, ...
-            raise ValidationError("rrule", f"'rrule' is not a valid RRULE: {exc}") from None
-        if not isinstance(parsed, rrule):
-            raise ValidationError("rrule", f"'rrule' must be one RRULE (got {shorten(rule)})")
-        return parsed
+        dtstart = _wall_dtstart(self.dtstart, zone)
+        pattern = compile_rrule(self.rule, dtstart, zone)
+        object.__setattr__(self, "rule", pattern.rule)
+        object.__setattr__(self, "dtstart", dtstart)
+        object.__setattr__(self, "_pattern", pattern)
+        object.__setattr__(self, "_table", zone_table(self.timezone))
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first occurrence strictly after `after`, in UTC."""
         instant = _after_instant(after)
-        found = walk(self._table, instant, self._cursor.next_wall, True)
+        found = walk(self._table, instant, self._pattern.next_wall, True)
         return None if found is None else from_instant(found)
 
     def to_dict(self) -> dict[str, Any]:

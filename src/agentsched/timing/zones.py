@@ -45,8 +45,8 @@ __all__ = [
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ONE_SECOND = timedelta(seconds=1)
 MIN_INSTANT = (date(1, 1, 3).toordinal() - EPOCH_ORDINAL) * DAY
-# The last second of year 9999 in UTC: the last instant a datetime can hold.
-MAX_INSTANT = (date.max.toordinal() + 1 - EPOCH_ORDINAL) * DAY - 1
+# The end of year 9999 in UTC (exclusive): instants before it fit in a datetime.
+MAX_INSTANT = (date.max.toordinal() + 1 - EPOCH_ORDINAL) * DAY
 # Probing `zoneinfo` converts datetimes, so it stays two days inside their range.
 _PROBE_MAX = MAX_INSTANT - 2 * DAY
 
@@ -260,7 +260,7 @@ def walk(table: ZoneTable, after: int, next_wall: NextWall, fixed: bool) -> int 
                 return None
             if wall < end + offset:
                 found = wall - offset
-                return found if found <= MAX_INSTANT else None
+                return found if found < MAX_INSTANT else None
             if end >= MAX_INSTANT:
                 return None
             if end > horizon and wall - 2 * DAY > end:
