@@ -389,3 +389,13 @@ def test_an_interval_schedule_keeps_firing_past_a_deleted_run_table_row(tmp_path
     _sql(path, "DELETE FROM runs WHERE id = ?", runs[0][0].id)
     assert len(sched.tick(now=T0 + timedelta(minutes=20))) == 1
     assert sched.get(s.id).run_count == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("x" * 300 + ".db", "too long"), ("a\x00b.db", "NUL"), ("file/inside.db", "does not exist")],
+)
+def test_impossible_paths_are_clear_store_errors(tmp_path: Path, name: str, says: str) -> None:
+    (tmp_path / "file").write_text("a file, not a directory")
+    with pytest.raises(StoreError, match=says):
+        SQLiteStore(tmp_path / name)

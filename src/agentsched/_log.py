@@ -26,6 +26,7 @@ class _Fields(logging.Filter):
 
 
 log.addFilter(_Fields())
+log.addHandler(logging.NullHandler())  # a library's records go where the app sends them
 
 
 def fields(

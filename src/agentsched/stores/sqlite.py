@@ -226,6 +226,8 @@ class SQLiteStore:
                 "synchronous", f"'synchronous' must be NORMAL or FULL (got {shorten(synchronous)})"
             )
         self.path = Path(path)
+        if "\x00" in str(self.path):
+            raise StoreError(f"cannot open {str(self.path)!r}: a path cannot hold a NUL character")
         self._keep_runs = check_keep_runs(keep_runs)
         self._timeout = busy_timeout.total_seconds()
         self._synchronous = synchronous
@@ -234,20 +236,10 @@ class SQLiteStore:
         self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._watchers = Watchers()
-        directory = self.path.resolve().parent
-        if not directory.is_dir():
-            raise StoreError(
-                f"cannot open {str(self.path)!r}: directory {str(directory)!r} does not exist"
-            )
-        if not create and not self.path.exists():
-            raise StoreError(f"no database at {str(self.path)!r}")
-        self.read_only = self.path.exists() and not (
-            os.access(self.path, os.W_OK) and os.access(directory, os.W_OK)
-        )
-        if not self.read_only and not self.path.exists() and not os.access(directory, os.W_OK):
-            raise StoreError(
-                f"cannot create {str(self.path)!r}: directory {str(directory)!r} is read-only"
-            )
+        try:
+            self.read_only = self._check_path(create)
+        except OSError as exc:  # a name too long, a path through a file, ...
+            raise StoreError(f"cannot open {str(self.path)!r}: {exc.strerror or exc}") from None
         try:
             self._open()
         except sqlite3.Error as exc:
@@ -256,6 +248,26 @@ class SQLiteStore:
         except StoreError:
             self.close()
             raise
+
+    def _check_path(self, create: bool) -> bool:
+        """Refuse a path that cannot work, with a message saying why; whether the file
+        must be opened read-only (it, or its directory, cannot be written)."""
+        directory = self.path.resolve().parent
+        if not directory.is_dir():
+            raise StoreError(
+                f"cannot open {str(self.path)!r}: directory {str(directory)!r} does not exist"
+            )
+        exists = self.path.exists()
+        if not create and not exists:
+            raise StoreError(f"no database at {str(self.path)!r}")
+        writable_directory = os.access(directory, os.W_OK)
+        if exists:
+            return not (os.access(self.path, os.W_OK) and writable_directory)
+        if not writable_directory:
+            raise StoreError(
+                f"cannot create {str(self.path)!r}: directory {str(directory)!r} is read-only"
+            )
+        return False
 
     def __enter__(self) -> SQLiteStore:
         return self
