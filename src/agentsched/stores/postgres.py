@@ -1,0 +1,807 @@
+"""`PostgresStore`: one PostgreSQL database shared by schedulers on many hosts.
+
+Needs the `postgres` extra (`pip install "agentsched[postgres]"`: psycopg 3
+and psycopg-pool; add `psycopg[binary]` where no system libpq is installed).
+
+Every write is one transaction. A claim selects the due schedules
+`FOR UPDATE SKIP LOCKED` (schedulers on other hosts take the others
+instead of waiting), reads their unfinished runs, lets the pure planner
+decide, inserts the runs under a `UNIQUE (schedule_id, scheduled_for,
+attempt)` index on scheduled runs, and advances each schedule, with a
+savepoint per schedule so that one refusal does not undo the batch. Every
+change to a schedule's runs (claim, finish, release) holds that schedule's
+row lock, so overlap decisions and buffered starts are serialised per
+schedule across hosts, and always in the same order (schedule, then runs)
+so that writers never deadlock.
+
+Records are stored as their JSON text next to indexed columns, as in
+`SQLiteStore`, with the same isolation of corrupt rows: a row that cannot
+be decoded is a `StoreError` naming it from `get`/`get_run`, is skipped by
+`list`/`runs`, and is taken out of the due index (or the running set) so
+that it never stops the others.
+
+A write that may make work due sooner sends `NOTIFY` in its transaction;
+`watch` LISTENs on a connection of its own, so schedulers on other hosts
+wake at once rather than at their next poll. Every psycopg failure is a
+`StoreError` that says what happened (connection lost, server restarting,
+disk full, ...); the pool replaces broken connections, and the scheduler's
+loop backs off and retries, so a database restart costs a few failed ticks
+and no fire.
+
+Fire decisions use each scheduler's own clock, never the database's. On
+open the store compares the two and logs a warning when they differ by more
+than `skew_warning` (hosts should run NTP).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import re
+import select
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+try:
+    import psycopg
+    from psycopg.errors import UniqueViolation
+    from psycopg.rows import TupleRow, tuple_row
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        f"PostgresStore needs psycopg 3 and psycopg-pool ({exc}): install "
+        "'agentsched[postgres]' (and 'psycopg[binary]' if the system has no libpq)"
+    ) from exc
+
+from ..clock import Clock, SystemClock
+from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
+from ..model import Activity, Run, RunStatus, Schedule, Status, replace
+from ._pg_listen import Listener
+from ._pg_schema import SCHEMA_VERSION, check_schema_name, existing_version, migrate
+from ._rows import DecodeCache, decode, to_json
+from ._watchers import Watchers
+from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore"]
+
+log = logging.getLogger("agentsched")
+
+UTC = timezone.utc
+_IDLE = Activity()
+Cursor = psycopg.Cursor[TupleRow]
+
+# What PostgreSQL's error codes mean for the person reading ours: exact codes first,
+# then their class (the first two characters).
+_MEANINGS = {
+    "57P01": "the server ended the connection (it is shutting down or restarting, "
+    "or an administrator terminated the session)",
+    "57P02": "the server crashed and is restarting",
+    "57P03": "the server is starting up or shutting down and accepts no connections yet",
+    "57014": "the statement was cancelled (statement_timeout, or a cancel request)",
+    "55P03": "a lock was not available in time (lock_timeout)",
+    "40001": "a concurrent transaction conflicted with this one (serialization failure)",
+    "40P01": "a concurrent transaction conflicted with this one (deadlock)",
+    "53100": "the database server's disk is full",
+    "53200": "the database server is out of memory",
+    "53300": "the server has no free connection slots (max_connections)",
+    "25006": "the database is read-only (a standby, or default_transaction_read_only)",
+    "42501": "permission denied (the role needs rights on the schema and its tables)",
+    "42P01": "a table of the agentsched schema is missing (was the schema dropped?)",
+    "3F000": "the agentsched schema is missing (was it dropped?)",
+    "3D000": "the database does not exist",
+    "08": "the connection to the database failed or was lost",
+    "28": "the server refused the credentials",
+    "53": "the database server ran out of resources",
+    "57": "an operator intervened or the server is shutting down",
+    "58": "the database server had a system error (I/O)",
+    "XX": "the database server reported an internal error (possibly damaged data)",
+}
+_LOST = re.compile(
+    r"server closed the connection|consuming input failed|connection (is )?(lost|closed)"
+    r"|terminat|broken pipe|connection reset|sending query failed|no connection to the server",
+    re.IGNORECASE,
+)
+
+
+def _explain(exc: psycopg.Error, timeout: float) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, PoolTimeout):
+        return (
+            f"no database connection within {timeout:g}s (the server may be down, "
+            f"restarting or unreachable, or every pooled connection busy) ({text})"
+        )
+    if isinstance(exc, PoolClosed):
+        return "the store is closed"
+    state = exc.sqlstate or ""
+    meaning = _MEANINGS.get(state) or _MEANINGS.get(state[:2])
+    if meaning is None and isinstance(exc, psycopg.OperationalError):
+        lowered = text.lower()
+        if "refused" in lowered:
+            meaning = "the server refused the connection (is it running, on that host and port?)"
+        elif "timeout expired" in lowered:
+            meaning = "connecting to the server timed out"
+        elif _LOST.search(text):
+            meaning = "the connection to the database was lost"
+    return f"{meaning} ({text})" if meaning else text
+
+
+def _where(conninfo: str) -> str:
+    """Where the database is, for messages: never the password."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "PostgreSQL"
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    port = params.get("port") or 5432
+    dbname = params.get("dbname") or params.get("user") or "?"
+    return f"PostgreSQL database {dbname!r} at {host}:{port}"
+
+
+def _check_idle_connection(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before lending a connection: an idle connection has nothing to
+    read, unless the server closed it (a restart, pg_terminate_backend) or sent a
+    notice; only then is it worth a round trip to find out (`OperationalError`: the
+    pool drops it and lends another)."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
+class PostgresStore:
+    """A `Store` in a PostgreSQL database, shared by any number of processes and hosts.
+
+    `dsn_or_pool` is a connection string (`postgresql://user@host/db` or
+    `key=value` pairs), or a `psycopg_pool.ConnectionPool` that the app owns
+    (the store never closes it). Tables live in `schema` (created and
+    migrated on open; with `create=False` a missing schema is a `StoreError`
+    instead). `keep_runs` bounds the finished runs kept per schedule (None
+    keeps all). With a DSN the store keeps its own pool of up to
+    `max_connections` connections and waits up to `timeout` for one.
+    `skew_warning` is how far `clock` (the local clock) may differ from the
+    database server's before a warning is logged at open; the difference is
+    kept in `clock_skew` (positive when the server is ahead).
+    """
+
+    def __init__(
+        self,
+        dsn_or_pool: str | ConnectionPool[Any],
+        schema: str = "agentsched",
+        keep_runs: int | None = DEFAULT_KEEP_RUNS,
+        *,
+        create: bool = True,
+        timeout: timedelta = timedelta(seconds=10),
+        max_connections: int = 10,
+        skew_warning: timedelta = timedelta(seconds=2),
+        clock: Clock | None = None,
+    ) -> None:
+        self.schema = check_schema_name(schema)
+        self._keep_runs = check_keep_runs(keep_runs)
+        self._timeout = timeout.total_seconds()
+        self._s = f'"{schema}".schedules'
+        self._r = f'"{schema}".runs'
+        self._channel = f"agentsched.{schema}"
+        self._decoded = DecodeCache()
+        self._watchers = Watchers()
+        self._listen_lock = threading.Lock()
+        self._listener: Listener | None = None
+        self._watching = 0
+        self.clock_skew = timedelta(0)
+        if isinstance(dsn_or_pool, ConnectionPool):
+            self._pool: ConnectionPool[Any] = dsn_or_pool
+            self._owns_pool = False
+            self._conninfo = dsn_or_pool.conninfo if isinstance(dsn_or_pool.conninfo, str) else ""
+        elif isinstance(dsn_or_pool, str):
+            self._conninfo = dsn_or_pool
+            self._owns_pool = True
+        else:
+            raise ValidationError(
+                "dsn_or_pool",
+                "'dsn_or_pool' must be a connection string or a psycopg_pool.ConnectionPool "
+                f"(got {shorten(dsn_or_pool)})",
+            )
+        self.where = _where(self._conninfo)
+        with self._setup_connection() as conn:
+            self._open_schema(conn, create)
+            self._check_clock(conn, clock or SystemClock(), skew_warning)
+        if self._owns_pool:
+            self._pool = ConnectionPool(
+                self._conninfo,
+                min_size=1,
+                max_size=max_connections,
+                open=False,
+                timeout=self._timeout,
+                kwargs=self._connect_options(),
+                check=_check_idle_connection,
+                name=f"agentsched-{schema}",
+            )
+            self._pool.open(wait=False)
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- connections and transactions ------------------------------------------
+
+    def _connect_options(self) -> dict[str, Any]:
+        return {"autocommit": True, "connect_timeout": max(2, round(self._timeout))}
+
+    @contextmanager
+    def _setup_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for opening: a fresh one for a DSN (so that a wrong address fails
+        at once, with libpq's reason), a pooled one for the app's pool."""
+        try:
+            if self._owns_pool:
+                conn = psycopg.connect(self._conninfo, **self._connect_options())
+                with conn:
+                    yield conn
+            else:
+                with self._pool.connection(timeout=self._timeout) as conn:
+                    yield conn
+        except psycopg.ProgrammingError as exc:
+            if "invalid" in str(exc).lower() and "dsn" in str(exc).lower():
+                raise ValidationError(
+                    "dsn_or_pool", f"not a valid connection string: {exc}"
+                ) from None
+            raise StoreError(f"cannot open {self.where}: {_explain(exc, self._timeout)}") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open {self.where}: {_explain(exc, self._timeout)}") from None
+
+    def _open_schema(self, conn: psycopg.Connection[Any], create: bool) -> None:
+        version = existing_version(conn, self.schema)
+        if version == SCHEMA_VERSION:
+            return
+        if version is None and not create:
+            raise StoreError(f"no agentsched schema {self.schema!r} at {self.where}")
+        migrate(conn, self.schema, self.where)
+
+    def _check_clock(
+        self, conn: psycopg.Connection[Any], clock: Clock, threshold: timedelta
+    ) -> None:
+        before = clock.now()
+        row = (
+            conn.cursor(row_factory=tuple_row)
+            .execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
+            .fetchone()
+        )
+        after = clock.now()
+        assert row is not None
+        self.clock_skew = row[0].replace(tzinfo=UTC) - (before + (after - before) / 2)
+        if abs(self.clock_skew) > threshold + (after - before) / 2:
+            log.warning(
+                "this host's clock is %.1fs %s the database server's (%s); schedules fire by "
+                "each scheduler's own clock, so keep every host's clock in sync (NTP)",
+                abs(self.clock_skew.total_seconds()),
+                "behind" if self.clock_skew > timedelta(0) else "ahead of",
+                self.where,
+            )
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[Cursor]:
+        """One transaction: committed if the block returns, rolled back if it raises.
+        psycopg failures become `StoreError`s that say what happened and whether
+        anything may have been written; other exceptions pass through."""
+        committing = False
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn.cursor(row_factory=tuple_row)
+                committing = True
+        except psycopg.Error as exc:
+            outcome = (
+                "it may or may not have been committed" if committing else "nothing was written"
+            )
+            raise StoreError(
+                f"cannot {action} in {self.where}: {_explain(exc, self._timeout)}; {outcome}"
+            ) from None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[TupleRow]:
+        try:
+            with self._pool.connection() as conn:
+                rows: builtins.list[TupleRow] = (
+                    conn.cursor(row_factory=tuple_row).execute(sql, params).fetchall()
+                )
+                return rows
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot read {self.where}: {_explain(exc, self._timeout)}") from None
+
+    def _notify(self, cur: Cursor) -> None:
+        """Tell every listener (other processes included) once this transaction commits."""
+        cur.execute("SELECT pg_notify(%s, '')", (self._channel,))
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Calls back after writes here and, through LISTEN/NOTIFY, in other processes.
+
+        The first watcher starts a listener thread with a connection of its own;
+        the last one to leave (or `close`) stops it.
+        """
+        remove = self._watchers.add(callback)
+        with self._listen_lock:
+            self._watching += 1
+            if self._listener is None:
+                self._listener = Listener(
+                    self._listen_connection, self._channel, self._watchers.notify
+                )
+        left = threading.Event()
+
+        def stop() -> None:
+            remove()
+            listener = None
+            with self._listen_lock:
+                if left.is_set():
+                    return
+                left.set()
+                self._watching -= 1
+                if self._watching == 0:
+                    listener, self._listener = self._listener, None
+            if listener is not None:
+                listener.stop()
+
+        return stop
+
+    def _listen_connection(self) -> psycopg.Connection[TupleRow]:
+        if self._owns_pool:
+            return psycopg.connect(self._conninfo, **self._connect_options())
+        kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+        conninfo = self._pool.conninfo() if callable(self._pool.conninfo) else self._pool.conninfo
+        return psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+
+    def close(self) -> None:
+        """Stop the listener and close the store's own pool (never an app's pool)."""
+        with self._listen_lock:
+            listener, self._listener = self._listener, None
+            self._watching = 0
+        if listener is not None:
+            listener.stop()
+        if self._owns_pool and hasattr(self, "_pool"):
+            self._pool.close()
+
+    # -- schedules -------------------------------------------------------------
+
+    def _schedule_row(self, schedule: Schedule) -> tuple[Any, ...]:
+        body = to_json(schedule)
+        self._decoded.put(schedule, body)
+        return (
+            schedule.owner,
+            schedule.agent_id,
+            schedule.name or "",
+            schedule.status.value,
+            schedule.due_at,
+            schedule.version,
+            body,
+            schedule.id,
+        )
+
+    def add(self, schedule: Schedule) -> None:
+        with self._transaction("add a schedule") as cur:
+            try:
+                cur.execute(
+                    f"INSERT INTO {self._s} (owner, agent_id, sort_name, status, due, version, "
+                    "body, id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    self._schedule_row(schedule),
+                )
+            except UniqueViolation:
+                raise ConflictError(f"schedule {shorten(schedule.id)} exists already") from None
+            self._notify(cur)
+        self._watchers.notify()
+
+    def add_many(self, schedules: Sequence[Schedule]) -> None:
+        """Insert many new schedules in one transaction (all or none), by COPY."""
+        with self._transaction("add schedules") as cur:
+            try:
+                with cur.copy(
+                    f"COPY {self._s} (owner, agent_id, sort_name, status, due, version, body, id) "
+                    "FROM STDIN"
+                ) as copy:
+                    for schedule in schedules:
+                        copy.write_row(self._schedule_row(schedule))
+            except UniqueViolation:
+                raise ConflictError("a schedule with one of these ids exists already") from None
+            self._notify(cur)
+        self._watchers.notify()
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        rows = self._read(f"SELECT body FROM {self._s} WHERE id = %s", (schedule_id,))
+        return self._decoded.get(schedule_id, rows[0][0]) if rows else None
+
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: Status | None = None,
+        owner: str | None = None,
+        include_deleted: bool = False,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> builtins.list[Schedule]:
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if agent_id is not None:
+            where.append("agent_id = %s")
+            params.append(agent_id)
+        if owner is not None:
+            where.append("owner = %s")
+            params.append(owner)
+        if status is not None:
+            where.append("status = %s")
+            params.append(status.value)
+        elif not include_deleted:
+            where.append("status <> 'deleted'")
+        if after is not None:
+            cursor = self._read(f"SELECT sort_name FROM {self._s} WHERE id = %s", (after,))
+            if not cursor:
+                raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
+            where.append("(sort_name, id) > (%s, %s)")
+            params.extend([cursor[0][0], after])
+        sql = f"SELECT id, body FROM {self._s}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY sort_name, id LIMIT %s"
+        params.append(max(limit, 0))
+        found = []
+        for schedule_id, body in self._read(sql, params):
+            try:
+                found.append(self._decoded.get(schedule_id, body))
+            except StoreError as exc:
+                log.error("skipping a schedule: %s", exc, extra={"schedule_id": schedule_id})
+        return found
+
+    def update(self, schedule: Schedule, expected_version: int) -> None:
+        with self._transaction("update a schedule") as cur:
+            self._replace(cur, schedule, expected_version)
+            self._notify(cur)
+        self._watchers.notify()
+
+    def _replace(self, cur: Cursor, schedule: Schedule, expected_version: int) -> None:
+        cur.execute(
+            f"UPDATE {self._s} SET owner = %s, agent_id = %s, sort_name = %s, status = %s, "
+            "due = %s, version = %s, body = %s WHERE id = %s AND version = %s",
+            (*self._schedule_row(schedule), expected_version),
+        )
+        if cur.rowcount == 1:
+            return
+        row = cur.execute(f"SELECT version FROM {self._s} WHERE id = %s", (schedule.id,)).fetchone()
+        if row is None:
+            raise ScheduleNotFound(schedule.id)
+        raise ConflictError(
+            f"schedule {shorten(schedule.id)} is at version {row[0]}, not {expected_version}"
+        )
+
+    def next_due_at(self) -> datetime | None:
+        rows = self._read(
+            f"SELECT min(due) AT TIME ZONE 'UTC' FROM {self._s} "
+            "WHERE status = 'active' AND due IS NOT NULL"
+        )
+        found = rows[0][0] if rows else None
+        return None if found is None else found.replace(tzinfo=UTC)
+
+    # -- claiming --------------------------------------------------------------
+
+    def claim_due(
+        self,
+        now: datetime,
+        plan: ClaimPlan,
+        limit: int = 100,
+        lease_until: datetime | None = None,
+    ) -> builtins.list[Claim]:
+        claims: builtins.list[Claim] = []
+        with self._transaction("claim due schedules") as cur:
+            rows = cur.execute(
+                f"SELECT id, body FROM {self._s} WHERE status = 'active' AND due IS NOT NULL "
+                "AND due <= %s ORDER BY due, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (now, max(limit, 0)),
+            ).fetchall()
+            activity = self._activities(cur, [row[0] for row in rows]) if rows else {}
+            for schedule_id, body in rows:
+                try:
+                    schedule = self._decoded.get(schedule_id, body)
+                    planned = plan(schedule, activity.get(schedule_id, _IDLE))
+                except Exception as exc:
+                    self._quarantine_schedule(cur, schedule_id, exc)
+                    continue
+                if planned is None:
+                    continue
+                replacement, runs = planned
+                try:
+                    with cur.connection.transaction():  # a savepoint
+                        for run in runs:
+                            self._insert_run(cur, run, lease_until)
+                        self._replace(cur, replacement, schedule.version)
+                        self._count_finished(cur, schedule_id, runs)
+                except (UniqueViolation, ConflictError):
+                    continue
+                claims.append((replacement, builtins.list(runs)))
+        return claims
+
+    def _activities(self, cur: Cursor, schedule_ids: builtins.list[str]) -> dict[str, Activity]:
+        # Running runs, buffered ones (no start yet), and finished ones that still hold
+        # their lease (timed out, handler not returned): they all occupy the schedule.
+        rows = cur.execute(
+            f"SELECT schedule_id, count(*), count(*) FILTER (WHERE started_at IS NULL) "
+            f"FROM {self._r} WHERE schedule_id = ANY(%s) "
+            "AND (status = 'running' OR lease_until IS NOT NULL) GROUP BY schedule_id",
+            (schedule_ids,),
+        ).fetchall()
+        return {
+            sid: Activity(running=total - waiting, waiting=waiting) for sid, total, waiting in rows
+        }
+
+    def _quarantine_schedule(self, cur: Cursor, schedule_id: str, exc: Exception) -> None:
+        """Take a schedule that cannot be claimed out of the due index (its body is left
+        as it is; writing the schedule again puts it back), so it cannot hold up others."""
+        cur.execute(f"UPDATE {self._s} SET due = NULL WHERE id = %s", (schedule_id,))
+        log.error(
+            "schedule %s cannot fire and was taken out of the due list: %s",
+            schedule_id,
+            exc,
+            extra={"schedule_id": schedule_id},
+        )
+
+    def _lock_schedules(self, cur: Cursor, schedule_ids: builtins.list[str]) -> None:
+        """Lock these schedules' rows, in id order (every writer locks in this order)."""
+        cur.execute(
+            f"SELECT id FROM {self._s} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            (sorted(set(schedule_ids)),),
+        )
+
+    # -- runs ------------------------------------------------------------------
+
+    def _insert_run(self, cur: Cursor, run: Run, lease_until: datetime | None) -> None:
+        leased = run.status is RunStatus.RUNNING and run.started_at is not None
+        cur.execute(
+            f"INSERT INTO {self._r} (id, schedule_id, trigger, scheduled_for, attempt, status, "
+            "started_at, lease_until, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                run.id,
+                run.schedule_id,
+                run.trigger.value,
+                run.scheduled_for,
+                run.attempt,
+                run.status.value,
+                run.started_at,
+                lease_until if leased else None,
+                to_json(run),
+            ),
+        )
+
+    def _write_run(
+        self,
+        cur: Cursor,
+        run: Run,
+        lease_until: datetime | None = None,
+        occupied: bool = False,
+    ) -> None:
+        leased = occupied or (run.status is RunStatus.RUNNING and run.started_at is not None)
+        cur.execute(
+            f"UPDATE {self._r} SET status = %s, started_at = %s, body = %s, lease_until = "
+            "CASE WHEN %s THEN COALESCE(%s::timestamptz, lease_until) END WHERE id = %s",
+            (run.status.value, run.started_at, to_json(run), leased, lease_until, run.id),
+        )
+
+    def _count_finished(self, cur: Cursor, schedule_id: str, runs: Sequence[Run]) -> None:
+        """Count runs that were written finished, and drop the oldest beyond `keep_runs`."""
+        finished = sum(1 for run in runs if run.status is not RunStatus.RUNNING)
+        if finished:
+            self._add_finished(cur, schedule_id, finished)
+
+    def _add_finished(self, cur: Cursor, schedule_id: str, count: int) -> None:
+        row = cur.execute(
+            f"UPDATE {self._s} SET finished_runs = finished_runs + %s WHERE id = %s "
+            "RETURNING finished_runs",
+            (count, schedule_id),
+        ).fetchone()
+        if row is None or self._keep_runs is None or row[0] <= self._keep_runs:
+            return
+        cur.execute(
+            f"DELETE FROM {self._r} WHERE seq IN (SELECT seq FROM {self._r} "
+            "WHERE schedule_id = %s AND status <> 'running' AND lease_until IS NULL "
+            "ORDER BY seq LIMIT %s)",
+            (schedule_id, row[0] - self._keep_runs),
+        )
+        cur.execute(
+            f"UPDATE {self._s} SET finished_runs = finished_runs - %s WHERE id = %s",
+            (cur.rowcount, schedule_id),
+        )
+
+    def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
+        with self._transaction("record a run") as cur:
+            try:
+                self._insert_run(cur, run, lease_until)
+            except UniqueViolation:
+                raise ConflictError(
+                    f"run {shorten(run.id)} or its fire time exists already"
+                ) from None
+            self._count_finished(cur, run.schedule_id, [run])
+
+    def finish_runs(
+        self, finishing: Sequence[Finishing], lease_until: datetime | None = None
+    ) -> builtins.list[Finish | None]:
+        if not finishing:
+            return []
+        moved: builtins.list[str] = []
+        with self._transaction("record finished runs") as cur:
+            self._lock_schedules(cur, [item.run.schedule_id for item in finishing])
+            statuses: dict[str, str] = dict(
+                cur.execute(
+                    f"SELECT id, status FROM {self._r} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    (sorted({item.run.id for item in finishing}),),
+                ).fetchall()
+            )
+            results = [self._finish(cur, item, lease_until, statuses, moved) for item in finishing]
+            if moved:  # e.g. a retry made a schedule due sooner
+                self._notify(cur)
+        if moved:
+            self._watchers.notify()
+        return results
+
+    def _finish(
+        self,
+        cur: Cursor,
+        item: Finishing,
+        lease_until: datetime | None,
+        statuses: dict[str, str],
+        moved: builtins.list[str],
+    ) -> Finish | None:
+        run = item.run
+        if statuses.get(run.id) != RunStatus.RUNNING.value:
+            return None
+        self._write_run(cur, run, lease_until, item.occupied)
+        statuses[run.id] = run.status.value
+        schedule = self._fold(cur, run, item.update, moved)
+        self._add_finished(cur, run.schedule_id, 1)
+        if item.occupied:
+            return schedule, None
+        return schedule, self._start_buffered(cur, run.schedule_id, run.finished_at, lease_until)
+
+    def _fold(
+        self,
+        cur: Cursor,
+        run: Run,
+        update: Callable[[Schedule], Schedule],
+        moved: builtins.list[str],
+    ) -> Schedule | None:
+        """Write `update(schedule)` for the run's schedule (noting in `moved` if its due
+        time changed); a corrupt schedule is logged and left alone (the run is recorded
+        all the same)."""
+        found = cur.execute(
+            f"SELECT body FROM {self._s} WHERE id = %s", (run.schedule_id,)
+        ).fetchone()
+        if found is None:
+            return None
+        try:
+            schedule = self._decoded.get(run.schedule_id, found[0])
+            updated = update(schedule)
+        except Exception as exc:
+            log.error(
+                "run %s finished, but its schedule could not record it: %s",
+                run.id,
+                exc,
+                extra={"schedule_id": run.schedule_id, "run_id": run.id},
+            )
+            return None
+        if updated is not schedule:
+            self._replace(cur, updated, schedule.version)
+            if updated.due_at != schedule.due_at:
+                moved.append(updated.id)
+        return updated
+
+    def _start_buffered(
+        self, cur: Cursor, schedule_id: str, at: datetime | None, lease_until: datetime | None
+    ) -> Run | None:
+        """Mark the oldest buffered run of the schedule started at `at` (the caller holds
+        the schedule's lock, so no one else starts it)."""
+        while True:
+            waiting = cur.execute(
+                f"SELECT id, body FROM {self._r} WHERE schedule_id = %s AND status = 'running' "
+                "AND started_at IS NULL ORDER BY seq LIMIT 1",
+                (schedule_id,),
+            ).fetchone()
+            if waiting is None:
+                return None
+            try:
+                buffered = decode(Run, waiting[0], waiting[1])
+            except StoreError as exc:
+                self._quarantine_run(cur, waiting[0], schedule_id, exc)
+                continue
+            started = replace(buffered, started_at=at)
+            self._write_run(cur, started, lease_until)
+            return started
+
+    def _quarantine_run(self, cur: Cursor, run_id: str, schedule_id: str, exc: Exception) -> None:
+        """Take a corrupt run row out of the running set (its body is left as it is), so
+        that no sweep or buffer keeps tripping over it."""
+        row = cur.execute(
+            f"SELECT status FROM {self._r} WHERE id = %s FOR UPDATE", (run_id,)
+        ).fetchone()
+        if row is None:
+            return  # gone meanwhile
+        cur.execute(
+            f"UPDATE {self._r} SET status = 'failed', lease_until = NULL WHERE id = %s", (run_id,)
+        )
+        if row[0] == RunStatus.RUNNING.value:  # a finished one was counted when it finished
+            self._add_finished(cur, schedule_id, 1)
+        log.error(
+            "run %s is corrupt and was marked failed: %s",
+            run_id,
+            exc,
+            extra={"run_id": run_id, "schedule_id": schedule_id},
+        )
+
+    def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
+        with self._transaction("release a run") as cur:
+            row = cur.execute(
+                f"SELECT schedule_id FROM {self._r} WHERE id = %s", (run_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            schedule_id = row[0]
+            self._lock_schedules(cur, [schedule_id])
+            cur.execute(
+                f"UPDATE {self._r} SET lease_until = NULL WHERE id = %s "
+                "AND status <> 'running' AND lease_until IS NOT NULL",
+                (run_id,),
+            )
+            if cur.rowcount != 1:
+                return None
+            found = cur.execute(
+                f"SELECT body FROM {self._s} WHERE id = %s", (schedule_id,)
+            ).fetchone()
+            schedule: Schedule | None = None
+            if found is not None:
+                try:
+                    schedule = self._decoded.get(schedule_id, found[0])
+                except StoreError as exc:
+                    log.error("%s", exc, extra={"schedule_id": schedule_id, "run_id": run_id})
+            return schedule, self._start_buffered(cur, schedule_id, at, lease_until)
+
+    def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
+        if not run_ids:
+            return
+        with self._transaction("renew leases") as cur:
+            cur.execute(
+                f"UPDATE {self._r} SET lease_until = %s "
+                "WHERE id = ANY(%s) AND lease_until IS NOT NULL",
+                (until, sorted(run_ids)),
+            )
+
+    def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
+        rows = self._read(
+            f"SELECT id, body, schedule_id FROM {self._r} "
+            "WHERE lease_until IS NOT NULL AND lease_until < %s ORDER BY lease_until LIMIT %s",
+            (now, max(limit, 0)),
+        )
+        found: builtins.list[Run] = []
+        corrupt: builtins.list[tuple[str, str, StoreError]] = []
+        for run_id, body, schedule_id in rows:
+            try:
+                found.append(decode(Run, run_id, body))
+            except StoreError as exc:
+                corrupt.append((run_id, schedule_id, exc))
+        if corrupt:
+            with self._transaction("set corrupt runs aside") as cur:
+                self._lock_schedules(cur, [schedule_id for _, schedule_id, _ in corrupt])
+                for run_id, schedule_id, problem in corrupt:
+                    self._quarantine_run(cur, run_id, schedule_id, problem)
+        return found
+
+    def get_run(self, run_id: str) -> Run | None:
+        rows = self._read(f"SELECT body FROM {self._r} WHERE id = %s", (run_id,))
+        return decode(Run, run_id, rows[0][0]) if rows else None
+
+    def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
+        rows = self._read(
+            f"SELECT id, body FROM {self._r} WHERE schedule_id = %s ORDER BY seq DESC LIMIT %s",
+            (schedule_id, max(limit, 0)),
+        )
+        found = []
+        for run_id, body in rows:
+            try:
+                found.append(decode(Run, run_id, body))
+            except StoreError as exc:
+                log.error("skipping a run: %s", exc, extra={"run_id": run_id})
+        return found
