@@ -96,7 +96,7 @@ def _shared() -> Any:
         """Closing empties it, for the next user; it really closes at exit."""
 
         def close(self) -> None:
-            with self._transaction("empty the test schema") as cur:
+            with self._db.transaction("empty the test schema") as cur:
                 cur.execute(f"DELETE FROM {self._r}")
                 cur.execute(f"DELETE FROM {self._s}")
 

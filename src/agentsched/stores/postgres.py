@@ -11,8 +11,8 @@ attempt)` index on scheduled runs, and advances each schedule, with a
 savepoint per schedule so that one refusal does not undo the batch. Every
 change to a schedule's runs (claim, finish, release) holds that schedule's
 row lock, so overlap decisions and buffered starts are serialised per
-schedule across hosts, and always in the same order (schedule, then runs)
-so that writers never deadlock.
+schedule across hosts; writers lock schedules (in id order) before runs, so
+they never deadlock one another.
 
 Records are stored as their JSON text next to indexed columns, as in
 `SQLiteStore`, with the same isolation of corrupt rows: a row that cannot
@@ -22,11 +22,10 @@ that it never stops the others.
 
 A write that may make work due sooner sends `NOTIFY` in its transaction;
 `watch` LISTENs on a connection of its own, so schedulers on other hosts
-wake at once rather than at their next poll. Every psycopg failure is a
-`StoreError` that says what happened (connection lost, server restarting,
-disk full, ...); the pool replaces broken connections, and the scheduler's
-loop backs off and retries, so a database restart costs a few failed ticks
-and no fire.
+wake at once rather than at their next poll. Failures are `StoreError`s
+that say what happened (`_pg_connect`); the pool replaces broken
+connections and the scheduler's loop backs off and retries, so a database
+restart costs a few failed ticks and no fire.
 
 Fire decisions use each scheduler's own clock, never the database's. On
 open the store compares the two and logs a warning when they differ by more
@@ -37,19 +36,14 @@ from __future__ import annotations
 
 import builtins
 import logging
-import re
-import select
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 try:
-    import psycopg
     from psycopg.errors import UniqueViolation
-    from psycopg.rows import TupleRow, tuple_row
-    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool import ConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"PostgresStore needs psycopg 3 and psycopg-pool ({exc}): install "
@@ -59,6 +53,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from ..clock import Clock, SystemClock
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
+from ._pg_connect import Cursor, Database, compare_clocks
 from ._pg_listen import Listener
 from ._pg_schema import SCHEMA_VERSION, check_schema_name, existing_version, migrate
 from ._rows import DecodeCache, decode, to_json
@@ -69,87 +64,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 log = logging.getLogger("agentsched")
 
-UTC = timezone.utc
 _IDLE = Activity()
-Cursor = psycopg.Cursor[TupleRow]
-
-# What PostgreSQL's error codes mean for the person reading ours: exact codes first,
-# then their class (the first two characters).
-_MEANINGS = {
-    "57P01": "the server ended the connection (it is shutting down or restarting, "
-    "or an administrator terminated the session)",
-    "57P02": "the server crashed and is restarting",
-    "57P03": "the server is starting up or shutting down and accepts no connections yet",
-    "57014": "the statement was cancelled (statement_timeout, or a cancel request)",
-    "55P03": "a lock was not available in time (lock_timeout)",
-    "40001": "a concurrent transaction conflicted with this one (serialization failure)",
-    "40P01": "a concurrent transaction conflicted with this one (deadlock)",
-    "53100": "the database server's disk is full",
-    "53200": "the database server is out of memory",
-    "53300": "the server has no free connection slots (max_connections)",
-    "25006": "the database is read-only (a standby, or default_transaction_read_only)",
-    "42501": "permission denied (the role needs rights on the schema and its tables)",
-    "42P01": "a table of the agentsched schema is missing (was the schema dropped?)",
-    "3F000": "the agentsched schema is missing (was it dropped?)",
-    "3D000": "the database does not exist",
-    "08": "the connection to the database failed or was lost",
-    "28": "the server refused the credentials",
-    "53": "the database server ran out of resources",
-    "57": "an operator intervened or the server is shutting down",
-    "58": "the database server had a system error (I/O)",
-    "XX": "the database server reported an internal error (possibly damaged data)",
-}
-_LOST = re.compile(
-    r"server closed the connection|consuming input failed|connection (is )?(lost|closed)"
-    r"|terminat|broken pipe|connection reset|sending query failed|no connection to the server",
-    re.IGNORECASE,
-)
-
-
-def _explain(exc: psycopg.Error, timeout: float) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, PoolTimeout):
-        return (
-            f"no database connection within {timeout:g}s (the server may be down, "
-            f"restarting or unreachable, or every pooled connection busy) ({text})"
-        )
-    if isinstance(exc, PoolClosed):
-        return "the store is closed"
-    state = exc.sqlstate or ""
-    meaning = _MEANINGS.get(state) or _MEANINGS.get(state[:2])
-    if meaning is None and isinstance(exc, psycopg.OperationalError):
-        lowered = text.lower()
-        if "refused" in lowered:
-            meaning = "the server refused the connection (is it running, on that host and port?)"
-        elif "timeout expired" in lowered:
-            meaning = "connecting to the server timed out"
-        elif _LOST.search(text):
-            meaning = "the connection to the database was lost"
-    return f"{meaning} ({text})" if meaning else text
-
-
-def _where(conninfo: str) -> str:
-    """Where the database is, for messages: never the password."""
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        return "PostgreSQL"
-    host = params.get("host") or params.get("hostaddr") or "localhost"
-    port = params.get("port") or 5432
-    dbname = params.get("dbname") or params.get("user") or "?"
-    return f"PostgreSQL database {dbname!r} at {host}:{port}"
-
-
-def _check_idle_connection(conn: psycopg.Connection[Any]) -> None:
-    """The pool's check before lending a connection: an idle connection has nothing to
-    read, unless the server closed it (a restart, pg_terminate_backend) or sent a
-    notice; only then is it worth a round trip to find out (`OperationalError`: the
-    pool drops it and lends another)."""
-    if conn.closed:
-        raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
-        ConnectionPool.check_connection(conn)
 
 
 class PostgresStore:
@@ -161,7 +76,7 @@ class PostgresStore:
     migrated on open; with `create=False` a missing schema is a `StoreError`
     instead). `keep_runs` bounds the finished runs kept per schedule (None
     keeps all). With a DSN the store keeps its own pool of up to
-    `max_connections` connections and waits up to `timeout` for one.
+    `max_connections` connections; a call waits up to `timeout` for one.
     `skew_warning` is how far `clock` (the local clock) may differ from the
     database server's before a warning is logged at open; the difference is
     kept in `clock_skew` (positive when the server is ahead).
@@ -181,7 +96,6 @@ class PostgresStore:
     ) -> None:
         self.schema = check_schema_name(schema)
         self._keep_runs = check_keep_runs(keep_runs)
-        self._timeout = timeout.total_seconds()
         self._s = f'"{schema}".schedules'
         self._r = f'"{schema}".runs'
         self._channel = f"agentsched.{schema}"
@@ -190,90 +104,16 @@ class PostgresStore:
         self._listen_lock = threading.Lock()
         self._listener: Listener | None = None
         self._watching = 0
-        self.clock_skew = timedelta(0)
-        if isinstance(dsn_or_pool, ConnectionPool):
-            self._pool: ConnectionPool[Any] = dsn_or_pool
-            self._owns_pool = False
-            self._conninfo = dsn_or_pool.conninfo if isinstance(dsn_or_pool.conninfo, str) else ""
-        elif isinstance(dsn_or_pool, str):
-            self._conninfo = dsn_or_pool
-            self._owns_pool = True
-        else:
-            raise ValidationError(
-                "dsn_or_pool",
-                "'dsn_or_pool' must be a connection string or a psycopg_pool.ConnectionPool "
-                f"(got {shorten(dsn_or_pool)})",
-            )
-        self.where = _where(self._conninfo)
-        with self._setup_connection() as conn:
-            self._open_schema(conn, create)
-            self._check_clock(conn, clock or SystemClock(), skew_warning)
-        if self._owns_pool:
-            self._pool = ConnectionPool(
-                self._conninfo,
-                min_size=1,
-                max_size=max_connections,
-                open=False,
-                timeout=self._timeout,
-                kwargs=self._connect_options(),
-                check=_check_idle_connection,
-                name=f"agentsched-{schema}",
-            )
-            self._pool.open(wait=False)
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # -- connections and transactions ------------------------------------------
-
-    def _connect_options(self) -> dict[str, Any]:
-        return {"autocommit": True, "connect_timeout": max(2, round(self._timeout))}
-
-    @contextmanager
-    def _setup_connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for opening: a fresh one for a DSN (so that a wrong address fails
-        at once, with libpq's reason), a pooled one for the app's pool."""
-        try:
-            if self._owns_pool:
-                conn = psycopg.connect(self._conninfo, **self._connect_options())
-                with conn:
-                    yield conn
-            else:
-                with self._pool.connection(timeout=self._timeout) as conn:
-                    yield conn
-        except psycopg.ProgrammingError as exc:
-            if "invalid" in str(exc).lower() and "dsn" in str(exc).lower():
-                raise ValidationError(
-                    "dsn_or_pool", f"not a valid connection string: {exc}"
-                ) from None
-            raise StoreError(f"cannot open {self.where}: {_explain(exc, self._timeout)}") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open {self.where}: {_explain(exc, self._timeout)}") from None
-
-    def _open_schema(self, conn: psycopg.Connection[Any], create: bool) -> None:
-        version = existing_version(conn, self.schema)
-        if version == SCHEMA_VERSION:
-            return
-        if version is None and not create:
-            raise StoreError(f"no agentsched schema {self.schema!r} at {self.where}")
-        migrate(conn, self.schema, self.where)
-
-    def _check_clock(
-        self, conn: psycopg.Connection[Any], clock: Clock, threshold: timedelta
-    ) -> None:
-        before = clock.now()
-        row = (
-            conn.cursor(row_factory=tuple_row)
-            .execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
-            .fetchone()
-        )
-        after = clock.now()
-        assert row is not None
-        self.clock_skew = row[0].replace(tzinfo=UTC) - (before + (after - before) / 2)
-        if abs(self.clock_skew) > threshold + (after - before) / 2:
+        self._db = Database(dsn_or_pool, timeout, name=f"agentsched-{schema}")
+        self.where = self._db.where
+        with self._db.opening() as conn:
+            version = existing_version(conn, schema)
+            if version is None and not create:
+                raise StoreError(f"no agentsched schema {schema!r} at {self.where}")
+            if version != SCHEMA_VERSION:
+                migrate(conn, schema, self.where)
+            self.clock_skew, uncertainty = compare_clocks(conn, clock or SystemClock())
+        if abs(self.clock_skew) > skew_warning + uncertainty:
             log.warning(
                 "this host's clock is %.1fs %s the database server's (%s); schedules fire by "
                 "each scheduler's own clock, so keep every host's clock in sync (NTP)",
@@ -281,34 +121,13 @@ class PostgresStore:
                 "behind" if self.clock_skew > timedelta(0) else "ahead of",
                 self.where,
             )
+        self._db.start(max_connections)
 
-    @contextmanager
-    def _transaction(self, action: str) -> Iterator[Cursor]:
-        """One transaction: committed if the block returns, rolled back if it raises.
-        psycopg failures become `StoreError`s that say what happened and whether
-        anything may have been written; other exceptions pass through."""
-        committing = False
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield conn.cursor(row_factory=tuple_row)
-                committing = True
-        except psycopg.Error as exc:
-            outcome = (
-                "it may or may not have been committed" if committing else "nothing was written"
-            )
-            raise StoreError(
-                f"cannot {action} in {self.where}: {_explain(exc, self._timeout)}; {outcome}"
-            ) from None
+    def __enter__(self) -> PostgresStore:
+        return self
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[TupleRow]:
-        try:
-            with self._pool.connection() as conn:
-                rows: builtins.list[TupleRow] = (
-                    conn.cursor(row_factory=tuple_row).execute(sql, params).fetchall()
-                )
-                return rows
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot read {self.where}: {_explain(exc, self._timeout)}") from None
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _notify(self, cur: Cursor) -> None:
         """Tell every listener (other processes included) once this transaction commits."""
@@ -324,16 +143,14 @@ class PostgresStore:
         with self._listen_lock:
             self._watching += 1
             if self._listener is None:
-                self._listener = Listener(
-                    self._listen_connection, self._channel, self._watchers.notify
-                )
+                self._listener = Listener(self._db.connect, self._channel, self._watchers.notify)
         left = threading.Event()
 
         def stop() -> None:
             remove()
             listener = None
             with self._listen_lock:
-                if left.is_set():
+                if left.is_set() or self._watching == 0:
                     return
                 left.set()
                 self._watching -= 1
@@ -344,13 +161,6 @@ class PostgresStore:
 
         return stop
 
-    def _listen_connection(self) -> psycopg.Connection[TupleRow]:
-        if self._owns_pool:
-            return psycopg.connect(self._conninfo, **self._connect_options())
-        kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
-        conninfo = self._pool.conninfo() if callable(self._pool.conninfo) else self._pool.conninfo
-        return psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
-
     def close(self) -> None:
         """Stop the listener and close the store's own pool (never an app's pool)."""
         with self._listen_lock:
@@ -358,8 +168,7 @@ class PostgresStore:
             self._watching = 0
         if listener is not None:
             listener.stop()
-        if self._owns_pool and hasattr(self, "_pool"):
-            self._pool.close()
+        self._db.close()
 
     # -- schedules -------------------------------------------------------------
 
@@ -378,7 +187,7 @@ class PostgresStore:
         )
 
     def add(self, schedule: Schedule) -> None:
-        with self._transaction("add a schedule") as cur:
+        with self._db.transaction("add a schedule") as cur:
             try:
                 cur.execute(
                     f"INSERT INTO {self._s} (owner, agent_id, sort_name, status, due, version, "
@@ -392,7 +201,7 @@ class PostgresStore:
 
     def add_many(self, schedules: Sequence[Schedule]) -> None:
         """Insert many new schedules in one transaction (all or none), by COPY."""
-        with self._transaction("add schedules") as cur:
+        with self._db.transaction("add schedules") as cur:
             try:
                 with cur.copy(
                     f"COPY {self._s} (owner, agent_id, sort_name, status, due, version, body, id) "
@@ -406,7 +215,7 @@ class PostgresStore:
         self._watchers.notify()
 
     def get(self, schedule_id: str) -> Schedule | None:
-        rows = self._read(f"SELECT body FROM {self._s} WHERE id = %s", (schedule_id,))
+        rows = self._db.read(f"SELECT body FROM {self._s} WHERE id = %s", (schedule_id,))
         return self._decoded.get(schedule_id, rows[0][0]) if rows else None
 
     def list(
@@ -433,7 +242,7 @@ class PostgresStore:
         elif not include_deleted:
             where.append("status <> 'deleted'")
         if after is not None:
-            cursor = self._read(f"SELECT sort_name FROM {self._s} WHERE id = %s", (after,))
+            cursor = self._db.read(f"SELECT sort_name FROM {self._s} WHERE id = %s", (after,))
             if not cursor:
                 raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
             where.append("(sort_name, id) > (%s, %s)")
@@ -444,7 +253,7 @@ class PostgresStore:
         sql += " ORDER BY sort_name, id LIMIT %s"
         params.append(max(limit, 0))
         found = []
-        for schedule_id, body in self._read(sql, params):
+        for schedule_id, body in self._db.read(sql, params):
             try:
                 found.append(self._decoded.get(schedule_id, body))
             except StoreError as exc:
@@ -452,7 +261,7 @@ class PostgresStore:
         return found
 
     def update(self, schedule: Schedule, expected_version: int) -> None:
-        with self._transaction("update a schedule") as cur:
+        with self._db.transaction("update a schedule") as cur:
             self._replace(cur, schedule, expected_version)
             self._notify(cur)
         self._watchers.notify()
@@ -473,12 +282,12 @@ class PostgresStore:
         )
 
     def next_due_at(self) -> datetime | None:
-        rows = self._read(
+        rows = self._db.read(
             f"SELECT min(due) AT TIME ZONE 'UTC' FROM {self._s} "
             "WHERE status = 'active' AND due IS NOT NULL"
         )
         found = rows[0][0] if rows else None
-        return None if found is None else found.replace(tzinfo=UTC)
+        return None if found is None else found.replace(tzinfo=timezone.utc)
 
     # -- claiming --------------------------------------------------------------
 
@@ -490,7 +299,7 @@ class PostgresStore:
         lease_until: datetime | None = None,
     ) -> builtins.list[Claim]:
         claims: builtins.list[Claim] = []
-        with self._transaction("claim due schedules") as cur:
+        with self._db.transaction("claim due schedules") as cur:
             rows = cur.execute(
                 f"SELECT id, body FROM {self._s} WHERE status = 'active' AND due IS NOT NULL "
                 "AND due <= %s ORDER BY due, id LIMIT %s FOR UPDATE SKIP LOCKED",
@@ -609,7 +418,7 @@ class PostgresStore:
         )
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
-        with self._transaction("record a run") as cur:
+        with self._db.transaction("record a run") as cur:
             try:
                 self._insert_run(cur, run, lease_until)
             except UniqueViolation:
@@ -624,7 +433,7 @@ class PostgresStore:
         if not finishing:
             return []
         moved: builtins.list[str] = []
-        with self._transaction("record finished runs") as cur:
+        with self._db.transaction("record finished runs") as cur:
             self._lock_schedules(cur, [item.run.schedule_id for item in finishing])
             statuses: dict[str, str] = dict(
                 cur.execute(
@@ -733,7 +542,7 @@ class PostgresStore:
         )
 
     def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
-        with self._transaction("release a run") as cur:
+        with self._db.transaction("release a run") as cur:
             row = cur.execute(
                 f"SELECT schedule_id FROM {self._r} WHERE id = %s", (run_id,)
             ).fetchone()
@@ -762,7 +571,7 @@ class PostgresStore:
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
         if not run_ids:
             return
-        with self._transaction("renew leases") as cur:
+        with self._db.transaction("renew leases") as cur:
             cur.execute(
                 f"UPDATE {self._r} SET lease_until = %s "
                 "WHERE id = ANY(%s) AND lease_until IS NOT NULL",
@@ -770,7 +579,7 @@ class PostgresStore:
             )
 
     def expired_runs(self, now: datetime, limit: int = 100) -> builtins.list[Run]:
-        rows = self._read(
+        rows = self._db.read(
             f"SELECT id, body, schedule_id FROM {self._r} "
             "WHERE lease_until IS NOT NULL AND lease_until < %s ORDER BY lease_until LIMIT %s",
             (now, max(limit, 0)),
@@ -783,18 +592,18 @@ class PostgresStore:
             except StoreError as exc:
                 corrupt.append((run_id, schedule_id, exc))
         if corrupt:
-            with self._transaction("set corrupt runs aside") as cur:
+            with self._db.transaction("set corrupt runs aside") as cur:
                 self._lock_schedules(cur, [schedule_id for _, schedule_id, _ in corrupt])
                 for run_id, schedule_id, problem in corrupt:
                     self._quarantine_run(cur, run_id, schedule_id, problem)
         return found
 
     def get_run(self, run_id: str) -> Run | None:
-        rows = self._read(f"SELECT body FROM {self._r} WHERE id = %s", (run_id,))
+        rows = self._db.read(f"SELECT body FROM {self._r} WHERE id = %s", (run_id,))
         return decode(Run, run_id, rows[0][0]) if rows else None
 
     def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
-        rows = self._read(
+        rows = self._db.read(
             f"SELECT id, body FROM {self._r} WHERE schedule_id = %s ORDER BY seq DESC LIMIT %s",
             (schedule_id, max(limit, 0)),
         )
