@@ -408,7 +408,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         default=DEFAULT_DB,
-        help=f"store URL: sqlite:///path.db or memory:// (default {DEFAULT_DB})",
+        help=f"store URL: sqlite:///path.db, postgresql://... or memory:// (default {DEFAULT_DB})",
     )
     parser.add_argument("--owner", help="act as this owner (others' schedules are invisible)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

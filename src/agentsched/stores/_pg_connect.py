@@ -81,7 +81,11 @@ def explain(exc: psycopg.Error, timeout: float) -> str:
     meaning = _MEANINGS.get(state) or _MEANINGS.get(state[:2])
     if meaning is None and isinstance(exc, psycopg.OperationalError):
         lowered = text.lower()
-        if "refused" in lowered:
+        if re.search(r'database ".*" does not exist', text):
+            meaning = "the database does not exist (create it, or fix the connection string)"
+        elif re.search(r"authentication failed|no pg_hba\.conf entry|role .* does not exist", text):
+            meaning = "the server refused the credentials"
+        elif "refused" in lowered:
             meaning = "the server refused the connection (is it running, on that host and port?)"
         elif "timeout expired" in lowered:
             meaning = "connecting to the server timed out"
@@ -99,7 +103,7 @@ def describe(conninfo: str) -> str:
     host = params.get("host") or params.get("hostaddr") or "localhost"
     port = params.get("port") or 5432
     dbname = params.get("dbname") or params.get("user") or "?"
-    return f"PostgreSQL database {dbname!r} at {host}:{port}"
+    return f"PostgreSQL database {dbname!r} on {host}:{port}"
 
 
 def _check_idle_connection(conn: psycopg.Connection[Any]) -> None:
@@ -154,7 +158,7 @@ class Database:
                 with self._pool.connection(timeout=self._timeout) as conn:
                     yield conn
         except psycopg.ProgrammingError as exc:  # a malformed connection string
-            raise ValidationError("dsn_or_pool", f"cannot use {self.where}: {exc}") from None
+            raise ValidationError("dsn_or_pool", f"not a usable connection string: {exc}") from None
         except psycopg.Error as exc:
             raise StoreError(f"cannot open {self.where}: {explain(exc, self._timeout)}") from None
 
@@ -175,7 +179,7 @@ class Database:
 
     def _lend(self) -> ConnectionPool[Any]:
         if self._pool is None:
-            raise StoreError(f"the store on {self.where} is not open")
+            raise StoreError(f"the store in {self.where} is not open")
         return self._pool
 
     @contextmanager

@@ -114,7 +114,7 @@ def migrate(conn: psycopg.Connection[object], schema: str, where: str) -> None:
         current = existing_version(conn, schema) or 0
         if current > SCHEMA_VERSION:
             raise StoreError(
-                f"schema {schema!r} at {where} has version {current}; this agentsched "
+                f"schema {schema!r} in {where} has version {current}; this agentsched "
                 f"knows up to {SCHEMA_VERSION} (upgrade agentsched)"
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):

@@ -109,7 +109,7 @@ class PostgresStore:
         with self._db.opening() as conn:
             version = existing_version(conn, schema)
             if version is None and not create:
-                raise StoreError(f"no agentsched schema {schema!r} at {self.where}")
+                raise StoreError(f"no agentsched schema {schema!r} in {self.where}")
             if version != SCHEMA_VERSION:
                 migrate(conn, schema, self.where)
             self.clock_skew, uncertainty = compare_clocks(conn, clock or SystemClock())
