@@ -56,6 +56,22 @@ def new_schema() -> str:
     return name
 
 
+def sql(statement: str, *params: object) -> list[tuple[Any, ...]]:
+    """Run one statement on its own connection (autocommit); its rows, if any."""
+    import psycopg
+
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def with_params(dsn: str, **params: str) -> str:
+    """`dsn` with more connection parameters (as a `key=value` string)."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(dsn, **params)
+
+
 def drop_schema(name: str) -> None:
     import psycopg
 

@@ -41,9 +41,17 @@ class Listener:
         self._channel = channel
         self._callback = callback
         self._stopping = threading.Event()
+        self._ready = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
+        self._listening = False
         self._thread = threading.Thread(target=self._run, name="agentsched-listen", daemon=True)
         self._thread.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the first LISTEN took effect (or failed: then it keeps retrying
+        in the background); True if it is listening."""
+        self._ready.wait(timeout)
+        return self._listening
 
     def stop(self) -> None:
         """Stop listening and wait for the thread (it wakes at once)."""
@@ -59,20 +67,18 @@ class Listener:
         failures = 0
         while not self._stopping.is_set():
             try:
-                conn = self._connect()
-            except psycopg.Error as exc:
-                failures += 1
-                self._pause(failures, exc)
-                continue
-            try:
-                with conn:
+                with self._connect() as conn:
                     conn.execute(f'LISTEN "{self._channel}"')
+                    self._listening = True
+                    self._ready.set()
                     if failures:  # we may have missed notifications while away
                         log.info("listening for store notifications again")
                         self._call()
                     failures = 0
                     self._listen(conn)
             except psycopg.Error as exc:
+                self._listening = False
+                self._ready.set()
                 failures += 1
                 self._pause(failures, exc)
 

@@ -144,6 +144,10 @@ class PostgresStore:
             self._watching += 1
             if self._listener is None:
                 self._listener = Listener(self._db.connect, self._channel, self._watchers.notify)
+            listener = self._listener
+        # So that a write made after this returns is heard (unless the database is
+        # unreachable: then the listener keeps trying, and schedulers poll).
+        listener.wait_ready(self._db.timeout)
         left = threading.Event()
 
         def stop() -> None:
