@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-DSN = os.environ.get("AGENTSCHED_PG_DSN") or DEFAULT_DSN
+DSN = os.environ.get("AGENTSCHED_PG_DSN") or DEFAULT_DSN  # a postgresql:// URL
 
 _made: set[str] = set()
 
@@ -54,6 +54,11 @@ def new_schema() -> str:
     name = f"test_{uuid.uuid4().hex[:16]}"
     _made.add(name)
     return name
+
+
+def url(schema: str) -> str:
+    """The store URL of a schema on the test server (for `store_from_url`, the CLI)."""
+    return f"{DSN}{'&' if '?' in DSN else '?'}schema={schema}"
 
 
 def sql(statement: str, *params: object) -> list[tuple[Any, ...]]:
