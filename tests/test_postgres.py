@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pg_server
+import psycopg_pool
 import pytest
 from conftest import claim_and_die
 
@@ -35,13 +36,9 @@ from agentsched import (
 from agentsched.cli import main
 from agentsched.ids import new_run_id
 from agentsched.planning import plan_claim
+from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore
+from agentsched.stores.urls import _take_schema, store_from_url
 from agentsched.testing import FakeClock
-
-psycopg = pytest.importorskip("psycopg")
-psycopg_pool = pytest.importorskip("psycopg_pool")
-
-from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore  # noqa: E402
-from agentsched.stores.urls import _take_schema, store_from_url  # noqa: E402
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
