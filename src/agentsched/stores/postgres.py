@@ -37,9 +37,11 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import attrs
 
 try:
     from psycopg.errors import UniqueViolation
@@ -65,6 +67,19 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 log = logging.getLogger("agentsched")
 
 _IDLE = Activity()
+
+_Planned = tuple[Schedule, Schedule, "builtins.list[Run]"]
+"""A claim as planned: the schedule as read, its replacement, the runs to insert."""
+
+
+@attrs.define
+class _Locked:
+    """A schedule locked for finishing runs: its stored text (decoded on demand, then
+    kept as written), and whether it had a buffered run when locked."""
+
+    body: str
+    waiting: bool
+    schedule: Schedule | None = None
 
 
 class PostgresStore:
@@ -270,19 +285,26 @@ class PostgresStore:
             self._notify(cur)
         self._watchers.notify()
 
-    def _replace(self, cur: Cursor, schedule: Schedule, expected_version: int) -> None:
-        cur.execute(
+    def _replace(
+        self, cur: Cursor, schedule: Schedule, expected_version: int, finished: int = 0
+    ) -> int:
+        """Write the schedule over `expected_version`, counting `finished` more finished
+        runs; returns its count of finished runs."""
+        row = cur.execute(
             f"UPDATE {self._s} SET owner = %s, agent_id = %s, sort_name = %s, status = %s, "
-            "due = %s, version = %s, body = %s WHERE id = %s AND version = %s",
-            (*self._schedule_row(schedule), expected_version),
-        )
-        if cur.rowcount == 1:
-            return
-        row = cur.execute(f"SELECT version FROM {self._s} WHERE id = %s", (schedule.id,)).fetchone()
-        if row is None:
+            "due = %s, version = %s, body = %s, finished_runs = finished_runs + %s "
+            "WHERE id = %s AND version = %s RETURNING finished_runs",
+            (*self._schedule_row(schedule)[:-1], finished, schedule.id, expected_version),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        found = cur.execute(
+            f"SELECT version FROM {self._s} WHERE id = %s", (schedule.id,)
+        ).fetchone()
+        if found is None:
             raise ScheduleNotFound(schedule.id)
         raise ConflictError(
-            f"schedule {shorten(schedule.id)} is at version {row[0]}, not {expected_version}"
+            f"schedule {shorten(schedule.id)} is at version {found[0]}, not {expected_version}"
         )
 
     def next_due_at(self) -> datetime | None:
@@ -302,7 +324,7 @@ class PostgresStore:
         limit: int = 100,
         lease_until: datetime | None = None,
     ) -> builtins.list[Claim]:
-        claims: builtins.list[Claim] = []
+        planned: builtins.list[_Planned] = []
         with self._db.transaction("claim due schedules") as cur:
             rows = cur.execute(
                 f"SELECT id, body FROM {self._s} WHERE status = 'active' AND due IS NOT NULL "
@@ -313,23 +335,61 @@ class PostgresStore:
             for schedule_id, body in rows:
                 try:
                     schedule = self._decoded.get(schedule_id, body)
-                    planned = plan(schedule, activity.get(schedule_id, _IDLE))
+                    decided = plan(schedule, activity.get(schedule_id, _IDLE))
                 except Exception as exc:
                     self._quarantine_schedule(cur, schedule_id, exc)
                     continue
-                if planned is None:
-                    continue
-                replacement, runs = planned
-                try:
-                    with cur.connection.transaction():  # a savepoint
-                        for run in runs:
-                            self._insert_run(cur, run, lease_until)
-                        self._replace(cur, replacement, schedule.version)
-                        self._count_finished(cur, schedule_id, runs)
-                except (UniqueViolation, ConflictError):
-                    continue
-                claims.append((replacement, builtins.list(runs)))
-        return claims
+                if decided is not None:
+                    planned.append((schedule, decided[0], builtins.list(decided[1])))
+            if not planned:
+                return []
+            # The whole batch in a few statements; if one schedule's runs are refused (a
+            # run of that fire exists), the batch is undone and written one by one, each
+            # in a savepoint of its own, so that the refusal costs only that schedule.
+            try:
+                with cur.connection.transaction():
+                    self._write_claims(cur, planned, lease_until)
+            except (UniqueViolation, ConflictError):
+                planned = [p for p in planned if self._write_claim_alone(cur, p, lease_until)]
+        return [(replacement, runs) for _, replacement, runs in planned]
+
+    def _write_claim_alone(
+        self, cur: Cursor, claim: _Planned, lease_until: datetime | None
+    ) -> bool:
+        try:
+            with cur.connection.transaction():
+                self._write_claims(cur, [claim], lease_until)
+        except (UniqueViolation, ConflictError):
+            return False
+        return True
+
+    def _write_claims(
+        self, cur: Cursor, planned: builtins.list[_Planned], lease_until: datetime | None
+    ) -> None:
+        """Insert the claims' runs and advance their schedules: all, or an exception."""
+        self._insert_runs(cur, [run for _, _, runs in planned for run in runs], lease_until)
+        rows = [
+            (
+                *self._schedule_row(replacement),
+                schedule.version,
+                sum(1 for run in runs if run.status is not RunStatus.RUNNING),
+            )
+            for schedule, replacement, runs in planned
+        ]
+        written = cur.execute(
+            f"UPDATE {self._s} AS s SET owner = v.owner, agent_id = v.agent_id, "
+            "sort_name = v.sort_name, status = v.status, due = v.due, version = v.version, "
+            "body = v.body, finished_runs = s.finished_runs + v.finished "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], "
+            "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+            "AS v(owner, agent_id, sort_name, status, due, version, body, id, expected, finished) "
+            "WHERE s.id = v.id AND s.version = v.expected RETURNING s.id, s.finished_runs",
+            [builtins.list(column) for column in zip(*rows, strict=True)],
+        ).fetchall()
+        if len(written) != len(planned):
+            raise ConflictError("a claimed schedule was written by someone else meanwhile")
+        for schedule_id, finished in written:
+            self._trim(cur, schedule_id, finished)
 
     def _activities(self, cur: Cursor, schedule_ids: builtins.list[str]) -> dict[str, Activity]:
         # Running runs, buffered ones (no start yet), and finished ones that still hold
@@ -355,20 +415,23 @@ class PostgresStore:
             extra={"schedule_id": schedule_id},
         )
 
-    def _lock_schedules(self, cur: Cursor, schedule_ids: builtins.list[str]) -> None:
-        """Lock these schedules' rows, in id order (every writer locks in this order)."""
-        cur.execute(
-            f"SELECT id FROM {self._s} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+    def _lock_schedules(self, cur: Cursor, schedule_ids: Iterable[str]) -> dict[str, _Locked]:
+        """Lock these schedules' rows, in id order (every writer locks in this order), and
+        read them: their stored text, and whether they have a buffered run."""
+        rows = cur.execute(
+            f"SELECT id, body, EXISTS (SELECT 1 FROM {self._r} AS r WHERE r.schedule_id = s.id "
+            "AND r.status = 'running' AND r.started_at IS NULL) "
+            f"FROM {self._s} AS s WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
             (sorted(set(schedule_ids)),),
-        )
+        ).fetchall()
+        return {schedule_id: _Locked(body, waiting) for schedule_id, body, waiting in rows}
 
     # -- runs ------------------------------------------------------------------
 
-    def _insert_run(self, cur: Cursor, run: Run, lease_until: datetime | None) -> None:
-        leased = run.status is RunStatus.RUNNING and run.started_at is not None
-        cur.execute(
-            f"INSERT INTO {self._r} (id, schedule_id, trigger, scheduled_for, attempt, status, "
-            "started_at, lease_until, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    def _insert_runs(self, cur: Cursor, runs: Sequence[Run], lease_until: datetime | None) -> None:
+        if not runs:
+            return
+        rows = [
             (
                 run.id,
                 run.schedule_id,
@@ -377,9 +440,17 @@ class PostgresStore:
                 run.attempt,
                 run.status.value,
                 run.started_at,
-                lease_until if leased else None,
+                lease_until if run.status is RunStatus.RUNNING and run.started_at else None,
                 to_json(run),
-            ),
+            )
+            for run in runs
+        ]
+        cur.execute(
+            f"INSERT INTO {self._r} (id, schedule_id, trigger, scheduled_for, attempt, status, "
+            "started_at, lease_until, body) SELECT * FROM unnest(%s::text[], %s::text[], "
+            "%s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], "
+            "%s::timestamptz[], %s::text[])",
+            [builtins.list(column) for column in zip(*rows, strict=True)],
         )
 
     def _write_run(
@@ -396,25 +467,25 @@ class PostgresStore:
             (run.status.value, run.started_at, to_json(run), leased, lease_until, run.id),
         )
 
-    def _count_finished(self, cur: Cursor, schedule_id: str, runs: Sequence[Run]) -> None:
-        """Count runs that were written finished, and drop the oldest beyond `keep_runs`."""
-        finished = sum(1 for run in runs if run.status is not RunStatus.RUNNING)
-        if finished:
-            self._add_finished(cur, schedule_id, finished)
-
     def _add_finished(self, cur: Cursor, schedule_id: str, count: int) -> None:
         row = cur.execute(
             f"UPDATE {self._s} SET finished_runs = finished_runs + %s WHERE id = %s "
             "RETURNING finished_runs",
             (count, schedule_id),
         ).fetchone()
-        if row is None or self._keep_runs is None or row[0] <= self._keep_runs:
+        if row is not None:
+            self._trim(cur, schedule_id, row[0])
+
+    def _trim(self, cur: Cursor, schedule_id: str, finished: int) -> None:
+        """Drop the oldest finished runs of a schedule beyond `keep_runs` (never a running
+        or still leased one), given how many finished runs it has."""
+        if self._keep_runs is None or finished <= self._keep_runs:
             return
         cur.execute(
             f"DELETE FROM {self._r} WHERE seq IN (SELECT seq FROM {self._r} "
             "WHERE schedule_id = %s AND status <> 'running' AND lease_until IS NULL "
             "ORDER BY seq LIMIT %s)",
-            (schedule_id, row[0] - self._keep_runs),
+            (schedule_id, finished - self._keep_runs),
         )
         cur.execute(
             f"UPDATE {self._s} SET finished_runs = finished_runs - %s WHERE id = %s",
@@ -424,12 +495,13 @@ class PostgresStore:
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
         with self._db.transaction("record a run") as cur:
             try:
-                self._insert_run(cur, run, lease_until)
+                self._insert_runs(cur, [run], lease_until)
             except UniqueViolation:
                 raise ConflictError(
                     f"run {shorten(run.id)} or its fire time exists already"
                 ) from None
-            self._count_finished(cur, run.schedule_id, [run])
+            if run.status is not RunStatus.RUNNING:
+                self._add_finished(cur, run.schedule_id, 1)
 
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
@@ -438,14 +510,17 @@ class PostgresStore:
             return []
         moved: builtins.list[str] = []
         with self._db.transaction("record finished runs") as cur:
-            self._lock_schedules(cur, [item.run.schedule_id for item in finishing])
+            locked = self._lock_schedules(cur, (item.run.schedule_id for item in finishing))
             statuses: dict[str, str] = dict(
                 cur.execute(
                     f"SELECT id, status FROM {self._r} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                     (sorted({item.run.id for item in finishing}),),
                 ).fetchall()
             )
-            results = [self._finish(cur, item, lease_until, statuses, moved) for item in finishing]
+            results = [
+                self._finish(cur, item, lease_until, locked=locked, statuses=statuses, moved=moved)
+                for item in finishing
+            ]
             if moved:  # e.g. a retry made a schedule due sooner
                 self._notify(cur)
         if moved:
@@ -457,6 +532,8 @@ class PostgresStore:
         cur: Cursor,
         item: Finishing,
         lease_until: datetime | None,
+        *,
+        locked: dict[str, _Locked],
         statuses: dict[str, str],
         moved: builtins.list[str],
     ) -> Finish | None:
@@ -465,9 +542,9 @@ class PostgresStore:
             return None
         self._write_run(cur, run, lease_until, item.occupied)
         statuses[run.id] = run.status.value
-        schedule = self._fold(cur, run, item.update, moved)
-        self._add_finished(cur, run.schedule_id, 1)
-        if item.occupied:
+        found = locked.get(run.schedule_id)
+        schedule = None if found is None else self._fold(cur, run, item.update, found, moved)
+        if item.occupied or found is None or not found.waiting:
             return schedule, None
         return schedule, self._start_buffered(cur, run.schedule_id, run.finished_at, lease_until)
 
@@ -476,18 +553,14 @@ class PostgresStore:
         cur: Cursor,
         run: Run,
         update: Callable[[Schedule], Schedule],
+        found: _Locked,
         moved: builtins.list[str],
     ) -> Schedule | None:
-        """Write `update(schedule)` for the run's schedule (noting in `moved` if its due
-        time changed); a corrupt schedule is logged and left alone (the run is recorded
-        all the same)."""
-        found = cur.execute(
-            f"SELECT body FROM {self._s} WHERE id = %s", (run.schedule_id,)
-        ).fetchone()
-        if found is None:
-            return None
+        """Write `update(schedule)` for the run's schedule, counting the run as finished
+        (noting in `moved` if its due time changed); a corrupt schedule is logged and
+        left alone (the run is recorded all the same)."""
         try:
-            schedule = self._decoded.get(run.schedule_id, found[0])
+            schedule = found.schedule or self._decoded.get(run.schedule_id, found.body)
             updated = update(schedule)
         except Exception as exc:
             log.error(
@@ -496,11 +569,15 @@ class PostgresStore:
                 exc,
                 extra={"schedule_id": run.schedule_id, "run_id": run.id},
             )
+            self._add_finished(cur, run.schedule_id, 1)
             return None
-        if updated is not schedule:
-            self._replace(cur, updated, schedule.version)
+        if updated is schedule:
+            self._add_finished(cur, run.schedule_id, 1)
+        else:
+            self._trim(cur, run.schedule_id, self._replace(cur, updated, schedule.version, 1))
             if updated.due_at != schedule.due_at:
                 moved.append(updated.id)
+        found.schedule = updated  # for a later run of the same schedule in this batch
         return updated
 
     def _start_buffered(
@@ -553,7 +630,7 @@ class PostgresStore:
             if row is None:
                 return None
             schedule_id = row[0]
-            self._lock_schedules(cur, [schedule_id])
+            found = self._lock_schedules(cur, [schedule_id]).get(schedule_id)
             cur.execute(
                 f"UPDATE {self._r} SET lease_until = NULL WHERE id = %s "
                 "AND status <> 'running' AND lease_until IS NOT NULL",
@@ -561,15 +638,14 @@ class PostgresStore:
             )
             if cur.rowcount != 1:
                 return None
-            found = cur.execute(
-                f"SELECT body FROM {self._s} WHERE id = %s", (schedule_id,)
-            ).fetchone()
             schedule: Schedule | None = None
             if found is not None:
                 try:
-                    schedule = self._decoded.get(schedule_id, found[0])
+                    schedule = self._decoded.get(schedule_id, found.body)
                 except StoreError as exc:
                     log.error("%s", exc, extra={"schedule_id": schedule_id, "run_id": run_id})
+            if found is None or not found.waiting:
+                return schedule, None
             return schedule, self._start_buffered(cur, schedule_id, at, lease_until)
 
     def renew_leases(self, run_ids: Sequence[str], until: datetime) -> None:
