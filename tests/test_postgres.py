@@ -302,7 +302,7 @@ def test_a_write_in_another_store_wakes_a_watcher(opened: Callable[..., Postgres
     sched.pause(s.id)
     assert woken.wait(WAIT), "the other store's update did not wake the watcher"
     stop()
-    assert watched._listener is None  # the last watcher left: the listener stopped
+    assert not watched._watch.listening  # the last watcher left: the listener stopped
 
 
 def test_a_sleeping_loop_wakes_for_a_schedule_made_by_another_process(

@@ -247,9 +247,11 @@ class Database:
             self._pool.close()
 
 
-def compare_clocks(conn: psycopg.Connection[Any], clock: Clock) -> tuple[timedelta, timedelta]:
-    """How far the database server's clock is ahead of `clock` (negative: behind), and
-    the uncertainty of that (half the round trip)."""
+def compare_clocks(
+    conn: psycopg.Connection[Any], clock: Clock, threshold: timedelta, where: str
+) -> timedelta:
+    """How far the database server's clock is ahead of `clock` (negative: behind),
+    warning when that is more than `threshold` (beyond the round trip's uncertainty)."""
     before = clock.now()
     row = (
         conn.cursor(row_factory=tuple_row)
@@ -259,4 +261,13 @@ def compare_clocks(conn: psycopg.Connection[Any], clock: Clock) -> tuple[timedel
     after = clock.now()
     assert row is not None
     half_trip = (after - before) / 2
-    return row[0].replace(tzinfo=timezone.utc) - (before + half_trip), half_trip
+    skew: timedelta = row[0].replace(tzinfo=timezone.utc) - (before + half_trip)
+    if abs(skew) > threshold + half_trip:
+        log.warning(
+            "this host's clock is %.1fs %s the database server's (%s); schedules fire by "
+            "each scheduler's own clock, so keep every host's clock in sync (NTP)",
+            abs(skew.total_seconds()),
+            "behind" if skew > timedelta(0) else "ahead of",
+            where,
+        )
+    return skew

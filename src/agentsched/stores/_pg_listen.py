@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 import psycopg
 
-__all__ = ["Listener"]
+from ._watchers import Watchers
+
+__all__ = ["Listener", "Watch"]
 
 log = logging.getLogger("agentsched")
 
@@ -110,3 +112,62 @@ class Listener:
                 delay,
             )
         self._stopping.wait(delay)
+
+
+class Watch:
+    """The callbacks of a store's `watch`, and the one `Listener` they share while any
+    is registered: the first starts it, the last to leave (or `close`) stops it."""
+
+    def __init__(
+        self,
+        connect: Callable[[], psycopg.Connection[tuple[object, ...]]],
+        channel: str,
+        timeout: float,
+    ) -> None:
+        self._connect, self._channel, self._timeout = connect, channel, timeout
+        self._watchers = Watchers()
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+        self._count = 0
+
+    def add(self, callback: Callable[[], None]) -> Callable[[], None]:
+        remove = self._watchers.add(callback)
+        with self._lock:
+            self._count += 1
+            if self._listener is None:
+                self._listener = Listener(self._connect, self._channel, self._watchers.notify)
+            listener = self._listener
+        # So that a write made after this returns is heard (unless the database is
+        # unreachable: then the listener keeps trying, and schedulers poll).
+        listener.wait_ready(self._timeout)
+        left = threading.Event()
+
+        def stop() -> None:
+            remove()
+            last = None
+            with self._lock:
+                if left.is_set() or self._count == 0:
+                    return
+                left.set()
+                self._count -= 1
+                if self._count == 0:
+                    last, self._listener = self._listener, None
+            if last is not None:
+                last.stop()
+
+        return stop
+
+    def notify(self) -> None:
+        """Call every callback now (a write in this process)."""
+        self._watchers.notify()
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
+
+    def close(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            self._count = 0
+        if listener is not None:
+            listener.stop()

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -56,10 +55,9 @@ from ..clock import Clock, SystemClock
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
 from ._pg_connect import Cursor, Database, compare_clocks
-from ._pg_listen import Listener
+from ._pg_listen import Watch
 from ._pg_schema import SCHEMA_VERSION, check_schema_name, existing_version, migrate
 from ._rows import DecodeCache, decode, to_json
-from ._watchers import Watchers
 from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
@@ -115,11 +113,8 @@ class PostgresStore:
         self._r = f'"{schema}".runs'
         self._channel = f"agentsched.{schema}"
         self._decoded = DecodeCache()
-        self._watchers = Watchers()
-        self._listen_lock = threading.Lock()
-        self._listener: Listener | None = None
-        self._watching = 0
         self._db = Database(dsn_or_pool, timeout, name=f"agentsched-{schema}")
+        self._watch = Watch(self._db.connect, self._channel, self._db.timeout)
         self.where = self._db.where
         with self._db.opening() as conn:
             version = existing_version(conn, schema)
@@ -127,15 +122,7 @@ class PostgresStore:
                 raise StoreError(f"no agentsched schema {schema!r} in {self.where}")
             if version != SCHEMA_VERSION:
                 migrate(conn, schema, self.where)
-            self.clock_skew, uncertainty = compare_clocks(conn, clock or SystemClock())
-        if abs(self.clock_skew) > skew_warning + uncertainty:
-            log.warning(
-                "this host's clock is %.1fs %s the database server's (%s); schedules fire by "
-                "each scheduler's own clock, so keep every host's clock in sync (NTP)",
-                abs(self.clock_skew.total_seconds()),
-                "behind" if self.clock_skew > timedelta(0) else "ahead of",
-                self.where,
-            )
+            self.clock_skew = compare_clocks(conn, clock or SystemClock(), skew_warning, self.where)
         self._db.start(max_connections)
 
     def __enter__(self) -> PostgresStore:
@@ -149,44 +136,13 @@ class PostgresStore:
         cur.execute("SELECT pg_notify(%s, '')", (self._channel,))
 
     def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Calls back after writes here and, through LISTEN/NOTIFY, in other processes.
-
-        The first watcher starts a listener thread with a connection of its own;
-        the last one to leave (or `close`) stops it.
-        """
-        remove = self._watchers.add(callback)
-        with self._listen_lock:
-            self._watching += 1
-            if self._listener is None:
-                self._listener = Listener(self._db.connect, self._channel, self._watchers.notify)
-            listener = self._listener
-        # So that a write made after this returns is heard (unless the database is
-        # unreachable: then the listener keeps trying, and schedulers poll).
-        listener.wait_ready(self._db.timeout)
-        left = threading.Event()
-
-        def stop() -> None:
-            remove()
-            listener = None
-            with self._listen_lock:
-                if left.is_set() or self._watching == 0:
-                    return
-                left.set()
-                self._watching -= 1
-                if self._watching == 0:
-                    listener, self._listener = self._listener, None
-            if listener is not None:
-                listener.stop()
-
-        return stop
+        """Calls back after writes here and, through LISTEN/NOTIFY, in other processes
+        (a listener thread with a connection of its own runs while anyone watches)."""
+        return self._watch.add(callback)
 
     def close(self) -> None:
         """Stop the listener and close the store's own pool (never an app's pool)."""
-        with self._listen_lock:
-            listener, self._listener = self._listener, None
-            self._watching = 0
-        if listener is not None:
-            listener.stop()
+        self._watch.close()
         self._db.close()
 
     # -- schedules -------------------------------------------------------------
@@ -216,7 +172,7 @@ class PostgresStore:
             except UniqueViolation:
                 raise ConflictError(f"schedule {shorten(schedule.id)} exists already") from None
             self._notify(cur)
-        self._watchers.notify()
+        self._watch.notify()
 
     def add_many(self, schedules: Sequence[Schedule]) -> None:
         """Insert many new schedules in one transaction (all or none), by COPY."""
@@ -231,7 +187,7 @@ class PostgresStore:
             except UniqueViolation:
                 raise ConflictError("a schedule with one of these ids exists already") from None
             self._notify(cur)
-        self._watchers.notify()
+        self._watch.notify()
 
     def get(self, schedule_id: str) -> Schedule | None:
         rows = self._db.read(f"SELECT body FROM {self._s} WHERE id = %s", (schedule_id,))
@@ -283,7 +239,7 @@ class PostgresStore:
         with self._db.transaction("update a schedule") as cur:
             self._replace(cur, schedule, expected_version)
             self._notify(cur)
-        self._watchers.notify()
+        self._watch.notify()
 
     def _replace(
         self, cur: Cursor, schedule: Schedule, expected_version: int, finished: int = 0
@@ -524,7 +480,7 @@ class PostgresStore:
             if moved:  # e.g. a retry made a schedule due sooner
                 self._notify(cur)
         if moved:
-            self._watchers.notify()
+            self._watch.notify()
         return results
 
     def _finish(
