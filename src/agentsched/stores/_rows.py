@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import StoreError, shorten
-from ..model import Run, Schedule
+from ..model import Run, Schedule, Status
 
-__all__ = ["DecodeCache", "decode", "to_json"]
+__all__ = ["DecodeCache", "decode", "list_filters", "to_json"]
 
 R = TypeVar("R", Schedule, Run)
 
@@ -35,6 +35,29 @@ def decode(kind: type[R], row_id: str, body: bytes | str) -> R:
             f"{label} row {shorten(row_id)} is corrupt: it holds {label} {shorten(record.id)}"
         )
     return record
+
+
+def list_filters(
+    mark: str,
+    agent_id: str | None,
+    status: Status | None,
+    owner: str | None,
+    include_deleted: bool,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and parameters for `Store.list`'s filters (`mark`: the driver's
+    placeholder); deleted schedules are left out unless asked for."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("agent_id", agent_id), ("owner", owner)):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(value)
+    if status is not None:
+        where.append(f"status = {mark}")
+        params.append(status.value)
+    elif not include_deleted:
+        where.append("status <> 'deleted'")
+    return where, params
 
 
 class DecodeCache:

@@ -57,7 +57,7 @@ from ..model import Activity, Run, RunStatus, Schedule, Status, replace
 from ._pg_connect import Cursor, Database, compare_clocks
 from ._pg_listen import Watch
 from ._pg_schema import SCHEMA_VERSION, check_schema_name, existing_version, migrate
-from ._rows import DecodeCache, decode, to_json
+from ._rows import DecodeCache, decode, list_filters, to_json
 from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
@@ -203,19 +203,7 @@ class PostgresStore:
         limit: int = 100,
         after: str | None = None,
     ) -> builtins.list[Schedule]:
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        if agent_id is not None:
-            where.append("agent_id = %s")
-            params.append(agent_id)
-        if owner is not None:
-            where.append("owner = %s")
-            params.append(owner)
-        if status is not None:
-            where.append("status = %s")
-            params.append(status.value)
-        elif not include_deleted:
-            where.append("status <> 'deleted'")
+        where, params = list_filters("%s", agent_id, status, owner, include_deleted)
         if after is not None:
             cursor = self._db.read(f"SELECT sort_name FROM {self._s} WHERE id = %s", (after,))
             if not cursor:

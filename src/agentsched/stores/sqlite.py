@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
-from ._rows import DecodeCache, decode, to_json
+from ._rows import DecodeCache, decode, list_filters, to_json
 from ._watchers import Watchers
 from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
@@ -405,19 +405,7 @@ class SQLiteStore:
         limit: int = 100,
         after: str | None = None,
     ) -> builtins.list[Schedule]:
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        if agent_id is not None:
-            where.append("agent_id = ?")
-            params.append(agent_id)
-        if owner is not None:
-            where.append("owner = ?")
-            params.append(owner)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
-        elif not include_deleted:
-            where.append("status != 'deleted'")
+        where, params = list_filters("?", agent_id, status, owner, include_deleted)
         if after is not None:
             cursor = self._read("SELECT sort_name FROM schedules WHERE id = ?", (after,))
             if not cursor:
