@@ -27,6 +27,7 @@ from agentsched import (
     InlineExecutor,
     Once,
     Overlap,
+    Run,
     RunStatus,
     Schedule,
     Scheduler,
@@ -183,6 +184,29 @@ def test_four_processes_opening_a_new_schema_at_once(schema: str) -> None:
     assert pg_server.sql(f'SELECT version FROM "{schema}".schema_versions') == [
         (v,) for v in range(1, SCHEMA_VERSION + 1)
     ]
+
+
+def test_one_refused_schedule_leaves_the_rest_of_its_batch_claimed(
+    opened: Callable[..., PostgresStore],
+) -> None:
+    store = opened()
+    sched = scheduler(store)
+    made = [hourly(sched, f"s{n}") for n in range(5)]
+    taken = made[2]  # a run of its 09:00 fire exists already: its claim is refused
+    store.add_run(
+        Run(
+            id="run_already",
+            schedule_id=taken.id,
+            agent_id="bot",
+            status=RunStatus.SUCCEEDED,
+            scheduled_for=NINE,
+            finished_at=NINE,
+        )
+    )
+    runs = sched.tick(now=NINE)
+    assert sorted(r.schedule_id for r in runs) == sorted(s.id for s in made if s is not taken)
+    assert sched.get(taken.id) == taken  # left as it was
+    assert [r.id for r in sched.runs(taken.id)] == ["run_already"]
 
 
 # -- corrupt rows ----------------------------------------------------------------------
