@@ -17,14 +17,17 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pg_server
 import psycopg_pool
 import pytest
 from conftest import claim_and_die
 
 from agentsched import (
+    ConflictError,
     Cron,
     InlineExecutor,
+    MemoryStore,
     Once,
     Overlap,
     Run,
@@ -207,6 +210,16 @@ def test_one_refused_schedule_leaves_the_rest_of_its_batch_claimed(
     assert sorted(r.schedule_id for r in runs) == sorted(s.id for s in made if s is not taken)
     assert sched.get(taken.id) == taken  # left as it was
     assert [r.id for r in sched.runs(taken.id)] == ["run_already"]
+
+
+def test_add_many_writes_all_or_nothing(opened: Callable[..., PostgresStore]) -> None:
+    store = opened()
+    made = [hourly(scheduler(MemoryStore()), f"bulk {n}") for n in range(3)]
+    store.add_many(made)
+    assert store.list() == made
+    with pytest.raises(ConflictError):
+        store.add_many([attrs.evolve(made[0], id="sched_new"), made[1]])
+    assert store.get("sched_new") is None
 
 
 # -- corrupt rows ----------------------------------------------------------------------
