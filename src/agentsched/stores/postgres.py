@@ -403,13 +403,26 @@ class PostgresStore:
         run: Run,
         lease_until: datetime | None = None,
         occupied: bool = False,
-    ) -> None:
+        only_running: bool = False,
+    ) -> bool:
+        """Write the run (if `only_running`, only over a run still `running`); whether
+        it was written."""
         leased = occupied or (run.status is RunStatus.RUNNING and run.started_at is not None)
         cur.execute(
             f"UPDATE {self._r} SET status = %s, started_at = %s, body = %s, lease_until = "
-            "CASE WHEN %s THEN COALESCE(%s::timestamptz, lease_until) END WHERE id = %s",
-            (run.status.value, run.started_at, to_json(run), leased, lease_until, run.id),
+            "CASE WHEN %s THEN COALESCE(%s::timestamptz, lease_until) END "
+            "WHERE id = %s AND (status = 'running' OR NOT %s)",
+            (
+                run.status.value,
+                run.started_at,
+                to_json(run),
+                leased,
+                lease_until,
+                run.id,
+                only_running,
+            ),
         )
+        return cur.rowcount == 1
 
     def _add_finished(self, cur: Cursor, schedule_id: str, count: int) -> None:
         row = cur.execute(
@@ -426,7 +439,7 @@ class PostgresStore:
         if self._keep_runs is None or finished <= self._keep_runs:
             return
         cur.execute(
-            f"DELETE FROM {self._r} WHERE seq IN (SELECT seq FROM {self._r} "
+            f"DELETE FROM {self._r} WHERE id IN (SELECT id FROM {self._r} "
             "WHERE schedule_id = %s AND status <> 'running' AND lease_until IS NULL "
             "ORDER BY seq LIMIT %s)",
             (schedule_id, finished - self._keep_runs),
@@ -455,16 +468,12 @@ class PostgresStore:
         moved: builtins.list[str] = []
         with self._db.transaction("record finished runs") as cur:
             locked = self._lock_schedules(cur, (item.run.schedule_id for item in finishing))
-            statuses: dict[str, str] = dict(
+            if len(finishing) > 1:  # lock the runs too in id order, as every writer does
                 cur.execute(
-                    f"SELECT id, status FROM {self._r} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    f"SELECT 1 FROM {self._r} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                     (sorted({item.run.id for item in finishing}),),
-                ).fetchall()
-            )
-            results = [
-                self._finish(cur, item, lease_until, locked=locked, statuses=statuses, moved=moved)
-                for item in finishing
-            ]
+                )
+            results = [self._finish(cur, item, lease_until, locked, moved) for item in finishing]
             if moved:  # e.g. a retry made a schedule due sooner
                 self._notify(cur)
         if moved:
@@ -476,16 +485,12 @@ class PostgresStore:
         cur: Cursor,
         item: Finishing,
         lease_until: datetime | None,
-        *,
         locked: dict[str, _Locked],
-        statuses: dict[str, str],
         moved: builtins.list[str],
     ) -> Finish | None:
         run = item.run
-        if statuses.get(run.id) != RunStatus.RUNNING.value:
-            return None
-        self._write_run(cur, run, lease_until, item.occupied)
-        statuses[run.id] = run.status.value
+        if not self._write_run(cur, run, lease_until, item.occupied, only_running=True):
+            return None  # finished already (a timeout, a sweep), or gone
         found = locked.get(run.schedule_id)
         schedule = None if found is None else self._fold(cur, run, item.update, found, moved)
         if item.occupied or found is None or not found.waiting:
