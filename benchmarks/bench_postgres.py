@@ -8,7 +8,8 @@
            sharing the database (fires per second, and each process's share)
 
 Both libraries run on the same PostgreSQL server in the same run, in
-interleaved rounds (each figure is the median, with min-max), with no-op
+interleaved rounds (each figure is the median, with min-max; each fill is
+vacuumed and checkpointed before it is measured), with no-op
 handlers run synchronously (InlineExecutor / DebugExecutor) and time driven
 by hand. Large tables are filled by copying rows in directly: clones of one
 schedule made by `Scheduler.create` (ours), of one pickled job made by
@@ -22,6 +23,7 @@ in a schema of its own, dropped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -72,6 +74,15 @@ def scratch_schema(dsn: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+def settle(dsn: str, table: str) -> None:
+    """After a bulk fill: statistics and visibility up to date, and dirty pages written
+    out, so that neither autovacuum nor a checkpoint lands inside a measurement."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"VACUUM (ANALYZE) {table}")
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # not a superuser
+            conn.execute("CHECKPOINT")
+
+
 # -- agentsched -----------------------------------------------------------------
 
 
@@ -101,7 +112,7 @@ def ours_fill(dsn: str, schema: str, total: int, due: int) -> Scheduler:
                     f'"next_run_at":"{_iso(DUE)}"', f'"next_run_at":"{_iso(at)}"'
                 )
                 copy.write_row((new_id, None, "bench", "", "active", at, 1, body))
-        cur.execute(f"ANALYZE {table}")
+    settle(dsn, table)
     return sched
 
 
@@ -140,7 +151,7 @@ def aps_fill(dsn: str, schema: str, total: int, due: int) -> ManualScheduler:
                 when = DUE if n < due else FAR
                 job.update(id=f"job{n}", next_run_time=when)
                 copy.write_row((f"job{n}", when.timestamp(), pickle.dumps(job, 5)))
-        cur.execute(f"ANALYZE {table}")
+    settle(dsn, table)
     return sched
 
 
