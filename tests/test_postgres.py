@@ -147,18 +147,16 @@ def test_a_bad_schema_name_is_a_validation_error(bad: Any) -> None:
 def test_read_only_use_creates_nothing(schema: str) -> None:
     with pytest.raises(StoreError, match=f"no agentsched schema '{schema}'"):
         PostgresStore(pg_server.DSN, schema=schema, create=False)
-    url = pg_server.DSN + f"?schema={schema}" if "://" in pg_server.DSN else None
-    if url is not None:
-        assert main(["--db", url, "list"]) == 2
-        assert main(["--db", url, "runs", "sched_x"]) == 2
+    url = pg_server.url(schema)
+    assert main(["--db", url, "list"]) == 2
+    assert main(["--db", url, "runs", "sched_x"]) == 2
     assert pg_server.sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
-    if url is not None:
-        assert main(["--db", url, "add", "--agent", "bot", "--input", "go", "--every", "1h"]) == 0
-        assert main(["--db", url, "list"]) == 0
-        store = store_from_url(url, create=False)
-        assert isinstance(store, PostgresStore) and store.schema == schema
-        assert [s.agent_id for s in store.list()] == ["bot"]
-        store.close()
+    assert main(["--db", url, "add", "--agent", "bot", "--input", "go", "--every", "1h"]) == 0
+    assert main(["--db", url, "list"]) == 0
+    store = store_from_url(url, create=False)
+    assert isinstance(store, PostgresStore) and store.schema == schema
+    assert [s.agent_id for s in store.list()] == ["bot"]
+    store.close()
 
 
 _OPENER = textwrap.dedent(

@@ -78,7 +78,7 @@ class Listener:
                         self._call()
                     failures = 0
                     self._listen(conn)
-            except psycopg.Error as exc:
+            except (psycopg.Error, OSError, ValueError) as exc:  # ValueError: a closed socket
                 self._listening = False
                 self._ready.set()
                 failures += 1
