@@ -1,6 +1,6 @@
-"""A worker process for test_crash.py: ticks one SQLite file through fixed instants.
+"""A worker process for test_crash.py: ticks one store through fixed instants.
 
-Usage: python crash_worker.py DB LOG START_ISO STEPS STEP_SECONDS SEED
+Usage: python crash_worker.py STORE_URL LOG START_ISO STEPS STEP_SECONDS SEED
 
 The handler appends one line per call to LOG (a single O_APPEND write, so
 lines never interleave), then lingers a moment so that kills land inside
@@ -15,12 +15,13 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-from agentsched import InlineExecutor, RunContext, Scheduler, SQLiteStore
+from agentsched import InlineExecutor, RunContext, Scheduler
+from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
 
 
 def main() -> None:
-    db, log_path, start_text, steps, step_seconds, seed = sys.argv[1:7]
+    url, log_path, start_text, steps, step_seconds, seed = sys.argv[1:7]
     rng = random.Random(int(seed))
     start = datetime.fromisoformat(start_text)
     clock = FakeClock(start)
@@ -33,7 +34,7 @@ def main() -> None:
         time.sleep(rng.uniform(0, 0.004))
 
     sched = Scheduler(
-        store=SQLiteStore(db),
+        store=store_from_url(url),
         handler=handler,
         executor=InlineExecutor(),
         clock=clock,

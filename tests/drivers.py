@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pg_server
 import pytest
 
 from agentsched import AsyncScheduler, InlineExecutor, MemoryStore, Scheduler, SQLiteStore
@@ -92,6 +93,8 @@ class Factory:
             made: Store = MemoryStore(**options)
         elif self.kind.startswith("sqlite"):
             made = SQLiteStore(self.directory / f"store-{len(self.stores)}.db", **options)
+        elif self.kind.startswith("postgres"):
+            made = pg_server.scratch_store(**options)
         else:
             raise AssertionError(self.kind)
         self.stores.append(made)
@@ -101,6 +104,10 @@ class Factory:
         """Another handle on the same data (another process would open its own)."""
         if isinstance(store, SQLiteStore):
             again = SQLiteStore(store.path)
+            self.stores.append(again)
+            return again
+        if self.kind.startswith("postgres"):
+            again = pg_server.reopen(store)
             self.stores.append(again)
             return again
         return store
@@ -144,7 +151,14 @@ class Factory:
             store.close()
 
 
-KINDS = ["memory-sync", "memory-async", "sqlite-sync", "sqlite-async"]
+KINDS = [
+    "memory-sync",
+    "memory-async",
+    "sqlite-sync",
+    "sqlite-async",
+    "postgres-sync",
+    "postgres-async",
+]
 
 
 @pytest.fixture(params=KINDS)

@@ -1,8 +1,9 @@
-"""Several processes tick one SQLite file while being SIGKILLed at random moments.
+"""Several processes tick one store (a SQLite file, a PostgreSQL schema) while being
+SIGKILLed at random moments.
 
 Afterwards every (schedule, fire time) has exactly one run record, every
 handler call is for a distinct fire, nothing is left running after a final
-pass, and the file passes PRAGMA integrity_check. Seeded; bounded in time.
+pass, and a SQLite file passes PRAGMA integrity_check. Seeded; bounded in time.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pg_server
 import pytest
 
-from agentsched import Cron, InlineExecutor, Interval, RunStatus, Scheduler, SQLiteStore, Status
+from agentsched import Cron, InlineExecutor, Interval, RunStatus, Scheduler, Status
 from agentsched.model import RunTrigger
+from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -34,14 +38,26 @@ KILLS = 14
 DEADLINE = 50.0  # seconds of real time for the whole storm
 
 
-def spawn(db: Path, log: Path, seed: int) -> subprocess.Popen[bytes]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the workers meet: a SQLite file, or a PostgreSQL schema of the test's own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'agents.db'}"
+        return
+    pg_server.require()
+    schema = pg_server.new_schema()
+    yield pg_server.url(schema)
+    pg_server.drop_schema(schema)
+
+
+def spawn(url: str, log: Path, seed: int) -> subprocess.Popen[bytes]:
     errors = log.with_name(f"worker-{seed}.err")
     with errors.open("wb") as stderr:
         return subprocess.Popen(
             [
                 sys.executable,
                 str(WORKER),
-                str(db),
+                url,
                 str(log),
                 START.isoformat(),
                 str(STEPS),
@@ -54,12 +70,12 @@ def spawn(db: Path, log: Path, seed: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.parametrize("seed", [7, 2026])
-def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, seed: int) -> None:
+def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, store_url: str, seed: int) -> None:
     rng = random.Random(seed)
-    db, log = tmp_path / "agents.db", tmp_path / "handler.log"
+    log = tmp_path / "handler.log"
     last = START + STEP * (STEPS - 1)
     setup = Scheduler(
-        store=SQLiteStore(db),
+        store=store_from_url(store_url),
         handler=lambda ctx: None,
         executor=InlineExecutor(),
         clock=FakeClock(START),
@@ -79,7 +95,7 @@ def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, seed: int) -> None
     ]
     setup.store.close()
 
-    workers = [spawn(db, log, rng.randrange(10**6)) for _ in range(WORKERS)]
+    workers = [spawn(store_url, log, rng.randrange(10**6)) for _ in range(WORKERS)]
     kills, began = 0, time.monotonic()
     while any(w.poll() is None for w in workers):
         assert time.monotonic() - began < DEADLINE, "the kill storm took too long"
@@ -90,14 +106,14 @@ def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, seed: int) -> None
             os.kill(workers[victim].pid, signal.SIGKILL)
             workers[victim].wait()
             kills += 1
-            workers[victim] = spawn(db, log, rng.randrange(10**6))
+            workers[victim] = spawn(store_url, log, rng.randrange(10**6))
     for w in workers:
         assert w.returncode == 0, "\n".join(p.read_text() for p in tmp_path.glob("*.err"))
     assert kills > 0
 
     # a final pass after every lease has run out: no new fires (end_at), only the sweep
     final = Scheduler(
-        store=SQLiteStore(db),
+        store=store_from_url(store_url),
         handler=lambda ctx: None,
         executor=InlineExecutor(),
         clock=FakeClock(last + timedelta(hours=1)),
@@ -134,17 +150,18 @@ def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, seed: int) -> None
     all_runs = [r for s in created for r in final.store.runs(s.id, limit=10_000)]
     interrupted = sum(bool(r.error and r.error.startswith("interrupted")) for r in all_runs)
     print(
-        f"seed {seed}: {kills} kills, {len(handled)} handler calls, {len(all_runs)} runs, "
+        f"{store_url.partition(':')[0]} seed {seed}: {kills} kills, "
+        f"{len(handled)} handler calls, {len(all_runs)} runs, "
         f"{interrupted} interrupted, "
         f"{sum(r.status is RunStatus.MISSED for r in all_runs)} missed, "
         f"{sum(r.coalesced > 1 for r in all_runs)} coalesced"
     )
+    # every handler call belongs to a recorded run
+    assert all(final.store.get_run(run_id) is not None for run_id, _, _ in handled)
     final.store.close()
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        logged_runs = {run_id for run_id, _, _ in handled}
-        stored = {row[0] for row in conn.execute("SELECT id FROM runs")}
-        assert logged_runs <= stored  # every handler call belongs to a recorded run
-    finally:
-        conn.close()
+    if store_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(store_url[len("sqlite:///") :])
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()

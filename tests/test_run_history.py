@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pg_server
 import pytest
 from conftest import claim_and_die
 
@@ -35,16 +36,18 @@ MINUTE = timedelta(minutes=1)
 StoreFactory = Callable[..., Store]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     made: list[Store] = []
 
     def factory(**options: object) -> Store:
-        store: Store = (
-            MemoryStore(**options)  # type: ignore[arg-type]
-            if request.param == "memory"
-            else SQLiteStore(tmp_path / f"s{len(made)}.db", **options)  # type: ignore[arg-type]
-        )
+        store: Store
+        if request.param == "memory":
+            store = MemoryStore(**options)  # type: ignore[arg-type]
+        elif request.param == "sqlite":
+            store = SQLiteStore(tmp_path / f"s{len(made)}.db", **options)  # type: ignore[arg-type]
+        else:
+            store = pg_server.scratch_store(**options)
         made.append(store)
         return store
 

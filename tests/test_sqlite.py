@@ -133,7 +133,7 @@ def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(Scheduler.from_url(f"sqlite:///{absolute}").store, SQLiteStore)
     assert absolute.exists()
     assert isinstance(Scheduler.from_url("memory://").store, MemoryStore)
-    for bad in ("mysql://x", "sqlite:///", 3, "postgresql://localhost/db"):
+    for bad in ("mysql://x", "sqlite:///", 3):
         with pytest.raises(ValidationError) as info:
             Scheduler.from_url(bad)  # type: ignore[arg-type]
         assert info.value.field == "url"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pg_server
 import pytest
 
 from agentsched import MemoryStore, SQLiteStore
@@ -24,6 +25,14 @@ class TestSQLiteStore(StoreConformance):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
         store = SQLiteStore(tmp_path / "agents.db")
+        yield store
+        store.close()
+
+
+class TestPostgresStore(StoreConformance):
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        store = pg_server.scratch_store()
         yield store
         store.close()
 

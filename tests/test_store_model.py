@@ -1,4 +1,4 @@
-"""Both stores against a plain-dict model, driven by random operations.
+"""Every store against a plain-dict model, driven by random operations.
 
 Adds (fresh and duplicate ids), updates (current and stale versions),
 claims at random instants, run inserts (fresh and duplicate fire times);
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
+import pg_server
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -70,9 +71,13 @@ class StoreModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="agentsched-model-"))
-        self.store: Store = (
-            MemoryStore() if self.kind == "memory" else SQLiteStore(self.directory / "m.db")
-        )
+        self.store: Store
+        if self.kind == "memory":
+            self.store = MemoryStore()
+        elif self.kind == "sqlite":
+            self.store = SQLiteStore(self.directory / "m.db")
+        else:
+            self.store = pg_server.shared_store()
         self.model: dict[str, Schedule] = {}
         self.runs: dict[str, list[str]] = {}
         self.fired: set[tuple[str, datetime | None]] = set()
@@ -160,5 +165,10 @@ class SQLiteStoreModel(StoreModel):
     kind = "sqlite"
 
 
+class PostgresStoreModel(StoreModel):
+    kind = "postgres"
+
+
 TestMemoryStoreModel = StoreModel.TestCase
 TestSQLiteStoreModel = SQLiteStoreModel.TestCase
+TestPostgresStoreModel = PostgresStoreModel.TestCase

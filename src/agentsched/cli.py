@@ -775,7 +775,8 @@ def _add_store_options(
         "--db",
         metavar="URL",
         default=default,
-        help=f"store URL: sqlite:///path.db or memory:// (default: ${DB_VARIABLE}, "
+        help=f"store URL: sqlite:///path.db, postgresql://... or memory:// "
+        f"(default: ${DB_VARIABLE}, "
         f"else {DEFAULT_DB})",
     )
     if not owner:

@@ -27,6 +27,7 @@ import attrs
 from ._datetimes import format_instant
 from ._log import fields, log
 from ._validate import check_duration
+from .errors import StoreError
 from .events import RUN_ENDS, EventHub
 from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
@@ -334,12 +335,8 @@ class Engine:
     # -- recording -----------------------------------------------------------
 
     def _record(self, run: Run, outcome: Outcome, occupied: bool = False) -> Run | None:
-        finished = _finished(run, outcome)
-        (result,) = self.store.finish_runs(
-            [Finishing(finished, partial(apply_outcome, run=finished, outcome=outcome), occupied)],
-            lease_until=outcome.finished_at + self.lease,
-        )
-        return self._recorded(finished, outcome, result)
+        (final,) = self._write([(run, outcome)], occupied)
+        return final
 
     def _flush(self, pending: _Pending) -> None:
         """Write the outcomes waiting in a batch, in one `finish_runs`; a buffered run they
@@ -347,22 +344,43 @@ class Engine:
         while pending.items:
             items, pending.items = pending.items, []
             pending.since = time.monotonic()
-            done = [(_finished(run, outcome), outcome) for run, outcome in items]
             try:
-                results = self.store.finish_runs(
-                    [
-                        Finishing(run, partial(apply_outcome, run=run, outcome=outcome))
-                        for run, outcome in done
-                    ],
-                    lease_until=max(o.finished_at for _, o in done) + self.lease,
-                )
+                finals = self._write(items)
             finally:
                 for run, _ in items:
                     self._land(run.id)
-            for (finished, outcome), result in zip(done, results, strict=True):
-                final = self._recorded(finished, outcome, result)
+            for final in finals:
                 if final is not None:
                     pending.finals[final.id] = final
+
+    def _write(self, items: list[tuple[Run, Outcome]], occupied: bool = False) -> list[Run | None]:
+        """Store how runs ended, in one `finish_runs`, retried once (a finish that already
+        landed changes nothing the second time). If the store still fails, the runs stay
+        `running`: their handlers ran, and their leases will mark them interrupted."""
+        done = [(_finished(run, outcome), outcome) for run, outcome in items]
+        finishing = [
+            Finishing(run, partial(apply_outcome, run=run, outcome=outcome), occupied)
+            for run, outcome in done
+        ]
+        lease_until = max(o.finished_at for _, o in done) + self.lease
+        try:
+            try:
+                results = self.store.finish_runs(finishing, lease_until)
+            except StoreError:
+                results = self.store.finish_runs(finishing, lease_until)
+        except StoreError:
+            log.exception(
+                "could not record the outcome of %d run(s), %s first; their leases will "
+                "mark them interrupted",
+                len(done),
+                done[0][0].id,
+                extra=fields(run=done[0][0]),
+            )
+            return [None] * len(done)
+        return [
+            self._recorded(finished, outcome, result)
+            for (finished, outcome), result in zip(done, results, strict=True)
+        ]
 
     def _recorded(self, finished: Run, outcome: Outcome, result: Finish | None) -> Run | None:
         """After a run's outcome was written: log it, tell subscribers, start what it

@@ -25,7 +25,6 @@ migrated forward.
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import sqlite3
 import threading
@@ -34,12 +33,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status, replace
+from ._rows import DecodeCache, decode, list_filters, to_json
 from ._watchers import Watchers
 from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
@@ -132,10 +132,6 @@ def _micros(value: datetime | None) -> int | None:
     return None if value is None else (value - _EPOCH) // _MICROSECOND
 
 
-def _json(record: Schedule | Run) -> str:
-    return json.dumps(record.to_dict(), separators=(",", ":"), ensure_ascii=False)
-
-
 def _by_id(raw_id: bytes) -> str:
     """A WHERE clause for a row by the id read as bytes: the primary key when the id
     is text, a scan (rare: a row corrupt in its very id) when it is not."""
@@ -149,50 +145,6 @@ def _by_id(raw_id: bytes) -> str:
 def _text(value: bytes | str) -> str:
     """A key column read as bytes (so one bad row cannot fail a whole query), as text."""
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-R = TypeVar("R", Schedule, Run)
-
-
-def _decode(kind: type[R], row_id: str, body: bytes | str) -> R:
-    """A stored row back into a record; `StoreError` naming the row if it is corrupt."""
-    label = "schedule" if kind is Schedule else "run"
-    try:
-        record = kind.from_dict(json.loads(body))
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        raise StoreError(f"{label} row {shorten(row_id)} is corrupt: {exc}") from None
-    if record.id != row_id:
-        raise StoreError(
-            f"{label} row {shorten(row_id)} is corrupt: it holds {label} {shorten(record.id)}"
-        )
-    return record
-
-
-class _Decoded:
-    """Schedules decoded (or written) recently, keyed by their exact stored text.
-
-    Decoding validates every field, which is most of the cost of reading a
-    row; the same text always decodes to the same record, so a hit is safe.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._items: dict[tuple[str, bytes | str], Schedule] = {}
-        self._lock = threading.Lock()
-
-    def get(self, schedule_id: str, body: bytes | str) -> Schedule:
-        key = (schedule_id, body)
-        found = self._items.get(key)
-        if found is None:
-            found = _decode(Schedule, schedule_id, body)
-            self.put(found, body)
-        return found
-
-    def put(self, schedule: Schedule, body: bytes | str) -> None:
-        with self._lock:
-            if len(self._items) >= self._size:
-                self._items.clear()
-            self._items[(schedule.id, body)] = schedule
 
 
 # Bodies and ids are selected as BLOBs: SQLite would fail the whole query on one
@@ -232,7 +184,7 @@ class SQLiteStore:
         self._timeout = busy_timeout.total_seconds()
         self._synchronous = synchronous
         self._local = threading.local()
-        self._decoded = _Decoded()
+        self._decoded = DecodeCache()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._watchers = Watchers()
@@ -421,7 +373,7 @@ class SQLiteStore:
     # -- schedules -------------------------------------------------------------
 
     def _schedule_row(self, schedule: Schedule) -> tuple[Any, ...]:
-        body = _json(schedule)
+        body = to_json(schedule)
         self._decoded.put(schedule, body.encode())
         return (
             schedule.owner,
@@ -464,19 +416,7 @@ class SQLiteStore:
         limit: int = 100,
         after: str | None = None,
     ) -> builtins.list[Schedule]:
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        if agent_id is not None:
-            where.append("agent_id = ?")
-            params.append(agent_id)
-        if owner is not None:
-            where.append("owner = ?")
-            params.append(owner)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
-        elif not include_deleted:
-            where.append("status != 'deleted'")
+        where, params = list_filters("?", agent_id, status, owner, include_deleted)
         if after is not None:
             cursor = self._read("SELECT sort_name FROM schedules WHERE id = ?", (after,))
             if not cursor:
@@ -516,7 +456,7 @@ class SQLiteStore:
         ):
             # The firing path: only status, timing and the document change, so
             # leave the sorted and filtered indexes alone.
-            body = _json(schedule)
+            body = to_json(schedule)
             self._decoded.put(schedule, body.encode())
             cursor = db.execute(
                 "UPDATE schedules SET status = ?, next_run_at = ?, version = ?, body = ? "
@@ -634,7 +574,7 @@ class SQLiteStore:
                 run.status.value,
                 _micros(run.started_at),
                 _micros(lease_until) if leased else None,
-                _json(run),
+                to_json(run),
             ),
         )
 
@@ -652,7 +592,7 @@ class SQLiteStore:
             (
                 run.status.value,
                 _micros(run.started_at),
-                _json(run),
+                to_json(run),
                 leased,
                 _micros(lease_until),
                 run.id,
@@ -797,7 +737,7 @@ class SQLiteStore:
             if waiting is None:
                 return None
             try:
-                buffered = _decode(Run, _text(waiting[0]), waiting[1])
+                buffered = decode(Run, _text(waiting[0]), waiting[1])
             except StoreError as exc:
                 self._quarantine_run(db, waiting[0], schedule_id, exc)
                 continue
@@ -821,7 +761,7 @@ class SQLiteStore:
 
     def get_run(self, run_id: str) -> Run | None:
         rows = self._read("SELECT CAST(body AS BLOB) FROM runs WHERE id = ?", (run_id,))
-        return _decode(Run, run_id, rows[0][0]) if rows else None
+        return decode(Run, run_id, rows[0][0]) if rows else None
 
     def runs(self, schedule_id: str, limit: int = 50) -> builtins.list[Run]:
         rows = self._read(
@@ -831,7 +771,7 @@ class SQLiteStore:
         found = []
         for raw_id, body in rows:
             try:
-                found.append(_decode(Run, _text(raw_id), body))
+                found.append(decode(Run, _text(raw_id), body))
             except StoreError as exc:
                 log.error("skipping a run: %s", exc, extra={"run_id": _text(raw_id)})
         return found
@@ -853,7 +793,7 @@ class SQLiteStore:
         corrupt: builtins.list[tuple[bytes, str, StoreError]] = []
         for raw_id, body, schedule_id in rows:
             try:
-                found.append(_decode(Run, _text(raw_id), body))
+                found.append(decode(Run, _text(raw_id), body))
             except StoreError as exc:
                 corrupt.append((raw_id, _text(schedule_id), exc))
         if corrupt and not self.read_only:

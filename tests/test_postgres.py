@@ -1,0 +1,598 @@
+"""PostgresStore beyond the shared suites: schema, several openers, corrupt rows,
+NOTIFY, clock skew, lost connections, URLs and app-owned pools.
+
+Runs against `AGENTSCHED_PG_DSN` (see tests/pg_server.py); each test works in
+a schema of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import pg_server
+import psycopg_pool
+import pytest
+from conftest import claim_and_die
+
+from agentsched import (
+    ConflictError,
+    Cron,
+    InlineExecutor,
+    MemoryStore,
+    Once,
+    Overlap,
+    Run,
+    RunStatus,
+    Schedule,
+    Scheduler,
+    StoreError,
+    ValidationError,
+)
+from agentsched.cli import main
+from agentsched.ids import new_run_id
+from agentsched.planning import plan_claim
+from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore
+from agentsched.stores.urls import _take_schema, store_from_url
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
+NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
+WAIT = 10.0  # seconds a test may wait for another thread before failing
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    pg_server.require()
+    name = pg_server.new_schema()
+    yield name
+    pg_server.drop_schema(name)
+
+
+@pytest.fixture
+def opened(schema: str) -> Iterator[Callable[..., PostgresStore]]:
+    """Opens stores on the test's schema, and closes them after the test."""
+    made: list[PostgresStore] = []
+
+    def open_store(dsn: str = pg_server.DSN, **options: Any) -> PostgresStore:
+        store = PostgresStore(dsn, schema=schema, **options)
+        made.append(store)
+        return store
+
+    yield open_store
+    for store in made:
+        store.close()
+
+
+def scheduler(store: PostgresStore, handler: Any = None, **options: Any) -> Scheduler:
+    return Scheduler(
+        store=store,
+        handler=handler or (lambda ctx: "ok"),
+        executor=InlineExecutor(),
+        clock=options.pop("clock", FakeClock(T0)),
+        **options,
+    )
+
+
+def hourly(sched: Scheduler, name: str, **changes: Any) -> Schedule:
+    fields: dict[str, Any] = {
+        "agent_id": "bot",
+        "schedule": Cron("0 * * * *"),
+        "input": "go",
+        "name": name,
+    }
+    fields.update(changes)
+    return sched.create(**fields)
+
+
+def body(schema: str, table: str, row_id: str) -> str:
+    ((text,),) = pg_server.sql(f'SELECT body FROM "{schema}".{table} WHERE id = %s', row_id)
+    return str(text)
+
+
+# -- schema ----------------------------------------------------------------------------
+
+
+def test_the_schema_is_versioned_and_a_newer_one_is_refused(
+    schema: str, opened: Callable[..., PostgresStore]
+) -> None:
+    opened().close()
+    versions = pg_server.sql(f'SELECT version FROM "{schema}".schema_versions ORDER BY version')
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    opened().close()  # opening again applies nothing twice
+    assert pg_server.sql(f'SELECT count(*) FROM "{schema}".schema_versions') == [(SCHEMA_VERSION,)]
+    pg_server.sql(
+        f'INSERT INTO "{schema}".schema_versions (version) VALUES (%s)', SCHEMA_VERSION + 1
+    )
+    with pytest.raises(StoreError, match="upgrade agentsched") as info:
+        opened()
+    assert schema in str(info.value)
+
+
+def test_tables_live_in_the_chosen_schema_only(schema: str) -> None:
+    other = pg_server.new_schema()
+    try:
+        first = scheduler(PostgresStore(pg_server.DSN, schema=schema))
+        second = scheduler(PostgresStore(pg_server.DSN, schema=other))
+        s = hourly(first, "only here")
+        assert [x.id for x in first.list()] == [s.id] and second.list() == []
+        tables = pg_server.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "ORDER BY table_name",
+            schema,
+        )
+        assert tables == [("runs",), ("schedules",), ("schema_versions",)]
+        first.store.close()
+        second.store.close()
+    finally:
+        pg_server.drop_schema(other)
+
+
+@pytest.mark.parametrize("bad", ["", "1abc", "a-b", "x" * 49, 'a"b', None])
+def test_a_bad_schema_name_is_a_validation_error(bad: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        PostgresStore("postgresql://nowhere.invalid/db", schema=bad)
+    assert info.value.field == "schema"
+
+
+def test_read_only_use_creates_nothing(schema: str) -> None:
+    with pytest.raises(StoreError, match=f"no agentsched schema '{schema}'"):
+        PostgresStore(pg_server.DSN, schema=schema, create=False)
+    url = pg_server.url(schema)
+    assert main(["--db", url, "list"]) == 2
+    assert main(["--db", url, "runs", "sched_x"]) == 2
+    assert pg_server.sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
+    assert main(["--db", url, "add", "--agent", "bot", "--input", "go", "--every", "1h"]) == 0
+    assert main(["--db", url, "list"]) == 0
+    store = store_from_url(url, create=False)
+    assert isinstance(store, PostgresStore) and store.schema == schema
+    assert [s.agent_id for s in store.list()] == ["bot"]
+    store.close()
+
+
+_OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from agentsched.stores.postgres import PostgresStore
+    dsn, schema, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    while time.time() < start:
+        pass
+    PostgresStore(dsn, schema=schema).close()
+    """
+)
+
+
+def test_four_processes_opening_a_new_schema_at_once(schema: str) -> None:
+    start = time.time() + 1.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER, pg_server.DSN, schema, str(start)],
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    assert pg_server.sql(f'SELECT version FROM "{schema}".schema_versions') == [
+        (v,) for v in range(1, SCHEMA_VERSION + 1)
+    ]
+
+
+def test_one_refused_schedule_leaves_the_rest_of_its_batch_claimed(
+    opened: Callable[..., PostgresStore],
+) -> None:
+    store = opened()
+    sched = scheduler(store)
+    made = [hourly(sched, f"s{n}") for n in range(5)]
+    taken = made[2]  # a run of its 09:00 fire exists already: its claim is refused
+    store.add_run(
+        Run(
+            id="run_already",
+            schedule_id=taken.id,
+            agent_id="bot",
+            status=RunStatus.SUCCEEDED,
+            scheduled_for=NINE,
+            finished_at=NINE,
+        )
+    )
+    runs = sched.tick(now=NINE)
+    assert sorted(r.schedule_id for r in runs) == sorted(s.id for s in made if s is not taken)
+    assert sched.get(taken.id) == taken  # left as it was
+    assert [r.id for r in sched.runs(taken.id)] == ["run_already"]
+
+
+def test_add_many_writes_all_or_nothing(opened: Callable[..., PostgresStore]) -> None:
+    store = opened()
+    made = [hourly(scheduler(MemoryStore()), f"bulk {n}") for n in range(3)]
+    store.add_many(made)
+    assert store.list() == made
+    with pytest.raises(ConflictError):
+        store.add_many([attrs.evolve(made[0], id="sched_new"), made[1]])
+    assert store.get("sched_new") is None
+
+
+# -- corrupt rows ----------------------------------------------------------------------
+
+
+def _set_body(schema: str, s: Schedule, expression: str, *params: object) -> None:
+    pg_server.sql(f'UPDATE "{schema}".schedules SET body = {expression} WHERE id = %s', *params)
+
+
+CORRUPTIONS: dict[str, Callable[[str, Schedule], None]] = {
+    "not JSON": lambda sc, s: _set_body(sc, s, "'{not json'", s.id),
+    "another id": lambda sc, s: _set_body(sc, s, "replace(body, id, 'sched_someone')", s.id),
+    "bad field": lambda sc, s: _set_body(sc, s, """replace(body, '"active"', '"zombie"')""", s.id),
+    "JSON null": lambda sc, s: _set_body(sc, s, "'null'", s.id),
+    "deep JSON": lambda sc, s: _set_body(sc, s, "%s", "[" * 100_000 + "]" * 100_000, s.id),
+    "unbound H": lambda sc, s: _set_body(
+        sc,
+        s,
+        """replace(replace(body, '"0 * * * *"', '"H * * * *"'), """
+        """',"hash_key":"' || id || '"', '')""",
+        s.id,
+    ),
+}
+DECODABLE = {"unbound H"}
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_a_corrupt_schedule_never_stops_the_others(
+    schema: str, opened: Callable[..., PostgresStore], corruption: str
+) -> None:
+    sched = scheduler(opened())
+    healthy = [hourly(sched, f"good {n}") for n in range(3)]
+    bad = hourly(sched, "bad")
+    CORRUPTIONS[corruption](schema, bad)
+    stored = body(schema, "schedules", bad.id)
+    for hour in range(3):
+        runs = sched.tick(now=NINE + timedelta(hours=hour))
+        assert sorted(r.schedule_id for r in runs) == sorted(s.id for s in healthy)
+        assert all(r.status is RunStatus.SUCCEEDED for r in runs)
+    listed = sorted(s.id for s in sched.list())
+    if corruption in DECODABLE:  # a readable record that cannot fire: shown, not fired
+        assert listed == sorted([bad.id, *(s.id for s in healthy)])
+        assert sched.runs(bad.id) == []
+    else:
+        assert listed == sorted(s.id for s in healthy)
+        with pytest.raises(StoreError, match=bad.id):
+            sched.get(bad.id)
+    assert body(schema, "schedules", bad.id) == stored  # never rewritten
+    # taken out of the due index, until it is written again
+    assert pg_server.sql(f'SELECT due FROM "{schema}".schedules WHERE id = %s', bad.id) == [(None,)]
+
+
+def test_corrupt_runs_are_skipped_named_and_set_aside(
+    schema: str, opened: Callable[..., PostgresStore]
+) -> None:
+    store = opened()
+    sched = scheduler(store)
+    s = hourly(sched, "s")
+    first, second = sched.tick(now=NINE)[0], sched.tick(now=NINE + timedelta(hours=1))[0]
+    pg_server.sql(f"UPDATE \"{schema}\".runs SET body = '{{' WHERE id = %s", first.id)
+    assert [r.id for r in sched.runs(s.id)] == [second.id]
+    with pytest.raises(StoreError, match=first.id):
+        store.get_run(first.id)
+    # a corrupt run whose lease ran out is marked failed, and the sweep goes on
+    orphans = [hourly(sched, f"orphan {n}") for n in range(2)]
+    written = claim_and_die(store, NINE + timedelta(hours=2), timedelta(minutes=1))
+    mine = [
+        r
+        for r in written
+        if r.schedule_id in {o.id for o in orphans} and r.status is RunStatus.RUNNING
+    ]
+    pg_server.sql(f"UPDATE \"{schema}\".runs SET body = 'garbage' WHERE id = %s", mine[0].id)
+    later = NINE + timedelta(hours=2, minutes=5)
+    sched.tick(now=later)
+    assert pg_server.sql(f'SELECT status FROM "{schema}".runs WHERE id = %s', mine[0].id) == [
+        ("failed",)
+    ]
+    intact = store.get_run(mine[1].id)
+    assert intact is not None and intact.status is RunStatus.FAILED
+    assert intact.error is not None and intact.error.startswith("interrupted")
+
+
+def test_a_corrupt_buffered_run_is_set_aside(
+    schema: str, opened: Callable[..., PostgresStore]
+) -> None:
+    release = threading.Event()
+    sched = Scheduler(
+        store=opened(),
+        handler=lambda ctx: "done" if release.wait(WAIT) else "timed out",
+        clock=FakeClock(T0),
+    )
+    s = hourly(sched, "buffered", overlap=Overlap.BUFFER_ONE)
+    (running,) = sched.tick(now=NINE)
+    (buffered,) = sched.tick(now=NINE + timedelta(hours=1))
+    pg_server.sql(f"UPDATE \"{schema}\".runs SET body = 'garbage' WHERE id = %s", buffered.id)
+    release.set()
+    sched.stop()
+    finished = sched.store.get_run(running.id)
+    assert finished is not None and finished.status is RunStatus.SUCCEEDED
+    assert pg_server.sql(f'SELECT status FROM "{schema}".runs WHERE id = %s', buffered.id) == [
+        ("failed",)
+    ]
+    assert sched.get(s.id).run_count == 2
+
+
+# -- NOTIFY ----------------------------------------------------------------------------
+
+
+def test_a_write_in_another_store_wakes_a_watcher(opened: Callable[..., PostgresStore]) -> None:
+    watched, writer = opened(), opened()
+    woken = threading.Event()
+    stop = watched.watch(woken.set)
+    sched = scheduler(writer)
+    s = hourly(sched, "from elsewhere")
+    assert woken.wait(WAIT), "the other store's add did not wake the watcher"
+    woken.clear()
+    sched.pause(s.id)
+    assert woken.wait(WAIT), "the other store's update did not wake the watcher"
+    stop()
+    assert not watched._watch.listening  # the last watcher left: the listener stopped
+
+
+def test_a_sleeping_loop_wakes_for_a_schedule_made_by_another_process(
+    opened: Callable[..., PostgresStore],
+) -> None:
+    fired = threading.Event()
+    clock = FakeClock(T0 + timedelta(hours=1))  # never moves: only a notification can wake it
+    sleeper = Scheduler(store=opened(), handler=lambda ctx: fired.set(), clock=clock)
+    sleeper.start()
+    try:  # made an hour earlier elsewhere, so already due for the sleeper
+        elsewhere = scheduler(opened(), clock=FakeClock(T0))
+        elsewhere.create(agent_id="bot", schedule=Once(T0 + timedelta(minutes=1)), input="go")
+        assert fired.wait(WAIT), "the loop was not woken by the other store's write"
+    finally:
+        sleeper.stop()
+
+
+def test_the_listener_reconnects_after_losing_its_connection(
+    opened: Callable[..., PostgresStore],
+) -> None:
+    name = f"listen_{pg_server.new_schema()}"
+    watched = opened(pg_server.with_params(pg_server.DSN, application_name=name))
+    calls = threading.Semaphore(0)
+    watched.watch(calls.release)
+    writer = scheduler(opened())
+    hourly(writer, "first")
+    assert calls.acquire(timeout=WAIT)
+    killed = pg_server.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = %s AND query LIKE 'LISTEN%%'",
+        name,
+    )
+    assert killed == [(True,)]
+    assert calls.acquire(timeout=WAIT), "no call after reconnecting"  # missed ones: a hint
+    hourly(writer, "second")
+    assert calls.acquire(timeout=WAIT), "no call for a write after reconnecting"
+
+
+# -- clock skew ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("offset", "word"), [(30, "ahead of"), (-30, "behind")])
+def test_a_skewed_clock_is_warned_about_at_open(
+    opened: Callable[..., PostgresStore],
+    caplog: pytest.LogCaptureFixture,
+    offset: int,
+    word: str,
+) -> None:
+    local = FakeClock(datetime.now(UTC) + timedelta(seconds=offset))
+    with caplog.at_level(logging.WARNING, logger="agentsched"):
+        store = opened(clock=local)
+    assert f"s {word} the database server's" in caplog.text
+    assert "NTP" in caplog.text
+    assert abs(store.clock_skew + timedelta(seconds=offset)) < timedelta(seconds=5)
+
+
+def test_a_clock_within_the_threshold_is_not_warned_about(
+    opened: Callable[..., PostgresStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="agentsched"):
+        store = opened()
+        late = FakeClock(datetime.now(UTC) + timedelta(seconds=30))
+        opened(clock=late, skew_warning=timedelta(minutes=1))
+    assert "clock" not in caplog.text
+    assert abs(store.clock_skew) < timedelta(seconds=2)  # the test's host keeps good time
+
+
+# -- lost connections ------------------------------------------------------------------
+
+
+def _kill(application_name: str) -> int:
+    """Terminate every server process of connections with that application_name, and
+    wait until they are gone (the server ends them asynchronously)."""
+    killed = pg_server.sql(
+        "SELECT pg_terminate_backend(pid, %s) FROM pg_stat_activity WHERE application_name = %s",
+        int(WAIT * 1000),
+        application_name,
+    )
+    return len(killed)
+
+
+@pytest.fixture
+def killable(opened: Callable[..., PostgresStore]) -> tuple[PostgresStore, Callable[[], int]]:
+    """A store whose connections a test can kill (they carry a name of their own)."""
+    name = f"kill_{pg_server.new_schema()}"
+    store = opened(pg_server.with_params(pg_server.DSN, application_name=name))
+    return store, lambda: _kill(name)
+
+
+def test_idle_connections_killed_between_ticks_cost_nothing(
+    killable: tuple[PostgresStore, Callable[[], int]],
+) -> None:
+    store, kill = killable
+    calls: list[str] = []
+    sched = scheduler(store, lambda ctx: calls.append(ctx.run_id))
+    s = hourly(sched, "survives")
+    for hour in range(3):
+        assert kill() >= 1
+        (run,) = sched.tick(now=NINE + timedelta(hours=hour))
+        assert run.status is RunStatus.SUCCEEDED
+    assert len(calls) == 3 and sched.get(s.id).run_count == 3
+
+
+def test_a_connection_killed_inside_a_claim_writes_nothing(
+    killable: tuple[PostgresStore, Callable[[], int]],
+) -> None:
+    store, kill = killable
+    sched = scheduler(store)
+    s = hourly(sched, "claimed")
+
+    def plan_and_die(schedule: Schedule, activity: Any) -> Any:
+        kill()
+        return plan_claim(schedule, activity, NINE, new_run_id)
+
+    with pytest.raises(StoreError, match="nothing was written") as info:
+        store.claim_due(NINE, plan_and_die)
+    assert "connection" in str(info.value)
+    assert store.get(s.id) == sched.get(s.id) and store.runs(s.id) == []
+    (run,) = sched.tick(now=NINE)  # the pool replaced the connection: all is well again
+    assert run.status is RunStatus.SUCCEEDED and run.scheduled_for == NINE
+
+
+def test_a_connection_killed_while_recording_a_run_loses_and_repeats_nothing(
+    killable: tuple[PostgresStore, Callable[[], int]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import agentsched.engine as engine
+
+    store, kill = killable
+    calls: list[tuple[str, datetime | None]] = []
+    clock = FakeClock(T0)
+    sched = scheduler(
+        store,
+        lambda ctx: calls.append((ctx.run_id, ctx.scheduled_for)),
+        clock=clock,
+        lease=timedelta(minutes=5),
+    )
+    s = hourly(sched, "interrupted once")
+    real = engine.apply_outcome
+    kills = [1, 1]  # the first try and the one retry both lose their connection
+
+    def fold_and_die(*args: Any, **kwargs: Any) -> Any:
+        if kills:
+            kills.pop()
+            kill()  # inside the transaction that records the outcome (every time it is tried)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "apply_outcome", fold_and_die)
+    with caplog.at_level(logging.ERROR, logger="agentsched"):
+        (unrecorded,) = sched.tick(now=NINE)
+    assert unrecorded.status is RunStatus.RUNNING
+    assert "could not record the outcome" in caplog.text
+    assert "the server ended the connection" in caplog.text
+    # the handler ran once; its outcome was not recorded: the run is still running, leased
+    assert len(calls) == 1
+    (orphan,) = sched.runs(s.id)
+    assert orphan.status is RunStatus.RUNNING and orphan.id == calls[0][0]
+    sched.tick(now=NINE + timedelta(minutes=1))  # within the lease: nothing happens
+    assert len(calls) == 1
+    for minutes in (6, 60):  # past the lease: marked interrupted, never re-run; then on
+        sched.tick(now=NINE + timedelta(minutes=minutes))
+    assert len(calls) == 2 and calls[1][1] == NINE + timedelta(hours=1)
+    runs = {r.scheduled_for: r for r in sched.runs(s.id)}
+    assert runs[NINE].status is RunStatus.FAILED and runs[NINE].error is not None
+    assert runs[NINE].error.startswith("interrupted")
+    assert runs[NINE + timedelta(hours=1)].status is RunStatus.SUCCEEDED
+    assert sched.get(s.id).run_count == 2
+
+
+def test_a_connection_killed_once_while_recording_is_retried(
+    killable: tuple[PostgresStore, Callable[[], int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agentsched.engine as engine
+
+    store, kill = killable
+    sched = scheduler(store, lambda ctx: "ok", clock=FakeClock(T0))
+    s = hourly(sched, "recorded on the second try")
+    real = engine.apply_outcome
+    kills = [1]
+
+    def fold_and_die(*args: Any, **kwargs: Any) -> Any:
+        if kills:
+            kills.pop()
+            kill()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "apply_outcome", fold_and_die)
+    (run,) = sched.tick(now=NINE)
+    assert run.status is RunStatus.SUCCEEDED
+    assert [r.status for r in sched.runs(s.id)] == [RunStatus.SUCCEEDED]
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    pg_server.require()
+    with pytest.raises(StoreError, match="refused the connection") as info:
+        PostgresStore("postgresql://postgres:secret@127.0.0.1:1/nowhere")
+    assert "secret" not in str(info.value)
+    with pytest.raises(ValidationError) as bad:
+        PostgresStore("this is not a connection string")
+    assert bad.value.field == "dsn_or_pool"
+
+
+# -- URLs, the extra, app-owned pools ----------------------------------------------------
+
+
+def test_urls_keep_libpq_parameters_and_take_the_schema() -> None:
+    assert _take_schema("postgresql://h/db") == ("postgresql://h/db", "agentsched")
+    assert _take_schema("postgres://u@h:5433/db?schema=prod&sslmode=require") == (
+        "postgres://u@h:5433/db?sslmode=require",
+        "prod",
+    )
+    assert _take_schema("postgresql://h/db?application_name=a%20b&schema=x&connect_timeout=3") == (
+        "postgresql://h/db?application_name=a%20b&connect_timeout=3",
+        "x",
+    )
+
+
+def test_without_psycopg_a_postgres_url_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(sys.modules):  # as if never imported, and psycopg not installed
+        if name.startswith(("psycopg", "agentsched.stores.postgres", "agentsched.stores._pg")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(StoreError, match=r"agentsched\[postgres\]"):
+        store_from_url("postgresql://localhost/db")
+
+
+def test_importing_agentsched_does_not_import_psycopg(tmp_path: Any) -> None:
+    code = (
+        "import sys, agentsched; from agentsched.stores.urls import store_from_url; "
+        f"store_from_url('sqlite:///{tmp_path / 'x.db'}').close(); "
+        "assert 'psycopg' not in sys.modules, 'psycopg was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_app_owned_pool_is_used_and_left_open(schema: str) -> None:
+    from psycopg.rows import dict_row
+
+    # not autocommit, dict rows: the store must cope with whatever the app configured
+    with psycopg_pool.ConnectionPool(
+        pg_server.DSN, min_size=1, max_size=4, kwargs={"row_factory": dict_row}, open=True
+    ) as pool:
+        store = PostgresStore(pool, schema=schema)
+        woken = threading.Event()
+        store.watch(woken.set)
+        sched = scheduler(store)
+        s = hourly(sched, "pooled")
+        (run,) = sched.tick(now=NINE)
+        assert run.status is RunStatus.SUCCEEDED and sched.get(s.id).run_count == 1
+        assert woken.wait(WAIT)
+        store.close()
+        assert not pool.closed
+        with pool.connection() as conn:
+            assert conn.execute(f'SELECT count(*) AS n FROM "{schema}".runs').fetchone() == {"n": 1}
