@@ -6,6 +6,8 @@ to indexed columns: one encoding, one notion of a corrupt row, one cache.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import threading
 from typing import Any, TypeVar
@@ -61,27 +63,42 @@ def list_filters(
 
 
 class DecodeCache:
-    """Schedules decoded (or written) recently, keyed by their exact stored text.
+    """The last decoded (or written) record of recently used schedules, with a digest of
+    its exact stored text.
 
     Decoding validates every field, which is most of the cost of reading a
-    row; the same text always decodes to the same record, so a hit is safe.
+    row; the same text always decodes to the same record, so a hit (the row's
+    text has the digest the cache holds for that id) is safe. One entry per
+    id, at most `size`, the least recently stored going first.
     """
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 16_384) -> None:
         self._size = size
-        self._items: dict[tuple[str, bytes | str], Schedule] = {}
+        self._items: dict[str, tuple[bytes, Schedule]] = {}
         self._lock = threading.Lock()
 
     def get(self, schedule_id: str, body: bytes | str) -> Schedule:
-        key = (schedule_id, body)
-        found = self._items.get(key)
-        if found is None:
-            found = decode(Schedule, schedule_id, body)
-            self.put(found, body)
-        return found
+        digest = _digest(body)
+        found = self._items.get(schedule_id)
+        if found is not None and found[0] == digest:
+            return found[1]
+        schedule = decode(Schedule, schedule_id, body)
+        self._store(schedule_id, digest, schedule)
+        return schedule
 
     def put(self, schedule: Schedule, body: bytes | str) -> None:
+        self._store(schedule.id, _digest(body), schedule)
+
+    def _store(self, schedule_id: str, digest: bytes, schedule: Schedule) -> None:
         with self._lock:
-            if len(self._items) >= self._size:
-                self._items.clear()
-            self._items[(schedule.id, body)] = schedule
+            self._items.pop(schedule_id, None)
+            self._items[schedule_id] = (digest, schedule)
+            if len(self._items) > self._size:
+                for stale in list(itertools.islice(self._items, self._size // 8)):
+                    del self._items[stale]
+
+
+def _digest(body: bytes | str) -> bytes:
+    """A 16-byte BLAKE2 digest of a stored text: equal texts, equal digests."""
+    data = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
+    return hashlib.blake2b(data, digest_size=16).digest()

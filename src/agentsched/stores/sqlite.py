@@ -150,6 +150,84 @@ def _text(value: bytes | str) -> str:
 # Bodies and ids are selected as BLOBs: SQLite would fail the whole query on one
 # row whose text is not UTF-8; as bytes, that row alone fails to decode.
 _SCHEDULE_COLUMNS = "CAST(id AS BLOB), CAST(body AS BLOB)"
+_INSERT_RUN = (
+    "INSERT INTO runs (id, schedule_id, trigger, scheduled_for, attempt, status, "
+    "started_at, lease_until, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_DUE = (
+    "UPDATE schedules SET status = ?, next_run_at = ?, version = ?, body = ? "
+    "WHERE id = ? AND version = ?"
+)
+_FINISH_RUN = "UPDATE runs SET status = ?, started_at = ?, body = ?, lease_until = ? WHERE id = ?"
+_IDLE = Activity()
+
+
+def _finished_row(run: Run, lease_until: datetime | None, occupied: bool) -> tuple[Any, ...]:
+    """`_FINISH_RUN`'s parameters: a finished run keeps a lease only while `occupied`."""
+    return (
+        run.status.value,
+        _micros(run.started_at),
+        to_json(run),
+        _micros(lease_until) if occupied else None,
+        run.id,
+    )
+
+
+class _Folds:
+    """The schedules of a batch of finishing runs, as each outcome leaves them."""
+
+    def __init__(self, loaded: dict[str, tuple[Schedule | None, int]]) -> None:
+        self._first = {sid: schedule for sid, (schedule, _) in loaded.items()}
+        self._latest = dict(self._first)
+        self.finished = {sid: (count, 0) for sid, (_, count) in loaded.items()}
+        self.after: dict[int, Schedule | None] = {}  # by id() of each Finishing
+
+    def fold(self, item: Finishing) -> None:
+        run = item.run
+        schedule = self._latest.get(run.schedule_id)
+        if schedule is not None:
+            try:
+                schedule = item.update(schedule)
+            except Exception as exc:
+                log.error(
+                    "run %s finished, but its schedule could not record it: %s",
+                    run.id,
+                    exc,
+                    extra={"schedule_id": run.schedule_id, "run_id": run.id},
+                )
+            else:
+                self._latest[run.schedule_id] = schedule
+        self.after[id(item)] = self._latest.get(run.schedule_id)
+        if run.schedule_id in self.finished:
+            before, added = self.finished[run.schedule_id]
+            self.finished[run.schedule_id] = (before, added + 1)
+
+    def changed(self) -> builtins.list[tuple[Schedule, Schedule]]:
+        """(as read, as it ends) for each schedule the batch changed."""
+        return [
+            (first, latest)
+            for sid, first in self._first.items()
+            if first is not None
+            and (latest := self._latest[sid]) is not first
+            and latest is not None
+        ]
+
+
+def _run_row(run: Run, lease_until: datetime | None) -> tuple[Any, ...]:
+    leased = run.status is RunStatus.RUNNING and run.started_at is not None
+    return (
+        run.id,
+        run.schedule_id,
+        run.trigger.value,
+        _micros(run.scheduled_for),
+        run.attempt,
+        run.status.value,
+        _micros(run.started_at),
+        _micros(lease_until) if leased else None,
+        to_json(run),
+    )
+
+
 _RUN_COLUMNS = "CAST(id AS BLOB), CAST(body AS BLOB)"
 
 
@@ -372,6 +450,20 @@ class SQLiteStore:
 
     # -- schedules -------------------------------------------------------------
 
+    def _due_row(self, schedule: Schedule, expected_version: int) -> tuple[Any, ...]:
+        """The parameters of `_UPDATE_DUE` for a schedule whose name, agent and owner
+        did not change (the firing path); its text goes in the decode cache."""
+        body = to_json(schedule)
+        self._decoded.put(schedule, body.encode())
+        return (
+            schedule.status.value,
+            _micros(schedule.due_at),
+            schedule.version,
+            body,
+            schedule.id,
+            expected_version,
+        )
+
     def _schedule_row(self, schedule: Schedule) -> tuple[Any, ...]:
         body = to_json(schedule)
         self._decoded.put(schedule, body.encode())
@@ -456,20 +548,7 @@ class SQLiteStore:
         ):
             # The firing path: only status, timing and the document change, so
             # leave the sorted and filtered indexes alone.
-            body = to_json(schedule)
-            self._decoded.put(schedule, body.encode())
-            cursor = db.execute(
-                "UPDATE schedules SET status = ?, next_run_at = ?, version = ?, body = ? "
-                "WHERE id = ? AND version = ?",
-                (
-                    schedule.status.value,
-                    _micros(schedule.due_at),
-                    schedule.version,
-                    body,
-                    schedule.id,
-                    expected_version,
-                ),
-            )
+            cursor = db.execute(_UPDATE_DUE, self._due_row(schedule, expected_version))
         else:
             cursor = db.execute(
                 "UPDATE schedules SET owner = ?, agent_id = ?, sort_name = ?, status = ?, "
@@ -502,37 +581,91 @@ class SQLiteStore:
         limit: int = 100,
         lease_until: datetime | None = None,
     ) -> builtins.list[Claim]:
-        claims: builtins.list[Claim] = []
         with self._write() as db:
             rows = db.execute(
                 f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active' "
                 "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?",
                 (_micros(now), limit),
             ).fetchall()
+            activity = self._activities(db, [_text(raw_id) for raw_id, _ in rows])
+            planned: builtins.list[tuple[Schedule, Schedule, builtins.list[Run]]] = []
             for raw_id, body in rows:
                 schedule_id = _text(raw_id)
                 try:
                     schedule = self._decoded.get(schedule_id, body)
-                    planned = plan(schedule, self._activity(db, schedule_id))
+                    plan_made = plan(schedule, activity.get(schedule_id, _IDLE))
                 except Exception as exc:
                     self._quarantine_schedule(db, raw_id, exc)
                     continue
-                if planned is None:
-                    continue
-                replacement, runs = planned
-                db.execute("SAVEPOINT claim")
-                try:
-                    for run in runs:
-                        self._insert_run(db, run, lease_until)
-                    self._replace(db, replacement, schedule.version, schedule)
-                    self._count_finished(db, schedule_id, runs)
-                except (sqlite3.IntegrityError, ConflictError):
-                    db.execute("ROLLBACK TO claim")
-                    db.execute("RELEASE claim")
-                    continue
-                db.execute("RELEASE claim")
-                claims.append((replacement, builtins.list(runs)))
+                if plan_made is not None:
+                    planned.append((schedule, plan_made[0], builtins.list(plan_made[1])))
+            # Written together; if anything is refused (a duplicate fire, a version that
+            # moved on), schedule by schedule instead, so that one refusal costs no other.
+            db.execute("SAVEPOINT claims")
+            try:
+                self._write_claims(db, planned, lease_until)
+            except (sqlite3.IntegrityError, ConflictError):
+                db.execute("ROLLBACK TO claims")
+                claims = self._write_claims_one_by_one(db, planned, lease_until)
+            else:
+                claims = [(replacement, runs) for _, replacement, runs in planned]
+            db.execute("RELEASE claims")
         return claims
+
+    def _write_claims(
+        self,
+        db: sqlite3.Connection,
+        planned: Sequence[tuple[Schedule, Schedule, builtins.list[Run]]],
+        lease_until: datetime | None,
+    ) -> None:
+        db.executemany(
+            _INSERT_RUN, [_run_row(run, lease_until) for _, _, runs in planned for run in runs]
+        )
+        updated = db.executemany(
+            _UPDATE_DUE,
+            [self._due_row(replacement, schedule.version) for schedule, replacement, _ in planned],
+        ).rowcount
+        if updated != len(planned):
+            raise ConflictError("a claimed schedule changed meanwhile")
+        for schedule, _, runs in planned:
+            self._count_finished(db, schedule.id, runs)
+
+    def _write_claims_one_by_one(
+        self,
+        db: sqlite3.Connection,
+        planned: Sequence[tuple[Schedule, Schedule, builtins.list[Run]]],
+        lease_until: datetime | None,
+    ) -> builtins.list[Claim]:
+        claims: builtins.list[Claim] = []
+        for schedule, replacement, runs in planned:
+            db.execute("SAVEPOINT claim")
+            try:
+                self._write_claims(db, [(schedule, replacement, runs)], lease_until)
+            except (sqlite3.IntegrityError, ConflictError):
+                db.execute("ROLLBACK TO claim")
+            else:
+                claims.append((replacement, runs))
+            db.execute("RELEASE claim")
+        return claims
+
+    @staticmethod
+    def _activities(db: sqlite3.Connection, schedule_ids: Sequence[str]) -> dict[str, Activity]:
+        """The unfinished runs of each schedule: running ones, buffered ones (no start
+        yet) and finished ones still holding their lease (timed out, handler not
+        returned): they all occupy their schedule."""
+        if not schedule_ids:
+            return {}
+        marks = ",".join("?" * len(schedule_ids))
+        rows = db.execute(
+            "SELECT schedule_id, COUNT(*), COALESCE(SUM(started_at IS NULL), 0) FROM runs "
+            f"WHERE schedule_id IN ({marks}) AND (status = 'running' OR lease_until IS NOT NULL) "
+            "GROUP BY schedule_id",
+            schedule_ids,
+        ).fetchall()
+        return {
+            schedule_id: Activity(running=unfinished - waiting, waiting=waiting)
+            for schedule_id, unfinished, waiting in rows
+        }
 
     @staticmethod
     def _quarantine_schedule(db: sqlite3.Connection, raw_id: bytes, exc: Exception) -> None:
@@ -546,37 +679,11 @@ class SQLiteStore:
             extra={"schedule_id": _text(raw_id)},
         )
 
-    @staticmethod
-    def _activity(db: sqlite3.Connection, schedule_id: str) -> Activity:
-        # Running runs, buffered ones (no start yet), and finished ones that still hold
-        # their lease (timed out, handler not returned): they all occupy the schedule.
-        unfinished, waiting = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(started_at IS NULL), 0) FROM runs "
-            "WHERE schedule_id = ? AND (status = 'running' OR lease_until IS NOT NULL)",
-            (schedule_id,),
-        ).fetchone()
-        return Activity(running=unfinished - waiting, waiting=waiting)
-
     # -- runs ------------------------------------------------------------------
 
     @staticmethod
     def _insert_run(db: sqlite3.Connection, run: Run, lease_until: datetime | None) -> None:
-        leased = run.status is RunStatus.RUNNING and run.started_at is not None
-        db.execute(
-            "INSERT INTO runs (id, schedule_id, trigger, scheduled_for, attempt, status, "
-            "started_at, lease_until, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.id,
-                run.schedule_id,
-                run.trigger.value,
-                _micros(run.scheduled_for),
-                run.attempt,
-                run.status.value,
-                _micros(run.started_at),
-                _micros(lease_until) if leased else None,
-                to_json(run),
-            ),
-        )
+        db.execute(_INSERT_RUN, _run_row(run, lease_until))
 
     @staticmethod
     def _write_run(
@@ -617,7 +724,11 @@ class SQLiteStore:
         ).fetchone()
         if row is None or self._keep_runs is None or row[0] <= self._keep_runs:
             return
-        excess = row[0] - self._keep_runs
+        self._prune(db, schedule_id, row[0] - self._keep_runs)
+
+    @staticmethod
+    def _prune(db: sqlite3.Connection, schedule_id: str, excess: int) -> None:
+        """Drop a schedule's `excess` oldest finished runs (never one still leased)."""
         deleted = db.execute(
             "DELETE FROM runs WHERE seq IN (SELECT seq FROM runs WHERE schedule_id = ? "
             "AND status != 'running' AND lease_until IS NULL ORDER BY seq LIMIT ?)",
@@ -641,30 +752,124 @@ class SQLiteStore:
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
     ) -> builtins.list[Finish | None]:
-        moved: builtins.list[str] = []
+        if not finishing:
+            return []
         with self._write() as db:
-            results = [self._finish(db, item, lease_until, moved) for item in finishing]
+            results, moved = self._finish_all(db, finishing, lease_until)
         if moved:  # e.g. a retry made a schedule due sooner
             self._watchers.notify()
         return results
 
-    def _finish(
-        self,
-        db: sqlite3.Connection,
-        item: Finishing,
-        lease_until: datetime | None,
-        moved: builtins.list[str],
-    ) -> Finish | None:
-        run = item.run
-        row = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
-        if row is None or row[0] != RunStatus.RUNNING.value:
-            return None
-        self._write_run(db, run, lease_until, item.occupied)
-        schedule = self._fold(db, run, item.update, moved)
-        self._add_finished(db, run.schedule_id, 1)
-        if item.occupied:
-            return schedule, None
-        return schedule, self._start_buffered(db, run.schedule_id, run.finished_at, lease_until)
+    def _finish_all(
+        self, db: sqlite3.Connection, finishing: Sequence[Finishing], lease_until: datetime | None
+    ) -> tuple[builtins.list[Finish | None], bool]:
+        """Record a batch of outcomes in a few statements, whatever its size: which runs are
+        still running, their new rows, their schedules read once and written once, the
+        finished-run counts, and the buffered runs they start."""
+        marks = ",".join("?" * len(finishing))
+        running = {
+            row[0]
+            for row in db.execute(
+                f"SELECT id FROM runs WHERE id IN ({marks}) AND status = 'running'",
+                [item.run.id for item in finishing],
+            )
+        }
+        live = []
+        for item in finishing:
+            if item.run.id in running:
+                running.discard(item.run.id)  # a run twice in one batch finishes once
+                live.append(item)
+        db.executemany(_FINISH_RUN, [_finished_row(i.run, lease_until, i.occupied) for i in live])
+        schedules = _Folds(self._load_for_fold(db, {i.run.schedule_id for i in live}))
+        for item in live:
+            schedules.fold(item)
+        moved = self._write_folds(db, schedules)
+        self._count_finished_many(db, schedules.finished)
+        starts = self._start_buffered_many(db, [i for i in live if not i.occupied], lease_until)
+        results: builtins.list[Finish | None] = []
+        by_id = {id(item): item for item in live}
+        for item in finishing:
+            if id(item) not in by_id:
+                results.append(None)
+                continue
+            started = starts.get(id(item))
+            results.append((schedules.after[id(item)], started))
+        return results, moved
+
+    def _load_for_fold(
+        self, db: sqlite3.Connection, schedule_ids: set[str]
+    ) -> dict[str, tuple[Schedule | None, int]]:
+        """The schedules runs finish into, with their finished-run counts; a corrupt one is
+        None (logged): its runs are recorded all the same."""
+        if not schedule_ids:
+            return {}
+        ordered = sorted(schedule_ids)
+        marks = ",".join("?" * len(ordered))
+        found: dict[str, tuple[Schedule | None, int]] = {}
+        for schedule_id, body, finished in db.execute(
+            f"SELECT id, CAST(body AS BLOB), finished_runs FROM schedules WHERE id IN ({marks})",
+            ordered,
+        ):
+            try:
+                found[schedule_id] = (self._decoded.get(schedule_id, body), finished)
+            except StoreError as exc:
+                log.error("%s", exc, extra={"schedule_id": schedule_id})
+                found[schedule_id] = (None, finished)
+        return found
+
+    def _write_folds(self, db: sqlite3.Connection, folds: _Folds) -> bool:
+        """Write each schedule a batch changed, once; True if a due time moved."""
+        rows = [self._due_row(latest, first.version) for first, latest in folds.changed()]
+        if db.executemany(_UPDATE_DUE, rows).rowcount != len(rows):
+            raise ConflictError("a schedule changed while its runs were being recorded")
+        return any(first.due_at != latest.due_at for first, latest in folds.changed())
+
+    def _count_finished_many(
+        self, db: sqlite3.Connection, finished: dict[str, tuple[int, int]]
+    ) -> None:
+        """Set the finished-run counts of schedules (`id: (count before, added)`), and drop
+        the oldest finished runs beyond `keep_runs`."""
+        db.executemany(
+            "UPDATE schedules SET finished_runs = ? WHERE id = ?",
+            [(before + added, schedule_id) for schedule_id, (before, added) in finished.items()],
+        )
+        if self._keep_runs is None:
+            return
+        for schedule_id, (before, added) in finished.items():
+            if before + added > self._keep_runs:
+                self._prune(db, schedule_id, before + added - self._keep_runs)
+
+    def _start_buffered_many(
+        self, db: sqlite3.Connection, items: Sequence[Finishing], lease_until: datetime | None
+    ) -> dict[int, Run]:
+        """For each item (by `id()`), the oldest buffered run of its schedule, started when
+        the item's run finished; at most one per item, in order."""
+        if not items:
+            return {}
+        schedule_ids = sorted({i.run.schedule_id for i in items})
+        marks = ",".join("?" * len(schedule_ids))
+        waiting: dict[str, builtins.list[tuple[bytes, bytes]]] = {}
+        for raw_id, body, schedule_id in db.execute(
+            f"SELECT {_RUN_COLUMNS}, schedule_id FROM runs WHERE schedule_id IN ({marks}) "
+            "AND status = 'running' AND started_at IS NULL ORDER BY seq",
+            schedule_ids,
+        ):
+            waiting.setdefault(schedule_id, []).append((raw_id, body))
+        started: dict[int, Run] = {}
+        for item in items:
+            queue = waiting.get(item.run.schedule_id)
+            while queue:
+                raw_id, body = queue.pop(0)
+                try:
+                    buffered = decode(Run, _text(raw_id), body)
+                except StoreError as exc:
+                    self._quarantine_run(db, raw_id, item.run.schedule_id, exc)
+                    continue
+                run = replace(buffered, started_at=item.run.finished_at)
+                self._write_run(db, run, lease_until)
+                started[id(item)] = run
+                break
+        return started
 
     def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
         with self._write() as db:
@@ -687,38 +892,6 @@ class SQLiteStore:
                 except StoreError as exc:
                     log.error("%s", exc, extra={"schedule_id": schedule_id, "run_id": run_id})
             return schedule, self._start_buffered(db, schedule_id, at, lease_until)
-
-    def _fold(
-        self,
-        db: sqlite3.Connection,
-        run: Run,
-        update: Callable[[Schedule], Schedule],
-        moved: builtins.list[str],
-    ) -> Schedule | None:
-        """Write `update(schedule)` for the run's schedule (noting in `moved` if its due
-        time changed); a corrupt schedule is logged and left alone (the run is recorded
-        all the same)."""
-        found = db.execute(
-            "SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (run.schedule_id,)
-        ).fetchone()
-        if found is None:
-            return None
-        try:
-            schedule = self._decoded.get(run.schedule_id, found[0])
-            updated = update(schedule)
-        except Exception as exc:
-            log.error(
-                "run %s finished, but its schedule could not record it: %s",
-                run.id,
-                exc,
-                extra={"schedule_id": run.schedule_id, "run_id": run.id},
-            )
-            return None
-        if updated is not schedule:
-            self._replace(db, updated, schedule.version, schedule)
-            if updated.due_at != schedule.due_at:
-                moved.append(updated.id)
-        return updated
 
     def _start_buffered(
         self,
