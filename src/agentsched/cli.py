@@ -345,6 +345,15 @@ def _cmd_run(sched: Scheduler, args: argparse.Namespace) -> None:
     print("agentsched: stopped", flush=True)
 
 
+def _cmd_serve(sched: Scheduler, args: argparse.Namespace) -> None:
+    from .serve import serve  # the web extra is imported only for this command
+
+    sched.handler = _load_handler(args.handler)
+    with _log_runs_to_stdout():
+        serve(sched, args.host, args.port, args.db)
+    print("agentsched: stopped", flush=True)
+
+
 def _demo_handler(ctx: RunContext) -> RunResult:
     """The demo's agent: answers with the input reversed; the 'flaky' one fails every other run."""
     if ctx.metadata.get("flaky") == "yes" and int(time.time()) % 2 == 0:
@@ -501,6 +510,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "finish, or a second Ctrl-C)",
     )
 
+    serve = commands.add_parser(
+        "serve", help="fire schedules and serve the API and dashboard (extra: web)"
+    )
+    serve.add_argument("--db", default=argparse.SUPPRESS, help="store URL (as --db above)")
+    serve.add_argument("--handler", required=True, help="module:function to call for each run")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
     demo = commands.add_parser("demo", help="a 15-second demo on a temporary SQLite file")
     demo.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     return parser
@@ -508,7 +525,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 # Commands that may start a new database file; the others only read or change
 # schedules that must already exist, and say "no database at ..." instead.
-_CREATING_COMMANDS = frozenset({"add", "run"})
+_CREATING_COMMANDS = frozenset({"add", "run", "serve"})
 
 _STORE_COMMANDS: dict[str, Callable[[Scheduler, argparse.Namespace], None]] = {
     "add": _cmd_add,
@@ -519,6 +536,7 @@ _STORE_COMMANDS: dict[str, Callable[[Scheduler, argparse.Namespace], None]] = {
     "delete": _cmd_change,
     "runs": _cmd_runs,
     "run": _cmd_run,
+    "serve": _cmd_serve,
 }
 
 
