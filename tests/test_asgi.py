@@ -793,7 +793,7 @@ def test_the_dashboard_lists_schedules(env: Env) -> None:
     assert "morning report" in text and "quarter-hourly" in text
     assert "every weekday at 09:00 Europe/Paris" in text
     assert "every 15 minutes" in text
-    assert "Mon 5 Jan 2026 09:00 CET" in text  # the next fire, in the schedule's zone
+    assert "Mon 5 Jan 09:00 CET" in text  # the next fire, in the schedule's zone
     assert "succeeded" in text and "did Summarise" not in text  # the list shows status only
     assert f'action="/schedules/{made["id"]}/pause?back=list"' in text
 

@@ -95,7 +95,9 @@ class _Dashboard:
         schedule = await self.backend.get(request.path_params["schedule_id"], owner)
         upcoming = await self.backend.upcoming(schedule.id, owner, 5)
         runs = await self.backend.runs(schedule.id, owner, _RECENT_RUNS)
-        return _html(schedule_page(schedule, upcoming, runs, _links(request), owner=owner))
+        now = self.backend.scheduler.clock.now()
+        page = schedule_page(schedule, upcoming, runs, _links(request), owner=owner, now=now)
+        return _html(page)
 
     async def act(self, request: Request) -> Response:
         owner = await caller_owner(request, self.authenticate)

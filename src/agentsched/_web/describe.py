@@ -18,7 +18,7 @@ from ..specs import Cron, Interval, Once, RRule, Spec
 from ..timing.cron import CronField, cron_fields
 from ..timing.zones import load_zone
 
-__all__ = ["describe", "local_time"]
+__all__ = ["describe", "local_time", "span"]
 
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _RRULE_DAYS = {"SU": 0, "MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6}
@@ -32,7 +32,7 @@ def describe(spec: Spec) -> str:
     if isinstance(spec, Once):
         return f"once, at {local_time(spec.run_at, spec.timezone)}"
     if isinstance(spec, Interval):
-        return f"every {_duration(spec.every)}"
+        return f"every {span(spec.every).removeprefix('1 ')}"  # "every hour"
     return _rrule(spec)
 
 
@@ -44,15 +44,14 @@ def local_time(instant: datetime, zone: str, with_weekday: bool = False) -> str:
     return f"{day}{local:%Y-%m-%d %H:%M}{seconds} {zone}"
 
 
-def _duration(every: timedelta) -> str:
-    seconds = every.total_seconds()
+def span(delta: timedelta) -> str:
+    """`90 minutes`, `1 hour`, `2 days`, `1.5 seconds`: in the largest whole unit."""
+    seconds = delta.total_seconds()
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
+        if seconds and seconds % size == 0:
             count = int(seconds // size)
-            return unit if count == 1 else f"{count} {unit}s"
-    if seconds == 1:
-        return "second"
-    return f"{seconds:g} seconds"
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def _join(items: Sequence[str]) -> str:

@@ -19,12 +19,12 @@ from .._datetimes import format_instant
 from ..model import Run, Schedule, Status
 from ..specs import Interval
 from ..timing.zones import load_zone
-from .describe import describe
+from .describe import describe, span
 
 __all__ = ["Links", "Row", "error_page", "list_page", "schedule_page"]
 
 _TEXT_PREVIEW = 160
-_SPARK_BAR, _SPARK_GAP, _SPARK_HEIGHT = 6, 2, 28
+_SPARK_BAR, _SPARK_GAP, _SPARK_HEIGHT = 7, 2, 32
 
 CSS = """
 :root { --fg:#1d2330; --muted:#5f6b7a; --line:#e3e7ee; --bg:#f6f7f9; --card:#fff;
@@ -58,8 +58,9 @@ tr:last-child td { border-bottom:0; }
 .s-running { background:var(--info); }
 .s-completed, .s-deleted, .s-skipped { background:var(--idle); }
 .err { color:var(--bad); }
+.nowrap { white-space:nowrap; }
 .clip { max-width:24rem; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
-.actions { display:flex; gap:.3rem; flex-wrap:wrap; }
+.actions { display:flex; gap:.3rem; }
 .actions form { margin:0; }
 button { font:inherit; font-size:.82rem; padding:.2rem .65rem; border-radius:6px;
   border:1px solid var(--line); background:#fff; cursor:pointer; }
@@ -119,14 +120,23 @@ def zone_of(schedule: Schedule) -> str:
     return "UTC" if isinstance(spec, Interval) else spec.timezone
 
 
-def _at(instant: datetime | None, zone: str) -> str:
+def _at(instant: datetime | None, zone: str, now: datetime, seconds: bool = False) -> str:
+    """`Mon 5 Jan 09:00 CET` in `zone`: the year too when it is not this year's, the
+    seconds when asked for or not zero."""
     if instant is None:
         return '<span class="muted">-</span>'
     local = instant.astimezone(load_zone(zone))
     exact = format_instant(instant)
-    seconds = f":{local:%S}" if local.second else ""
-    shown = f"{local:%a} {local.day} {local:%b %Y %H:%M}{seconds} {local:%Z}"
+    seconds_text = f":{local:%S}" if seconds or local.second else ""
+    year = "" if local.year == now.astimezone(local.tzinfo).year else f" {local.year}"
+    shown = f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}{seconds_text} {local:%Z}"
     return f'<time datetime="{_e(exact)}" title="{_e(exact)}">{_e(shown)}</time>'
+
+
+def _fires(times: Sequence[datetime], zone: str, now: datetime) -> str:
+    """Fire times one per line, all with seconds if any has them (interval schedules)."""
+    seconds = any(t.second for t in times)
+    return "<br>".join(_at(t, zone, now, seconds) for t in times)
 
 
 def _relative(instant: datetime, now: datetime) -> str:
@@ -200,12 +210,12 @@ def _name(schedule: Schedule) -> str:
 def _list_row(row: Row, links: Links, now: datetime) -> str:
     s = row.schedule
     zone = zone_of(s)
-    nexts = "<br>".join(_at(t, zone) for t in row.upcoming) or '<span class="muted">-</span>'
+    nexts = _fires(row.upcoming, zone, now) or '<span class="muted">-</span>'
     last = '<span class="muted">never</span>'
     if row.last_run is not None:
         run = row.last_run
         when = run.started_at or run.finished_at or run.scheduled_for
-        ago = f' <span class="muted small">{_relative(when, now)}</span>' if when else ""
+        ago = f' <span class="muted small nowrap">{_relative(when, now)}</span>' if when else ""
         last = _badge(run.status.value) + ago + _clip(run.error, "err small")
     elif s.last_error:
         last = _clip(s.last_error, "err small")
@@ -216,10 +226,10 @@ def _list_row(row: Row, links: Links, now: datetime) -> str:
         "<tr>"
         f'<td><a href="{_e(links.schedule(s.id))}">{_e(_name(s))}</a>'
         f'<div class="mono muted small">{_e(s.id)}</div></td>'
-        f'<td class="mono">{_e(s.agent_id)}</td>'
+        f'<td class="mono nowrap">{_e(s.agent_id)}</td>'
         f"<td>{_badge(s.status.value)}</td>"
         f"<td>{_e(describe(s.schedule))}</td>"
-        f'<td class="small">{nexts}</td>'
+        f'<td class="small nowrap">{nexts}</td>'
         f"<td>{last}</td>"
         f"<td>{s.run_count}{failures}</td>"
         f"<td>{_buttons(links, s, 'list')}</td>"
@@ -300,7 +310,9 @@ def sparkline(runs: Sequence[Run], zone: str) -> str:
         "<style>.r-succeeded{fill:#1f9d55}.r-failed{fill:#d64545}.r-running{fill:#2f6fdb}"
         ".r-missed{fill:#c98a00}.r-skipped{fill:#8a94a3}</style>"
     )
+    caption = f"{len(ordered)} runs, oldest to newest; bar height: how long each took"
     return (
+        f'<div class="muted small">{caption}</div>'
         f'<svg class="spark" role="img" aria-label="run outcomes, oldest to newest" '
         f'width="{width}" height="{_SPARK_HEIGHT}" viewBox="0 0 {width} {_SPARK_HEIGHT}">'
         f"{style}{''.join(bars)}</svg>"
@@ -312,11 +324,11 @@ def _facts(pairs: Iterable[tuple[str, str]]) -> str:
     return f'<dl class="facts">{items}</dl>'
 
 
-def _seconds(value: timedelta | None) -> str:
-    return "" if value is None else _e(f"{value.total_seconds():g} s")
+def _span(value: timedelta | None) -> str:
+    return "" if value is None else _e(span(value))
 
 
-def _run_row(run: Run, zone: str) -> str:
+def _run_row(run: Run, zone: str, now: datetime) -> str:
     detail = _clip(run.error, "err") + _clip(run.output)
     if run.traceback:
         detail += f"<details><summary>traceback</summary><pre>{_e(run.traceback)}</pre></details>"
@@ -329,9 +341,9 @@ def _run_row(run: Run, zone: str) -> str:
         "<tr>"
         f"<td>{_badge(run.status.value)}</td>"
         f"<td>{_e(run.trigger.value)}</td>"
-        f'<td class="small">{_at(run.scheduled_for, zone)}</td>'
-        f'<td class="small">{_at(run.started_at, zone)}</td>'
-        f"<td>{_took(run)}</td>"
+        f'<td class="small nowrap">{_at(run.scheduled_for, zone, now)}</td>'
+        f'<td class="small nowrap">{_at(run.started_at, zone, now)}</td>'
+        f'<td class="nowrap">{_took(run)}</td>'
         f'<td class="small muted">{_e(", ".join(extra))}</td>'
         f"<td>{detail}</td>"
         f'<td class="mono muted small">{_e(run.id)}</td>'
@@ -346,32 +358,45 @@ def schedule_page(
     links: Links,
     *,
     owner: str | None,
+    now: datetime,
 ) -> str:
     """One schedule: its settings, next fires, and recent runs with a sparkline."""
     s = schedule
     zone = zone_of(s)
+
+    def at(instant: datetime | None) -> str:
+        return _at(instant, zone, now) if instant is not None else ""
+
     metadata = ", ".join(f"{k}={v}" for k, v in s.metadata.items())
-    retry = "" if s.retry is None else f"{s.retry.attempts} attempts, backoff {s.retry.backoff}"
+    retry = ""
+    if s.retry is not None:
+        retry = f"{s.retry.attempts} attempts, backoff {span(s.retry.backoff)} doubling"
+        retry += f" up to {span(s.retry.max_backoff)}"
     facts = _facts(
         [
             ("When", _e(describe(s.schedule))),
-            ("Next fires", "<br>".join(_at(t, zone) for t in upcoming)),
+            ("Next fires", _fires(upcoming, zone, now)),
             ("Agent", f'<span class="mono">{_e(s.agent_id)}</span>'),
             ("Id", f'<span class="mono">{_e(s.id)}</span>'),
             ("Owner", _e(s.owner or "")),
             ("Input", f"<pre>{_e(s.input)}</pre>"),
             ("Metadata", _e(metadata)),
-            ("Runs", f"{s.run_count} (failing in a row: {s.failure_count})"),
+            (
+                "Runs",
+                f"{s.run_count}"
+                + (f" ({s.failure_count} failing in a row)" if s.failure_count else ""),
+            ),
             ("Last error", f'<pre class="err">{_e(s.last_error)}</pre>' if s.last_error else ""),
             ("Overlap", _e(s.overlap.value)),
-            ("Catch-up window", _seconds(s.catchup_window)),
-            ("Timeout", _seconds(s.timeout)),
+            ("Catch-up window", _span(s.catchup_window)),
+            ("Timeout", _span(s.timeout)),
+            ("Jitter", _span(s.jitter)),
             ("Retry", _e(retry)),
             ("Max runs", _e(s.max_runs or "")),
-            ("Ends", _at(s.end_at, zone) if s.end_at else ""),
-            ("Paused since", _at(s.paused_at, zone) if s.paused_at else ""),
-            ("Created", _at(s.created_at, zone)),
-            ("Updated", f"{_at(s.updated_at, zone)} (version {s.version})"),
+            ("Ends", at(s.end_at)),
+            ("Paused since", at(s.paused_at)),
+            ("Created", at(s.created_at)),
+            ("Updated", f"{at(s.updated_at)} (version {s.version})"),
         ]
     )
     if runs:
@@ -379,7 +404,7 @@ def schedule_page(
             f"<th>{h}</th>"
             for h in ("Status", "Trigger", "Scheduled for", "Started", "Took", "", "Output", "Run")
         )
-        rows = "".join(_run_row(run, zone) for run in runs)
+        rows = "".join(_run_row(run, zone, now) for run in runs)
         history = (
             f'{sparkline(runs, zone)}<div class="card"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table></div>"
