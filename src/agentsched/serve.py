@@ -15,7 +15,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 from .errors import AgentschedError, ValidationError
 from .scheduler import Scheduler
@@ -26,10 +27,11 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def _signals(handler: signal.Handlers | object) -> Iterator[None]:
+def _signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM go to `handler` while inside (the previous handlers after)."""
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig in _SIGNALS:
-        signal.signal(sig, handler)  # type: ignore[arg-type]
+        signal.signal(sig, handler)
     try:
         yield
     finally:
@@ -37,7 +39,7 @@ def _signals(handler: signal.Handlers | object) -> Iterator[None]:
             signal.signal(sig, before)
 
 
-def _exit_now(signum: int, frame: object) -> None:
+def _exit_now(signum: int, frame: FrameType | None) -> None:
     print(
         "agentsched: exiting now; unfinished runs will be marked interrupted by their lease",
         flush=True,
@@ -70,7 +72,7 @@ def serve(sched: Scheduler, host: str, port: int, source: str) -> None:
         flush=True,
     )
 
-    def stop_serving(signum: int, frame: object) -> None:
+    def stop_serving(signum: int, frame: FrameType | None) -> None:
         """A signal before uvicorn took over the handlers (it shuts down at once), or the
         one it re-raises once it has shut down (nothing left to do)."""
         server.should_exit = True

@@ -82,11 +82,11 @@ class Backend:
             return await method(*args, **kwargs)
         return await run_in_threadpool(method, *args, **kwargs)
 
-    async def visible(
-        self, agent_id: str, schedule_id: str, owner: str | None, include_deleted: bool = False
+    async def get(
+        self, schedule_id: str, owner: str | None, include_deleted: bool = False
     ) -> Schedule:
-        """The schedule if this owner may see it under this agent; else `ScheduleNotFound`,
-        the same for a missing id, another owner's and another agent's schedule."""
+        """The schedule, or `ScheduleNotFound`: an id from a URL that no schedule can
+        have is simply not found, not a validation error."""
         try:
             check_schedule_id(schedule_id)
         except ValidationError:
@@ -94,16 +94,16 @@ class Backend:
         found: Schedule = await self._call(
             "get", schedule_id, owner=owner, include_deleted=include_deleted
         )
-        if found.agent_id != agent_id:
-            raise ScheduleNotFound(schedule_id)
         return found
 
-    async def get(self, schedule_id: str, owner: str | None) -> Schedule:
-        try:
-            check_schedule_id(schedule_id)
-        except ValidationError:
-            raise ScheduleNotFound(schedule_id) from None
-        found: Schedule = await self._call("get", schedule_id, owner=owner)
+    async def visible(
+        self, agent_id: str, schedule_id: str, owner: str | None, include_deleted: bool = False
+    ) -> Schedule:
+        """The schedule if this owner may see it under this agent; else `ScheduleNotFound`,
+        the same for a missing id, another owner's and another agent's schedule."""
+        found = await self.get(schedule_id, owner, include_deleted)
+        if found.agent_id != agent_id:
+            raise ScheduleNotFound(schedule_id)
         return found
 
     async def list(self, **query: Any) -> builtins.list[Schedule]:

@@ -27,8 +27,8 @@ _RECENT_RUNS = 50
 _ACTIONS = ("pause", "resume", "trigger")
 # What the browser may do with a page: show it, post its own forms. No scripts at all.
 _CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 _HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff"}
 
