@@ -665,6 +665,16 @@ def _cmd_run(args: argparse.Namespace) -> None:
         print("agentsched: stopped", flush=True)
 
 
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from .serve import serve  # the web extra is imported only for this command
+
+    handler = _load_handler(args.handler)
+    with _opened(args, create=True, handler=handler, background=True) as sched:
+        with _log_runs_to_stdout():
+            serve(sched, args.host, args.port, _db_url(args))
+        print("agentsched: stopped", flush=True)
+
+
 def _demo_handler(ctx: RunContext) -> RunResult:
     """The demo's agent: answers with the input reversed; the 'flaky' one fails every other run."""
     if ctx.metadata.get("flaky") == "yes" and int(time.time()) % 2 == 0:
@@ -1047,6 +1057,16 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         "finish, or a second Ctrl-C)",
     )
 
+    serve = command(
+        "serve",
+        "--handler MODULE:FUNCTION [--host 127.0.0.1] [--port 8000]",
+        "fire schedules and serve the REST API and the dashboard (extra: web)",
+        any_owner,
+    )
+    _add_handler_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
     demo = command("demo", "", "a 15-second demo on a temporary SQLite file")
     demo.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     return parser, commands
@@ -1152,7 +1172,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     command = commands[args.command]
     if extras:
         command.error(f"unrecognized arguments: {' '.join(extras)}")
-    if args.owner is not None and args.command in ("next", "run", "demo"):
+    if args.owner is not None and args.command in ("next", "run", "serve", "demo"):
         command.error(f"--owner does not apply to {args.command}")
     if args.command in ("next", "add", "update"):
         _check_when(command, args)
@@ -1173,6 +1193,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "runs": _cmd_runs,
     "trigger": _cmd_trigger,
     "run": _cmd_run,
+    "serve": _cmd_serve,
     "demo": _cmd_demo,
 }
 

@@ -14,11 +14,12 @@ import threading
 from bisect import bisect_left
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 from ..errors import InvalidCronExpression, shorten
 from .zones import DAY, EPOCH_ORDINAL
 
-__all__ = ["CronPattern", "compile_cron"]
+__all__ = ["CronField", "CronPattern", "compile_cron", "cron_fields"]
 
 MAX_EXPRESSION_LENGTH = 1000
 
@@ -361,3 +362,34 @@ def _compile(expression: str, hash_key: str | None) -> CronPattern:
             "(no month has a day that matches); to stop a schedule firing, pause it"
         )
     return pattern
+
+
+class CronField(NamedTuple):
+    """One field of an expression as the matcher reads it (for describing it in words)."""
+
+    values: frozenset[int]  # plain values; day-of-week as 0-6, Sunday 0
+    special: bool  # also L, LW, nW, nL or n#k days, which `values` does not list
+    star: bool  # begins with `*` or `?`: unrestricted for Vixie's day-of-month/week rule
+
+
+def cron_fields(expression: str, hash_key: str | None = None) -> tuple[CronField, ...]:
+    """The five fields of a valid expression (`H` resolved with `hash_key`), parsed by
+    the same code that fires it, so that a description can never disagree with it."""
+    compile_cron(expression, hash_key)  # raises InvalidCronExpression like Cron(...) would
+    parts = _split(expression)
+    return tuple(
+        CronField(
+            frozenset(field.values),
+            bool(
+                field.last_day
+                or field.last_weekday_of_month
+                or field.nearest_weekday
+                or field.last_weekday
+                or field.nth_weekday
+            ),
+            text[0] in "*?",
+        )
+        for field, text in (
+            (_parse_field(text, index, hash_key or ""), text) for index, text in enumerate(parts)
+        )
+    )

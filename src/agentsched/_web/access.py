@@ -1,0 +1,136 @@
+"""Who is calling, and one awaitable face over both schedulers.
+
+`Backend` lets the routes treat `Scheduler` and `AsyncScheduler` alike: the
+first's store calls run in Starlette's worker threads (never on the event
+loop), the second's coroutines are awaited (they leave the loop themselves).
+
+`caller_owner` is the owner every call is scoped to: what `authenticate`
+returns when the app was given one (None is a 401), else the
+`X-On-Behalf-Of` header, else None (unscoped: every owner's schedules).
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ..aio import AsyncScheduler
+from ..errors import ScheduleNotFound, ValidationError
+from ..model import MAX_ID, Run, Schedule, check_schedule_id
+from ..scheduler import Scheduler
+
+__all__ = ["ApiError", "Authenticate", "Backend", "caller_owner"]
+
+Authenticate = Callable[[Request], str | Awaitable[str | None] | None]
+OWNER_HEADER = "X-On-Behalf-Of"
+
+
+class ApiError(Exception):
+    """An error response decided by the web layer itself (400, 401, 403, 413)."""
+
+    def __init__(self, status: int, kind: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.field = field
+
+
+async def caller_owner(request: Request, authenticate: Authenticate | None) -> str | None:
+    """The owner this request acts as (see the module docstring)."""
+    if authenticate is None:
+        header = request.headers.get(OWNER_HEADER)
+        if header is not None and not 1 <= len(header) <= MAX_ID:
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"{OWNER_HEADER} must be 1-{MAX_ID} characters",
+                OWNER_HEADER,
+            )
+        return header
+    if inspect.iscoroutinefunction(authenticate):
+        owner = await authenticate(request)
+    else:  # it may well do I/O (a session or key lookup): keep it off the loop
+        owner = await run_in_threadpool(authenticate, request)
+        if inspect.isawaitable(owner):
+            owner = await owner
+    if owner is None:
+        raise ApiError(401, "unauthorized", "authentication required")
+    if not isinstance(owner, str) or not 1 <= len(owner) <= MAX_ID:
+        raise TypeError(f"authenticate() must return an owner string or None, not {owner!r}")
+    return owner
+
+
+class Backend:
+    """The scheduler calls the routes make, as coroutines, whichever scheduler it is."""
+
+    def __init__(self, scheduler: Scheduler | AsyncScheduler) -> None:
+        if not isinstance(scheduler, (Scheduler, AsyncScheduler)):
+            raise TypeError(
+                f"create_app() needs a Scheduler or an AsyncScheduler, not {type(scheduler)!r}"
+            )
+        self.scheduler = scheduler
+
+    async def _call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(self.scheduler, name)
+        if isinstance(self.scheduler, AsyncScheduler):
+            return await method(*args, **kwargs)
+        return await run_in_threadpool(method, *args, **kwargs)
+
+    async def get(
+        self, schedule_id: str, owner: str | None, include_deleted: bool = False
+    ) -> Schedule:
+        """The schedule, or `ScheduleNotFound`: an id from a URL that no schedule can
+        have is simply not found, not a validation error."""
+        try:
+            check_schedule_id(schedule_id)
+        except ValidationError:
+            raise ScheduleNotFound(schedule_id) from None
+        found: Schedule = await self._call(
+            "get", schedule_id, owner=owner, include_deleted=include_deleted
+        )
+        return found
+
+    async def visible(
+        self, agent_id: str, schedule_id: str, owner: str | None, include_deleted: bool = False
+    ) -> Schedule:
+        """The schedule if this owner may see it under this agent; else `ScheduleNotFound`,
+        the same for a missing id, another owner's and another agent's schedule."""
+        found = await self.get(schedule_id, owner, include_deleted)
+        if found.agent_id != agent_id:
+            raise ScheduleNotFound(schedule_id)
+        return found
+
+    async def list(self, **query: Any) -> builtins.list[Schedule]:
+        found: builtins.list[Schedule] = await self._call("list", **query)
+        return found
+
+    async def create(self, **arguments: Any) -> Schedule:
+        made: Schedule = await self._call("create", **arguments)
+        return made
+
+    async def change(self, action: str, schedule_id: str, owner: str | None, **kw: Any) -> Schedule:
+        """`update`, `pause`, `resume` or `delete`."""
+        changed: Schedule = await self._call(action, schedule_id, owner=owner, **kw)
+        return changed
+
+    async def trigger(self, schedule_id: str, owner: str | None) -> Run:
+        run: Run = await self._call("trigger", schedule_id, owner=owner)
+        return run
+
+    async def runs(self, schedule_id: str, owner: str | None, limit: int) -> builtins.list[Run]:
+        found: builtins.list[Run] = await self._call("runs", schedule_id, limit=limit, owner=owner)
+        return found
+
+    async def upcoming(self, schedule_id: str, owner: str | None, n: int) -> Sequence[datetime]:
+        """The next `n` fires; none for a schedule deleted meanwhile."""
+        try:
+            found: Sequence[datetime] = await self._call("upcoming", schedule_id, n=n, owner=owner)
+        except ScheduleNotFound:
+            return []
+        return found

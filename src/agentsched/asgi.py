@@ -1,0 +1,87 @@
+"""`create_app(scheduler)`: the hosted scheduled-agent API and a dashboard, as ASGI.
+
+Mount it into the app you already run (FastAPI, Starlette, any ASGI server)
+or let `agentsched serve` run it. Needs the `web` extra (Starlette); the rest
+of agentsched never imports it. Routes, bodies and errors: docs/web.md.
+"""
+
+from __future__ import annotations
+
+try:
+    import starlette  # noqa: F401  (only to fail early, with the fix in the message)
+except ImportError as exc:  # pragma: no cover - exercised by a test with starlette hidden
+    raise ImportError(
+        "agentsched.asgi needs Starlette: install the web extra, pip install 'agentsched[web]'"
+    ) from exc
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import __version__
+from ._web.access import Authenticate, Backend, caller_owner
+from ._web.api import api_routes
+from ._web.dashboard import base_path, dashboard_routes
+from ._web.errors import EXCEPTION_HANDLERS, error_response
+from ._web.openapi import openapi_document
+from .aio import AsyncScheduler
+from .scheduler import Scheduler
+
+__all__ = ["Authenticate", "create_app"]
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _NoCrossSiteWrites:
+    """Refuse a write that the browser says another site started (its form posting here
+    with this site's cookies): 403. Browsers send `Sec-Fetch-Site`; other clients do
+    not, and are unaffected."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in _SAFE_METHODS
+            and (b"sec-fetch-site", b"cross-site") in scope["headers"]
+        ):
+            message = "a page of another site may not change schedules here"
+            await error_response(403, "forbidden", message)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    scheduler: Scheduler | AsyncScheduler, authenticate: Authenticate | None = None
+) -> Starlette:
+    """An ASGI app serving `scheduler`: the JSON API under `/api/v1/agents/...`, the
+    dashboard at `/` and the OpenAPI description at `/openapi.json`.
+
+    `authenticate(request)` (a function or a coroutine function) returns the
+    caller's owner, or None for a 401; given, it guards every route and its
+    owner scopes every call. Without it the `X-On-Behalf-Of` header sets the
+    owner, and a request without one sees every owner's schedules.
+
+    The app does not start the scheduler: `start()` it (or run `agentsched
+    serve`) for schedules to fire.
+    """
+    backend = Backend(scheduler)
+
+    async def openapi(request: Request) -> JSONResponse:
+        await caller_owner(request, authenticate)
+        server = base_path(request).rstrip("/") or "/"
+        return JSONResponse(openapi_document(server, __version__))
+
+    return Starlette(
+        routes=[
+            *api_routes(backend, authenticate),
+            Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
+            *dashboard_routes(backend, authenticate),
+        ],
+        middleware=[Middleware(_NoCrossSiteWrites)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )

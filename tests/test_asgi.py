@@ -1,0 +1,949 @@
+"""The web app: every route, error and owner rule, over both stores and both schedulers.
+
+Each test runs on MemoryStore and SQLiteStore, behind `Scheduler` and
+`AsyncScheduler` (the app awaits the one and runs the other's calls in worker
+threads), with a fake clock and inline handlers so that runs are
+deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from agentsched import (
+    AsyncScheduler,
+    InlineExecutor,
+    MemoryStore,
+    RunContext,
+    RunResult,
+    ScheduleNotFound,
+    Scheduler,
+    SQLiteStore,
+    StoreError,
+)
+from agentsched.asgi import create_app
+from agentsched.stores.base import Store
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Paris
+API = "/api/v1/agents/bot/schedules"
+CRON = {"type": "cron", "expression": "0 9 * * mon-fri", "timezone": "Europe/Paris"}
+KINDS = ["memory-sync", "memory-async", "sqlite-sync", "sqlite-async"]
+
+
+def handler(ctx: RunContext) -> RunResult:
+    if ctx.input == "fail":
+        raise RuntimeError("the agent fell over")
+    return RunResult(response_id=f"resp_{ctx.run_id[-4:]}", output=f"did {ctx.input}")
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    made: dict[str, Any] = {"name": "daily summary", "schedule": CRON, "input": "Summarise"}
+    made.update(changes)
+    return {k: v for k, v in made.items() if v is not ...}
+
+
+@dataclass
+class Env:
+    """A scheduler, its store, and a client of the app over it."""
+
+    kind: str
+    sched: Scheduler | AsyncScheduler
+    store: Store
+    clock: FakeClock
+    client: TestClient
+
+    def tick(self) -> None:
+        if isinstance(self.sched, AsyncScheduler):
+            self.client.portal.call(self.sched.tick)  # type: ignore[union-attr]
+        else:
+            self.sched.tick()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in self.store.list(include_deleted=True, limit=1000)]
+
+    def create(self, agent: str = "bot", owner: str | None = None, **changes: Any) -> Any:
+        headers = {"X-On-Behalf-Of": owner} if owner else {}
+        made = self.client.post(
+            f"/api/v1/agents/{agent}/schedules", json=body(**changes), headers=headers
+        )
+        assert made.status_code == 201, made.text
+        return made.json()
+
+
+def make_env(
+    kind: str,
+    directory: Path,
+    *,
+    authenticate: Any = None,
+    with_handler: bool = True,
+    raise_server_exceptions: bool = True,
+) -> Iterator[Env]:
+    store: Store = MemoryStore() if kind.startswith("memory") else SQLiteStore(directory / "s.db")
+    clock = FakeClock(T0)
+    options: dict[str, Any] = {
+        "store": store,
+        "handler": handler if with_handler else None,
+        "executor": InlineExecutor(),
+        "clock": clock,
+    }
+    sched: Scheduler | AsyncScheduler = (
+        AsyncScheduler(**options) if kind.endswith("async") else Scheduler(**options)
+    )
+    app = create_app(sched, authenticate=authenticate)
+    with TestClient(app, raise_server_exceptions=raise_server_exceptions) as client:
+        yield Env(kind, sched, store, clock, client)
+    store.close()
+
+
+@pytest.fixture(params=KINDS)
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+    yield from make_env(request.param, tmp_path)
+
+
+def not_found(schedule_id: str) -> dict[str, Any]:
+    """The one 404 body: a missing id, another owner's and another agent's look alike."""
+    return {
+        "error": {"type": "not_found", "message": str(ScheduleNotFound(schedule_id)), "field": None}
+    }
+
+
+# -- create, get, list ------------------------------------------------------------
+
+
+def test_create_returns_the_stored_schedule(env: Env) -> None:
+    made = env.client.post(API, json=body(metadata={"team": "support"}))
+    assert made.status_code == 201
+    data = made.json()
+    assert data == env.store.get(data["id"]).to_dict()  # type: ignore[union-attr]
+    assert data["object"] == "agent.schedule"
+    assert data["agent_id"] == "bot"
+    assert data["owner"] is None
+    assert data["status"] == "active"
+    assert data["next_run_at"] == "2026-01-05T08:00:00Z"  # 09:00 in Paris
+    assert data["metadata"] == {"team": "support"}
+    assert made.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("spec", "first"),
+    [
+        ({"type": "once", "run_at": "2026-01-05T08:30:00Z"}, "2026-01-05T08:30:00Z"),
+        ({"type": "interval", "every_seconds": 90}, "2026-01-05T07:01:30Z"),
+        (
+            {"type": "rrule", "rrule": "FREQ=WEEKLY;BYDAY=MO,WE", "dtstart": "2026-01-05T09:00:00"},
+            "2026-01-05T09:00:00Z",
+        ),
+        ({"type": "cron", "expression": "*/15 * * * *"}, "2026-01-05T07:15:00Z"),
+    ],
+)
+def test_every_kind_of_spec(env: Env, spec: dict[str, Any], first: str) -> None:
+    made = env.create(schedule=spec)
+    assert made["next_run_at"] == first
+    assert made["schedule"]["type"] == spec["type"]
+
+
+def test_create_with_every_optional_field(env: Env) -> None:
+    made = env.create(
+        id="nightly-report",
+        conversation="conv_1",
+        previous_response_id="resp_0",
+        stateful=True,
+        overlap="allow_all",
+        catchup_window=600,
+        max_runs=3,
+        end_at="2026-12-31T00:00:00Z",
+        pause_after_failures=2,
+        timeout=30,
+        retry={"attempts": 2, "backoff": 5},
+        jitter=1.5,
+    )
+    assert made["id"] == "nightly-report"
+    assert made["catchup_window"] == 600
+    assert made["timeout"] == 30
+    assert made["jitter"] == 1.5
+    assert made["retry"] == {"attempts": 2, "backoff": 5, "max_backoff": 600}
+    assert made["end_at"] == "2026-12-31T00:00:00Z"
+
+
+def test_get(env: Env) -> None:
+    made = env.create()
+    got = env.client.get(f"{API}/{made['id']}")
+    assert got.status_code == 200
+    assert got.json() == made
+
+
+def test_missing_ids_are_404(env: Env) -> None:
+    for schedule_id in ("sched_nope", "not an id!", "x" * 300):
+        got = env.client.get(f"{API}/{schedule_id}")
+        assert got.status_code == 404
+        assert got.json() == not_found(schedule_id)
+
+
+def test_a_schedule_of_another_agent_is_404_on_every_route(env: Env) -> None:
+    other = env.create(agent="other-bot")
+    before = env.snapshot()
+    path = f"{API}/{other['id']}"
+    for method, url, payload in (
+        ("GET", path, None),
+        ("POST", path, {"name": "mine now"}),
+        ("DELETE", path, None),
+        ("POST", f"{path}/pause", None),
+        ("POST", f"{path}/resume", None),
+        ("POST", f"{path}/trigger", None),
+        ("GET", f"{path}/runs", None),
+    ):
+        got = env.client.request(method, url, json=payload)
+        assert got.status_code == 404, (method, url)
+        assert got.json() == not_found(other["id"])
+    assert env.snapshot() == before
+    listed = env.client.get(API).json()
+    assert listed["data"] == []
+
+
+def test_list_pages_walk_every_schedule_in_order(env: Env) -> None:
+    names = ["delta", "alpha", None, "charlie", "alpha", "bravo", "echo"]
+    made = [env.create(name=name) for name in names]
+    env.create(agent="other-bot")
+    expected = [s["id"] for s in sorted(made, key=lambda s: (s["name"] or "", s["id"]))]
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        query = {"limit": "3", **({"after": after} if after else {})}
+        page = env.client.get(API, params=query).json()
+        pages += 1
+        assert page["object"] == "list"
+        ids = [s["id"] for s in page["data"]]
+        assert page["first_id"] == ids[0] and page["last_id"] == ids[-1]
+        seen += ids
+        if not page["has_more"]:
+            break
+        after = page["last_id"]
+    assert seen == expected
+    assert pages == 3
+
+
+def test_list_defaults_and_an_empty_page(env: Env) -> None:
+    page = env.client.get(API).json()
+    assert page == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+    }
+    for _ in range(21):
+        env.create()
+    page = env.client.get(API).json()
+    assert len(page["data"]) == 20 and page["has_more"] is True
+
+
+def test_list_by_status(env: Env) -> None:
+    kept = env.create(name="a")
+    paused = env.create(name="b")
+    gone = env.create(name="c")
+    env.client.post(f"{API}/{paused['id']}/pause")
+    env.client.delete(f"{API}/{gone['id']}")
+
+    def ids(status: str) -> list[str]:
+        return [s["id"] for s in env.client.get(API, params={"status": status}).json()["data"]]
+
+    assert ids("active") == [kept["id"]]
+    assert ids("paused") == [paused["id"]]
+    assert ids("deleted") == [gone["id"]]
+    assert [s["id"] for s in env.client.get(API).json()["data"]] == [kept["id"], paused["id"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"status": "sleeping"}, "status"),
+        ({"after": "sched_unknown"}, "after"),
+    ],
+)
+def test_bad_list_queries_are_422(env: Env, query: dict[str, str], field: str) -> None:
+    got = env.client.get(API, params=query)
+    assert got.status_code == 422
+    assert got.json()["error"]["field"] == field
+
+
+# -- update, delete, pause, resume ----------------------------------------------------
+
+
+def test_update_changes_only_the_fields_given(env: Env) -> None:
+    made = env.create(metadata={"team": "support"})
+    got = env.client.post(f"{API}/{made['id']}", json={"name": "renamed", "input": "Other"})
+    assert got.status_code == 200
+    updated = got.json()
+    assert updated["name"] == "renamed" and updated["input"] == "Other"
+    assert updated["metadata"] == {"team": "support"}
+    assert updated["schedule"] == made["schedule"]
+    assert updated["version"] == made["version"] + 1
+    assert updated == env.store.get(made["id"]).to_dict()  # type: ignore[union-attr]
+
+
+def test_update_of_the_spec_recomputes_the_next_fire(env: Env) -> None:
+    made = env.create()
+    spec = {"type": "cron", "expression": "30 7 * * *", "timezone": "UTC"}
+    updated = env.client.post(f"{API}/{made['id']}", json={"schedule": spec}).json()
+    assert updated["next_run_at"] == "2026-01-05T07:30:00Z"
+    assert updated["schedule"]["expression"] == "30 7 * * *"
+
+
+def test_update_clears_nullable_fields(env: Env) -> None:
+    made = env.create(metadata={"a": "b"}, timeout=30)
+    updated = env.client.post(
+        f"{API}/{made['id']}", json={"name": None, "metadata": None, "timeout": None}
+    ).json()
+    assert updated["name"] is None and updated["metadata"] == {} and updated["timeout"] is None
+
+
+def test_an_empty_update_changes_nothing(env: Env) -> None:
+    made = env.create()
+    got = env.client.post(f"{API}/{made['id']}", json={})
+    assert got.status_code == 200
+    assert got.json() == made
+
+
+def test_delete_is_soft(env: Env) -> None:
+    made = env.create()
+    env.client.post(f"{API}/{made['id']}/trigger")
+    got = env.client.delete(f"{API}/{made['id']}")
+    assert got.status_code == 200
+    deleted = got.json()
+    assert deleted["status"] == "deleted" and deleted["deleted_at"] is not None
+    assert deleted["next_run_at"] is None
+    assert env.client.get(f"{API}/{made['id']}").status_code == 404
+    assert env.client.delete(f"{API}/{made['id']}").status_code == 404
+    assert env.client.post(f"{API}/{made['id']}/pause").status_code == 404
+    runs = env.client.get(f"{API}/{made['id']}/runs")
+    assert runs.status_code == 200 and len(runs.json()["data"]) == 1  # history is kept
+    assert env.store.get(made["id"]).status == "deleted"  # type: ignore[union-attr]
+
+
+def test_pause_and_resume(env: Env) -> None:
+    made = env.create()
+    paused = env.client.post(f"{API}/{made['id']}/pause")
+    assert paused.status_code == 200
+    assert paused.json()["status"] == "paused" and paused.json()["next_run_at"] is None
+    again = env.client.post(f"{API}/{made['id']}/pause")
+    assert again.json() == paused.json()  # a no-op
+    resumed = env.client.post(f"{API}/{made['id']}/resume").json()
+    assert resumed["status"] == "active" and resumed["next_run_at"] == "2026-01-05T08:00:00Z"
+
+
+def test_a_completed_schedule_cannot_be_paused_or_resumed(env: Env) -> None:
+    made = env.create(schedule={"type": "once", "run_at": "2026-01-05T07:00:30Z"})
+    env.clock.advance(timedelta(minutes=1))
+    env.tick()
+    assert env.client.get(f"{API}/{made['id']}").json()["status"] == "completed"
+    for action in ("pause", "resume"):
+        got = env.client.post(f"{API}/{made['id']}/{action}")
+        assert got.status_code == 409
+        assert got.json()["error"]["type"] == "invalid_transition"
+
+
+def test_a_taken_id_is_a_conflict(env: Env) -> None:
+    env.create(id="daily")
+    before = env.snapshot()
+    got = env.client.post(API, json=body(id="daily"))
+    assert got.status_code == 409
+    assert got.json()["error"]["type"] == "conflict"
+    assert env.snapshot() == before
+
+
+# -- trigger and runs -------------------------------------------------------------
+
+
+def test_trigger_runs_the_agent_now(env: Env) -> None:
+    made = env.create()
+    got = env.client.post(f"{API}/{made['id']}/trigger")
+    assert got.status_code == 201
+    run = got.json()
+    assert run["object"] == "agent.schedule.run"
+    assert run["trigger"] == "manual" and run["status"] == "succeeded"
+    assert run["output"] == "did Summarise"
+    runs = env.client.get(f"{API}/{made['id']}/runs").json()
+    assert [r["id"] for r in runs["data"]] == [run["id"]]
+    assert runs["data"][0] == env.store.get_run(run["id"]).to_dict()  # type: ignore[union-attr]
+
+
+def test_runs_newest_first_with_a_limit(env: Env) -> None:
+    made = env.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
+    for _ in range(3):
+        env.clock.advance(timedelta(minutes=1))
+        env.tick()
+    runs = env.client.get(f"{API}/{made['id']}/runs", params={"limit": "2"}).json()
+    assert [r["status"] for r in runs["data"]] == ["failed", "failed"]
+    assert runs["has_more"] is True
+    first, second = runs["data"]
+    assert first["scheduled_for"] > second["scheduled_for"]
+    assert first["error"] == "RuntimeError: the agent fell over"
+    everything = env.client.get(f"{API}/{made['id']}/runs").json()
+    assert len(everything["data"]) == 3 and everything["has_more"] is False
+    assert env.client.get(f"{API}/{made['id']}").json()["failure_count"] == 3
+
+
+def test_trigger_without_a_handler_is_503(tmp_path: Path) -> None:
+    for env in make_env("memory-sync", tmp_path, with_handler=False):
+        made = env.create()
+        got = env.client.post(f"{API}/{made['id']}/trigger")
+        assert got.status_code == 503
+        assert "no handler" in got.json()["error"]["message"]
+
+
+# -- owners and authentication ----------------------------------------------------
+
+ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "{path}", None),
+    ("POST", "{path}", {"name": "stolen"}),
+    ("DELETE", "{path}", None),
+    ("POST", "{path}/pause", None),
+    ("POST", "{path}/resume", None),
+    ("POST", "{path}/trigger", None),
+    ("GET", "{path}/runs", None),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "payload"), ROUTES)
+def test_an_owner_never_sees_or_touches_another_owners_schedule(
+    env: Env, method: str, url: str, payload: dict[str, Any] | None
+) -> None:
+    alices = env.create(owner="alice")
+    before = env.snapshot()
+    got = env.client.request(
+        method,
+        url.format(path=f"{API}/{alices['id']}"),
+        json=payload,
+        headers={"X-On-Behalf-Of": "bob"},
+    )
+    assert got.status_code == 404
+    assert got.json() == not_found(alices["id"])  # word for word a missing id
+    assert env.snapshot() == before
+
+
+def test_owners_see_their_own_schedules_only(env: Env) -> None:
+    alices = env.create(owner="alice", name="a")
+    bobs = env.create(owner="bob", name="b")
+    assert alices["owner"] == "alice"
+
+    def listed(owner: str | None) -> list[str]:
+        headers = {"X-On-Behalf-Of": owner} if owner else {}
+        return [s["id"] for s in env.client.get(API, headers=headers).json()["data"]]
+
+    assert listed("alice") == [alices["id"]]
+    assert listed("bob") == [bobs["id"]]
+    assert listed(None) == [alices["id"], bobs["id"]]  # no owner: unscoped
+    bob = {"X-On-Behalf-Of": "bob"}
+    assert env.client.get(API, params={"after": alices["id"]}, headers=bob).status_code == 422
+    own = env.client.post(f"{API}/{bobs['id']}/pause", headers=bob)
+    assert own.status_code == 200
+
+
+def test_an_owner_header_must_be_1_to_256_characters(env: Env) -> None:
+    got = env.client.get(API, headers={"X-On-Behalf-Of": "x" * 257})
+    assert got.status_code == 400
+    assert got.json()["error"]["field"] == "X-On-Behalf-Of"
+
+
+def _by_token(request: Request) -> str | None:
+    return {"Bearer alice-key": "alice", "Bearer bob-key": "bob"}.get(
+        request.headers.get("authorization", "")
+    )
+
+
+async def _by_token_async(request: Request) -> str | None:
+    return _by_token(request)
+
+
+ALL_ROUTES = [
+    ("POST", API, body()),
+    ("GET", API, None),
+    *[(m, u.format(path=f"{API}/sched_x"), p) for m, u, p in ROUTES],
+    ("GET", "/", None),
+    ("GET", "/schedules/sched_x", None),
+    ("POST", "/schedules/sched_x/pause", None),
+    ("GET", "/openapi.json", None),
+]
+
+
+@pytest.mark.parametrize("authenticate", [_by_token, _by_token_async], ids=["sync", "async"])
+@pytest.mark.parametrize("kind", ["memory-sync", "sqlite-async"])
+def test_authenticate_guards_every_route(
+    kind: str, authenticate: Callable[..., Any], tmp_path: Path
+) -> None:
+    for env in make_env(kind, tmp_path, authenticate=authenticate):
+        for method, url, payload in ALL_ROUTES:
+            got = env.client.request(method, url, json=payload, headers={"X-On-Behalf-Of": "a"})
+            assert got.status_code == 401, (method, url)
+            if not url.startswith("/schedules") and url != "/":
+                assert got.json()["error"]["type"] == "unauthorized"
+        assert env.snapshot() == []
+
+
+@pytest.mark.parametrize("authenticate", [_by_token, _by_token_async], ids=["sync", "async"])
+def test_authenticate_decides_the_owner(authenticate: Callable[..., Any], tmp_path: Path) -> None:
+    for env in make_env("sqlite-sync", tmp_path, authenticate=authenticate):
+        alice = {"Authorization": "Bearer alice-key"}
+        # The header cannot widen what authenticate allows.
+        made = env.client.post(API, json=body(), headers={**alice, "X-On-Behalf-Of": "bob"})
+        assert made.json()["owner"] == "alice"
+        bob = {"Authorization": "Bearer bob-key"}
+        assert env.client.get(f"{API}/{made.json()['id']}", headers=bob).status_code == 404
+        assert env.client.get(API, headers=bob).json()["data"] == []
+        assert env.client.get(f"{API}/{made.json()['id']}", headers=alice).status_code == 200
+        page = env.client.get("/", headers=bob)
+        assert page.status_code == 200 and made.json()["id"] not in page.text
+        assert made.json()["id"] in env.client.get("/", headers=alice).text
+
+
+def test_a_broken_authenticate_is_a_plain_500(tmp_path: Path) -> None:
+    def broken(request: Request) -> Any:
+        return 42
+
+    for env in make_env(
+        "memory-sync", tmp_path, authenticate=broken, raise_server_exceptions=False
+    ):
+        got = env.client.get(API)
+        assert got.status_code == 500
+        assert got.json() == {
+            "error": {"type": "internal_error", "message": "internal error", "field": None}
+        }
+        assert "Traceback" not in got.text
+
+
+# -- bad input --------------------------------------------------------------------
+
+NUL_NAME = (
+    b'{"name": "a\\u0000b", "schedule": {"type": "cron", "expression": "0 9 * * *"}, "input": "x"}'
+)
+SURROGATE = (
+    b'{"name": "\\ud800", "schedule": {"type": "cron", "expression": "0 9 * * *"}, "input": "x"}'
+)
+
+BAD_BODIES: list[tuple[dict[str, Any], str]] = [
+    ({"name": 7}, "name"),
+    ({"name": ""}, "name"),
+    ({"name": "x" * 121}, "name"),
+    ({"input": ...}, "input"),
+    ({"input": ""}, "input"),
+    ({"input": "x" * 20_001}, "input"),
+    ({"input": ["x"]}, "input"),
+    ({"schedule": ...}, "schedule"),
+    ({"schedule": "daily"}, "schedule"),
+    ({"schedule": {"type": "weekly"}}, "schedule.type"),
+    ({"schedule": {"type": "cron", "expression": "0 99 * * *"}}, "schedule.expression"),
+    ({"schedule": {"type": "cron", "expression": "every day"}}, "schedule.expression"),
+    ({"schedule": {"type": "cron", "expression": 9}}, "schedule.expression"),
+    ({"schedule": {"type": "cron", "expression": "0 9 31 2 *"}}, "schedule.expression"),
+    ({"schedule": {**CRON, "timezone": "Mars/Base"}}, "schedule.timezone"),
+    ({"schedule": {**CRON, "tz": "Europe/Paris"}}, "schedule.tz"),
+    ({"schedule": {"type": "interval", "every_seconds": 0}}, "schedule.every_seconds"),
+    ({"schedule": {"type": "interval", "every_seconds": "60"}}, "schedule.every_seconds"),
+    ({"schedule": {"type": "interval", "every_seconds": 1e300}}, "schedule.every_seconds"),
+    ({"schedule": {"type": "once", "run_at": "tomorrow"}}, "schedule.run_at"),
+    ({"schedule": {"type": "once", "run_at": "2026-01-05T09:00:00"}}, "schedule.run_at"),
+    (
+        {
+            "schedule": {
+                "type": "rrule",
+                "rrule": "FREQ=SOMETIMES",
+                "dtstart": "2026-01-05T09:00:00",
+            }
+        },
+        "schedule.rrule",
+    ),
+    ({"schedule": {"type": "rrule", "rrule": "FREQ=DAILY", "dtstart": 5}}, "schedule.dtstart"),
+    ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+    ({"metadata": {"k": "v" * 513}}, "metadata"),
+    ({"metadata": {"k": 5}}, "metadata"),
+    ({"metadata": ["k"]}, "metadata"),
+    ({"colour": "blue"}, "colour"),
+    ({"owner": "mallory"}, "owner"),
+    ({"agent_id": "other-bot"}, "agent_id"),
+    ({"status": "paused"}, "status"),
+    ({"run_count": 5}, "run_count"),
+    ({"stateful": "yes"}, "stateful"),
+    ({"overlap": "sometimes"}, "overlap"),
+    ({"overlap": ["skip"]}, "overlap"),
+    ({"catchup_window": "1h"}, "catchup_window"),
+    ({"catchup_window": -1}, "catchup_window"),
+    ({"catchup_window": None}, "catchup_window"),
+    ({"max_runs": 0}, "max_runs"),
+    ({"max_runs": 1.5}, "max_runs"),
+    ({"end_at": "tomorrow"}, "end_at"),
+    ({"end_at": "2026-12-31T00:00:00"}, "end_at"),
+    ({"timeout": 0}, "timeout"),
+    ({"timeout": 10**400}, "timeout"),
+    ({"pause_after_failures": True}, "pause_after_failures"),
+    ({"retry": {"attempts": 0}}, "retry.attempts"),
+    ({"retry": {"tries": 3}}, "retry"),
+    ({"retry": 3}, "retry"),
+    ({"jitter": "lots"}, "jitter"),
+    ({"id": "not an id!"}, "id"),
+    ({"conversation": ""}, "conversation"),
+    ({"previous_response_id": 5}, "previous_response_id"),
+]
+
+
+def _ids(cases: list[tuple[dict[str, Any], str]]) -> list[str]:
+    return [f"{field}-{i}" for i, (_, field) in enumerate(cases)]
+
+
+@pytest.mark.parametrize(("changes", "field"), BAD_BODIES, ids=_ids(BAD_BODIES))
+def test_a_bad_create_body_is_422_naming_the_field_and_stores_nothing(
+    env: Env, changes: dict[str, Any], field: str
+) -> None:
+    env.create()
+    before = env.snapshot()
+    got = env.client.post(API, content=json.dumps(body(**changes)).encode(), headers=JSON)
+    assert got.status_code == 422, got.text
+    error = got.json()["error"]
+    assert error["type"] == "validation_error"
+    assert error["field"] == field
+    assert env.snapshot() == before
+
+
+UPDATABLE_BAD = [
+    (c, f) for c, f in BAD_BODIES if ... not in c.values() and f != "id" and "schedule" not in c
+] + [
+    ({"id": "renamed"}, "id"),
+    ({"schedule": {**CRON, "timezone": "Mars/Base"}}, "schedule.timezone"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), UPDATABLE_BAD, ids=_ids(UPDATABLE_BAD))
+def test_a_bad_update_body_is_422_naming_the_field_and_changes_nothing(
+    env: Env, changes: dict[str, Any], field: str
+) -> None:
+    made = env.create()
+    before = env.snapshot()
+    got = env.client.post(f"{API}/{made['id']}", json=changes)
+    assert got.status_code == 422, got.text
+    assert got.json()["error"]["field"] == field
+    assert env.snapshot() == before
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status", "field"),
+    [
+        (b"{", JSON, 400, None),
+        (b"", JSON, 400, None),
+        (b"[1, 2]", JSON, 400, None),
+        (b'"text"', JSON, 400, None),
+        (b'{"input": NaN}', JSON, 400, None),
+        (b"[" * 100_000 + b"]" * 100_000, JSON, 400, None),
+        (b'{"input": "\xff\xfe"}', JSON, 400, None),
+        (json.dumps(body()).encode(), {"content-type": "text/plain"}, 400, None),
+        (
+            json.dumps(body()).encode(),
+            {"content-type": "application/x-www-form-urlencoded"},
+            400,
+            None,
+        ),
+        (json.dumps(body()).encode(), {}, 400, None),
+        (b'{"input": "' + b"x" * (1 << 20) + b'"}', JSON, 413, None),
+        (NUL_NAME, JSON, 422, "name"),
+        (SURROGATE, JSON, 422, "name"),
+    ],
+    ids=[
+        "truncated",
+        "empty",
+        "array",
+        "string",
+        "nan",
+        "deep",
+        "not-utf8",
+        "text-plain",
+        "form",
+        "no-type",
+        "too-large",
+        "nul",
+        "surrogate",
+    ],
+)
+def test_malformed_requests(
+    env: Env, data: bytes, headers: dict[str, str], status: int, field: str | None
+) -> None:
+    got = env.client.post(API, content=data, headers=headers)
+    assert got.status_code == status, got.text
+    assert got.json()["error"]["field"] == field
+    assert env.snapshot() == []
+
+
+def test_a_json_content_type_with_charset_or_suffix_is_json(env: Env) -> None:
+    data = json.dumps(body()).encode()
+    for kind in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        assert env.client.post(API, content=data, headers={"content-type": kind}).status_code == 201
+
+
+def test_a_failing_store_is_503_and_does_not_leak_its_message(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise StoreError("disk I/O error on /srv/secret/agents.db")
+
+    monkeypatch.setattr(env.store, "list", broken)
+    got = env.client.get(API)
+    assert got.status_code == 503
+    assert got.json()["error"]["type"] == "store_unavailable"
+    assert "/srv/secret" not in got.text
+
+
+def test_unknown_routes_and_methods_are_json(env: Env) -> None:
+    missing = env.client.get("/api/v1/nothing")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+    wrong = env.client.put(API, json={})
+    assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "method_not_allowed"
+
+
+def test_a_write_from_another_site_is_refused(env: Env) -> None:
+    made = env.create()
+    for url in (f"{API}/{made['id']}/pause", f"/schedules/{made['id']}/pause"):
+        got = env.client.post(url, headers={"Sec-Fetch-Site": "cross-site"})
+        assert got.status_code == 403
+    assert env.client.get(f"{API}/{made['id']}").json()["status"] == "active"
+    same = env.client.post(f"{API}/{made['id']}/pause", headers={"Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_VALID_SPECS = [
+    CRON,
+    {"type": "once", "run_at": "2026-02-01T09:00:00Z", "timezone": "UTC"},
+    {"type": "interval", "every_seconds": 60, "start_at": None},
+    {"type": "rrule", "rrule": "FREQ=DAILY", "dtstart": "2026-01-05T09:00:00", "timezone": "UTC"},
+]
+_PLAUSIBLE = st.sampled_from([None, True, 60, 1.5, "skip", "daily", "2026-03-01T00:00:00Z"])
+_VALUES = _PLAUSIBLE | _json_values
+_FIELDS = ["id", "name", "input", "metadata", "stateful", "overlap", "catchup_window"]
+_FIELDS += ["max_runs", "end_at", "timeout", "retry", "jitter", "conversation", "bogus"]
+
+
+@st.composite
+def _create_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid body with a few fields, of the body or of its spec, replaced by any JSON."""
+    spec = dict(draw(st.sampled_from(_VALID_SPECS)))
+    for key in draw(st.lists(st.sampled_from([*spec, "extra"]), max_size=2)):
+        spec[key] = draw(_VALUES)
+    made = {"input": "x", "schedule": spec}
+    made.update(draw(st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=3)))
+    return made
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=_create_bodies())
+def test_no_body_is_a_server_error(payload: dict[str, Any], tmp_path: Path) -> None:
+    for env in make_env("memory-sync", tmp_path):
+        got = env.client.post(API, json=payload)
+        assert got.status_code in (201, 409, 422), got.text
+        if got.status_code != 201:
+            assert env.snapshot() == []
+
+
+# -- the dashboard ----------------------------------------------------------------
+
+XSS = '<script>alert("x")</script>'
+XSS_ATTR = '"><img src=x onerror=alert(1)>'
+
+
+def test_the_dashboard_lists_schedules(env: Env) -> None:
+    made = env.create(name="morning report")
+    env.create(name="quarter-hourly", schedule={"type": "cron", "expression": "*/15 * * * *"})
+    env.client.post(f"{API}/{made['id']}/trigger")
+    page = env.client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src" not in page.headers["content-security-policy"]  # no scripts at all
+    text = page.text
+    assert "morning report" in text and "quarter-hourly" in text
+    assert "every weekday at 09:00 Europe/Paris" in text
+    assert "every 15 minutes" in text
+    assert "Mon 5 Jan 09:00 CET" in text  # the next fire, in the schedule's zone
+    assert "succeeded" in text and "did Summarise" not in text  # the list shows status only
+    assert f'action="/schedules/{made["id"]}/pause?back=list"' in text
+
+
+def test_the_schedule_page_shows_runs_and_a_sparkline(env: Env) -> None:
+    made = env.create(schedule={"type": "interval", "every_seconds": 60})
+    for _ in range(3):
+        env.clock.advance(timedelta(minutes=1))
+        env.tick()
+    env.client.post(f"{API}/{made['id']}", json={"input": "fail"})
+    env.clock.advance(timedelta(minutes=1))
+    env.tick()
+    page = env.client.get(f"/schedules/{made['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert "every minute" in text
+    assert text.count('class="r-succeeded"') == 3 and text.count('class="r-failed"') == 1
+    assert "RuntimeError: the agent fell over" in text
+    assert "<svg" in text and "Recent runs" in text
+
+
+def test_the_dashboard_escapes_user_text(env: Env) -> None:
+    made = env.create(
+        name=XSS,
+        input=XSS_ATTR,
+        metadata={XSS: XSS_ATTR},
+        schedule={"type": "interval", "every_seconds": 60},
+    )
+    env.client.post(f"{API}/{made['id']}/trigger")  # output: "did " + XSS_ATTR
+    for url in ("/", f"/schedules/{made['id']}"):
+        text = env.client.get(url).text
+        assert XSS not in text and XSS_ATTR not in text and "<img" not in text
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert "did &quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_dashboard_buttons(env: Env) -> None:
+    made = env.create()
+    url = f"/schedules/{made['id']}"
+    paused = env.client.post(f"{url}/pause?back=list", follow_redirects=False)
+    assert paused.status_code == 303 and paused.headers["location"] == "/"
+    assert env.store.get(made["id"]).status == "paused"  # type: ignore[union-attr]
+    resumed = env.client.post(f"{url}/resume", follow_redirects=False)
+    assert resumed.status_code == 303 and resumed.headers["location"] == url
+    assert env.store.get(made["id"]).status == "active"  # type: ignore[union-attr]
+    page = env.client.post(f"{url}/trigger")  # follows the redirect to the page
+    assert page.status_code == 200 and "did Summarise" in page.text
+    assert env.client.post(f"{url}/explode").status_code == 404
+
+
+def test_dashboard_errors_are_pages(env: Env) -> None:
+    missing = env.client.get("/schedules/sched_nope")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "sched_nope" in missing.text
+    done = env.create(schedule={"type": "once", "run_at": "2026-01-05T07:00:30Z"})
+    env.clock.advance(timedelta(minutes=1))
+    env.tick()
+    conflict = env.client.post(f"/schedules/{done['id']}/pause")
+    assert conflict.status_code == 409 and "completed" in conflict.text
+
+
+def test_the_dashboard_is_scoped_by_owner(env: Env) -> None:
+    alices = env.create(owner="alice", name="alice's")
+    bob = {"X-On-Behalf-Of": "bob"}
+    assert "alice&#x27;s" not in env.client.get("/", headers=bob).text
+    assert env.client.get(f"/schedules/{alices['id']}", headers=bob).status_code == 404
+    assert env.client.post(f"/schedules/{alices['id']}/pause", headers=bob).status_code == 404
+    assert env.store.get(alices["id"]).status == "active"  # type: ignore[union-attr]
+    assert "alice&#x27;s" in env.client.get("/", headers={"X-On-Behalf-Of": "alice"}).text
+
+
+def test_the_dashboard_pages_and_filters(env: Env) -> None:
+    for i in range(51):
+        env.create(name=f"row {i:02d}")
+    env.client.post(f"{API}/{env.client.get(API).json()['data'][0]['id']}/pause")
+    first = env.client.get("/").text
+    assert ">row 49<" in first and ">row 50<" not in first and "Next page" in first
+    last_shown = env.client.get(API, params={"limit": "50"}).json()["last_id"]
+    second = env.client.get("/", params={"after": last_shown}).text
+    assert ">row 50<" in second and "Next page" not in second
+    paused = env.client.get("/", params={"status": "paused"}).text
+    assert ">row 00<" in paused and ">row 01<" not in paused
+
+
+def test_mounted_under_a_prefix_the_links_follow(tmp_path: Path) -> None:
+    sched = Scheduler(handler=handler, executor=InlineExecutor(), clock=FakeClock(T0))
+    outer = Starlette(routes=[Mount("/agents", app=create_app(sched))])
+    with TestClient(outer) as client:
+        made = client.post(f"/agents{API}", json=body()).json()
+        page = client.get("/agents/").text
+        assert f'href="/agents/schedules/{made["id"]}"' in page
+        moved = client.post(f"/agents/schedules/{made['id']}/pause", follow_redirects=False)
+        assert moved.headers["location"] == f"/agents/schedules/{made['id']}"
+        assert client.get("/agents/openapi.json").json()["servers"] == [{"url": "/agents"}]
+
+
+# -- OpenAPI ----------------------------------------------------------------------
+
+
+def test_the_openapi_document_is_valid_and_matches_the_records(env: Env) -> None:
+    from openapi_schema_validator import OAS31Validator
+    from openapi_spec_validator import validate
+
+    doc = env.client.get("/openapi.json").json()
+    validate(doc)
+    schemas = doc["components"]["schemas"]
+    made = env.create(retry={"attempts": 2})
+    run = env.client.post(f"{API}/{made['id']}/trigger").json()
+    assert set(schemas["Schedule"]["properties"]) == set(made)
+    assert set(schemas["Run"]["properties"]) == set(run)
+    responses = {
+        "Schedule": made,
+        "Run": run,
+        "ScheduleList": env.client.get(API).json(),
+        "RunList": env.client.get(f"{API}/{made['id']}/runs").json(),
+        "Error": env.client.get(f"{API}/nope").json(),
+        "CreateScheduleRequest": body(max_runs=3, retry={"attempts": 2}, timeout=1.5),
+        "UpdateScheduleRequest": {"name": None, "metadata": {"a": "b"}},
+    }
+    for name, instance in responses.items():
+        schema = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+        OAS31Validator(schema).validate(instance)
+    routes = {
+        (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert len(routes) == 9
+
+
+# -- packaging ----------------------------------------------------------------------
+
+
+def test_importing_agentsched_does_not_import_starlette() -> None:
+    code = "import sys, agentsched, agentsched.cli; print('starlette' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_without_starlette_the_error_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['starlette'] = None\n"
+        "try:\n    import agentsched.asgi\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'agentsched[web]'" in done.stdout
+
+
+def test_create_app_wants_a_scheduler() -> None:
+    with pytest.raises(TypeError, match="Scheduler or an AsyncScheduler"):
+        create_app(object())  # type: ignore[arg-type]
