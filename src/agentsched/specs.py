@@ -34,7 +34,17 @@ from .timing.zones import (
     zone_table,
 )
 
-__all__ = ["SPEC_TYPES", "Cron", "Interval", "Once", "RRule", "Spec", "next_fire", "spec_from_dict"]
+__all__ = [
+    "SPEC_FIELDS",
+    "SPEC_TYPES",
+    "Cron",
+    "Interval",
+    "Once",
+    "RRule",
+    "Spec",
+    "next_fire",
+    "spec_from_dict",
+]
 
 _MAX_HASH_KEY = 256
 
@@ -81,11 +91,28 @@ def _first_occurrence(table_name: str, wall: datetime) -> datetime | None:
     return from_instant(found) + timedelta(microseconds=wall.microsecond)
 
 
+SPEC_FIELDS: dict[str, tuple[str, ...]] = {
+    "cron": ("type", "expression", "timezone", "hash_key"),
+    "once": ("type", "run_at", "timezone"),
+    "interval": ("type", "every_seconds", "start_at"),
+    "rrule": ("type", "rrule", "dtstart", "timezone"),
+}
+"""The fields of each spec's `to_dict()` shape; `from_dict` refuses any other."""
+
+
 def _field_dict(data: object, kind: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ValidationError("schedule", f"'schedule' must be an object (got {shorten(data)})")
     if data.get("type") != kind:
         raise ValidationError("schedule.type", f"'schedule.type' must be {kind!r}")
+    allowed = SPEC_FIELDS[kind]
+    for key in data:
+        if key not in allowed:
+            raise ValidationError(
+                f"schedule.{key}" if isinstance(key, str) else "schedule",
+                f"unknown field {shorten(key)} in a {kind} schedule "
+                f"(the fields are: {', '.join(allowed)})",
+            )
     return data
 
 

@@ -27,6 +27,7 @@ from .model import Schedule, Status, replace
 from .specs import Cron, Interval, Spec
 
 __all__ = [
+    "UPDATABLE",
     "UPDATABLE_FIELDS",
     "activate",
     "bind_spec",
@@ -38,26 +39,26 @@ __all__ = [
     "update",
 ]
 
-UPDATABLE_FIELDS = frozenset(
-    {
-        "agent_id",
-        "name",
-        "schedule",
-        "input",
-        "conversation",
-        "previous_response_id",
-        "metadata",
-        "stateful",
-        "overlap",
-        "catchup_window",
-        "max_runs",
-        "end_at",
-        "pause_after_failures",
-        "timeout",
-        "retry",
-        "jitter",
-    }
+UPDATABLE = (
+    "agent_id",
+    "name",
+    "schedule",
+    "input",
+    "conversation",
+    "previous_response_id",
+    "metadata",
+    "stateful",
+    "overlap",
+    "catchup_window",
+    "max_runs",
+    "end_at",
+    "pause_after_failures",
+    "timeout",
+    "retry",
+    "jitter",
 )
+"""The fields `update` may change, in the order the record shows them."""
+UPDATABLE_FIELDS = frozenset(UPDATABLE)
 _TIMING_FIELDS = frozenset({"schedule", "max_runs", "end_at"})
 
 

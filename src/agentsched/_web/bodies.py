@@ -19,7 +19,8 @@ import attrs
 from .._datetimes import parse_instant
 from ..errors import ValidationError, shorten
 from ..model import Retry, Schedule
-from ..specs import Spec, spec_from_dict
+from ..specs import SPEC_FIELDS, Spec, spec_from_dict
+from ..states import UPDATABLE
 
 __all__ = [
     "CREATE_FIELDS",
@@ -38,31 +39,9 @@ DEFAULT_PAGE = 20
 
 # What a create body may carry; an update body, the same but `id`. The agent comes
 # from the path and the owner from X-On-Behalf-Of (or `authenticate`).
-CREATE_FIELDS = (
-    "id",
-    "name",
-    "schedule",
-    "input",
-    "conversation",
-    "previous_response_id",
-    "metadata",
-    "stateful",
-    "overlap",
-    "catchup_window",
-    "max_runs",
-    "end_at",
-    "pause_after_failures",
-    "timeout",
-    "retry",
-    "jitter",
-)
-UPDATE_FIELDS = tuple(f for f in CREATE_FIELDS if f != "id")
-SPEC_FIELDS = {
-    "cron": ("type", "expression", "timezone", "hash_key"),
-    "once": ("type", "run_at", "timezone"),
-    "interval": ("type", "every_seconds", "start_at"),
-    "rrule": ("type", "rrule", "dtstart", "timezone"),
-}
+UPDATE_FIELDS = tuple(f for f in UPDATABLE if f != "agent_id")  # the path names the agent
+CREATE_FIELDS = ("id", *UPDATE_FIELDS)
+
 # A spec's errors name its attribute; the body names the JSON field.
 _SPEC_ALIASES = {"every": "every_seconds"}
 _SECONDS = ("catchup_window", "timeout", "jitter")
@@ -114,16 +93,6 @@ def _check_fields(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 def _spec(value: object) -> Spec:
     """The spec of a body, its errors named `schedule.<field>`."""
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        allowed = SPEC_FIELDS.get(kind, ()) if isinstance(kind, str) else ()
-        for key in value if allowed else ():
-            if key not in allowed:
-                raise ValidationError(
-                    f"schedule.{key}",
-                    f"unknown field {shorten(key)} in a {kind} schedule "
-                    f"(the fields are: {', '.join(allowed)})",
-                )
     try:
         return spec_from_dict(value)
     except ValidationError as exc:

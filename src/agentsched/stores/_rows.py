@@ -10,12 +10,14 @@ import hashlib
 import itertools
 import json
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import StoreError, shorten
+from .._log import log
+from ..errors import StoreError, ValidationError, shorten
 from ..model import Run, Schedule, Status
 
-__all__ = ["DecodeCache", "decode", "list_filters", "to_json"]
+__all__ = ["DecodeCache", "decode", "list_filters", "list_schedules", "to_json"]
 
 R = TypeVar("R", Schedule, Run)
 
@@ -37,6 +39,49 @@ def decode(kind: type[R], row_id: str, body: bytes | str) -> R:
             f"{label} row {shorten(row_id)} is corrupt: it holds {label} {shorten(record.id)}"
         )
     return record
+
+
+Read = Callable[[str, Sequence[Any]], "list[tuple[Any, ...]]"]
+
+
+def list_schedules(
+    read: Read,
+    decoded: DecodeCache,
+    *,
+    mark: str,
+    table: str,
+    columns: str,
+    text: Callable[[Any], str],
+    agent_id: str | None,
+    status: Status | None,
+    owner: str | None,
+    include_deleted: bool,
+    limit: int,
+    after: str | None,
+) -> list[Schedule]:
+    """`Store.list` for a SQL store: filters, the (name, id) cursor, the page, and rows
+    that cannot be decoded logged and skipped. `read(sql, params)` runs a query; the
+    dialect gives its placeholder (`mark`), table, id and body columns, and how to
+    read an id column (`text`)."""
+    where, params = list_filters(mark, agent_id, status, owner, include_deleted)
+    if after is not None:
+        cursor = read(f"SELECT sort_name FROM {table} WHERE id = {mark}", (after,))
+        if not cursor:
+            raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
+        where.append(f"(sort_name, id) > ({mark}, {mark})")
+        params.extend([cursor[0][0], after])
+    sql = f"SELECT {columns} FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY sort_name, id LIMIT {mark}"
+    params.append(max(limit, 0))
+    found = []
+    for raw_id, body in read(sql, params):
+        try:
+            found.append(decoded.get(text(raw_id), body))
+        except StoreError as exc:
+            log.error("skipping a schedule: %s", exc, extra={"schedule_id": text(raw_id)})
+    return found
 
 
 def list_filters(

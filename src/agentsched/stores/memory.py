@@ -18,6 +18,7 @@ from datetime import datetime
 from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
+from ._finish import fold
 from ._watchers import Watchers
 from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
@@ -286,16 +287,7 @@ class MemoryStore:
         self._store_run(run, lease_until, item.occupied)
         schedule = self._schedules.get(run.schedule_id)
         if schedule is not None:
-            try:
-                updated = item.update(schedule)
-            except Exception as exc:
-                log.error(
-                    "run %s finished, but its schedule could not record it: %s",
-                    run.id,
-                    exc,
-                    extra={"schedule_id": run.schedule_id, "run_id": run.id},
-                )
-                updated = schedule
+            updated = fold(schedule, run, item.update)
             if updated is not schedule:
                 self._schedules[updated.id] = updated
                 self._index(updated, schedule)

@@ -52,12 +52,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ..clock import Clock, SystemClock
-from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
-from ..model import Activity, Run, RunStatus, Schedule, Status, replace
+from ..errors import ConflictError, ScheduleNotFound, StoreError, shorten
+from ..model import Activity, Run, RunStatus, Schedule, Status
+from ._finish import fold, start_oldest
 from ._pg_connect import Cursor, Database, compare_clocks
 from ._pg_listen import Watch
 from ._pg_schema import SCHEMA_VERSION, check_schema_name, existing_version, migrate
-from ._rows import DecodeCache, decode, list_filters, to_json
+from ._rows import DecodeCache, decode, list_schedules, to_json
 from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
@@ -203,25 +204,20 @@ class PostgresStore:
         limit: int = 100,
         after: str | None = None,
     ) -> builtins.list[Schedule]:
-        where, params = list_filters("%s", agent_id, status, owner, include_deleted)
-        if after is not None:
-            cursor = self._db.read(f"SELECT sort_name FROM {self._s} WHERE id = %s", (after,))
-            if not cursor:
-                raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
-            where.append("(sort_name, id) > (%s, %s)")
-            params.extend([cursor[0][0], after])
-        sql = f"SELECT id, body FROM {self._s}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY sort_name, id LIMIT %s"
-        params.append(max(limit, 0))
-        found = []
-        for schedule_id, body in self._db.read(sql, params):
-            try:
-                found.append(self._decoded.get(schedule_id, body))
-            except StoreError as exc:
-                log.error("skipping a schedule: %s", exc, extra={"schedule_id": schedule_id})
-        return found
+        return list_schedules(
+            self._db.read,
+            self._decoded,
+            mark="%s",
+            table=self._s,
+            columns="id, body",
+            text=str,
+            agent_id=agent_id,
+            status=status,
+            owner=owner,
+            include_deleted=include_deleted,
+            limit=limit,
+            after=after,
+        )
 
     def update(self, schedule: Schedule, expected_version: int) -> None:
         with self._db.transaction("update a schedule") as cur:
@@ -510,16 +506,11 @@ class PostgresStore:
         left alone (the run is recorded all the same)."""
         try:
             schedule = found.schedule or self._decoded.get(run.schedule_id, found.body)
-            updated = update(schedule)
-        except Exception as exc:
-            log.error(
-                "run %s finished, but its schedule could not record it: %s",
-                run.id,
-                exc,
-                extra={"schedule_id": run.schedule_id, "run_id": run.id},
-            )
+        except StoreError as exc:
+            log.error("%s", exc, extra={"schedule_id": run.schedule_id, "run_id": run.id})
             self._add_finished(cur, run.schedule_id, 1)
             return None
+        updated = fold(schedule, run, update)
         if updated is schedule:
             self._add_finished(cur, run.schedule_id, 1)
         else:
@@ -534,22 +525,20 @@ class PostgresStore:
     ) -> Run | None:
         """Mark the oldest buffered run of the schedule started at `at` (the caller holds
         the schedule's lock, so no one else starts it)."""
-        while True:
-            waiting = cur.execute(
-                f"SELECT id, body FROM {self._r} WHERE schedule_id = %s AND status = 'running' "
-                "AND started_at IS NULL ORDER BY seq LIMIT 1",
-                (schedule_id,),
-            ).fetchone()
-            if waiting is None:
-                return None
-            try:
-                buffered = decode(Run, waiting[0], waiting[1])
-            except StoreError as exc:
-                self._quarantine_run(cur, waiting[0], schedule_id, exc)
-                continue
-            started = replace(buffered, started_at=at)
+        waiting = cur.execute(
+            f"SELECT id, body FROM {self._r} WHERE schedule_id = %s AND status = 'running' "
+            "AND started_at IS NULL ORDER BY seq",
+            (schedule_id,),
+        ).fetchall()
+        started = start_oldest(
+            waiting,
+            at,
+            str,
+            lambda run_id, exc: self._quarantine_run(cur, run_id, schedule_id, exc),
+        )
+        if started is not None:
             self._write_run(cur, started, lease_until)
-            return started
+        return started
 
     def _quarantine_run(self, cur: Cursor, run_id: str, schedule_id: str, exc: Exception) -> None:
         """Take a corrupt run row out of the running set (its body is left as it is), so

@@ -38,8 +38,9 @@ from urllib.parse import quote
 
 from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
-from ..model import Activity, Run, RunStatus, Schedule, Status, replace
-from ._rows import DecodeCache, decode, list_filters, to_json
+from ..model import Activity, Run, RunStatus, Schedule, Status
+from ._finish import fold, start_oldest
+from ._rows import DecodeCache, decode, list_schedules, to_json
 from ._watchers import Watchers
 from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
 
@@ -173,6 +174,12 @@ def _finished_row(run: Run, lease_until: datetime | None, occupied: bool) -> tup
     )
 
 
+def _draining(queue: builtins.list[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
+    """The rows of a queue, each taken off it as it is read."""
+    while queue:
+        yield queue.pop(0)
+
+
 class _Folds:
     """The schedules of a batch of finishing runs, as each outcome leaves them."""
 
@@ -186,17 +193,7 @@ class _Folds:
         run = item.run
         schedule = self._latest.get(run.schedule_id)
         if schedule is not None:
-            try:
-                schedule = item.update(schedule)
-            except Exception as exc:
-                log.error(
-                    "run %s finished, but its schedule could not record it: %s",
-                    run.id,
-                    exc,
-                    extra={"schedule_id": run.schedule_id, "run_id": run.id},
-                )
-            else:
-                self._latest[run.schedule_id] = schedule
+            self._latest[run.schedule_id] = fold(schedule, run, item.update)
         self.after[id(item)] = self._latest.get(run.schedule_id)
         if run.schedule_id in self.finished:
             before, added = self.finished[run.schedule_id]
@@ -508,25 +505,20 @@ class SQLiteStore:
         limit: int = 100,
         after: str | None = None,
     ) -> builtins.list[Schedule]:
-        where, params = list_filters("?", agent_id, status, owner, include_deleted)
-        if after is not None:
-            cursor = self._read("SELECT sort_name FROM schedules WHERE id = ?", (after,))
-            if not cursor:
-                raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
-            where.append("(sort_name, id) > (?, ?)")
-            params.extend([cursor[0][0], after])
-        sql = f"SELECT {_SCHEDULE_COLUMNS} FROM schedules"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY sort_name, id LIMIT ?"
-        params.append(max(limit, 0))
-        found = []
-        for raw_id, body in self._read(sql, params):
-            try:
-                found.append(self._decoded.get(_text(raw_id), body))
-            except StoreError as exc:
-                log.error("skipping a schedule: %s", exc, extra={"schedule_id": _text(raw_id)})
-        return found
+        return list_schedules(
+            self._read,
+            self._decoded,
+            mark="?",
+            table="schedules",
+            columns=_SCHEDULE_COLUMNS,
+            text=_text,
+            agent_id=agent_id,
+            status=status,
+            owner=owner,
+            include_deleted=include_deleted,
+            limit=limit,
+            after=after,
+        )
 
     def update(self, schedule: Schedule, expected_version: int) -> None:
         with self._write() as db:
@@ -857,18 +849,16 @@ class SQLiteStore:
             waiting.setdefault(schedule_id, []).append((raw_id, body))
         started: dict[int, Run] = {}
         for item in items:
-            queue = waiting.get(item.run.schedule_id)
-            while queue:
-                raw_id, body = queue.pop(0)
-                try:
-                    buffered = decode(Run, _text(raw_id), body)
-                except StoreError as exc:
-                    self._quarantine_run(db, raw_id, item.run.schedule_id, exc)
-                    continue
-                run = replace(buffered, started_at=item.run.finished_at)
+            schedule_id = item.run.schedule_id
+            queue = waiting.get(schedule_id, [])
+
+            def set_aside(raw_id: bytes, exc: StoreError, schedule_id: str = schedule_id) -> None:
+                self._quarantine_run(db, raw_id, schedule_id, exc)
+
+            run = start_oldest(_draining(queue), item.run.finished_at, _text, set_aside)
+            if run is not None:
                 self._write_run(db, run, lease_until)
                 started[id(item)] = run
-                break
         return started
 
     def release_run(self, run_id: str, at: datetime, lease_until: datetime) -> Finish | None:
@@ -901,22 +891,20 @@ class SQLiteStore:
         lease_until: datetime | None,
     ) -> Run | None:
         """Mark the oldest buffered run of the schedule started at `at`."""
-        while True:
-            waiting = db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND status = 'running' "
-                "AND started_at IS NULL ORDER BY seq LIMIT 1",
-                (schedule_id,),
-            ).fetchone()
-            if waiting is None:
-                return None
-            try:
-                buffered = decode(Run, _text(waiting[0]), waiting[1])
-            except StoreError as exc:
-                self._quarantine_run(db, waiting[0], schedule_id, exc)
-                continue
-            started = replace(buffered, started_at=at)
+        waiting = db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND status = 'running' "
+            "AND started_at IS NULL ORDER BY seq",
+            (schedule_id,),
+        ).fetchall()
+        started = start_oldest(
+            waiting,
+            at,
+            _text,
+            lambda raw_id, exc: self._quarantine_run(db, raw_id, schedule_id, exc),
+        )
+        if started is not None:
             self._write_run(db, started, lease_until)
-            return started
+        return started
 
     def _quarantine_run(
         self, db: sqlite3.Connection, raw_id: bytes, schedule_id: str, exc: Exception
