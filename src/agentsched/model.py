@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -632,7 +631,27 @@ _SLOTS: dict[type, tuple[str, ...]] = {
 }
 
 _SLOT_SETS = {kind: frozenset(names) for kind, names in _SLOTS.items()}
-_GETTERS = {kind: operator.attrgetter(*names) for kind, names in _SLOTS.items()}
+
+
+def _compile_copier(kind: type) -> Callable[[Any, dict[str, Any]], Any]:
+    """A function copying a `kind` record with changes, one line per field.
+
+    Frozen attrs classes refuse `setattr`, so the copy writes through the slot
+    descriptors themselves; unrolled, that is about twice as fast as a loop.
+    """
+    namespace: dict[str, Any] = {"new": object.__new__, "kind": kind}
+    lines = ["def copy(record, changes):", "    made = new(kind)", "    get = changes.get"]
+    for index, name in enumerate(_SLOTS[kind]):
+        slot = next(c.__dict__[name] for c in kind.__mro__ if name in c.__dict__)
+        namespace[f"set{index}"] = slot.__set__
+        lines.append(f"    set{index}(made, get({name!r}, record.{name}))")
+    lines.append("    return made")
+    exec("\n".join(lines), namespace)
+    copier: Callable[[Any, dict[str, Any]], Any] = namespace["copy"]
+    return copier
+
+
+_COPIERS = {kind: _compile_copier(kind) for kind in _SLOTS}
 
 R = TypeVar("R", Schedule, Run)
 
@@ -648,10 +667,5 @@ def replace(record: R, **changes: Any) -> R:
     kind = type(record)
     if not changes.keys() <= _SLOT_SETS[kind]:
         raise TypeError(f"unknown fields: {sorted(set(changes) - _SLOT_SETS[kind])}")
-    copy = object.__new__(kind)
-    setter = object.__setattr__
-    for name, value in zip(_SLOTS[kind], _GETTERS[kind](record), strict=True):
-        setter(copy, name, value)
-    for name, value in changes.items():
-        setter(copy, name, value)
-    return copy
+    copied: R = _COPIERS[kind](record, changes)
+    return copied
