@@ -80,8 +80,7 @@ class FakeClock:
         self._async_sleepers: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
 
     def now(self) -> datetime:
-        with self._lock:
-            return self._now
+        return self._now  # one reference, swapped whole by advance and set
 
     def advance(self, delta: timedelta) -> None:
         """Move forward by `delta` (which must not be negative)."""

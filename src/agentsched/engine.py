@@ -347,8 +347,9 @@ class Engine:
             try:
                 finals = self._write(items)
             finally:
-                for run, _ in items:
-                    self._land(run.id)
+                with self._lock:
+                    for run, _ in items:
+                        self._in_flight.pop(run.id, None)
             for final in finals:
                 if final is not None:
                     pending.finals[final.id] = final

@@ -255,7 +255,7 @@ def run_handler(
     """
     try:
         returned = handler(context)
-        if inspect.iscoroutine(returned):
+        if returned is not None and inspect.iscoroutine(returned):
             returned = coroutines(returned)
     except Exception as exc:
         return failure_of(exc, now()), None

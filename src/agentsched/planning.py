@@ -7,6 +7,7 @@ finished run back into its schedule. The stores apply both atomically.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import datetime
 
@@ -76,15 +77,12 @@ _RUN_TEMPLATE = Run(
 
 def _run(schedule: Schedule, new_id: Callable[[], str], status: RunStatus, **fields: object) -> Run:
     # every value comes from the validated schedule, the clock or our own counts
-    return replace(
-        _RUN_TEMPLATE,
-        id=new_id(),
-        schedule_id=schedule.id,
-        agent_id=schedule.agent_id,
-        owner=schedule.owner,
-        status=status,
-        **fields,
-    )
+    fields["id"] = new_id()
+    fields["schedule_id"] = schedule.id
+    fields["agent_id"] = schedule.agent_id
+    fields["owner"] = schedule.owner
+    fields["status"] = status
+    return replace(_RUN_TEMPLATE, **fields)
 
 
 def _admit(
@@ -97,12 +95,13 @@ def _admit(
     """The run for a fire (or a retry), following `overlap` when runs are unfinished:
     SKIP records it `skipped`; BUFFER_ONE writes it `running` but not started (or skips
     it when one already waits); ALLOW_ALL starts it."""
-    busy = activity.running + activity.waiting > 0
-    if not busy or schedule.overlap is Overlap.ALLOW_ALL:
-        return _run(schedule, new_id, RunStatus.RUNNING, started_at=now, **fields)
+    if not (activity.running or activity.waiting) or schedule.overlap is Overlap.ALLOW_ALL:
+        fields["started_at"] = now
+        return _run(schedule, new_id, RunStatus.RUNNING, **fields)
     if schedule.overlap is Overlap.BUFFER_ONE and activity.waiting == 0:
         return _run(schedule, new_id, RunStatus.RUNNING, **fields)
-    return _run(schedule, new_id, RunStatus.SKIPPED, finished_at=now, **fields)
+    fields["finished_at"] = now
+    return _run(schedule, new_id, RunStatus.SKIPPED, **fields)
 
 
 def plan_claim(
@@ -147,8 +146,8 @@ def plan_claim(
         return replace(schedule, **changes), [run]
     if retry is not None:
         changes["failure_count"] = schedule.failure_count + 1
-    missed = [f for f in fires if now - f > schedule.catchup_window]
-    recent = fires[len(missed) :]
+    split = bisect_left(fires, now - schedule.catchup_window)  # older ones are missed
+    missed, recent = fires[:split], fires[split:]
     runs: list[Run] = []
     if missed:
         runs.append(
@@ -177,7 +176,10 @@ def plan_claim(
         upcoming = not_due  # what next_fire_for would find, already known
     else:
         upcoming = states.next_fire_for(schedule, fires[-1], run_count=count)
-    changes.update(states.moved_on(schedule, upcoming))
+    if upcoming is None:
+        changes.update(states.moved_on(schedule, None))
+    else:
+        changes["next_run_at"] = upcoming  # still active
     return replace(schedule, **changes), runs
 
 

@@ -192,13 +192,7 @@ class MemoryStore:
         return claims
 
     def _can_insert(self, runs: Sequence[Run]) -> bool:
-        for run in runs:
-            if run.id in self._runs:
-                return False
-            key = _run_key(run)
-            if key is not None and key in self._run_keys:
-                return False
-        return True
+        return not any(run.id in self._runs or _run_key(run) in self._run_keys for run in runs)
 
     def _activity(self, schedule_id: str) -> Activity:
         unfinished = self._unfinished.get(schedule_id)
@@ -267,39 +261,45 @@ class MemoryStore:
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
     ) -> builtins.list[Finish | None]:
+        moved = False
+        results: builtins.list[Finish | None] = []
         with self._lock:
-            due_before = [self._due_at(item.run.schedule_id) for item in finishing]
-            results = [self._finish(item, lease_until) for item in finishing]
-            moved = due_before != [self._due_at(item.run.schedule_id) for item in finishing]
+            for item in finishing:
+                result, due_moved = self._finish(item, lease_until)
+                results.append(result)
+                moved = moved or due_moved
         if moved:  # e.g. a retry made a schedule due sooner
             self._watchers.notify()
         return results
 
-    def _due_at(self, schedule_id: str) -> datetime | None:
-        schedule = self._schedules.get(schedule_id)
-        return None if schedule is None else schedule.due_at
-
-    def _finish(self, item: Finishing, lease_until: datetime | None) -> Finish | None:
+    def _finish(self, item: Finishing, lease_until: datetime | None) -> tuple[Finish | None, bool]:
+        """The run finished, and whether its schedule's due time moved."""
         run = item.run
         stored = self._runs.get(run.id)
         if stored is None or stored.status is not RunStatus.RUNNING:
-            return None
+            return None, False
         self._store_run(run, lease_until, item.occupied)
         schedule = self._schedules.get(run.schedule_id)
+        due_moved = False
         if schedule is not None:
             updated = fold(schedule, run, item.update)
             if updated is not schedule:
+                due_moved = updated.due_at != schedule.due_at
                 self._schedules[updated.id] = updated
                 self._index(updated, schedule)
                 schedule = updated
         if item.occupied:
-            return schedule, None
-        return schedule, self._start_buffered(run.schedule_id, run.finished_at, lease_until)
+            return (schedule, None), due_moved
+        buffered = self._start_buffered(run.schedule_id, run.finished_at, lease_until)
+        return (schedule, buffered), due_moved
 
     def _start_buffered(
         self, schedule_id: str, at: datetime | None, lease_until: datetime | None
     ) -> Run | None:
-        for waiting in self._unfinished.get(schedule_id, {}).values():
+        unfinished = self._unfinished.get(schedule_id)
+        if not unfinished:
+            return None
+        for waiting in unfinished.values():
             if waiting.started_at is None:
                 started = replace(waiting, started_at=at)
                 self._store_run(started, lease_until)
