@@ -47,9 +47,19 @@ def require_instant(value: object, field: str) -> datetime:
     return instant
 
 
+_TEXTS: dict[datetime, str] = {}  # recent instants' texts: a burst writes the same few
+_MAX_TEXTS = 4096
+
+
 def format_instant(value: datetime) -> str:
     """`2026-01-05T09:00:00Z` (with microseconds only when there are some)."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    text = _TEXTS.get(value)
+    if text is None:
+        text = value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+        if len(_TEXTS) >= _MAX_TEXTS:
+            _TEXTS.clear()
+        _TEXTS[value] = text
+    return text
 
 
 def parse_instant(value: object, field: str) -> datetime:

@@ -664,6 +664,11 @@ def replace(record: R, **changes: Any) -> R:
     UTC). It is several times cheaper than `attrs.evolve`, which matters on
     the firing path. Anything that takes user input uses `attrs.evolve`.
     """
+    return with_changes(record, changes)
+
+
+def with_changes(record: R, changes: dict[str, Any]) -> R:
+    """`replace` with the changes in a dict the caller built (no keyword re-packing)."""
     kind = type(record)
     if not changes.keys() <= _SLOT_SETS[kind]:
         raise TypeError(f"unknown fields: {sorted(set(changes) - _SLOT_SETS[kind])}")

@@ -25,6 +25,7 @@ from .model import (
     Status,
     jitter_offset,
     replace,
+    with_changes,
 )
 
 __all__ = ["Outcome", "apply_outcome", "due_fires", "plan_claim"]
@@ -124,6 +125,57 @@ def plan_claim(
     retry = schedule.pending_retry
     if not fires and (retry is None or retry.at > now):
         return None
+    if (
+        len(fires) == 1
+        and retry is None
+        and not (activity.running or activity.waiting)
+        and schedule.max_runs is None
+        and schedule.end_at is None
+        and now - fires[0] <= schedule.catchup_window
+    ):
+        return _claim_one_fire(schedule, fires[0], not_due, now, new_id())
+    return _plan_claim(schedule, activity, now, new_id, fires=fires, not_due=not_due)
+
+
+def _claim_one_fire(
+    schedule: Schedule, fire: datetime, upcoming: datetime | None, now: datetime, run_id: str
+) -> tuple[Schedule, list[Run]]:
+    """`plan_claim`'s most common case, spelled out: one fire within the window, no
+    retry pending, nothing running, no `max_runs` or `end_at` to look at."""
+    run = with_changes(
+        _RUN_TEMPLATE,
+        {
+            "id": run_id,
+            "schedule_id": schedule.id,
+            "agent_id": schedule.agent_id,
+            "owner": schedule.owner,
+            "scheduled_for": fire,
+            "started_at": now,
+        },
+    )
+    changes: dict[str, object] = {
+        "version": schedule.version + 1,
+        "updated_at": now,
+        "last_run_at": now,
+        "last_run_id": run_id,
+        "run_count": schedule.run_count + 1,
+        "next_run_at": upcoming,
+    }
+    if upcoming is None:
+        changes["status"] = Status.COMPLETED
+    return with_changes(schedule, changes), [run]
+
+
+def _plan_claim(
+    schedule: Schedule,
+    activity: Activity,
+    now: datetime,
+    new_id: Callable[[], str],
+    *,
+    fires: list[datetime],
+    not_due: datetime | None,
+) -> tuple[Schedule, list[Run]]:
+    retry = schedule.pending_retry
     changes: dict[str, object] = {"version": schedule.version + 1, "updated_at": now}
     if retry is not None:
         changes["pending_retry"] = None

@@ -177,12 +177,10 @@ class MemoryStore:
                     passed_over.append(entry)
                     continue
                 replacement, runs = planned
-                if not self._can_insert(runs):
+                if not self._insert_runs(runs, lease_until):
                     passed_over.append(entry)
                     continue
                 self._schedules[replacement.id] = replacement
-                for run in runs:
-                    self._insert_run(run, lease_until)
                 claims.append((replacement, list(runs)))
             for entry in passed_over:
                 heapq.heappush(self._due, entry)
@@ -191,8 +189,18 @@ class MemoryStore:
                 self._index(replacement)
         return claims
 
-    def _can_insert(self, runs: Sequence[Run]) -> bool:
-        return not any(run.id in self._runs or _run_key(run) in self._run_keys for run in runs)
+    def _insert_runs(self, runs: Sequence[Run], lease_until: datetime | None) -> bool:
+        """Insert `runs`, or none of them if one's id or fire is taken (False)."""
+        keys = [_run_key(run) for run in runs]
+        for run, key in zip(runs, keys, strict=True):
+            if run.id in self._runs or key in self._run_keys:
+                return False
+        for run, key in zip(runs, keys, strict=True):
+            self._runs_by_schedule.setdefault(run.schedule_id, {})[run.id] = None
+            if key is not None:
+                self._run_keys.add(key)
+            self._store_run(run, lease_until)
+        return True
 
     def _activity(self, schedule_id: str) -> Activity:
         unfinished = self._unfinished.get(schedule_id)
@@ -225,13 +233,6 @@ class MemoryStore:
         if previous is None or previous.status is RunStatus.RUNNING:
             self._count_finished(run.schedule_id)
 
-    def _insert_run(self, run: Run, lease_until: datetime | None = None) -> None:
-        self._runs_by_schedule.setdefault(run.schedule_id, {})[run.id] = None
-        key = _run_key(run)
-        if key is not None:
-            self._run_keys.add(key)
-        self._store_run(run, lease_until)
-
     def _count_finished(self, schedule_id: str) -> None:
         """One more finished run: drop the oldest finished ones beyond `keep_runs`."""
         count = self._finished_count.get(schedule_id, 0) + 1
@@ -254,9 +255,8 @@ class MemoryStore:
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
         with self._lock:
-            if not self._can_insert([run]):
+            if not self._insert_runs([run], lease_until):
                 raise ConflictError(f"run {shorten(run.id)} or its fire time exists already")
-            self._insert_run(run, lease_until)
 
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
