@@ -22,9 +22,13 @@ __all__ = ["DecodeCache", "decode", "list_filters", "list_schedules", "to_json"]
 R = TypeVar("R", Schedule, Run)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def to_json(record: Schedule | Run) -> str:
     """The stored text of a record."""
-    return json.dumps(record.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    text: str = _ENCODE(record.to_dict())
+    return text
 
 
 def decode(kind: type[R], row_id: str, body: bytes | str) -> R:

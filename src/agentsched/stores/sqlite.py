@@ -166,7 +166,7 @@ _IDLE = Activity()
 def _finished_row(run: Run, lease_until: datetime | None, occupied: bool) -> tuple[Any, ...]:
     """`_FINISH_RUN`'s parameters: a finished run keeps a lease only while `occupied`."""
     return (
-        run.status.value,
+        run.status._value_,
         _micros(run.started_at),
         to_json(run),
         _micros(lease_until) if occupied else None,
@@ -215,10 +215,10 @@ def _run_row(run: Run, lease_until: datetime | None) -> tuple[Any, ...]:
     return (
         run.id,
         run.schedule_id,
-        run.trigger.value,
+        run.trigger._value_,
         _micros(run.scheduled_for),
         run.attempt,
-        run.status.value,
+        run.status._value_,
         _micros(run.started_at),
         _micros(lease_until) if leased else None,
         to_json(run),
@@ -453,7 +453,7 @@ class SQLiteStore:
         body = to_json(schedule)
         self._decoded.put(schedule, body.encode())
         return (
-            schedule.status.value,
+            schedule.status._value_,
             _micros(schedule.due_at),
             schedule.version,
             body,
@@ -468,7 +468,7 @@ class SQLiteStore:
             schedule.owner,
             schedule.agent_id,
             schedule.name or "",
-            schedule.status.value,
+            schedule.status._value_,
             _micros(schedule.due_at),
             schedule.version,
             body,
@@ -689,7 +689,7 @@ class SQLiteStore:
             "UPDATE runs SET status = ?, started_at = ?, body = ?, "
             "lease_until = CASE WHEN ? THEN COALESCE(?, lease_until) ELSE NULL END WHERE id = ?",
             (
-                run.status.value,
+                run.status._value_,
                 _micros(run.started_at),
                 to_json(run),
                 leased,
