@@ -1,4 +1,5 @@
-"""Records as stored rows: the JSON text of `to_dict()`, decoded back with checks.
+"""Records as stored rows: the JSON text of `to_dict()` (nulls left out), decoded back
+with checks.
 
 Shared by the SQL stores, which keep each record as its JSON document next
 to indexed columns: one encoding, one notion of a corrupt row, one cache.
@@ -26,8 +27,12 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def to_json(record: Schedule | Run) -> str:
-    """The stored text of a record."""
-    text: str = _ENCODE(record.to_dict())
+    """The stored text of a record: its `to_dict()` without the fields `from_dict`
+    restores by itself (nulls, every one of which is its field's default, and the
+    constant `object`), which keeps rows small."""
+    text: str = _ENCODE(
+        {k: v for k, v in record.to_dict().items() if v is not None and k != "object"}
+    )
     return text
 
 
