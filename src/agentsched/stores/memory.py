@@ -196,7 +196,10 @@ class MemoryStore:
             if run.id in self._runs or key in self._run_keys:
                 return False
         for run, key in zip(runs, keys, strict=True):
-            self._runs_by_schedule.setdefault(run.schedule_id, {})[run.id] = None
+            history = self._runs_by_schedule.get(run.schedule_id)
+            if history is None:
+                history = self._runs_by_schedule[run.schedule_id] = {}
+            history[run.id] = None
             if key is not None:
                 self._run_keys.add(key)
             self._store_run(run, lease_until)
