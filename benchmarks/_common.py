@@ -313,17 +313,25 @@ def pg_server(dsn: str) -> tuple[str | None, str]:
         return None, f"no PostgreSQL server answers at {dsn} ({str(exc).strip()})"
 
 
+def schema_name() -> str:
+    return f"bench_{uuid.uuid4().hex[:12]}"
+
+
+def drop_schema(dsn: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
 @contextmanager
 def scratch_schema(dsn: str) -> Iterator[str]:
     """A fresh schema name, dropped (with everything in it) on exit."""
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:12]}"
+    name = schema_name()
     try:
         yield name
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        drop_schema(dsn, name)
 
 
 def settle(dsn: str, table: str) -> None:

@@ -14,6 +14,7 @@ the same code on every store.
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import textwrap
 import time
@@ -160,6 +161,7 @@ def first_contenders(
         return {
             "first": (STARTS.first - began) * 1000,
             "total": total * 1000,
+            "rate": fired / total,
             "order": STARTS.order(),
         }
 
@@ -204,6 +206,7 @@ def print_first(title: str, found: Rounds[dict[str, Any]]) -> None:
         "whole burst ms",
         "min-max",
         "first/total",
+        "fires/s",
         "ratio first",
         "ratio total",
         "start order",
@@ -220,6 +223,7 @@ def print_first(title: str, found: Rounds[dict[str, Any]]) -> None:
             f"{median(totals):,.1f}",
             spread(totals, ",.1f"),
             f"{median(firsts) / median(totals):.1%}",
+            f"{median([r['rate'] for r in results]):,.0f}",
             ratio(firsts, [r["first"] for r in aps]),
             ratio(totals, [r["total"] for r in aps]),
             problems[0] if problems else "order ok",
@@ -227,7 +231,10 @@ def print_first(title: str, found: Rounds[dict[str, Any]]) -> None:
     for lib, reason in found.reasons.items():
         table.note(f"{lib}: not measured ({reason})")
     table.print()
-    print("  ratio: median ms over APScheduler 3's (lower is faster)")
+    print(
+        "  first/total: median first-handler ms over median whole-burst ms; fires/s: median "
+        "of count/whole burst; ratio: median ms over APScheduler 3's (lower is faster)"
+    )
 
 
 # -- handler start latency with the background loop ------------------------------------------
@@ -309,3 +316,91 @@ def print_latency(title: str, found: Rounds[dict[str, Any]], samples: int) -> No
         table.note(f"{lib}: not measured ({reason})")
     table.print()
     print("  per round: percentile of (handler start - due time); then median and min-max")
+
+
+# -- ticks among N ------------------------------------------------------------------------
+
+
+def print_ticks(title: str, by_total: dict[int, dict[str, Any]], aps_max: int, fill: str) -> None:
+    """Per N: {"rounds": Rounds of (fired, ms), "fill ours"/"fill aps": seconds}."""
+    section(title)
+    table = Table("N", "library", "fired", "ms median", "min-max", "ratio", "fill s", text=2)
+    for total, found in by_total.items():
+        rounds = found["rounds"]
+        times = {lib: [ms for _, ms in r] for lib, r in rounds.values.items()}
+        for lib, results in rounds.values.items():
+            fired = {f for f, _ in results}
+            table.add(
+                f"{total:,}",
+                lib,
+                f"{fired.pop():,}" if len(fired) == 1 else "varies",
+                f"{median(times[lib]):,.1f}",
+                spread(times[lib], ",.1f"),
+                ratio(times[lib], times.get(APS3)),
+                f"{found['fill ours' if lib == OURS else 'fill aps']:,.1f}",
+            )
+        if APS3 not in rounds.values:
+            table.add(f"{total:,}", APS3, "-", "not run", f"(N > --aps-max {aps_max:,})", "", "")
+    table.print()
+    print(
+        f"  ratio: median ms over APScheduler 3's (lower is faster); fill: seconds inserting {fill}"
+    )
+
+
+# -- several processes ------------------------------------------------------------------------
+
+
+def drain(sched: Scheduler, clock: FakeClock, at: datetime) -> int:
+    """Tick at `at` until a tick finds nothing (the others took the rest); fires."""
+    clock.set(at)
+    fired = 0
+    while batch := len(sched.tick(now=at)):
+        fired += batch
+    return fired
+
+
+def race(target: Callable[..., None], args: tuple[Any, ...], processes: int) -> dict[str, Any]:
+    """Start `processes` spawned `target(*args, ready, go, results)`, wait until all are
+    ready (imports and store opened), let them go at once; fires per second from the go
+    to the last one's end (each puts (fired, time.time()) when done), and their shares."""
+    context = multiprocessing.get_context("spawn")
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    workers = [
+        context.Process(target=target, args=(*args, ready, go, results)) for _ in range(processes)
+    ]
+    for w in workers:
+        w.start()
+    for _ in workers:
+        ready.get(timeout=120)
+    began = time.time()
+    go.set()
+    outcomes = [results.get(timeout=600) for _ in workers]
+    for w in workers:
+        w.join()
+    fired = sum(f for f, _ in outcomes)
+    return {
+        "rate": fired / (max(t for _, t in outcomes) - began),
+        "shares": sorted(f for f, _ in outcomes),
+    }
+
+
+def print_processes(title: str, by_size: dict[int, list[dict[str, Any]]]) -> None:
+    """Per process count, rounds of {"rate", "shares", "check"}."""
+    section(title)
+    table = Table(
+        "processes", "fires/s median", "min-max", "vs 1", "first round's split", "exactly once"
+    )
+    base = [r["rate"] for r in by_size[min(by_size)]]
+    for processes, results in by_size.items():
+        rates = [r["rate"] for r in results]
+        problems = [r["check"] for r in results if r["check"] != "ok"]
+        table.add(
+            processes,
+            f"{median(rates):,.0f}",
+            spread(rates),
+            ratio(rates, base),
+            " ".join(f"{s:,}" for s in results[0]["shares"]),
+            problems[0] if problems else "exactly once: ok",
+        )
+    table.print()
+    print("  exactly once: every schedule has exactly one scheduled run in the store")
