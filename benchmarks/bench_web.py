@@ -211,11 +211,13 @@ def main() -> None:
     print("\nfiring lateness, scheduled_for -> started_at")
     print(f"{'phase':<12}{'runs':>6}{'median ms':>11}{'p99 ms':>9}{'max ms':>9}{'irregular':>11}")
     for phase, data in (("at rest", at_rest), ("under load", loaded)):
-        late = data["late"] or [float("nan")]
-        print(
-            f"{phase:<12}{data['runs']:>6}{statistics.median(late):>11.1f}"
-            f"{percentile(late, 0.99):>9.1f}{max(late):>9.1f}{data['irregular']:>11}"
+        late = data["late"]
+        figures = (
+            f"{statistics.median(late):>11.1f}{percentile(late, 0.99):>9.1f}{max(late):>9.1f}"
+            if late
+            else f"{'-':>11}{'-':>9}{'-':>9}"
         )
+        print(f"{phase:<12}{data['runs']:>6}{figures}{data['irregular']:>11}")
 
 
 if __name__ == "__main__":
