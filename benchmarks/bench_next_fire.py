@@ -13,29 +13,28 @@ Workloads, over a corpus of realistic expressions across zones:
          taking turns)
 
 chain and cold run once untimed first (warming caches for all three), then
-the best of --repeat timed passes is reported.
+--repeat timed rounds in which the libraries take turns (the order flips
+each round); tables give the median and min-max over rounds and ratios of
+medians.
 
-    python benchmarks/bench_next_fire.py [--repeat 5] [--processes 15]
+    python benchmarks/bench_next_fire.py [--quick] [--repeat 5] [--processes 15]
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import random
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
+from _common import Table, interleave, median, ratio, section, spread, versions
 from croniter import croniter
 from cronsim import CronSim
 
-import agentsched
 from agentsched import Cron
 
 CORPUS = [
@@ -129,14 +128,15 @@ def cold_cronsim(expr: str, zone: str, instants: list[datetime]) -> None:
         next(CronSim(expr, t.astimezone(tz)))
 
 
-def best_us_per_fire(run: Callable[[], None], repeat: int, fires: int) -> float:
-    run()  # warm-up, untimed
-    best = float("inf")
-    for _ in range(repeat):
+def us_per_fire(run: Callable[[], None], fires: int) -> Callable[[], float]:
+    """One timed pass of `run`, in microseconds per fire."""
+
+    def timed() -> float:
         began = time.perf_counter()
         run()
-        best = min(best, time.perf_counter() - began)
-    return best / fires * 1e6
+        return (time.perf_counter() - began) / fires * 1e6
+
+    return timed
 
 
 def first_calls_us(library: str, zone: str, next_zone: str) -> tuple[float, float]:
@@ -185,72 +185,86 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds")
     parser.add_argument("--processes", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 3 processes")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.processes = 2, 3
     instants = random_instants()
     fires = CHAIN * len(CORPUS)
 
     def over_corpus(fn: Callable[..., None], *extra: object) -> Callable[[], None]:
         return lambda: [fn(e, z, *extra) for e, z in CORPUS] and None
 
-    rows = [
-        ("chain", "agentsched", best_us_per_fire(over_corpus(chain_ours), args.repeat, fires)),
-        ("chain", "croniter", best_us_per_fire(over_corpus(chain_croniter), args.repeat, fires)),
-        ("chain", "cronsim", best_us_per_fire(over_corpus(chain_cronsim), args.repeat, fires)),
-        (
-            "cold",
-            "agentsched (spec reused)",
-            best_us_per_fire(over_corpus(cold_ours_reused, instants), args.repeat, fires),
-        ),
-        (
-            "cold",
-            "agentsched (spec per query)",
-            best_us_per_fire(over_corpus(cold_ours_built, instants), args.repeat, fires),
-        ),
-        (
-            "cold",
-            "croniter",
-            best_us_per_fire(over_corpus(cold_croniter, instants), args.repeat, fires),
-        ),
-        (
-            "cold",
-            "cronsim",
-            best_us_per_fire(over_corpus(cold_cronsim, instants), args.repeat, fires),
-        ),
-    ]
+    workloads = {
+        "chain": {
+            "agentsched": over_corpus(chain_ours),
+            "croniter": over_corpus(chain_croniter),
+            "cronsim": over_corpus(chain_cronsim),
+        },
+        "cold": {
+            "agentsched (spec reused)": over_corpus(cold_ours_reused, instants),
+            "agentsched (spec per query)": over_corpus(cold_ours_built, instants),
+            "croniter": over_corpus(cold_croniter, instants),
+            "cronsim": over_corpus(cold_cronsim, instants),
+        },
+    }
+    print(versions("agentsched", "croniter", "cronsim"))
     print(
-        f"python {platform.python_version()}, agentsched {agentsched.__version__}, "
-        f"croniter {version('croniter')}, cronsim {version('cronsim')}; "
-        f"{len(CORPUS)} expressions x {CHAIN} fires, best of {args.repeat}"
+        f"{len(CORPUS)} expressions x {CHAIN} fires; one untimed pass each, then "
+        f"{args.repeat} interleaved rounds: median and min-max over rounds"
     )
-    print(f"{'workload':8} {'library':28} {'us/fire':>9} {'vs croniter':>12} {'vs cronsim':>11}")
-    for workload, library, us in rows:
-        peer = {lib: v for w, lib, v in rows if w == workload}
-        versus = f"{peer['croniter'] / us:11.1f}x {peer['cronsim'] / us:10.1f}x"
-        print(f"{workload:8} {library:28} {us:9.2f} {versus}")
+    table = Table("workload", "library", "us/fire", "min-max", "vs croniter", "vs cronsim", text=2)
+    for workload, runs in workloads.items():
+        for run in runs.values():
+            run()  # warm-up, untimed
+        found = interleave(
+            args.repeat, {lib: us_per_fire(run, fires) for lib, run in runs.items()}
+        ).values
+        for library, times in found.items():
+            table.add(
+                workload,
+                library,
+                f"{median(times):.2f}",
+                spread(times, ".2f"),
+                ratio(found["croniter"], times),
+                ratio(found["cronsim"], times),
+            )
+    table.print()
+    print("  vs: the peer's median us/fire over this row's (higher is faster)")
 
     samples = first_calls(args.processes)
-    print(
-        f"\nfirst: one next fire of {FIRST_EXPRESSION!r} after 2026-01-01, timed with "
+    section(
+        f"first: one next fire of {FIRST_EXPRESSION!r} after 2026-01-01, timed with "
         "loading the zone and parsing the expression; fresh = a process's first (after "
         "its imports), new zone = its second, in another zone not used before; "
-        f"{args.processes} processes per library and zone"
+        f"{args.processes} processes per library and zone, the libraries taking turns"
     )
-    print(
-        f"{'zone':20} {'library':12} {'fresh us':>9} {'min-max':>10} {'vs cronsim':>11}"
-        f" {'new zone us':>12} {'min-max':>10} {'vs cronsim':>11}"
+    table = Table(
+        "zone",
+        "library",
+        "fresh us",
+        "min-max",
+        "vs cronsim",
+        "new zone us",
+        "min-max",
+        "vs cronsim",
+        text=2,
     )
     for zone in FIRST_ZONES:
         for library in FIRST_CALL:
-            row = f"{zone:20} {library:12}"
-            for kind, width in (("fresh", 9), ("new zone", 12)):
+            cells = [zone, library]
+            for kind in ("fresh", "new zone"):
                 times = samples[kind, zone, library]
-                median = statistics.median(times)
-                versus = statistics.median(samples[kind, zone, "cronsim"]) / median
-                spread = f"{min(times):.0f}-{max(times):.0f}"
-                row += f" {median:{width}.0f} {spread:>10} {versus:10.1f}x"
-            print(row)
+                cells += [
+                    f"{median(times):.0f}",
+                    spread(times, ".0f"),
+                    ratio(samples[kind, zone, "cronsim"], times),
+                ]
+            table.add(*cells)
+    table.print()
+    print("  vs cronsim: cronsim's median over this row's (higher is faster)")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,28 @@
-"""PostgreSQL store: agentsched PostgresStore vs APScheduler 3.x SQLAlchemyJobStore, one server.
+"""PostgreSQL: agentsched PostgresStore vs APScheduler 3.x SQLAlchemyJobStore, one server.
 
-  claim    N schedules due at once, one tick: claim, run record, no-op
-           handler, outcome stored (fires per second)
-  tick     one tick with 100 schedules due among N (100k, 1M): how long it
-           takes, which should not grow with N
+  burst    3,000 one-offs due at distinct instants in the past minute, one
+           tick: claim, run record, no-op handler, outcome stored; the time
+           from the start of the tick to the first handler's start, the
+           whole burst (and fires per second), and whether handlers started
+           in due order
+  tick     one tick with 100 schedules due among N (10k, 100k, 1M): each
+           table filled once, then ticked on consecutive days (the same 100
+           come due again each day), which should not grow with N
   procs    N schedules due at once, ticked by 1, 2 and 4 scheduler processes
-           sharing the database (fires per second, and each process's share)
+           sharing the database until nothing is left: fires per second, each
+           process's share, and a check that every schedule fired exactly
+           once (agentsched alone: APScheduler 3 supports one scheduler per
+           job store)
 
-Both libraries run on the same PostgreSQL server in the same run, in
-interleaved rounds (each figure is the median, with min-max; each fill is
-vacuumed and checkpointed before it is measured), with no-op
-handlers run synchronously (InlineExecutor / DebugExecutor) and time driven
-by hand. Large tables are filled by copying rows in directly: clones of one
-schedule made by `Scheduler.create` (ours), of one pickled job made by
-`add_job` (APScheduler's). APScheduler 3 supports one scheduler per job
-store, so only agentsched has a row for several processes. Each store lives
-in a schema of its own, dropped at the end.
+Both libraries run on the same PostgreSQL server in the same run, the
+libraries alternating round by round (the order flips each round); tables
+give the median and min-max over rounds and the ratio of medians. Handlers
+run synchronously (InlineExecutor / DebugExecutor) and time is driven by
+hand. Each store lives in a schema of its own, dropped at the end; a filled
+store is vacuumed and checkpointed before it is measured, and measured by a
+store opened afresh on it. Tables are filled by agentsched's `add_many`
+(COPY) and by copying in APScheduler's own pickled job rows, cloned. Without
+a server at --dsn the script says so and exits.
 
     pip install -e ".[test,bench]" && python benchmarks/bench_postgres.py [--quick] [--dsn URL]
 """
@@ -23,27 +30,44 @@ in a schema of its own, dropped at the end.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import os
-import pickle
-import statistics
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
 from typing import Any
 
 import psycopg
-from aps_harness import ManualScheduler, freeze, process_at
-from apscheduler.executors.debug import DebugExecutor
+from _common import (
+    APS3,
+    DEFAULT_DSN,
+    OURS,
+    aps_start,
+    drop_schema,
+    interleave,
+    noop,
+    pg_server,
+    schema_name,
+    scratch_schema,
+    settle,
+    versions,
+)
+from _workloads import (
+    CREATED,
+    aps_date_jobs,
+    drain,
+    first_contenders,
+    print_first,
+    print_processes,
+    print_ticks,
+    race,
+)
+from aps_harness import ManualScheduler, job_rows, job_state, manual, process_at
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 
-from agentsched import Cron, InlineExecutor, Scheduler
-from agentsched.stores._rows import to_json
+from agentsched import Cron, InlineExecutor, MemoryStore, Scheduler
+from agentsched.ids import new_id
+from agentsched.model import replace
 from agentsched.stores.postgres import PostgresStore
 from agentsched.testing import FakeClock
 
@@ -53,212 +77,187 @@ DUE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 LATER = datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)
 FAR = datetime(2027, 1, 5, 9, tzinfo=UTC)
 DAY = timedelta(days=1)
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def noop(*_: Any) -> None:
-    return None
-
-
-def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@contextmanager
-def scratch_schema(dsn: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    try:
-        yield name
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-def settle(dsn: str, table: str) -> None:
-    """After a bulk fill: statistics and visibility up to date, and dirty pages written
-    out, so that neither autovacuum nor a checkpoint lands inside a measurement."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"VACUUM (ANALYZE) {table}")
-        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # not a superuser
-            conn.execute("CHECKPOINT")
+CHUNK = 20_000
 
 
 # -- agentsched -----------------------------------------------------------------
 
 
-def ours(dsn: str, schema: str, at: datetime = START) -> Scheduler:
-    return Scheduler(
+def ours(dsn: str, schema: str, at: datetime = START) -> tuple[Scheduler, FakeClock]:
+    clock = FakeClock(at)
+    sched = Scheduler(
         store=PostgresStore(dsn, schema=schema),
         handler=noop,
         executor=InlineExecutor(),
-        clock=FakeClock(at),
+        clock=clock,
     )
+    return sched, clock
 
 
-def ours_fill(dsn: str, schema: str, total: int, due: int) -> Scheduler:
-    """`total` daily 09:00 schedules, `due` of them due at DUE, the others a year on."""
-    sched = ours(dsn, schema)
-    template = sched.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go")
-    text = to_json(template)
-    table = f'"{schema}".schedules'
-    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"DELETE FROM {table}")
-        columns = "(id, owner, agent_id, sort_name, status, due, version, body)"
-        with cur.copy(f"COPY {table} {columns} FROM STDIN") as copy:
-            for n in range(total):
-                at = DUE if n < due else FAR
-                new_id = f"sched_{n:020d}"
-                body = text.replace(template.id, new_id).replace(
-                    f'"next_run_at":"{_iso(DUE)}"', f'"next_run_at":"{_iso(at)}"'
-                )
-                copy.write_row((new_id, None, "bench", "", "active", at, 1, body))
-    settle(dsn, table)
-    return sched
+def ours_fill(dsn: str, schema: str, total: int, due: int) -> float:
+    """`total` daily 09:00 schedules, the first `due` due at DUE, the others a year on,
+    copies of one made by `Scheduler.create`, by `add_many`; returns its seconds."""
+    maker = Scheduler(store=MemoryStore(), clock=FakeClock(START))
+    template = maker.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go")
+    store = PostgresStore(dsn, schema=schema)
+    spent = 0.0
+    for begin in range(0, total, CHUNK):
+        batch = [
+            replace(template, id=new_id("sched"), next_run_at=DUE if n < due else FAR)
+            for n in range(begin, min(begin + CHUNK, total))
+        ]
+        began = time.perf_counter()
+        store.add_many(batch)
+        spent += time.perf_counter() - began
+    store.close()
+    settle(dsn, f'"{schema}".schedules')
+    return spent
 
 
-def ours_tick(sched: Scheduler, at: datetime) -> int:
+def ours_tick(sched: Scheduler, clock: FakeClock, at: datetime) -> int:
+    clock.set(at)  # the handlers' finish times are read from the clock
     return len(sched.tick(now=at))
 
 
 # -- APScheduler 3.x --------------------------------------------------------------
 
 
-def aps(dsn: str, schema: str) -> ManualScheduler:
+def aps(dsn: str, schema: str, at: datetime = START) -> ManualScheduler:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    freeze(START)
     url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    sched = ManualScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=url, tableschema=schema)},
-        executors={"default": DebugExecutor()},
-        timezone=UTC,
-        job_defaults={"misfire_grace_time": 3600, "coalesce": True},
-    )
-    sched.start()
-    return sched
+    return manual(SQLAlchemyJobStore(url=url, tableschema=schema), at)
 
 
-def aps_fill(dsn: str, schema: str, total: int, due: int) -> ManualScheduler:
-    sched = aps(dsn, schema)
-    sched.add_job(noop, CronTrigger(hour=9, minute=0, timezone=UTC), id="job0")
+def aps_copy(dsn: str, schema: str, rows: Iterable[tuple[str, float, bytes]]) -> float:
+    """Copy job rows into the (existing) table, then settle it; the copy's seconds."""
     table = f'"{schema}".apscheduler_jobs'
-    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
-        (state,) = cur.execute(f"SELECT job_state FROM {table}").fetchone() or (None,)
-        job = pickle.loads(state)
-        cur.execute(f"DELETE FROM {table}")
-        with cur.copy(f"COPY {table} (id, next_run_time, job_state) FROM STDIN") as copy:
-            for n in range(total):
-                when = DUE if n < due else FAR
-                job.update(id=f"job{n}", next_run_time=when)
-                copy.write_row((f"job{n}", when.timestamp(), pickle.dumps(job, 5)))
-    settle(dsn, table)
-    return sched
-
-
-def aps_tick(sched: ManualScheduler, at: datetime) -> int:
-    return process_at(sched, at)
-
-
-# -- measuring ----------------------------------------------------------------------
-
-
-def timed(action: Callable[[], int]) -> tuple[int, float]:
     began = time.perf_counter()
-    count = action()
-    return count, time.perf_counter() - began
+    copy_in = f"COPY {table} (id, next_run_time, job_state) FROM STDIN"
+    with (
+        psycopg.connect(dsn, autocommit=True) as conn,
+        conn.cursor() as cur,
+        cur.copy(copy_in) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    spent = time.perf_counter() - began
+    settle(dsn, table)
+    return spent
 
 
-def spread(values: list[float], fmt: str) -> str:
-    return (
-        f"{format(statistics.median(values), fmt)} "
-        f"({format(min(values), fmt)}-{format(max(values), fmt)})"
-    )
+def aps_fill(dsn: str, schema: str, total: int, due: int) -> float:
+    aps(dsn, schema).shutdown(wait=False)  # creates the table
+    state = job_state(noop, CronTrigger(hour=9, minute=0, timezone=UTC), START)
+    jobs = ((f"job{n}", DUE if n < due else FAR, None, ()) for n in range(total))
+    return aps_copy(dsn, schema, job_rows(state, jobs))
 
 
-def claim_rates(dsn: str, count: int, rounds: int) -> dict[str, list[float]]:
-    """Fires per second for `count` due at once, each round on fresh tables."""
-    rates: dict[str, list[float]] = {"agentsched": [], "APScheduler": []}
-    for r in range(rounds):
-        order = [("agentsched", ours_fill, ours_tick), ("APScheduler", aps_fill, aps_tick)]
-        for label, fill, tick in order if r % 2 == 0 else order[::-1]:
-            with scratch_schema(dsn) as schema:
-                sched: Any = fill(dsn, schema, count, count)
-                fired, seconds = timed(lambda s=sched, t=tick: t(s, LATER))
-                assert fired == count, (label, fired)
-                rates[label].append(fired / seconds)
-                if isinstance(sched, Scheduler):
-                    sched.store.close()
-                else:
-                    sched.shutdown(wait=False)
-    return rates
+# -- workloads ------------------------------------------------------------------
 
 
-def tick_latency(dsn: str, total: int, rounds: int) -> dict[str, list[float]]:
-    """Milliseconds for one tick with 100 due among `total`; the same 100 come due
-    again each day, so the rounds tick on consecutive days."""
-    times: dict[str, list[float]] = {"agentsched": [], "APScheduler": []}
+def burst_rounds(dsn: str, count: int, rounds: int) -> Any:
+    schemas: list[str] = []
+
+    def new_schema() -> str:
+        schemas.append(schema_name())
+        return schemas[-1]
+
+    def ours_store() -> PostgresStore:
+        return PostgresStore(dsn, schema=new_schema())
+
+    def reopen(store: PostgresStore) -> PostgresStore:
+        store.close()
+        settle(dsn, f'"{store.schema}".schedules')
+        return PostgresStore(dsn, schema=store.schema)
+
+    def aps_filled(dues: list[datetime]) -> ManualScheduler:
+        schema = new_schema()
+        aps(dsn, schema, CREATED).shutdown(wait=False)  # creates the table
+        state = job_state(aps_start, CronTrigger(hour=9, timezone=UTC), CREATED)
+        aps_copy(dsn, schema, job_rows(state, aps_date_jobs(dues)))
+        return aps(dsn, schema, CREATED)
+
+    def cleanup() -> None:
+        while schemas:
+            drop_schema(dsn, schemas.pop())
+
+    return interleave(rounds, first_contenders(count, ours_store, aps_filled, reopen, cleanup))
+
+
+def tick_rounds(dsn: str, total: int, rounds: int, with_aps: bool) -> dict[str, Any]:
+    """Milliseconds per tick with 100 due among `total`, one fill per library, the ticks
+    on consecutive days (the same 100 come due each day), interleaved."""
+    found: dict[str, Any] = {}
     with scratch_schema(dsn) as ours_schema, scratch_schema(dsn) as aps_schema:
-        mine = ours_fill(dsn, ours_schema, total, 100)
-        theirs = aps_fill(dsn, aps_schema, total, 100)
-        for r in range(rounds):
-            at = LATER + r * DAY
-            pairs = [
-                ("agentsched", lambda at=at: ours_tick(mine, at)),
-                ("APScheduler", lambda at=at: aps_tick(theirs, at)),
-            ]
-            for label, tick in pairs if r % 2 == 0 else pairs[::-1]:
-                fired, seconds = timed(tick)
-                assert fired == 100, (label, fired)
-                times[label].append(seconds * 1000)
+        found["fill ours"] = ours_fill(dsn, ours_schema, total, 100)
+        mine, clock = ours(dsn, ours_schema)
+        day = {OURS: 0, APS3: 0}
+
+        def ours_once() -> tuple[int, float]:
+            at = LATER + day[OURS] * DAY
+            day[OURS] += 1
+            began = time.perf_counter()
+            fired = ours_tick(mine, clock, at)
+            return fired, (time.perf_counter() - began) * 1000
+
+        contenders: dict[str, Callable[[], tuple[int, float]]] = {OURS: ours_once}
+        theirs = None
+        if with_aps:
+            found["fill aps"] = aps_fill(dsn, aps_schema, total, 100)
+            theirs = aps(dsn, aps_schema)
+
+            def aps_once() -> tuple[int, float]:
+                at = LATER + day[APS3] * DAY
+                day[APS3] += 1
+                began = time.perf_counter()
+                fired = process_at(theirs, at)
+                return fired, (time.perf_counter() - began) * 1000
+
+            contenders[APS3] = aps_once
+        found["rounds"] = interleave(rounds, contenders)
         mine.store.close()
-        theirs.shutdown(wait=False)
-    return times
+        if theirs is not None:
+            theirs.shutdown(wait=False)
+    return found
 
 
 def _worker(dsn: str, schema: str, ready: Any, go: Any, results: Any) -> None:
-    sched = ours(dsn, schema, LATER)
+    sched, clock = ours(dsn, schema, LATER)
     ready.put(os.getpid())
     go.wait()
-    fired = 0
-    while True:  # ticks until nothing is left for this process (the others took it)
-        batch = len(sched.tick(now=LATER))
-        if not batch:
-            break
-        fired += batch
+    fired = drain(sched, clock, LATER)
     results.put((fired, time.time()))
     sched.store.close()
 
 
-def process_rates(dsn: str, count: int, rounds: int, sizes: list[int]) -> dict[int, Any]:
+def exactly_once(dsn: str, schema: str, count: int) -> str:
+    with psycopg.connect(dsn) as conn:
+        counts = dict(
+            conn.execute(
+                f"SELECT n, count(*) FROM (SELECT s.id, count(r.id) AS n "
+                f'FROM "{schema}".schedules s LEFT JOIN "{schema}".runs r '
+                "ON r.schedule_id = s.id AND r.trigger = 'schedule' GROUP BY s.id) AS c "
+                "GROUP BY n"
+            ).fetchall()
+        )
+    if counts == {1: count}:
+        return "ok"
+    return "PROBLEM: schedules by number of runs " + ", ".join(
+        f"{n} runs: {k:,}" for n, k in sorted(counts.items())
+    )
+
+
+def process_rounds(dsn: str, count: int, rounds: int, sizes: list[int]) -> dict[int, Any]:
     """Fires per second with `processes` schedulers sharing one database."""
-    context = multiprocessing.get_context("spawn")
-    found: dict[int, Any] = {p: {"rates": [], "shares": []} for p in sizes}
+    found: dict[int, list[dict[str, Any]]] = {p: [] for p in sizes}
     for _ in range(rounds):
         for processes in sizes:
             with scratch_schema(dsn) as schema:
-                ours_fill(dsn, schema, count, count).store.close()
-                ready, results, go = context.Queue(), context.Queue(), context.Event()
-                workers = [
-                    context.Process(target=_worker, args=(dsn, schema, ready, go, results))
-                    for _ in range(processes)
-                ]
-                for w in workers:
-                    w.start()
-                for _ in workers:
-                    ready.get(timeout=120)
-                began = time.time()
-                go.set()
-                outcomes = [results.get(timeout=600) for _ in workers]
-                for w in workers:
-                    w.join()
-                fired = sum(f for f, _ in outcomes)
-                with psycopg.connect(dsn) as conn:
-                    distinct = conn.execute(
-                        f'SELECT count(DISTINCT (schedule_id, scheduled_for)) FROM "{schema}".runs'
-                    ).fetchone()
-                assert fired == count and distinct == (count,), (fired, distinct)
-                found[processes]["rates"].append(fired / (max(t for _, t in outcomes) - began))
-                found[processes]["shares"].append(sorted(f for f, _ in outcomes))
+                ours_fill(dsn, schema, count, count)
+                result = race(_worker, (dsn, schema), processes)
+                result["check"] = exactly_once(dsn, schema, count)
+                found[processes].append(result)
     return found
 
 
@@ -268,44 +267,63 @@ def main() -> None:
     )
     parser.add_argument("--dsn", default=os.environ.get("AGENTSCHED_PG_DSN") or DEFAULT_DSN)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--claim", type=int, default=10_000)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--procs", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--claim", type=int, default=3_000, help="one-offs in the burst")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="tick: N"
+    )
+    parser.add_argument(
+        "--aps-max", type=int, default=1_000_000, help="tick: largest N APScheduler 3 runs"
+    )
+    parser.add_argument("--procs", type=int, default=10_000, help="burst shared by processes")
+    parser.add_argument("--proc-rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if args.quick:
-        args.claim, args.sizes, args.procs, args.rounds = 1_000, [10_000], 1_000, 2
-    with psycopg.connect(args.dsn) as conn:
-        server = conn.info.parameter_status("server_version")
+        args.claim, args.sizes, args.procs, args.rounds, args.proc_rounds = (
+            300,
+            [10_000],
+            1_000,
+            2,
+            1,
+        )
+    server, reason = pg_server(args.dsn)
     print(
-        f"agentsched {version('agentsched')}, APScheduler {version('apscheduler')}, "
-        f"SQLAlchemy {version('sqlalchemy')}, psycopg {version('psycopg')}, "
-        f"PostgreSQL {server}; {args.rounds} interleaved rounds: median (min-max)"
+        versions(
+            "agentsched", "apscheduler", "sqlalchemy", "psycopg", server=server or "not reached"
+        )
+    )
+    if server is None:
+        print(f"PostgreSQL: not measured ({reason})")
+        return
+    print(
+        f"{args.rounds} interleaved rounds per comparison (the order flips each round; "
+        "fresh schemas each round): median and min-max over rounds"
     )
 
-    print(f"\nclaim + record: {args.claim:,} due at once, one tick (fires per second)")
-    rates = claim_rates(args.dsn, args.claim, args.rounds)
-    theirs = statistics.median(rates["APScheduler"])
-    for label, values in rates.items():
-        ratio = statistics.median(values) / theirs
-        print(f"  {label:12} {spread(values, ',.0f'):>26}/s  {ratio:4.1f}x")
+    burst = burst_rounds(args.dsn, args.claim, args.rounds)
+    print_first(
+        f"burst and its first handler: {args.claim:,} one-offs due at distinct instants in the "
+        "past minute, one tick",
+        burst,
+    )
 
-    print("\ntick latency: 100 due among N (ms)")
-    for total in args.sizes:
-        times = tick_latency(args.dsn, total, args.rounds)
-        for label, values in times.items():
-            print(f"  N={total:>9,}  {label:12} {spread(values, ',.1f'):>24} ms")
+    by_total = {
+        total: tick_rounds(args.dsn, total, args.rounds, total <= args.aps_max)
+        for total in args.sizes
+    }
+    print_ticks(
+        f"tick: 100 due among N, each table filled once, {args.rounds} ticks on consecutive "
+        "days (ms per tick)",
+        by_total,
+        args.aps_max,
+        "(ours: add_many, by COPY; APScheduler: its pickled rows, cloned, by COPY)",
+    )
 
-    print(f"\nseveral processes: {args.procs:,} due at once on one database (fires per second)")
-    by_size = process_rates(args.dsn, args.procs, args.rounds, [1, 2, 4])
-    base = statistics.median(by_size[1]["rates"])
-    for processes, found in by_size.items():
-        ratio = statistics.median(found["rates"]) / base
-        shares = " ".join(f"{s:,}" for s in found["shares"][0])
-        print(
-            f"  {processes} process{'es' if processes > 1 else '  '} "
-            f"{spread(found['rates'], ',.0f'):>24}/s  {ratio:4.2f}x   first round's split: {shares}"
-        )
+    print_processes(
+        f"several processes: {args.procs:,} due at once on one database, each process ticks "
+        f"its own Scheduler until nothing is left ({args.proc_rounds} rounds)",
+        process_rounds(args.dsn, args.procs, args.proc_rounds, [1, 2, 4]),
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ the size of the SQLite file (with its WAL) or of the PostgreSQL tables. With
 `keep_runs` (default 1000 per schedule, here 50 to reach the bound within the
 run) RSS and size stop growing once the bound is reached.
 
-    pip install -e ".[test,bench]" && python benchmarks/bench_soak.py [--seconds 120]
+There is no peer here: the table is agentsched alone, one line per --every
+seconds. PostgreSQL is skipped, saying why, when AGENTSCHED_PG_DSN is unset
+or its server does not answer.
+
+    pip install -e ".[test,bench]" && python benchmarks/bench_soak.py [--quick] [--seconds 120]
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from _common import pg_server, versions
 
 from agentsched import Interval, MemoryStore, Scheduler, SQLiteStore
 from agentsched.stores.base import Store
@@ -99,15 +105,26 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=15.0, help="print a line this often")
     parser.add_argument("--keep-runs", type=int, default=50)
     parser.add_argument("--store", choices=("memory", "sqlite", "postgres"))
+    parser.add_argument("--quick", action="store_true", help="20 s per store, a line every 5 s")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.every = 20.0, 5.0
     if args.store:
         soak(args.store, args.seconds, args.every, args.keep_runs)
         return
-    kinds = ["memory", "sqlite"] + (["postgres"] if os.environ.get("AGENTSCHED_PG_DSN") else [])
+    kinds = ["memory", "sqlite"]
+    dsn = os.environ.get("AGENTSCHED_PG_DSN")
+    server, reason = pg_server(dsn) if dsn else (None, "AGENTSCHED_PG_DSN is not set")
+    if server is not None:
+        kinds.append("postgres")
+    print(versions("agentsched", server=server))
     print(
         f"soak: {SCHEDULES} schedules every second for {args.seconds:g}s, "
-        f"keep_runs={args.keep_runs}, each store in a fresh process\n"
+        f"keep_runs={args.keep_runs}, each store in a fresh process"
     )
+    if server is None:
+        print(f"postgres: not measured ({reason})")
+    print()
     for kind in kinds:
         subprocess.run(
             [

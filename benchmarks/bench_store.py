@@ -1,41 +1,103 @@
-"""SQLite store: agentsched SQLiteStore vs APScheduler 3.x SQLAlchemyJobStore, one run.
+"""SQLite: agentsched SQLiteStore vs APScheduler 3.x SQLAlchemyJobStore (and 4), one run.
 
-  create   schedules created one by one through the public API (a transaction
-           each), and agentsched's bulk `add_many`
-  claim    10,000 schedules due at once, one tick: claim, run record, no-op
-           handler, outcome stored (fires per second)
-  tick     one tick with 100 schedules due among N (100k, 1M): how long it
-           takes, which should not grow with N
+  create     schedules created one by one through the public API (a
+             transaction each), and agentsched's bulk `add_many`
+  burst      10,000 schedules due at once, one tick: claim, run record,
+             no-op handler, outcome stored (fires per second)
+  first      3,000 one-offs due at distinct instants in the past minute, one
+             tick: time to the first handler's start, the whole burst, and
+             whether handlers started in due order
+  latency    background loop, real clock: 200 one-offs due 10 ms apart, from
+             due time to handler start (p50, p99, max)
+  tick       one tick with 100 schedules due among N (10k, 100k, 1M): each
+             table filled once, then ticked on consecutive days (the same 100
+             come due again each day), which should not grow with N
+  footprint  bytes per schedule: in memory (tracemalloc, MemoryStore vs
+             MemoryJobStore, the same daily cron) and on disk (SQLite file
+             with its WAL after a checkpoint, divided by the count)
+  procs      one SQLite file, 1, 2 and 4 processes each ticking its own
+             Scheduler over the same burst until nothing is left: fires per
+             second, each process's share, and a check that every schedule
+             fired exactly once (agentsched alone: APScheduler 3 supports one
+             scheduler per job store)
 
-Both sides run their no-op handler synchronously (InlineExecutor /
-DebugExecutor) on a fresh SQLite file in a temporary directory, with time
-driven by hand. For the large N, both stores are filled by inserting rows
-directly (ours: `add_many`; APScheduler: its own pickled job rows, cloned).
+Equal durability: agentsched's SQLiteStore sets journal_mode=WAL and
+synchronous=NORMAL on its connections; APScheduler's SQLAlchemyJobStore gets
+an engine whose connect listener runs the same two pragmas. The header prints
+both as read back from live connections.
 
-    pip install -e ".[test,bench]" && python benchmarks/bench_store.py [--sizes 100000 1000000]
+Handlers run synchronously (InlineExecutor / DebugExecutor) and time is
+driven by hand, except for latency. Each round uses fresh files; a filled
+file is measured by a store opened afresh on it (as after a restart). Large
+tables are filled by `add_many` (ours) and by APScheduler's own pickled job
+rows, cloned and inserted (it has no bulk insert). Every comparison runs the
+libraries alternately for --rounds rounds (the order flips each round) and
+prints median and min-max over rounds and the ratio of medians.
+
+APScheduler 4 (pre-release, another venv; see aps4_peer.py) joins the burst
+with --with-aps4 or --aps4-python PATH, with --aps4-count schedules (its
+SQLite data store manages about 100 fires per second here).
+
+    pip install -e ".[test,bench]" && python benchmarks/bench_store.py [--quick] [--sizes 10000]
 """
 
 from __future__ import annotations
 
 import argparse
-import pickle
+import gc
+import os
 import sqlite3
-import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
-from importlib.metadata import version
+import tracemalloc
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from aps_harness import ManualScheduler, freeze, process_at
-from apscheduler.executors.debug import DebugExecutor
+from _common import (
+    APS3,
+    APS4,
+    OURS,
+    Table,
+    add_aps4_options,
+    aps4_interpreter,
+    aps_pragmas,
+    aps_sqlite_engine,
+    aps_start,
+    disk_bytes,
+    durability,
+    interleave,
+    median,
+    noop,
+    ours_pragmas,
+    ratio,
+    section,
+    spread,
+    versions,
+)
+from _workloads import (
+    CREATED,
+    aps4_contender,
+    aps_date_jobs,
+    drain,
+    first_contenders,
+    latency_contenders,
+    print_fires,
+    print_first,
+    print_latency,
+    print_processes,
+    print_ticks,
+    race,
+)
+from aps_harness import ManualScheduler, job_rows, job_state, manual, process_at
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 
-from agentsched import Cron, InlineExecutor, Scheduler, SQLiteStore
+from agentsched import Cron, InlineExecutor, MemoryStore, Scheduler, SQLiteStore
 from agentsched.ids import new_id
-from agentsched.model import Schedule, replace
+from agentsched.model import replace
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -43,131 +105,367 @@ START = datetime(2026, 1, 5, 8, 59, 30, tzinfo=UTC)
 DUE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 LATER = datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)
 FAR = datetime(2027, 1, 5, 9, tzinfo=UTC)
+DAY = timedelta(days=1)
+CHUNK = 20_000
 
 
-def noop(*_: Any) -> None:
-    return None
+class Files:
+    """Fresh file names in one temporary directory; `drop` deletes a file and its WAL."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.made = 0
+
+    def new(self, label: str) -> Path:
+        self.made += 1
+        return self.directory / f"{label}-{self.made}.db"
+
+    @staticmethod
+    def drop(path: Path) -> None:
+        for p in path.parent.glob(path.name + "*"):
+            p.unlink()
 
 
 # -- agentsched -----------------------------------------------------------------
 
 
-def ours(path: Path) -> Scheduler:
-    return Scheduler(
-        store=SQLiteStore(path), handler=noop, executor=InlineExecutor(), clock=FakeClock(START)
+def ours(path: Path, handler: Any = noop, at: datetime = START) -> tuple[Scheduler, FakeClock]:
+    clock = FakeClock(at)
+    sched = Scheduler(
+        store=SQLiteStore(path), handler=handler, executor=InlineExecutor(), clock=clock
     )
+    return sched, clock
 
 
-def ours_fill(path: Path, total: int, due: int) -> Scheduler:
-    sched = ours(path)
-    template = sched.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go")
-    store = sched.store
-    assert isinstance(store, SQLiteStore)
-    batch: list[Schedule] = []
-    for n in range(1, total):
-        batch.append(replace(template, id=new_id("sched"), next_run_at=DUE if n <= due else FAR))
-        if len(batch) == 20_000:
-            store.add_many(batch)
-            batch = []
-    store.add_many(batch)
-    return sched
+def ours_fill(path: Path, total: int, due: int) -> float:
+    """`total` daily 09:00 schedules, the first `due` due at DUE, the others a year on,
+    copies of one made by `Scheduler.create`; returns the seconds `add_many` took."""
+    maker = Scheduler(store=MemoryStore(), clock=FakeClock(START))
+    template = maker.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go")
+    store = SQLiteStore(path)
+    spent = 0.0
+    for begin in range(0, total, CHUNK):
+        batch = [
+            replace(template, id=new_id("sched"), next_run_at=DUE if n < due else FAR)
+            for n in range(begin, min(begin + CHUNK, total))
+        ]
+        began = time.perf_counter()
+        store.add_many(batch)
+        spent += time.perf_counter() - began
+    store.close()
+    return spent
+
+
+def ours_tick(sched: Scheduler, clock: FakeClock, at: datetime) -> int:
+    clock.set(at)  # the handlers' finish times are read from the clock
+    return len(sched.tick(now=at))
+
+
+def reopen(store: SQLiteStore) -> SQLiteStore:
+    store.close()
+    return SQLiteStore(store.path)
 
 
 # -- APScheduler 3.x --------------------------------------------------------------
 
 
-def aps(path: Path) -> ManualScheduler:
-    freeze(START)
-    sched = ManualScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{path}")},
-        executors={"default": DebugExecutor()},
-        timezone=UTC,
-        job_defaults={"misfire_grace_time": 3600, "coalesce": True},
-    )
-    sched.start()
-    return sched
+def aps_jobstore(path: Path) -> SQLAlchemyJobStore:
+    return SQLAlchemyJobStore(engine=aps_sqlite_engine(path))
 
 
-def aps_fill(path: Path, total: int, due: int) -> ManualScheduler:
-    sched = aps(path)
-    sched.add_job(noop, CronTrigger(hour=9, minute=0, timezone=UTC), id="job0")
-    conn = sqlite3.connect(path)
-    state = pickle.loads(conn.execute("SELECT job_state FROM apscheduler_jobs").fetchone()[0])
-    rows = []
-    for n in range(1, total):
-        when = DUE if n <= due else FAR
-        state.update(id=f"job{n}", next_run_time=when)
-        rows.append((f"job{n}", when.timestamp(), pickle.dumps(state, pickle.HIGHEST_PROTOCOL)))
-        if len(rows) == 20_000:
-            conn.executemany("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)", rows)
-            conn.commit()
-            rows = []
-    conn.executemany("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)", rows)
-    conn.commit()
-    conn.close()
-    return sched
+def aps(path: Path, at: datetime = START) -> ManualScheduler:
+    return manual(aps_jobstore(path), at)
 
 
-def aps_tick(sched: ManualScheduler, at: datetime) -> int:
-    return process_at(sched, at)
+def aps_insert(path: Path, rows: Any) -> None:
+    """Insert job rows directly, in chunks (the table exists: the job store made it)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA synchronous=NORMAL")
+        batch: list[tuple[str, float, bytes]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == CHUNK:
+                conn.executemany("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)", batch)
+                conn.commit()
+                batch = []
+        conn.executemany("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)", batch)
+        conn.commit()
+
+
+def aps_fill(path: Path, total: int, due: int) -> float:
+    """`total` daily 09:00 jobs, the first `due` due at DUE, the others a year on;
+    returns the seconds the inserts took."""
+    aps(path).shutdown(wait=False)  # creates the table
+    state = job_state(noop, CronTrigger(hour=9, minute=0, timezone=UTC), START)
+    jobs = ((f"job{n}", DUE if n < due else FAR, None, ()) for n in range(total))
+    began = time.perf_counter()
+    aps_insert(path, job_rows(state, jobs))
+    return time.perf_counter() - began
 
 
 # -- workloads ------------------------------------------------------------------
 
 
-def create_rates(directory: Path, count: int) -> list[tuple[str, str, float]]:
-    sched = ours(directory / "create-ours.db")
-    began = time.perf_counter()
-    for _ in range(count):
-        sched.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go")
-    one_by_one = count / (time.perf_counter() - began)
-    sched.store.close()
-    began = time.perf_counter()
-    bulk = ours_fill(directory / "bulk-ours.db", count * 10, 0)
-    bulk_rate = count * 10 / (time.perf_counter() - began)
-    bulk.store.close()
-    other = aps(directory / "create-aps.db")
-    began = time.perf_counter()
-    for n in range(count):
-        other.add_job(noop, CronTrigger(hour=9, minute=0, timezone=UTC), id=f"job{n}")
-    aps_rate = count / (time.perf_counter() - began)
-    return [
-        ("agentsched create()", f"{count:,}", one_by_one),
-        ("agentsched add_many()", f"{count * 10:,}", bulk_rate),
-        ("APScheduler add_job()", f"{count:,}", aps_rate),
-    ]
+def create_rounds(files: Files, count: int, rounds: int) -> Any:
+    """Schedules per second, created one by one (ours, APScheduler) and by add_many."""
+
+    def one_by_one() -> float:
+        path = files.new("create-ours")
+        sched, _ = ours(path)
+        began = time.perf_counter()
+        for _ in range(count):
+            sched.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go")
+        rate = count / (time.perf_counter() - began)
+        sched.store.close()
+        files.drop(path)
+        return rate
+
+    def bulk() -> float:
+        path = files.new("create-bulk")
+        rate = count * 10 / ours_fill(path, count * 10, 0)
+        files.drop(path)
+        return rate
+
+    def add_job() -> float:
+        path = files.new("create-aps")
+        sched = aps(path)
+        began = time.perf_counter()
+        for n in range(count):
+            sched.add_job(noop, CronTrigger(hour=9, minute=0, timezone=UTC), id=f"job{n}")
+        rate = count / (time.perf_counter() - began)
+        sched.shutdown(wait=False)
+        files.drop(path)
+        return rate
+
+    return interleave(
+        rounds,
+        {
+            f"{OURS} create()": one_by_one,
+            f"{APS3} add_job()": add_job,
+            f"{OURS} add_many()": bulk,
+        },
+    )
 
 
-def claim_rates(directory: Path, count: int) -> list[tuple[str, int, float]]:
-    sched = ours_fill(directory / "claim-ours.db", count, count)
-    began = time.perf_counter()
-    fired = len(sched.tick(now=LATER))
-    ours_rate = fired / (time.perf_counter() - began)
-    other = aps_fill(directory / "claim-aps.db", count, count)
-    began = time.perf_counter()
-    aps_fired = aps_tick(other, LATER)
-    aps_rate = aps_fired / (time.perf_counter() - began)
-    return [("agentsched", fired, ours_rate), ("APScheduler", aps_fired, aps_rate)]
+def burst_rounds(files: Files, count: int, rounds: int, aps4: Any, aps4_count: int) -> Any:
+    """Fires per second of `count` due at once, one tick, each round on fresh files."""
+
+    def mine() -> dict[str, float]:
+        path = files.new("burst-ours")
+        ours_fill(path, count, count)
+        sched, clock = ours(path)
+        began = time.perf_counter()
+        fired = ours_tick(sched, clock, LATER)
+        seconds = time.perf_counter() - began
+        sched.store.close()
+        files.drop(path)
+        return {"fired": fired, "rate": fired / seconds, "seconds": seconds}
+
+    def theirs() -> dict[str, float]:
+        path = files.new("burst-aps")
+        aps_fill(path, count, count)
+        sched = aps(path)
+        began = time.perf_counter()
+        fired = process_at(sched, LATER)
+        seconds = time.perf_counter() - began
+        sched.shutdown(wait=False)
+        files.drop(path)
+        return {"fired": fired, "rate": fired / seconds, "seconds": seconds}
+
+    contenders: dict[str, Callable[[], dict[str, Any]]] = {OURS: mine, APS3: theirs}
+    if aps4 is not None:
+        contenders[APS4] = aps4_contender(aps4, "sqlite", aps4_count)
+    return interleave(rounds, contenders)
 
 
-def tick_latency(directory: Path, total: int) -> list[tuple[str, int, float]]:
-    repeats = 3 if total <= 100_000 else 1  # filling a million rows takes a minute
-    results = []
-    for label, fill, tick in (
-        ("agentsched", ours_fill, lambda s, t: len(s.tick(now=t))),
-        ("APScheduler", aps_fill, aps_tick),
-    ):
-        times, fired = [], 0
-        for r in range(repeats):
-            sched = fill(directory / f"tick-{label}-{total}-{r}.db", total, 100)
+def first_rounds(files: Files, count: int, rounds: int) -> Any:
+    current: list[Path] = []
+
+    def ours_store() -> SQLiteStore:
+        current.append(files.new("first"))
+        return SQLiteStore(current[-1])
+
+    def aps_filled(dues: list[datetime]) -> ManualScheduler:
+        path = files.new("first-aps")
+        current.append(path)
+        aps(path, CREATED).shutdown(wait=False)  # creates the table
+        state = job_state(aps_start, CronTrigger(hour=9, timezone=UTC), CREATED)
+        aps_insert(path, job_rows(state, aps_date_jobs(dues)))
+        return aps(path, CREATED)
+
+    def cleanup() -> None:
+        while current:
+            files.drop(current.pop())
+
+    contenders = first_contenders(count, ours_store, aps_filled, reopen, cleanup)
+    return interleave(rounds, contenders)
+
+
+def latency_rounds(files: Files, samples: int, gap: float, rounds: int) -> Any:
+    current: list[Path] = []
+
+    def make(label: str) -> Path:
+        current.append(files.new(label))
+        return current[-1]
+
+    def cleanup() -> None:
+        while current:
+            files.drop(current.pop())
+
+    contenders = latency_contenders(
+        samples,
+        gap,
+        lambda: SQLiteStore(make("latency-ours")),
+        lambda: aps_jobstore(make("latency-aps")),
+        cleanup,
+    )
+    return interleave(rounds, contenders)
+
+
+def tick_rounds(files: Files, total: int, rounds: int, with_aps: bool) -> dict[str, Any]:
+    """Milliseconds per tick with 100 due among `total`, one fill per library, the ticks
+    on consecutive days (the same 100 come due each day), interleaved."""
+    found: dict[str, Any] = {}
+    ours_path, aps_path = files.new(f"tick-ours-{total}"), files.new(f"tick-aps-{total}")
+    found["fill ours"] = ours_fill(ours_path, total, 100)
+    mine, clock = ours(ours_path)
+    contenders: dict[str, Callable[[], tuple[int, float]]] = {}
+    day = {OURS: 0, APS3: 0}
+
+    def ours_once() -> tuple[int, float]:
+        at = LATER + day[OURS] * DAY
+        day[OURS] += 1
+        began = time.perf_counter()
+        fired = ours_tick(mine, clock, at)
+        return fired, (time.perf_counter() - began) * 1000
+
+    contenders[OURS] = ours_once
+    theirs = None
+    if with_aps:
+        found["fill aps"] = aps_fill(aps_path, total, 100)
+        theirs = aps(aps_path)
+
+        def aps_once() -> tuple[int, float]:
+            at = LATER + day[APS3] * DAY
+            day[APS3] += 1
             began = time.perf_counter()
-            fired = tick(sched, LATER)
-            times.append(time.perf_counter() - began)
-            if isinstance(sched, Scheduler):
-                sched.store.close()
-            (directory / f"tick-{label}-{total}-{r}.db").unlink()
-        results.append((label, fired, statistics.median(times) * 1000))
-    return results
+            fired = process_at(theirs, at)
+            return fired, (time.perf_counter() - began) * 1000
+
+        contenders[APS3] = aps_once
+    found["rounds"] = interleave(rounds, contenders)
+    mine.store.close()
+    if theirs is not None:
+        theirs.shutdown(wait=False)
+    files.drop(ours_path)
+    files.drop(aps_path)
+    return found
+
+
+def memory_per_schedule(count: int) -> dict[str, Callable[[], float]]:
+    """Bytes traced per schedule, from before the first to after the last of `count`."""
+
+    def traced(make: Callable[[], Any], add: Callable[[Any, int], None]) -> float:
+        holder = make()
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(count):
+            add(holder, n)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return (after - before) / count
+
+    def mine() -> float:
+        return traced(
+            lambda: Scheduler(store=MemoryStore(), clock=FakeClock(START)),
+            lambda s, n: s.create(agent_id="bench", schedule=Cron("0 9 * * *"), input="go"),
+        )
+
+    def theirs() -> float:
+        def make() -> ManualScheduler:
+            return manual(MemoryJobStore(), START)
+
+        return traced(
+            make,
+            lambda s, n: s.add_job(noop, CronTrigger(hour=9, minute=0, timezone=UTC), id=f"job{n}"),
+        )
+
+    return {OURS: mine, APS3: theirs}
+
+
+def disk_per_schedule(files: Files, count: int) -> dict[str, Callable[[], float]]:
+    def mine() -> float:
+        path = files.new("disk-ours")
+        ours_fill(path, count, 0)
+        size = disk_bytes(path)
+        files.drop(path)
+        return size / count
+
+    def theirs() -> float:
+        path = files.new("disk-aps")
+        aps_fill(path, count, 0)
+        size = disk_bytes(path)
+        files.drop(path)
+        return size / count
+
+    return {OURS: mine, APS3: theirs}
+
+
+def _worker(path: Path, ready: Any, go: Any, results: Any) -> None:
+    sched, clock = ours(path, at=LATER)
+    ready.put(os.getpid())
+    go.wait()
+    fired = drain(sched, clock, LATER)
+    results.put((fired, time.time()))
+    sched.store.close()
+
+
+def exactly_once(path: Path, count: int) -> str:
+    with sqlite3.connect(path) as conn:
+        counts = dict(
+            conn.execute(
+                "SELECT n, count(*) FROM (SELECT s.id, (SELECT count(*) FROM runs r "
+                "WHERE r.schedule_id = s.id AND r.trigger = 'schedule') AS n "
+                "FROM schedules s) GROUP BY n"
+            ).fetchall()
+        )
+    if counts == {1: count}:
+        return "ok"
+    return "PROBLEM: schedules by number of runs " + ", ".join(
+        f"{n} runs: {k:,}" for n, k in sorted(counts.items())
+    )
+
+
+def process_rounds(files: Files, count: int, rounds: int, sizes: list[int]) -> dict[int, Any]:
+    """Fires per second with `processes` schedulers sharing one SQLite file."""
+    found: dict[int, list[dict[str, Any]]] = {p: [] for p in sizes}
+    for _ in range(rounds):
+        for processes in sizes:
+            path = files.new(f"procs-{processes}")
+            ours_fill(path, count, count)
+            result = race(_worker, (path,), processes)
+            result["check"] = exactly_once(path, count)
+            found[processes].append(result)
+            files.drop(path)
+    return found
+
+
+# -- output -----------------------------------------------------------------------
+
+
+def header(files: Files) -> None:
+    print(versions("agentsched", "apscheduler", "sqlalchemy", sqlite=True))
+    path_ours, path_aps = files.new("pragmas-ours"), files.new("pragmas-aps")
+    store = SQLiteStore(path_ours)
+    engine = aps_sqlite_engine(path_aps)
+    SQLAlchemyJobStore(engine=engine)
+    print(durability(ours_pragmas(store), aps_pragmas(engine)))
+    store.close()
+    engine.dispose()
+    files.drop(path_ours)
+    files.drop(path_aps)
 
 
 def main() -> None:
@@ -175,27 +473,108 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--create", type=int, default=5_000)
-    parser.add_argument("--claim", type=int, default=10_000)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    args = parser.parse_args()
-    print(
-        f"agentsched {version('agentsched')}, APScheduler {version('apscheduler')}, "
-        f"SQLAlchemy {version('sqlalchemy')}, SQLite {sqlite3.sqlite_version}"
+    parser.add_argument("--claim", type=int, default=10_000, help="schedules in the burst")
+    parser.add_argument("--first", type=int, default=3_000, help="schedules in the first burst")
+    parser.add_argument("--samples", type=int, default=200, help="one-offs per latency round")
+    parser.add_argument("--gap-ms", type=float, default=10.0, help="between latency one-offs")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="tick: N"
     )
+    parser.add_argument(
+        "--aps-max", type=int, default=1_000_000, help="tick: largest N APScheduler 3 runs"
+    )
+    parser.add_argument("--footprint", type=int, default=20_000, help="schedules measured")
+    parser.add_argument("--procs", type=int, default=10_000, help="burst shared by processes")
+    parser.add_argument("--proc-rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--aps4-count", type=int, default=1_000, help="APScheduler 4's burst")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 2 rounds: a smoke run")
+    add_aps4_options(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.create, args.claim, args.first, args.samples = 500, 1_000, 300, 50
+        args.sizes, args.footprint, args.procs, args.rounds = [10_000], 2_000, 1_000, 2
+        args.proc_rounds, args.aps4_count = 1, 200
+    aps4 = aps4_interpreter(args)
     with tempfile.TemporaryDirectory(prefix="agentsched-bench-") as tmp:
-        directory = Path(tmp)
-        print("\nbulk create (schedules per second)")
-        for label, count, rate in create_rates(directory, args.create):
-            print(f"  {label:24} {count:>10} {rate:12,.0f}/s")
-        print(f"\nclaim + record: {args.claim:,} due at once, one tick (fires per second)")
-        rows = claim_rates(directory, args.claim)
-        for label, fired, rate in rows:
-            print(f"  {label:24} {fired:>10,} {rate:12,.0f}/s  {rate / rows[1][2]:5.1f}x")
-        print("\ntick latency: 100 due among N (median of 3; one run at 1M), ms")
-        for total in args.sizes:
-            rows_t = tick_latency(directory, total)
-            for label, fired, ms in rows_t:
-                print(f"  N={total:>9,}  {label:12} fired {fired:>4}  {ms:9.1f} ms")
+        files = Files(Path(tmp))
+        header(files)
+        print(
+            f"{args.rounds} interleaved rounds per comparison (the order flips each round; "
+            "fresh files each round): median and min-max over rounds"
+        )
+        run(args, files, aps4)
+
+
+def run(args: Any, files: Files, aps4: Any) -> None:
+    section("create: schedules per second (a transaction each; add_many: one per 20,000)")
+    created = create_rounds(files, args.create, args.rounds)
+    table = Table("how", "schedules", "median/s", "min-max", "ratio")
+    reference = created.values[f"{APS3} add_job()"]
+    for label, values in created.measured().items():
+        count = args.create * 10 if "add_many" in label else args.create
+        table.add(
+            label, f"{count:,}", f"{median(values):,.0f}", spread(values), ratio(values, reference)
+        )
+    table.print()
+    print("  ratio: median schedules/s over APScheduler 3's add_job (higher is faster)")
+
+    burst = burst_rounds(files, args.claim, args.rounds, aps4, args.aps4_count)
+    print_fires(
+        f"burst: {args.claim:,} due at once, one tick: claim, run record, no-op handler, "
+        f"outcome (APScheduler 4: {args.aps4_count:,})",
+        burst,
+    )
+
+    first = first_rounds(files, args.first, args.rounds)
+    print_first(
+        f"first handler of a burst: {args.first:,} one-offs due at distinct instants in the "
+        "past minute, one tick",
+        first,
+    )
+
+    latency = latency_rounds(files, args.samples, args.gap_ms / 1000, args.rounds)
+    print_latency(
+        f"handler start latency, background loop, real clock: {args.samples} one-offs "
+        f"{args.gap_ms:g} ms apart (SQLiteStore vs SQLAlchemyJobStore)",
+        latency,
+        args.samples,
+    )
+
+    by_total = {
+        total: tick_rounds(files, total, args.rounds, total <= args.aps_max) for total in args.sizes
+    }
+    print_ticks(
+        f"tick: 100 due among N, each table filled once, {args.rounds} ticks on consecutive "
+        "days (ms per tick)",
+        by_total,
+        args.aps_max,
+        "(ours: add_many; APScheduler: its pickled rows, cloned, by executemany)",
+    )
+
+    section(f"footprint per schedule: {args.footprint:,} daily cron schedules (bytes)")
+    table = Table("where", "library", "bytes median", "min-max", "ratio", text=2)
+    for where, contenders in (
+        ("memory (tracemalloc)", memory_per_schedule(args.footprint)),
+        ("SQLite file + WAL", disk_per_schedule(files, args.footprint)),
+    ):
+        found = interleave(args.rounds, contenders)
+        for lib, values in found.values.items():
+            table.add(
+                where,
+                lib,
+                f"{median(values):,.0f}",
+                spread(values),
+                ratio(values, found.values[APS3]),
+            )
+    table.print()
+    print("  ratio: median bytes over APScheduler 3's (lower is smaller); target for ours <= 1 KB")
+
+    print_processes(
+        f"several processes on one SQLite file: {args.procs:,} due at once, each process "
+        f"ticks its own Scheduler until nothing is left ({args.proc_rounds} rounds)",
+        process_rounds(files, args.procs, args.proc_rounds, [1, 2, 4]),
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ requests per second with latency percentiles, and the lateness of the runs
 scheduled at rest and under load (from `scheduled_for` to `started_at`),
 with how many fires were late enough to be coalesced, skipped or missed.
 
-    pip install -e ".[test]" && python benchmarks/bench_web.py [--requests 2000] [--threads 8]
+agentsched alone (no peer serves this API); versions are printed first.
+
+    pip install -e ".[test]" && python benchmarks/bench_web.py [--quick] [--requests 2000]
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from _common import versions
 
 HANDLER = "def handle(ctx):\n    return 'ok'\n"
 LOAD_AGENT = "/api/v1/agents/load/schedules"
@@ -142,7 +146,10 @@ def main() -> None:
     parser.add_argument("--firing", type=int, default=20, help="schedules due every second")
     parser.add_argument("--rest", type=float, default=5.0, help="seconds of firing at rest")
     parser.add_argument("--db", default=None, help="store URL (default: a fresh SQLite file)")
+    parser.add_argument("--quick", action="store_true", help="200 requests, 2 s at rest")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rest = 200, 2.0
     per_thread = max(1, args.requests // args.threads)
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
@@ -192,6 +199,7 @@ def main() -> None:
             server.wait(timeout=30)
 
     store = "memory" if db.startswith("memory") else "SQLite"
+    print(versions("agentsched", "starlette", "uvicorn", sqlite=store == "SQLite"))
     print(
         f"agentsched serve on 127.0.0.1 ({store}), {args.threads} client threads with "
         f"keep-alive, {args.firing} schedules due every second, {os.cpu_count()} CPUs"
@@ -203,11 +211,13 @@ def main() -> None:
     print("\nfiring lateness, scheduled_for -> started_at")
     print(f"{'phase':<12}{'runs':>6}{'median ms':>11}{'p99 ms':>9}{'max ms':>9}{'irregular':>11}")
     for phase, data in (("at rest", at_rest), ("under load", loaded)):
-        late = data["late"] or [float("nan")]
-        print(
-            f"{phase:<12}{data['runs']:>6}{statistics.median(late):>11.1f}"
-            f"{percentile(late, 0.99):>9.1f}{max(late):>9.1f}{data['irregular']:>11}"
+        late = data["late"]
+        figures = (
+            f"{statistics.median(late):>11.1f}{percentile(late, 0.99):>9.1f}{max(late):>9.1f}"
+            if late
+            else f"{'-':>11}{'-':>9}{'-':>9}"
         )
+        print(f"{phase:<12}{data['runs']:>6}{figures}{data['irregular']:>11}")
 
 
 if __name__ == "__main__":
