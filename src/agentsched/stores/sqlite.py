@@ -262,6 +262,10 @@ class SQLiteStore:
         self._decoded = DecodeCache()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        # Threads of this process take turns at writing here, waking as soon as the
+        # writer before them is done; SQLite's own busy handler, left to arbitrate
+        # between processes, sleeps a millisecond or more before each retry.
+        self._write_turn = threading.RLock()
         self._watchers = Watchers()
         try:
             self.read_only = self._check_path(create)
@@ -402,20 +406,21 @@ class SQLiteStore:
                 "(the file or its directory is not writable)"
             )
         conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to {str(self.path)!r}: {_explain(exc)}") from None
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            self._rollback(conn)
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(
-                    f"cannot write to {str(self.path)!r}: {_explain(exc)}; nothing was written"
-                ) from None
-            raise
+        with self._write_turn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to {str(self.path)!r}: {_explain(exc)}") from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(
+                        f"cannot write to {str(self.path)!r}: {_explain(exc)}; nothing was written"
+                    ) from None
+                raise
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
