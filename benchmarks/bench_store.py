@@ -32,7 +32,8 @@ file is measured by a store opened afresh on it (as after a restart). Large
 tables are filled by `add_many` (ours) and by APScheduler's own pickled job
 rows, cloned and inserted (it has no bulk insert). Every comparison runs the
 libraries alternately for --rounds rounds (the order flips each round) and
-prints median and min-max over rounds and the ratio of medians.
+prints median and min-max over rounds and the ratio of medians. `--only
+latency tick` runs just those sections.
 
 APScheduler 4 (pre-release, another venv; see aps4_peer.py) joins the burst
 with --with-aps4 or --aps4-python PATH, with --aps4-count schedules (its
@@ -489,6 +490,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--aps4-count", type=int, default=1_000, help="APScheduler 4's burst")
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 rounds: a smoke run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["create", "burst", "first", "latency", "tick", "footprint", "procs"],
+        help="run these sections only",
+    )
     add_aps4_options(parser)
     args = parser.parse_args()
     if args.quick:
@@ -507,74 +514,91 @@ def main() -> None:
 
 
 def run(args: Any, files: Files, aps4: Any) -> None:
-    section("create: schedules per second (a transaction each; add_many: one per 20,000)")
-    created = create_rounds(files, args.create, args.rounds)
-    table = Table("how", "schedules", "median/s", "min-max", "ratio")
-    reference = created.values[f"{APS3} add_job()"]
-    for label, values in created.measured().items():
-        count = args.create * 10 if "add_many" in label else args.create
-        table.add(
-            label, f"{count:,}", f"{median(values):,.0f}", spread(values), ratio(values, reference)
-        )
-    table.print()
-    print("  ratio: median schedules/s over APScheduler 3's add_job (higher is faster)")
+    def wanted(name: str) -> bool:
+        return not args.only or name in args.only
 
-    burst = burst_rounds(files, args.claim, args.rounds, aps4, args.aps4_count)
-    print_fires(
-        f"burst: {args.claim:,} due at once, one tick: claim, run record, no-op handler, "
-        f"outcome (APScheduler 4: {args.aps4_count:,})",
-        burst,
-    )
-
-    first = first_rounds(files, args.first, args.rounds)
-    print_first(
-        f"first handler of a burst: {args.first:,} one-offs due at distinct instants in the "
-        "past minute, one tick",
-        first,
-    )
-
-    latency = latency_rounds(files, args.samples, args.gap_ms / 1000, args.rounds)
-    print_latency(
-        f"handler start latency, background loop, real clock: {args.samples} one-offs "
-        f"{args.gap_ms:g} ms apart (SQLiteStore vs SQLAlchemyJobStore)",
-        latency,
-        args.samples,
-    )
-
-    by_total = {
-        total: tick_rounds(files, total, args.rounds, total <= args.aps_max) for total in args.sizes
-    }
-    print_ticks(
-        f"tick: 100 due among N, each table filled once, {args.rounds} ticks on consecutive "
-        "days (ms per tick)",
-        by_total,
-        args.aps_max,
-        "(ours: add_many; APScheduler: its pickled rows, cloned, by executemany)",
-    )
-
-    section(f"footprint per schedule: {args.footprint:,} daily cron schedules (bytes)")
-    table = Table("where", "library", "bytes median", "min-max", "ratio", text=2)
-    for where, contenders in (
-        ("memory (tracemalloc)", memory_per_schedule(args.footprint)),
-        ("SQLite file + WAL", disk_per_schedule(files, args.footprint)),
-    ):
-        found = interleave(args.rounds, contenders)
-        for lib, values in found.values.items():
+    if wanted("create"):
+        section("create: schedules per second (a transaction each; add_many: one per 20,000)")
+        created = create_rounds(files, args.create, args.rounds)
+        table = Table("how", "schedules", "median/s", "min-max", "ratio")
+        reference = created.values[f"{APS3} add_job()"]
+        for label, values in created.measured().items():
+            count = args.create * 10 if "add_many" in label else args.create
             table.add(
-                where,
-                lib,
+                label,
+                f"{count:,}",
                 f"{median(values):,.0f}",
                 spread(values),
-                ratio(values, found.values[APS3]),
+                ratio(values, reference),
             )
-    table.print()
-    print("  ratio: median bytes over APScheduler 3's (lower is smaller); target for ours <= 1 KB")
+        table.print()
+        print("  ratio: median schedules/s over APScheduler 3's add_job (higher is faster)")
 
-    print_processes(
-        f"several processes on one SQLite file: {args.procs:,} due at once, each process "
-        f"ticks its own Scheduler until nothing is left ({args.proc_rounds} rounds)",
-        process_rounds(files, args.procs, args.proc_rounds, [1, 2, 4]),
-    )
+    if wanted("burst"):
+        burst = burst_rounds(files, args.claim, args.rounds, aps4, args.aps4_count)
+        print_fires(
+            f"burst: {args.claim:,} due at once, one tick: claim, run record, no-op handler, "
+            f"outcome (APScheduler 4: {args.aps4_count:,})",
+            burst,
+        )
+
+    if wanted("first"):
+        first = first_rounds(files, args.first, args.rounds)
+        print_first(
+            f"first handler of a burst: {args.first:,} one-offs due at distinct instants in the "
+            "past minute, one tick",
+            first,
+        )
+
+    if wanted("latency"):
+        latency = latency_rounds(files, args.samples, args.gap_ms / 1000, args.rounds)
+        print_latency(
+            f"handler start latency, background loop, real clock: {args.samples} one-offs "
+            f"{args.gap_ms:g} ms apart (SQLiteStore vs SQLAlchemyJobStore)",
+            latency,
+            args.samples,
+        )
+
+    if wanted("tick"):
+        by_total = {
+            total: tick_rounds(files, total, args.rounds, total <= args.aps_max)
+            for total in args.sizes
+        }
+        print_ticks(
+            f"tick: 100 due among N, each table filled once, {args.rounds} ticks on consecutive "
+            "days (ms per tick)",
+            by_total,
+            args.aps_max,
+            "(ours: add_many; APScheduler: its pickled rows, cloned, by executemany)",
+        )
+
+    if wanted("footprint"):
+        section(f"footprint per schedule: {args.footprint:,} daily cron schedules (bytes)")
+        table = Table("where", "library", "bytes median", "min-max", "ratio", text=2)
+        for where, contenders in (
+            ("memory (tracemalloc)", memory_per_schedule(args.footprint)),
+            ("SQLite file + WAL", disk_per_schedule(files, args.footprint)),
+        ):
+            found = interleave(args.rounds, contenders)
+            for lib, values in found.values.items():
+                table.add(
+                    where,
+                    lib,
+                    f"{median(values):,.0f}",
+                    spread(values),
+                    ratio(values, found.values[APS3]),
+                )
+        table.print()
+        print(
+            "  ratio: median bytes over APScheduler 3's (lower is smaller); target for ours <= 1 KB"
+        )
+
+    if wanted("procs"):
+        print_processes(
+            f"several processes on one SQLite file: {args.procs:,} due at once, each process "
+            f"ticks its own Scheduler until nothing is left ({args.proc_rounds} rounds)",
+            process_rounds(files, args.procs, args.proc_rounds, [1, 2, 4]),
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from agentsched import (
     StoreError,
     ValidationError,
 )
+from agentsched.stores import _checkpoint
+from agentsched.stores._checkpoint import BACKSTOP_PAGES
 from agentsched.stores.sqlite import SCHEMA_VERSION
 from agentsched.testing import FakeClock
 
@@ -137,3 +141,58 @@ def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(ValidationError) as info:
             Scheduler.from_url(bad)  # type: ignore[arg-type]
         assert info.value.field == "url"
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path: Path) -> None:
+    path = tmp_path / "agents.db"
+    sched = scheduler(path, FakeClock(T0))
+    created = [
+        sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go") for _ in range(50)
+    ]
+    store = sched.store
+    assert isinstance(store, SQLiteStore)
+    writer = store._connection()
+    # writers keep SQLite's own checkpoint only as a far backstop
+    assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
+
+    def in_main_file() -> int:
+        # immutable=1 reads the database file alone, ignoring the log
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as main:
+            try:
+                return int(main.execute("SELECT COUNT(*) FROM schedules").fetchone()[0])
+            except sqlite3.DatabaseError:  # not there yet, or a checkpoint is writing it
+                return -1
+
+    assert _wait_for(lambda: in_main_file() == len(created))
+    assert store._checkpointer.checkpoints >= 1
+    checkpointer = store._checkpointer
+    store.close()
+    assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
+    sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")  # usable again
+    assert _wait_for(lambda: in_main_file() == len(created) + 1)
+    store.close()
+
+
+def test_an_idle_store_holds_no_checkpoint_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_checkpoint, "_IDLE", 0.05)
+    store = SQLiteStore(tmp_path / "agents.db")
+    sched = Scheduler(store=store, clock=FakeClock(T0))
+    sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
+    first = store._checkpointer._thread
+    assert first is not None
+    assert _wait_for(lambda: not first.is_alive())  # ended, its connection closed
+    sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
+    second = store._checkpointer._thread
+    assert second is not None and second is not first  # the next write starts another
+    store.close()

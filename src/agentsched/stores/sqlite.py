@@ -39,6 +39,7 @@ from urllib.parse import quote
 from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, Schedule, Status
+from ._checkpoint import BACKSTOP_PAGES, Checkpointer
 from ._finish import fold, start_oldest
 from ._rows import DecodeCache, decode, list_schedules, to_json
 from ._watchers import Watchers
@@ -266,6 +267,7 @@ class SQLiteStore:
         # writer before them is done; SQLite's own busy handler, left to arbitrate
         # between processes, sleeps a millisecond or more before each retry.
         self._write_turn = threading.RLock()
+        self._checkpointer = Checkpointer(self._connect, repr(str(self.path)))
         self._watchers = Watchers()
         try:
             self.read_only = self._check_path(create)
@@ -347,6 +349,7 @@ class SQLiteStore:
         conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
         self._retry_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchall())
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see _checkpoint.py
         return conn
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -414,6 +417,7 @@ class SQLiteStore:
             try:
                 yield conn
                 conn.execute("COMMIT")
+                self._checkpointer.written()
             except BaseException as exc:
                 self._rollback(conn)
                 if isinstance(exc, sqlite3.Error):
@@ -444,6 +448,9 @@ class SQLiteStore:
         return self._watchers.add(callback)
 
     def close(self) -> None:
+        checkpointer = self._checkpointer
+        self._checkpointer = Checkpointer(self._connect, repr(str(self.path)))
+        checkpointer.close()
         with self._connections_lock:
             connections, self._connections = self._connections, []
         for conn in connections:
