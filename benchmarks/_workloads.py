@@ -48,7 +48,12 @@ from agentsched.testing import FakeClock
 
 UTC = timezone.utc
 CREATED = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)  # the one-offs are made then
-TICK = datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)  # and all due within the minute before
+START = datetime(2026, 1, 5, 8, 59, 30, tzinfo=UTC)  # the clock when schedules are created
+DUE = datetime(2026, 1, 5, 9, tzinfo=UTC)  # when the due ones of a filled table fire
+LATER = datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)  # the tick that fires them (and the one-offs)
+FAR = datetime(2027, 1, 5, 9, tzinfo=UTC)  # the not-due ones of a filled table
+DAY = timedelta(days=1)
+CHUNK = 20_000  # schedules per add_many
 
 
 def fill(store: Any, schedules: Sequence[Schedule]) -> None:
@@ -122,9 +127,9 @@ def aps4_contender(
 
 
 def once_dues(count: int, seed: int = 1) -> list[datetime]:
-    """`count` distinct instants in the minute before TICK, in shuffled order."""
+    """`count` distinct instants in the minute before LATER, in shuffled order."""
     step = timedelta(seconds=60) / count
-    dues = [TICK - timedelta(seconds=60) + i * step for i in range(count)]
+    dues = [LATER - timedelta(seconds=60) + i * step for i in range(count)]
     random.Random(seed).shuffle(dues)
     return dues
 
@@ -170,10 +175,10 @@ def first_contenders(
         fill(store, schedules)
         store = reopen(store)
         sched = Scheduler(
-            store=store, handler=ours_start, executor=InlineExecutor(), clock=FakeClock(TICK)
+            store=store, handler=ours_start, executor=InlineExecutor(), clock=FakeClock(LATER)
         )
         try:
-            return measure(lambda: len(sched.tick(now=TICK)))
+            return measure(lambda: len(sched.tick(now=LATER)))
         finally:
             store.close()
             cleanup()
@@ -181,7 +186,7 @@ def first_contenders(
     def aps() -> dict[str, Any]:
         sched = aps_filled(dues)
         try:
-            return measure(lambda: process_at(sched, TICK))
+            return measure(lambda: process_at(sched, LATER))
         finally:
             sched.shutdown(wait=False)
             cleanup()

@@ -59,6 +59,7 @@ from _common import (
 )
 from _workloads import (
     CREATED,
+    START,
     aps4_contender,
     aps_date_jobs,
     first_contenders,
@@ -75,7 +76,6 @@ from agentsched import Cron, InlineExecutor, MemoryStore, Scheduler
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
-START = datetime(2026, 1, 5, 8, 59, 30, tzinfo=UTC)
 
 
 # -- agentsched ---------------------------------------------------------------

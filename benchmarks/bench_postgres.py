@@ -33,7 +33,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -52,7 +52,13 @@ from _common import (
     versions,
 )
 from _workloads import (
+    CHUNK,
     CREATED,
+    DAY,
+    DUE,
+    FAR,
+    LATER,
+    START,
     aps_date_jobs,
     drain,
     first_contenders,
@@ -72,12 +78,6 @@ from agentsched.stores.postgres import PostgresStore
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
-START = datetime(2026, 1, 5, 8, 59, 30, tzinfo=UTC)
-DUE = datetime(2026, 1, 5, 9, tzinfo=UTC)
-LATER = datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)
-FAR = datetime(2027, 1, 5, 9, tzinfo=UTC)
-DAY = timedelta(days=1)
-CHUNK = 20_000
 
 
 # -- agentsched -----------------------------------------------------------------

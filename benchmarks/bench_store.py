@@ -52,7 +52,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,13 @@ from _common import (
     versions,
 )
 from _workloads import (
+    CHUNK,
     CREATED,
+    DAY,
+    DUE,
+    FAR,
+    LATER,
+    START,
     aps4_contender,
     aps_date_jobs,
     drain,
@@ -102,12 +108,6 @@ from agentsched.model import replace
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
-START = datetime(2026, 1, 5, 8, 59, 30, tzinfo=UTC)
-DUE = datetime(2026, 1, 5, 9, tzinfo=UTC)
-LATER = datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)
-FAR = datetime(2027, 1, 5, 9, tzinfo=UTC)
-DAY = timedelta(days=1)
-CHUNK = 20_000
 
 
 class Files:
