@@ -606,3 +606,41 @@ def test_interval_keeps_its_phase(make: Factory, clock: FakeClock) -> None:
     s = sched.create(agent_id="bot", schedule=Interval(timedelta(minutes=90)), input="go")
     sched.tick(now=T0 + timedelta(minutes=100))
     assert sched.get(s.id).next_run_at == T0 + timedelta(minutes=180)
+
+
+def test_a_long_run_keeps_its_lease_renewed_once_a_third_of_it_has_gone(make: Factory) -> None:
+    """Renewal is one write per third of a lease (not per tick), and the loop wakes for
+    it: a run outliving many leases is never swept by another scheduler."""
+    release, entered = threading.Event(), threading.Event()
+
+    def slow(ctx: RunContext) -> None:
+        entered.set()
+        assert release.wait(WAIT)
+
+    lease = timedelta(seconds=30)
+    with ThreadPoolExecutor(2) as pool:
+        sched = make(slow, executor=pool, clock=FakeClock(T0), lease=lease)
+        other = make(lambda ctx: None, store=make.reopen(sched.store), lease=lease)
+        s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+        (run,) = sched.tick(now=NINE)
+        assert entered.wait(WAIT)
+        engine = sched.engine if not make.is_async else sched.scheduler._core.engine
+        assert engine.next_wake(NINE) == NINE + lease / 3
+
+        def swept_at(at: datetime) -> bool:
+            return run.id in {r.id for r in sched.store.expired_runs(at)}
+
+        sched.tick(now=NINE + timedelta(seconds=5))  # too soon: the lease stands as granted
+        assert swept_at(NINE + lease + timedelta(seconds=1))
+        sched.tick(now=NINE + lease / 3)
+        assert not swept_at(NINE + lease + timedelta(seconds=1))
+        assert swept_at(NINE + lease / 3 + lease + timedelta(seconds=1))
+        for step in range(2, 60):  # ten minutes, twenty leases
+            at = NINE + step * lease / 3
+            sched.tick(now=at)
+            other.tick(now=at + lease / 2)
+        assert sched.store.get_run(run.id).status is RunStatus.RUNNING
+        release.set()
+        sched.stop(wait=True)
+    assert sched.store.get_run(run.id).status is RunStatus.SUCCEEDED
+    assert s.id == run.schedule_id

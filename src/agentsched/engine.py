@@ -29,6 +29,7 @@ from ._log import fields, log
 from ._validate import check_duration
 from .errors import StoreError
 from .events import RUN_ENDS, EventHub
+from .grouping import GroupWriter
 from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
 from .model import Run, RunStatus, RunTrigger, Schedule, Status, replace
@@ -87,7 +88,8 @@ class Engine:
     called when the loop must re-compute its next wake (a new deadline).
 
     Every started run is leased for `lease` (on the scheduler's clock) and
-    the lease is renewed on each tick while the run is in flight here. A
+    the lease is renewed (by a tick, woken for it) whenever a third of it has
+    gone while the run is in flight here. A
     run whose lease ran out belongs to a scheduler that died or stalled: any
     engine marks it failed ("interrupted") and never runs its handler again.
     """
@@ -107,7 +109,11 @@ class Engine:
         self.events = events if events is not None else EventHub()
         self._lock = threading.Lock()
         self._in_flight: dict[str, _InFlight] = {}
+        # From this instant on, every run in flight here holds a lease of at least
+        # `lease` (None: renew at the next tick).
+        self._leased_from: datetime | None = None
         self._local = threading.local()  # the batch of inline outcomes of this thread
+        self._outcomes = GroupWriter(self._finish_runs)  # outcomes of handler threads
 
     # -- ticking -------------------------------------------------------------
 
@@ -200,6 +206,8 @@ class Engine:
             else None
         )
         with self._lock:
+            if not self._in_flight:
+                self._leased_from = started  # its lease was granted as it started
             self._in_flight[run.id] = _InFlight(run, context, deadline, cancel)
         if deadline is not None and self._wake is not None:
             self._wake()  # a sleeping loop must now wake for this deadline too
@@ -266,11 +274,20 @@ class Engine:
 
     def renew(self, now: datetime) -> None:
         """Extend the leases of the runs in flight here (timed-out ones too: their code
-        still occupies the slot)."""
+        still occupies the slot), once a third of a lease has gone since they were last
+        extended: one store write per `lease / 3`, not one per tick."""
         with self._lock:
+            if not self._in_flight or (
+                self._leased_from is not None and now < self._renew_at(self._leased_from)
+            ):
+                return
             ids = list(self._in_flight)
-        if ids:
-            self.store.renew_leases(ids, now + self.lease)
+        self.store.renew_leases(ids, now + self.lease)
+        with self._lock:
+            self._leased_from = now
+
+    def _renew_at(self, leased_from: datetime) -> datetime:
+        return leased_from + self.lease / 3
 
     def _expire(self, now: datetime) -> None:
         """Fail every in-flight run past its deadline; it keeps its slot until it returns."""
@@ -292,19 +309,23 @@ class Engine:
             mine = set(self._in_flight)
         for run in self.store.expired_runs(now, limit=_BATCH):
             if run.id in mine:
-                continue  # alive here; its lease is renewed by this very tick
+                continue  # alive here, where its lease is renewed
             if run.status is RunStatus.RUNNING:
                 self._record(run, Outcome(False, now, error=INTERRUPTED))
             else:  # timed out elsewhere, and its scheduler died before the code returned
                 self._release(run, now)
 
     def next_wake(self, now: datetime, failures: int = 0) -> datetime:
-        """When a loop should tick again: the next due time or timeout deadline, soon after
-        failures (backing off), and at least every `MAX_SLEEP` (other processes write too)."""
+        """When a loop should tick again: the next due time, timeout deadline or lease
+        renewal, soon after failures (backing off), and at least every `MAX_SLEEP`
+        (other processes write too)."""
         if failures:
             return now + timedelta(seconds=backoff_seconds(failures))
         wakes = [now + MAX_SLEEP]
         with self._lock:
+            if self._in_flight:
+                leased_from = self._leased_from
+                wakes.append(now if leased_from is None else self._renew_at(leased_from))
             wakes += [
                 f.deadline
                 for f in self._in_flight.values()
@@ -335,7 +356,9 @@ class Engine:
     # -- recording -----------------------------------------------------------
 
     def _record(self, run: Run, outcome: Outcome, occupied: bool = False) -> Run | None:
-        (final,) = self._write([(run, outcome)], occupied)
+        """Store one run's outcome; runs finishing in other threads at the same time
+        share the write (`GroupWriter`)."""
+        (final,) = self._write([(run, outcome)], occupied, grouped=True)
         return final
 
     def _flush(self, pending: _Pending) -> None:
@@ -354,21 +377,25 @@ class Engine:
                 if final is not None:
                     pending.finals[final.id] = final
 
-    def _write(self, items: list[tuple[Run, Outcome]], occupied: bool = False) -> list[Run | None]:
-        """Store how runs ended, in one `finish_runs`, retried once (a finish that already
-        landed changes nothing the second time). If the store still fails, the runs stay
-        `running`: their handlers ran, and their leases will mark them interrupted."""
+    def _write(
+        self, items: list[tuple[Run, Outcome]], occupied: bool = False, grouped: bool = False
+    ) -> list[Run | None]:
+        """Store how runs ended, in one `finish_runs` (with those of other threads if
+        `grouped`). If the store fails even on the retry, the runs stay `running`:
+        their handlers ran, and their leases will mark them interrupted."""
         done = [(_finished(run, outcome), outcome) for run, outcome in items]
         finishing = [
-            Finishing(run, partial(apply_outcome, run=run, outcome=outcome), occupied)
+            (
+                Finishing(run, partial(apply_outcome, run=run, outcome=outcome), occupied),
+                outcome.finished_at + self.lease,
+            )
             for run, outcome in done
         ]
-        lease_until = max(o.finished_at for _, o in done) + self.lease
         try:
-            try:
-                results = self.store.finish_runs(finishing, lease_until)
-            except StoreError:
-                results = self.store.finish_runs(finishing, lease_until)
+            if grouped:
+                results = [self._outcomes.submit(item) for item in finishing]
+            else:
+                results = self._finish_runs(finishing)
         except StoreError:
             log.exception(
                 "could not record the outcome of %d run(s), %s first; their leases will "
@@ -382,6 +409,16 @@ class Engine:
             self._recorded(finished, outcome, result)
             for (finished, outcome), result in zip(done, results, strict=True)
         ]
+
+    def _finish_runs(self, items: list[tuple[Finishing, datetime]]) -> list[Finish | None]:
+        """One `finish_runs` for `items` (each with the lease a run it unblocks gets),
+        retried once: a finish that already landed changes nothing the second time."""
+        finishing = [item for item, _ in items]
+        lease_until = max(until for _, until in items)
+        try:
+            return self.store.finish_runs(finishing, lease_until)
+        except StoreError:
+            return self.store.finish_runs(finishing, lease_until)
 
     def _recorded(self, finished: Run, outcome: Outcome, result: Finish | None) -> Run | None:
         """After a run's outcome was written: log it, tell subscribers, start what it

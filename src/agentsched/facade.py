@@ -473,7 +473,8 @@ class SchedulerBase:
     def tick(self, now: datetime | None = None) -> builtins.list[Run]:
         """Fire everything due at `now` (default: the clock's now); returns the runs written.
 
-        Also renews the leases of runs in flight here, fails those whose
+        Also renews the leases of runs in flight here (when a third of a
+        lease has gone since they were last renewed), fails those whose
         timeout has passed, and fails runs whose lease expired elsewhere
         (their scheduler died; their handler is not run again). With
         `InlineExecutor` it returns after the handlers finished and their

@@ -54,7 +54,7 @@ class Scheduler(SchedulerBase):
     calling thread). `handler` runs every agent's runs, or those of agents
     with no route in `handlers` (`{agent_id: handler}`, or `@sched.agent`).
     `lease` is how long a started run stays claimed without this scheduler
-    renewing it (every tick, at least once a minute) before others may
+    renewing it (each time a third of it has gone) before others may
     declare it interrupted. `async def` handlers run on one event loop in a
     background thread.
     """
