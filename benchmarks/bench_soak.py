@@ -6,7 +6,9 @@ real clock and the background loop, for `--seconds` (120 by default). Every
 `--every` seconds it prints the process's RSS, the runs recorded so far, and
 the size of the SQLite file (with its WAL) or of the PostgreSQL tables. With
 `keep_runs` (default 1000 per schedule, here 50 to reach the bound within the
-run) RSS and size stop growing once the bound is reached.
+run) RSS and size stop growing once the bound is reached. PostgreSQL reuses
+the space of deleted runs once they are vacuumed: where the server runs with
+autovacuum off, the benchmark vacuums the tables itself, and says so.
 
 There is no peer here: the table is agentsched alone, one line per --every
 seconds. PostgreSQL is skipped, saying why, when AGENTSCHED_PG_DSN is unset
@@ -46,23 +48,66 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def size_mb(store: Store, path: Path | None) -> float | None:
+def size_mb(path: Path | None, schema: str | None) -> float | None:
+    """The SQLite file with its WAL, or the PostgreSQL schema's tables with their
+    indexes and TOAST; None for memory."""
     if path is not None:
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
-    relation_size = getattr(store, "total_size_bytes", None)
-    return None if relation_size is None else relation_size() / 2**20
+    if schema is None:
+        return None
+    import psycopg
+
+    with psycopg.connect(os.environ["AGENTSCHED_PG_DSN"], autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ).fetchone()
+    return None if row is None else float(row[0]) / 2**20
 
 
-def build(kind: str, directory: Path, keep_runs: int) -> tuple[Store, Path | None]:
+def autovacuum_is_off() -> bool:
+    import psycopg
+
+    with psycopg.connect(os.environ["AGENTSCHED_PG_DSN"], autocommit=True) as connection:
+        row = connection.execute("SHOW autovacuum").fetchone()
+    return row is not None and row[0] == "off"
+
+
+def vacuum_schema(schema: str) -> None:
+    """What autovacuum does to the tables: make the space of deleted rows reusable."""
+    import psycopg
+
+    with psycopg.connect(os.environ["AGENTSCHED_PG_DSN"], autocommit=True) as connection:
+        tables = connection.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ).fetchall()
+        for (table,) in tables:
+            connection.execute(f'VACUUM "{schema}"."{table}"')
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(os.environ["AGENTSCHED_PG_DSN"], autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def build(kind: str, directory: Path, keep_runs: int) -> tuple[Store, Path | None, str | None]:
+    """The store, and where its size is read: a file (SQLite) or a schema (PostgreSQL)."""
     if kind == "memory":
-        return MemoryStore(keep_runs=keep_runs), None
+        return MemoryStore(keep_runs=keep_runs), None, None
     if kind == "sqlite":
         path = directory / "soak.db"
-        return SQLiteStore(path, keep_runs=keep_runs), path
+        return SQLiteStore(path, keep_runs=keep_runs), path, None
     from agentsched.stores.postgres import PostgresStore
 
     schema = f"soak_{os.getpid()}"
-    return PostgresStore(os.environ["AGENTSCHED_PG_DSN"], schema=schema, keep_runs=keep_runs), None
+    dsn = os.environ["AGENTSCHED_PG_DSN"]
+    return PostgresStore(dsn, schema=schema, keep_runs=keep_runs), None, schema
 
 
 def soak(kind: str, seconds: float, every: float, keep_runs: int) -> None:
@@ -73,30 +118,37 @@ def soak(kind: str, seconds: float, every: float, keep_runs: int) -> None:
         fired += 1
 
     with tempfile.TemporaryDirectory() as directory:
-        store, path = build(kind, Path(directory), keep_runs)
+        store, path, schema = build(kind, Path(directory), keep_runs)
         sched = Scheduler(store=store, handler=handler)
         for n in range(SCHEDULES):
             sched.create(
                 agent_id="soak", input=f"schedule {n}", schedule=Interval(timedelta(seconds=1))
+            )
+        vacuum = schema is not None and autovacuum_is_off()
+        if vacuum:
+            print(
+                "(autovacuum is off on this server: the benchmark vacuums the schema's "
+                f"tables every {every:g} s in its stead)"
             )
         print(f"{kind:>8} {'t (s)':>6} {'RSS MB':>8} {'size MB':>8} {'handled':>9}", flush=True)
         began = time.monotonic()
         sched.start()
         try:
             while (elapsed := time.monotonic() - began) < seconds:
-                size = size_mb(store, path)
+                size = size_mb(path, schema)
                 shown = "-" if size is None else f"{size:.1f}"
                 print(f"{'':>8} {elapsed:6.0f} {rss_mb():8.1f} {shown:>8} {fired:9d}", flush=True)
                 time.sleep(every)
+                if vacuum and schema is not None:
+                    vacuum_schema(schema)
         finally:
             sched.stop()
-        size = size_mb(store, path)
+        size = size_mb(path, schema)
         shown = "-" if size is None else f"{size:.1f}"
         print(f"{'end':>8} {seconds:6.0f} {rss_mb():8.1f} {shown:>8} {fired:9d}", flush=True)
-        drop = getattr(store, "drop_schema", None)
-        if drop is not None:
-            drop()
         store.close()
+        if schema is not None:
+            drop_schema(schema)
 
 
 def main() -> None:

@@ -136,6 +136,7 @@ class Engine:
             )
             if not claims:  # a short batch may just mean refusals; stop when none is left
                 return written
+            batch: list[Run] = []
             with self._batching() as finals:
                 for schedule, runs in claims:
                     for run in runs:  # decisions first: skipped and missed runs are final
@@ -146,10 +147,10 @@ class Engine:
                         self.events.emit("schedule.completed", now, schedule)
                     for run in runs:
                         if run.status is RunStatus.RUNNING and run.started_at is not None:
-                            written.append(self._start((schedule, run)) or run)
+                            batch.append(self._start((schedule, run)) or run)
                         else:
-                            written.append(run)
-            written = [finals.get(run.id, run) for run in written]
+                            batch.append(run)
+            written += [finals.get(run.id, run) for run in batch] if finals else batch
             limit = _BATCH
 
     @contextmanager
