@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from agentsched import Cron, Once, Overlap, Run, RunStatus, Schedule, Status, ValidationError
+from agentsched.model import replace
 from agentsched.testing import schedules
 
 UTC = timezone.utc
@@ -179,3 +181,35 @@ def test_from_dict_rejects_malformed(mutate: Any, field: str) -> None:
 def test_records_are_frozen() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         make().name = "x"  # type: ignore[misc]
+
+
+@given(schedule=schedules(), other=schedules(), data=st.data())
+def test_replace_equals_evolve_for_any_fields_in_any_order(
+    schedule: Schedule, other: Schedule, data: st.DataObject
+) -> None:
+    """The firing path's unchecked copy (one generated copier per set of changed fields)
+    gives what attrs.evolve gives, whichever fields change and in whatever order."""
+    names = [f.name for f in attrs.fields(Schedule)]
+    changed = data.draw(
+        st.permutations(names).flatmap(
+            lambda p: st.sampled_from([p[:k] for k in range(len(p) + 1)])
+        )
+    )
+    changes = {name: getattr(other, name) for name in changed}
+    copied = replace(schedule, **changes)
+    assert copied == attrs.evolve(schedule, **changes)
+    assert all(getattr(copied, n) is getattr(other, n) for n in changed)
+    assert all(getattr(copied, n) is getattr(schedule, n) for n in names if n not in changes)
+
+
+def test_replace_refuses_unknown_fields() -> None:
+    run = Run(
+        id="run_1",
+        schedule_id="sched_1",
+        agent_id="bot",
+        status=RunStatus.RUNNING,
+        scheduled_for=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    with pytest.raises(TypeError, match="unknown fields: \\['nope'\\]"):
+        replace(run, status=RunStatus.SUCCEEDED, nope=1)
+    assert replace(run, status=RunStatus.FAILED).status is RunStatus.FAILED

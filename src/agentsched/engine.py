@@ -53,7 +53,7 @@ _FIRST_BATCH = 32  # small, so the first handler of a burst starts at once
 _BATCH = 500
 # Outcomes of handlers run inline in a tick are written together, but never
 # more than this many, nor held longer than this (they are the record of work done).
-_FLUSH_RUNS = 256
+_FLUSH_RUNS = 64
 _FLUSH_SECONDS = 0.02
 _MAX_BACKOFF = 30.0
 

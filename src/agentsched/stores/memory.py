@@ -219,7 +219,10 @@ class MemoryStore:
         previous = self._runs.get(run.id)
         self._runs[run.id] = run
         if run.status is RunStatus.RUNNING:
-            self._unfinished.setdefault(run.schedule_id, {})[run.id] = run
+            unfinished = self._unfinished.get(run.schedule_id)
+            if unfinished is None:  # not setdefault: its default dict is built on every call
+                unfinished = self._unfinished[run.schedule_id] = {}
+            unfinished[run.id] = run
             if lease_until is not None and run.started_at is not None:
                 self._leases[run.id] = lease_until
             return
@@ -228,10 +231,10 @@ class MemoryStore:
             self._occupied.setdefault(run.schedule_id, set()).add(run.id)
         else:
             self._leases.pop(run.id, None)
-        unfinished = self._unfinished.get(run.schedule_id)
-        if unfinished is not None:
-            unfinished.pop(run.id, None)
-            if not unfinished:
+        left = self._unfinished.get(run.schedule_id)
+        if left is not None:
+            left.pop(run.id, None)
+            if not left:
                 del self._unfinished[run.schedule_id]
         if previous is None or previous.status is RunStatus.RUNNING:
             self._count_finished(run.schedule_id)
