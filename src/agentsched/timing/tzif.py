@@ -49,6 +49,7 @@ _DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(\d{{1,2}})\.(\d)\.(\d))(?:/({_HMS}))?"
 _TZ_STRING = re.compile(rf"{_NAME}({_HMS})(?:({_NAME})({_HMS})?,{_DATE},{_DATE})?")
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _MAX_FILE = 1 << 16  # TZif files of the tz database are a few kilobytes
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # Windows reads text unless told
 _LONG_AGO = -(1 << 62)  # before any instant: where the footer rule applies without transitions
 
 
@@ -61,10 +62,12 @@ def read_tzif(name: str) -> bytes | None:
     `.` or `..` parts), names with a backslash or a colon (no zone has one)
     and files too large to be TZif are left to `zoneinfo`.
     """
-    if os.path.isabs(name) or "\\" in name or ":" in name or {"", ".", ".."} & set(name.split("/")):
+    # An absolute name has an empty first part (or, on Windows, a drive or a backslash).
+    parts = name.split("/")
+    if "\\" in name or ":" in name or "" in parts or "." in parts or ".." in parts:
         return None
     for directory in zoneinfo.TZPATH:
-        path = os.path.join(directory, name)
+        path = f"{directory}/{name}"
         if os.path.isfile(path):
             return _read(path)
     try:
@@ -75,7 +78,7 @@ def read_tzif(name: str) -> bytes | None:
     # importlib.resources would cost milliseconds. A zipped one needs it.
     directory = os.path.join(os.path.dirname(tzdata.__file__ or ""), "zoneinfo")
     if os.path.isdir(directory):
-        path = os.path.join(directory, name)
+        path = f"{directory}/{name}"
         return _read(path) if os.path.isfile(path) else None
     try:
         from importlib.resources import files
@@ -86,11 +89,20 @@ def read_tzif(name: str) -> bytes | None:
 
 
 def _read(path: str) -> bytes | None:
+    """The file's bytes, or None if it cannot be read or is too large.
+
+    Plain system calls: a buffered file object would make three more.
+    """
     try:
-        with open(path, "rb") as file:
-            data = file.read(_MAX_FILE + 1)
+        descriptor = os.open(path, _READ_FLAGS)
     except OSError:
         return None
+    try:
+        data = os.read(descriptor, _MAX_FILE + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
     return data if len(data) <= _MAX_FILE else None
 
 
