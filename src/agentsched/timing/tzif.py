@@ -43,9 +43,14 @@ _HEADER = struct.Struct(">4sc15x6L")
 _MIN_UTOFF, _MAX_UTOFF = -89999, 93599
 # RFC 8536 section 3.3: "std offset [dst [offset],start[/time],end[/time]]", where
 # a date is Jn, n or Mm.w.d, with section 3.3.1's rule times of -167 to 167 hours.
+# The pattern holds the dates' ranges (Jn 1-365, n 0-365, m 1-12, w 1-5, d 0-6, with
+# leading zeros), so that matching checks them and the dates are read only when used.
 _NAME = r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)"
 _HMS = r"[+-]?\d{1,3}(?::\d{2}){0,2}"
-_DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(\d{{1,2}})\.(\d)\.(\d))(?:/({_HMS}))?"
+_JULIAN = r"0{0,2}[1-9]|0?[1-9]\d|[12]\d\d|3[0-5]\d|36[0-5]"
+_ZERO_BASED = r"\d\d?|[0-2]\d\d|3[0-5]\d|36[0-5]"
+_DATE = rf"(?:J({_JULIAN})|({_ZERO_BASED})|M(0?[1-9]|1[0-2])\.([1-5])\.([0-6]))(?:/({_HMS}))?"
+_MAX_RULE_TIME = 168 * 3600  # exclusive
 _TZ_STRING = re.compile(rf"{_NAME}({_HMS})(?:({_NAME})({_HMS})?,{_DATE},{_DATE})?")
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _MAX_FILE = 1 << 16  # TZif files of the tz database are a few kilobytes
@@ -130,21 +135,15 @@ class _RuleDate(NamedTuple):
 
     @classmethod
     def from_groups(cls, groups: tuple[str | None, ...]) -> _RuleDate:
-        """From the `_DATE` groups: Jn, n, or m, w, d of Mm.w.d, then the time."""
+        """From the `_DATE` groups of a checked footer: Jn, n, or m, w, d of Mm.w.d,
+        then the time."""
         julian, zero_based, month, week, weekday, time = groups
         seconds = 7200 if time is None else _seconds(time)  # POSIX: 02:00 by default
         if month is not None:
-            rule = cls("M", int(month), int(week or 0), int(weekday or 0), seconds)
-            valid = 1 <= rule.number <= 12 and 1 <= rule.week <= 5 and rule.weekday <= 6
-        elif julian is not None:
-            rule = cls("J", int(julian), 0, 0, seconds)
-            valid = 1 <= rule.number <= 365
-        else:
-            rule = cls("n", int(zero_based or 0), 0, 0, seconds)
-            valid = rule.number <= 365
-        if not valid or abs(seconds) >= 168 * 3600:
-            raise ValueError(f"TZ rule date out of range: {groups}")
-        return rule
+            return cls("M", int(month), int(week or 0), int(weekday or 0), seconds)
+        if julian is not None:
+            return cls("J", int(julian), 0, 0, seconds)
+        return cls("n", int(zero_based or 0), 0, 0, seconds)
 
     def local_seconds(self, year: int) -> int:
         """Local wall seconds since 1970-01-01 at which the rule fires in `year`."""
@@ -164,13 +163,25 @@ class _RuleDate(NamedTuple):
 
 
 class _DstRule:
-    """A footer's daylight-saving rule: two offsets and the dates that switch them."""
+    """A footer's daylight-saving rule: two offsets and the dates that switch them.
 
-    def __init__(self, std: int, dst: int, start: _RuleDate, end: _RuleDate) -> None:
+    The dates are read from the footer's groups on first use: files of the tz
+    database list transitions until 2037, and queries before then never use them.
+    """
+
+    def __init__(self, std: int, dst: int, dates: tuple[str | None, ...]) -> None:
         self.std = std
         self.dst = dst
-        self.start = start
-        self.end = end
+        self._dates = dates  # the groups of two `_DATE`s, already checked
+        self._switches: tuple[_RuleDate, _RuleDate] | None = None
+
+    def _rule_dates(self) -> tuple[_RuleDate, _RuleDate]:
+        """The start and end of DST (computed twice at worst if threads race: both agree)."""
+        switches = self._switches
+        if switches is None:
+            start = _RuleDate.from_groups(self._dates[:6])
+            switches = self._switches = start, _RuleDate.from_groups(self._dates[6:])
+        return switches
 
     def _changes(self, lo: int, hi: int) -> tuple[int, list[tuple[int, int]]]:
         """The offset first in force, then `(instant, new offset)` for each change.
@@ -182,12 +193,13 @@ class _DstRule:
         # POSIX: a rule time is local time in the offset in force before the switch.
         # At one instant the later year's switch, then the start of DST, decides:
         # equal start and end mean DST all year, as zoneinfo reads them.
+        start, end = self._rule_dates()
         events = sorted(
             event
             for year in range(max(_year(lo) - 2, 1), min(_year(hi) + 1, 9999) + 1)
             for event in (
-                (self.end.local_seconds(year) - self.dst, year, 0, self.std),
-                (self.start.local_seconds(year) - self.std, year, 1, self.dst),
+                (end.local_seconds(year) - self.dst, year, 0, self.std),
+                (start.local_seconds(year) - self.std, year, 1, self.dst),
             )
         )
         first = self.std if events[0][3] == self.dst else self.dst  # before the first switch
@@ -325,5 +337,7 @@ def _parse_footer(text: str) -> tuple[_DstRule | None, int]:
         raise ValueError(f"TZ string offset out of range: {text!r}")
     if groups[1] is None:
         return None, std
-    start, end = _RuleDate.from_groups(groups[3:9]), _RuleDate.from_groups(groups[9:15])
-    return _DstRule(std, dst, start, end), std
+    for time in groups[8], groups[14]:
+        if time is not None and abs(_seconds(time)) >= _MAX_RULE_TIME:
+            raise ValueError(f"TZ rule time out of range: {text!r}")
+    return _DstRule(std, dst, groups[3:]), std
