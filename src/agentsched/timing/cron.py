@@ -46,6 +46,7 @@ _DAY_CACHE_LIMIT = 4096
 _WEEKDAYS = 0x7F  # day-of-week masks hold bits 0-6, Sunday 0
 # Each field's mask for `*`: minutes 0-59, hours 0-23, days 1-31, months 1-12, weekdays 0-6.
 _ALL = ((1 << 60) - 1, (1 << 24) - 1, (1 << 32) - 2, (1 << 13) - 2, _WEEKDAYS)
+_EVERY_MONTH = (1 << 29) - 2  # days 1-28
 # A 7-bit weekday pattern times this repeats it over five weeks, enough for any month.
 _WEEKLY = sum(1 << 7 * week for week in range(5))
 _LAST_ORDINAL = date.max.toordinal()
@@ -269,9 +270,21 @@ class CronPattern:
     def can_fire(self) -> bool:
         """Whether any day ever matches.
 
-        Day sets depend only on the month, its length and the weekday of its
-        first day; 2000-2027 is a full 28-year cycle holding every combination.
+        Most expressions match days of every month, which their fields show at
+        once (days 1-28, L and LW exist in every month, and so do all weekdays
+        and the last of each); the others are searched. Day sets depend only on
+        the month, its length and the weekday of its first day; 2000-2027 is a
+        full 28-year cycle holding every combination.
         """
+        dom, dow = self._dom, self._dow
+        every_dom = dom.values & _EVERY_MONTH or dom.last_day or dom.last_weekday_of_month
+        every_dow = dow.values or dow.last_weekday
+        if self._days_and:
+            # Each day must match both fields: enough if one allows every day.
+            if (dom.values == _ALL[_DOM] and every_dow) or (dow.values == _WEEKDAYS and every_dom):
+                return True
+        elif every_dom or every_dow:
+            return True
         for year in range(2000, 2028):
             for month in range(1, 13):
                 if self._months >> month & 1 and self.day_mask(year, month):
