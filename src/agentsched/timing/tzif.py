@@ -113,6 +113,8 @@ def _read(path: str) -> bytes | None:
 
 def _seconds(text: str) -> int:
     """`[+-]hh[:mm[:ss]]` in seconds."""
+    if ":" not in text:  # whole hours, as most are: `int` reads the sign too
+        return int(text) * 3600
     sign = -1 if text.startswith("-") else 1
     hours, minutes, seconds = ([*text.lstrip("+-").split(":"), "0", "0"])[:3]
     return sign * (int(hours) * 3600 + int(minutes) * 60 + int(seconds))
