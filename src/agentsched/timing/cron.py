@@ -41,7 +41,7 @@ _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _HASH_BOUNDS = ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
 _MONTH_NAMES = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
 _DAY_NAMES = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-_MINUTE, _HOUR, _DOM, _MONTH, _DOW = range(5)
+_DOM, _MONTH, _DOW = 2, 3, 4  # indices of the day and month fields
 _DAY_CACHE_LIMIT = 4096
 _WEEKDAYS = 0x7F  # day-of-week masks hold bits 0-6, Sunday 0
 # Each field's mask for `*`: minutes 0-59, hours 0-23, days 1-31, months 1-12, weekdays 0-6.
@@ -199,10 +199,12 @@ def _values(mask: int) -> frozenset[int]:
 class CronPattern:
     """A compiled cron expression. Immutable after construction; thread-safe."""
 
-    def __init__(self, expression: str, fields: list[_Field], stars: list[bool]) -> None:
+    def __init__(self, expression: str, texts: list[str], fields: list[_Field]) -> None:
         self.expression = expression
         minute, hour, dom, month, dow = fields
-        self.fixed_time = not (stars[_MINUTE] or stars[_HOUR])
+        # A field beginning with `*` or `?` is unrestricted for cronie's and Vixie's rules.
+        minute_text, hour_text, dom_text, _, dow_text = texts
+        self.fixed_time = not (minute_text[0] in "*?" or hour_text[0] in "*?")
         self.uses_hash = minute.hashed or hour.hashed or dom.hashed or month.hashed or dow.hashed
         self._minutes = minute.values
         self._hours = hour.values
@@ -214,7 +216,7 @@ class CronPattern:
         self._dow = dow
         # Vixie cron: if either day field begins with '*' the day must match both
         # (an unrestricted one matches everything); otherwise either may match.
-        self._days_and = stars[_DOM] or stars[_DOW]
+        self._days_and = dom_text[0] in "*?" or dow_text[0] in "*?"
         self._days: dict[int, int] = {}
         self._lock = threading.Lock()
 
@@ -380,8 +382,7 @@ def _compile(expression: str, hash_key: str | None) -> CronPattern:
                 f"{FIELD_NAMES[index]} field {text!r}: {exc} (in {shorten(expression)})",
                 cron_field=FIELD_NAMES[index],
             ) from None
-    stars = [text[0] in "*?" for text in parts]
-    pattern = CronPattern(expression, fields, stars)
+    pattern = CronPattern(expression, parts, fields)
     if not pattern.can_fire():
         raise InvalidCronExpression(
             f"cron expression {shorten(expression)} can never fire "
