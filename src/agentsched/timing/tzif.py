@@ -260,6 +260,26 @@ class TzifZone:
         i = bisect_right(self._times, instant)
         return self._utoffs[self._indices[i - 1]] if i else self._before
 
+    def listed_segment(self, instant: int) -> tuple[int, int, int, int] | None:
+        """`(start, end, previous offset, offset)` of the segment holding `instant`, read
+        from the listed transitions alone; None if it reaches the last one, after which
+        the footer decides. With no change before it, `start` is `instant` itself.
+        """
+        times, indices, utoffs = self._times, self._indices, self._utoffs
+        i = bisect_right(times, instant)  # times[i - 1] <= instant < times[i]
+        offset = utoffs[indices[i - 1]] if i else self._before
+        # Transitions that change only the abbreviation or the DST flag are skipped.
+        end = i
+        while end < len(times) and utoffs[indices[end]] == offset:
+            end += 1
+        if end == len(times):
+            return None
+        for start in range(i - 1, -1, -1):
+            previous = utoffs[indices[start - 1]] if start else self._before
+            if previous != offset:
+                return times[start], times[end], previous, offset
+        return instant, times[end], offset, offset
+
     def transitions(self, lo: int, hi: int) -> list[Transition]:
         """The changes of UTC offset at instants in `[lo, hi)`, in order."""
         times, indices, utoffs = self._times, self._indices, self._utoffs
