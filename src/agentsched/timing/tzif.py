@@ -320,14 +320,16 @@ def parse_tzif(data: bytes) -> TzifZone:
     isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt = counts
     # RFC 8536 section 3.2: transition times, their type indices, then the
     # ttinfo records (utoff, isdst, abbreviation index), the abbreviations,
-    # leap-second records and the standard/wall and UT/local indicators.
-    times = struct.unpack_from(f">{timecnt}{'q' if time_size == 8 else 'l'}", data, position)
+    # leap-second records and the standard/wall and UT/local indicators. The
+    # times and the records are unpacked at once, stepping over the indices,
+    # which stay bytes.
+    layout = f">{timecnt}{'q' if time_size == 8 else 'l'}{timecnt}x{'lBx' * typecnt}"
+    values = struct.unpack_from(layout, data, position)
+    times, utoffs, isdst = values[:timecnt], values[timecnt::2], values[timecnt + 1 :: 2]
     position += timecnt * time_size
     indices = data[position : position + timecnt]
-    types = struct.unpack_from(">" + "lBx" * typecnt, data, position + timecnt)
     position += timecnt + typecnt * 6 + charcnt + leapcnt * (time_size + 4) + isstdcnt + isutcnt
-    utoffs, isdst = types[0::2], types[1::2]
-    if not typecnt or len(indices) != timecnt or max(indices, default=0) >= typecnt:
+    if not typecnt or max(indices, default=0) >= typecnt:
         raise ValueError("bad local time types")
     if not _MIN_UTOFF <= min(utoffs) <= max(utoffs) <= _MAX_UTOFF:
         raise ValueError("UTC offset out of range")
