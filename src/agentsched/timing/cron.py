@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import threading
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
@@ -218,18 +217,20 @@ class CronPattern:
         # (an unrestricted one matches everything); otherwise either may match.
         self._days_and = dom_text[0] in "*?" or dow_text[0] in "*?"
         self._days: dict[int, int] = {}
-        self._lock = threading.Lock()
 
     def day_mask(self, year: int, month: int) -> int:
-        """Bit d set for each day d of `year`-`month` on which the expression may fire."""
+        """Bit d set for each day d of `year`-`month` on which the expression may fire.
+
+        Cached without a lock: each operation on the dict is atomic, and threads
+        racing at the size limit at worst empty it twice.
+        """
         key = year * 16 + month
         days = self._days.get(key)
         if days is None:
             days = self._compute_days(year, month)
-            with self._lock:
-                if len(self._days) >= _DAY_CACHE_LIMIT:
-                    self._days.clear()
-                self._days[key] = days
+            if len(self._days) >= _DAY_CACHE_LIMIT:
+                self._days.clear()
+            self._days[key] = days
         return days
 
     def _compute_days(self, year: int, month: int) -> int:
