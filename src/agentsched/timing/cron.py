@@ -92,13 +92,24 @@ def _hash_value(hash_key: str, index: int, modulus: int) -> int:
     return int.from_bytes(digest[:8], "big") % modulus
 
 
-def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
-    """The values of a `*`, `H`, `H(a-b)`, `a`, `a-b` body, before applying `step`."""
+def _run(first: int, last: int, step: int) -> int:
+    """The mask of first, first + step, ... up to `last`."""
+    if step == 1:
+        return (2 << last) - (1 << first)
+    count = (last - first) // step + 1
+    if count == 1:  # whatever the step, however large
+        return 1 << first
+    # A geometric series in powers of 2**step.
+    return ((1 << step * count) - 1) // ((1 << step) - 1) << first
+
+
+def _bits(body: str, index: int, hash_key: str, step: int | None) -> int:
+    """The mask of a `*`, `H`, `H(a-b)`, `a` or `a-b` body and its step, if any."""
     low, high = _BOUNDS[index]
     if index == _DOW:
         high = 6
     if body in ("*", "?"):
-        return range(low, high + 1, step or 1)
+        return _run(low, high, step or 1)
     if body == "H" or (body.startswith("H(") and body.endswith(")")):
         if body == "H":
             low, high = _HASH_BOUNDS[index]
@@ -111,12 +122,11 @@ def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
                 raise _Bad(f"{body!r} has its range reversed")
         if step is None:
             # Jenkins: a bare H (or H(a-b)) is ONE value of the range, not a run of them.
-            value = low + _hash_value(hash_key, index, high - low + 1)
-            return range(value, value + 1)
+            return 1 << (low + _hash_value(hash_key, index, high - low + 1))
         # H/n, H(a-b)/n: every n-th value from a hashed phase. A step larger than the
         # range keeps the phase inside it, so the field still has its one value.
         phase = _hash_value(hash_key, index, min(step, high - low + 1))
-        return range(low + phase, high + 1, step)
+        return _run(low + phase, high, step)
     if "-" in body:
         first_text, _, last_text = body.partition("-")
         first, last = _number(first_text, index), _number(last_text, index)
@@ -124,12 +134,12 @@ def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
             last = 7  # "fri-sun": Sunday closes the week
         if first > last:
             raise _Bad(f"range {body!r} runs backwards")
-        return range(first, last + 1, step or 1)
+        return _run(first, last, step or 1)
     first = _number(body, index)
     if step is None:
-        return range(first, first + 1)
+        return 1 << first
     # "a/step" means from a to the field's maximum, as in Vixie cron's extensions
-    return range(first, _BOUNDS[index][1] + 1, step)
+    return _run(first, _BOUNDS[index][1], step)
 
 
 def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
@@ -168,11 +178,7 @@ def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
             raise _Bad(f"{item!r} has step 0 (a step is a whole number >= 1)")
     body = "H" + body[1:] if body[:1] == "h" else body
     field.hashed = field.hashed or body.startswith("H")
-    values = _range(body, index, hash_key, step)
-    # The run's bits form a geometric series in powers of 2**step. A step past the
-    # field's span leaves one value, so it is capped to keep the numbers small.
-    step = min(values.step, 64)
-    mask = ((1 << step * len(values)) - 1) // ((1 << step) - 1) << values.start
+    mask = _bits(body, index, hash_key, step)
     field.values |= (mask | mask >> 7) & _WEEKDAYS if index == _DOW else mask
 
 
