@@ -17,7 +17,6 @@ three years.
 from __future__ import annotations
 
 import struct
-import threading
 import zoneinfo
 from bisect import bisect_right
 from collections.abc import Callable
@@ -121,7 +120,6 @@ class _ProbedZone:
     def __init__(self, zone: zoneinfo.ZoneInfo) -> None:
         self._zone = zone
         self._buckets: dict[int, tuple[Transition, ...]] = {}
-        self._lock = threading.Lock()
 
     def listed_segment(self, instant: int) -> None:
         """Nothing is ready before probing: every segment comes from `transitions`."""
@@ -164,22 +162,22 @@ class _ProbedZone:
                 t, off = hi, self.offset_at(hi)
             prev_t, prev_off = t, off
         result = tuple(transitions)
-        with self._lock:
-            self._buckets[bucket] = result
+        self._buckets[bucket] = result
         return result
 
 
 class ZoneTable:
     """The UTC-offset transitions of one zone, computed lazily and cached.
 
-    Thread-safe: the cache only grows by whole entries computed outside the lock.
+    Thread-safe without a lock: the caches only grow, each entry computed
+    whole and then stored by one atomic operation (threads racing on an entry
+    compute the same one).
     """
 
     def __init__(self, source: _Source) -> None:
         self._source = source
         self._windows: dict[int, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]] = {}
         self._queried: set[int] = set()  # buckets queried once, without a window
-        self._lock = threading.Lock()
 
     def offset_at(self, instant: int) -> int:
         """UTC offset in seconds at an instant (clamped to the supported range)."""
@@ -193,8 +191,7 @@ class ZoneTable:
             window = (times, befores, afters, befores[0])
         else:
             window = ((), (), (), self._source.offset_at(bucket << _BUCKET_BITS))
-        with self._lock:
-            self._windows[bucket] = window
+        self._windows[bucket] = window
         return window
 
     def segment(self, instant: int) -> tuple[int, int, int, int]:
