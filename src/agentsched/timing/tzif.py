@@ -43,13 +43,12 @@ _HEADER = struct.Struct(">4sc15x6L")
 _MIN_UTOFF, _MAX_UTOFF = -89999, 93599
 # RFC 8536 section 3.3: "std offset [dst [offset],start[/time],end[/time]]", where
 # a date is Jn, n or Mm.w.d, with section 3.3.1's rule times of -167 to 167 hours.
-# The pattern holds the dates' ranges (Jn 1-365, n 0-365, m 1-12, w 1-5, d 0-6, with
-# leading zeros), so that matching checks them and the dates are read only when used.
+# The pattern holds the ranges of Mm.w.d (m 1-12, w 1-5, d 0-6), the only form of
+# date in the tz database, so that matching checks them and the dates are read
+# only when used; Jn (1-365) and n (0-365) are checked after matching.
 _NAME = r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)"
 _HMS = r"[+-]?\d{1,3}(?::\d{2}){0,2}"
-_JULIAN = r"0{0,2}[1-9]|0?[1-9]\d|[12]\d\d|3[0-5]\d|36[0-5]"
-_ZERO_BASED = r"\d\d?|[0-2]\d\d|3[0-5]\d|36[0-5]"
-_DATE = rf"(?:J({_JULIAN})|({_ZERO_BASED})|M(0?[1-9]|1[0-2])\.([1-5])\.([0-6]))(?:/({_HMS}))?"
+_DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(0?[1-9]|1[0-2])\.([1-5])\.([0-6]))(?:/({_HMS}))?"
 _MAX_RULE_TIME = 168 * 3600  # exclusive
 _TZ_STRING = re.compile(rf"{_NAME}({_HMS})(?:({_NAME})({_HMS})?,{_DATE},{_DATE})?")
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -361,7 +360,11 @@ def _parse_footer(text: str) -> tuple[_DstRule | None, int]:
         raise ValueError(f"TZ string offset out of range: {text!r}")
     if groups[1] is None:
         return None, std
-    for time in groups[8], groups[14]:
-        if time is not None and abs(_seconds(time)) >= _MAX_RULE_TIME:
-            raise ValueError(f"TZ rule time out of range: {text!r}")
+    for julian, zero_based, _, _, _, time in groups[3:9], groups[9:15]:
+        if (
+            (julian is not None and not 1 <= int(julian) <= 365)
+            or (zero_based is not None and int(zero_based) > 365)
+            or (time is not None and abs(_seconds(time)) >= _MAX_RULE_TIME)
+        ):
+            raise ValueError(f"TZ rule date out of range: {text!r}")
     return _DstRule(std, dst, groups[3:]), std
