@@ -40,7 +40,7 @@ _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _HASH_BOUNDS = ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
 _MONTH_NAMES = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
 _DAY_NAMES = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-_DOM, _MONTH, _DOW = 2, 3, 4  # indices of the day and month fields
+_DOM, _MONTH, _DOW = 2, 3, 4  # indices of the day-of-month, month and day-of-week fields
 _DAY_CACHE_LIMIT = 4096
 _WEEKDAYS = 0x7F  # day-of-week masks hold bits 0-6, Sunday 0
 # Each field's mask for `*`: minutes 0-59, hours 0-23, days 1-31, months 1-12, weekdays 0-6.
@@ -97,7 +97,7 @@ def _run(first: int, last: int, step: int) -> int:
     if step == 1:
         return (2 << last) - (1 << first)
     count = (last - first) // step + 1
-    if count == 1:  # whatever the step, however large
+    if count == 1:  # one value, however large the step (no huge shift below)
         return 1 << first
     # A geometric series in powers of 2**step.
     return ((1 << step * count) - 1) // ((1 << step) - 1) << first

@@ -95,7 +95,7 @@ def read_tzif(name: str) -> bytes | None:
 def _read(path: str) -> bytes | None:
     """The file's bytes, or None if it cannot be read or is too large.
 
-    Plain system calls: a buffered file object would make three more.
+    Plain system calls: a buffered file object would make four more.
     """
     try:
         descriptor = os.open(path, _READ_FLAGS)

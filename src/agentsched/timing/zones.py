@@ -11,7 +11,8 @@ A zone's transitions come exactly from its TZif file (`tzif`), found where
 probing `zoneinfo` once a day and bisecting to the second; that cannot see
 two transitions less than a day apart that cancel out, which no zone of the
 tz database has. Either way they are cached per zone in windows of about
-three years.
+three years, built at a window's second query: the first is answered straight
+from the file's listed transitions when it can be.
 """
 
 from __future__ import annotations
