@@ -328,7 +328,7 @@ def test_never_firing_is_rejected_after_a_bounded_search(
     computed: list[tuple[int, int]] = []
     original = CronPattern._compute_days
 
-    def counting(self: CronPattern, year: int, month: int) -> tuple[int, ...]:
+    def counting(self: CronPattern, year: int, month: int) -> int:
         computed.append((year, month))
         return original(self, year, month)
 

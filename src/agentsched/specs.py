@@ -25,7 +25,6 @@ from .timing.rrule import RRulePattern, compile_rrule, wall_seconds
 from .timing.zones import (
     DAY,
     EPOCH,
-    ONE_SECOND,
     ZoneTable,
     check_zone,
     from_instant,
@@ -52,8 +51,10 @@ _MAX_HASH_KEY = 256
 def _after_instant(after: object) -> int:
     """Whole seconds since the epoch of an aware `after` (the hot path's check)."""
     try:
-        return (after - EPOCH) // ONE_SECOND  # type: ignore[operator, no-any-return]
-    except TypeError:
+        elapsed = after - EPOCH  # type: ignore[operator]
+        # A timedelta keeps 0 <= seconds < 86400: this floors to whole seconds.
+        return elapsed.days * DAY + elapsed.seconds  # type: ignore[no-any-return]
+    except (TypeError, AttributeError):
         require_aware(after, "after")  # raises the ValidationError naming the field
         raise
 

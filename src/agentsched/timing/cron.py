@@ -1,17 +1,18 @@
-"""Cron expressions: parsing into lookup tables, and matching wall times fast.
+"""Cron expressions: parsing into bit masks, and matching wall times fast.
 
 `compile_cron(expression, hash_key)` returns a `CronPattern` whose
 `next_wall(lo)` finds the first matching local minute at or after `lo` by
-jumping through per-field "next allowed value" tables and per-month day sets,
-never stepping minute by minute. DST is not handled here: `zones.walk` does it.
+shifting per-field masks (bit v set when value v is allowed) and per-month
+day masks: the lowest bit left gives the next allowed value, so nothing steps
+minute by minute. Masks take a few integer operations to build, where lookup
+tables would take a pass over each field's values, and a pattern is often
+compiled for one query. DST is not handled here: `zones.walk` does it.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
-import threading
-from bisect import bisect_left
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
@@ -39,9 +40,16 @@ _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _HASH_BOUNDS = ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
 _MONTH_NAMES = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
 _DAY_NAMES = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-_MINUTE, _HOUR, _DOM, _MONTH, _DOW = range(5)
+_DOM, _MONTH, _DOW = 2, 3, 4  # indices of the day-of-month, month and day-of-week fields
 _DAY_CACHE_LIMIT = 4096
+_WEEKDAYS = 0x7F  # day-of-week masks hold bits 0-6, Sunday 0
+# Each field's mask for `*`: minutes 0-59, hours 0-23, days 1-31, months 1-12, weekdays 0-6.
+_ALL = ((1 << 60) - 1, (1 << 24) - 1, (1 << 32) - 2, (1 << 13) - 2, _WEEKDAYS)
+_EVERY_MONTH = (1 << 29) - 2  # days 1-28
+# A 7-bit weekday pattern times this repeats it over five weeks, enough for any month.
+_WEEKLY = sum(1 << 7 * week for week in range(5))
 _LAST_ORDINAL = date.max.toordinal()
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 class _Bad(Exception):
@@ -49,16 +57,19 @@ class _Bad(Exception):
 
 
 class _Field:
-    """One parsed field: a set of plain values plus the special day forms."""
+    """One parsed field: a mask of plain values plus the special day forms.
 
-    def __init__(self) -> None:
-        self.values: set[int] = set()
-        self.last_day = False  # L
-        self.last_weekday_of_month = False  # LW
-        self.nearest_weekday: set[int] = set()  # 15W
-        self.last_weekday: set[int] = set()  # 5L: last Friday
-        self.nth_weekday: set[tuple[int, int]] = set()  # 1#2: second Monday
-        self.hashed = False  # uses H
+    The defaults live on the class, so that the usual field (no special form)
+    is built by setting its mask alone.
+    """
+
+    values = 0  # bit v set when v is allowed; day-of-week folded to 0-6
+    last_day = False  # L
+    last_weekday_of_month = False  # LW
+    nearest_weekday: frozenset[int] = frozenset()  # 15W
+    last_weekday: frozenset[int] = frozenset()  # 5L: last Friday
+    nth_weekday: frozenset[tuple[int, int]] = frozenset()  # 1#2: second Monday
+    hashed = False  # uses H
 
 
 def _number(token: str, index: int) -> int:
@@ -81,13 +92,24 @@ def _hash_value(hash_key: str, index: int, modulus: int) -> int:
     return int.from_bytes(digest[:8], "big") % modulus
 
 
-def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
-    """The values of a `*`, `H`, `H(a-b)`, `a`, `a-b` body, before applying `step`."""
+def _run(first: int, last: int, step: int) -> int:
+    """The mask of first, first + step, ... up to `last`."""
+    if step == 1:
+        return (2 << last) - (1 << first)
+    count = (last - first) // step + 1
+    if count == 1:  # one value, however large the step (no huge shift below)
+        return 1 << first
+    # A geometric series in powers of 2**step.
+    return ((1 << step * count) - 1) // ((1 << step) - 1) << first
+
+
+def _bits(body: str, index: int, hash_key: str, step: int | None) -> int:
+    """The mask of a `*`, `H`, `H(a-b)`, `a` or `a-b` body and its step, if any."""
     low, high = _BOUNDS[index]
     if index == _DOW:
         high = 6
     if body in ("*", "?"):
-        return range(low, high + 1, step or 1)
+        return _run(low, high, step or 1)
     if body == "H" or (body.startswith("H(") and body.endswith(")")):
         if body == "H":
             low, high = _HASH_BOUNDS[index]
@@ -100,12 +122,11 @@ def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
                 raise _Bad(f"{body!r} has its range reversed")
         if step is None:
             # Jenkins: a bare H (or H(a-b)) is ONE value of the range, not a run of them.
-            value = low + _hash_value(hash_key, index, high - low + 1)
-            return range(value, value + 1)
+            return 1 << (low + _hash_value(hash_key, index, high - low + 1))
         # H/n, H(a-b)/n: every n-th value from a hashed phase. A step larger than the
         # range keeps the phase inside it, so the field still has its one value.
         phase = _hash_value(hash_key, index, min(step, high - low + 1))
-        return range(low + phase, high + 1, step)
+        return _run(low + phase, high, step)
     if "-" in body:
         first_text, _, last_text = body.partition("-")
         first, last = _number(first_text, index), _number(last_text, index)
@@ -113,12 +134,12 @@ def _range(body: str, index: int, hash_key: str, step: int | None) -> range:
             last = 7  # "fri-sun": Sunday closes the week
         if first > last:
             raise _Bad(f"range {body!r} runs backwards")
-        return range(first, last + 1, step or 1)
+        return _run(first, last, step or 1)
     first = _number(body, index)
     if step is None:
-        return range(first, first + 1)
+        return 1 << first
     # "a/step" means from a to the field's maximum, as in Vixie cron's extensions
-    return range(first, _BOUNDS[index][1] + 1, step)
+    return _run(first, _BOUNDS[index][1], step)
 
 
 def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
@@ -133,17 +154,17 @@ def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
             field.last_weekday_of_month = True
             return
         if upper.endswith("W") and len(upper) > 1:
-            field.nearest_weekday.add(_number(item[:-1], index))
+            field.nearest_weekday |= {_number(item[:-1], index)}
             return
     if index == _DOW:
         if upper.endswith("L") and len(upper) > 1:
-            field.last_weekday.add(_number(item[:-1], index) % 7)
+            field.last_weekday |= {_number(item[:-1], index) % 7}
             return
         if "#" in item:
             day_text, _, nth_text = item.partition("#")
             if not nth_text.isdigit() or not nth_text.isascii() or not 1 <= int(nth_text) <= 5:
                 raise _Bad(f"{item!r}: the number after '#' must be 1-5")
-            field.nth_weekday.add((_number(day_text, index) % 7, int(nth_text)))
+            field.nth_weekday |= {(_number(day_text, index) % 7, int(nth_text))}
             return
     body, slash, step_text = item.partition("/")
     step: int | None = None
@@ -157,70 +178,74 @@ def _parse_item(item: str, index: int, field: _Field, hash_key: str) -> None:
             raise _Bad(f"{item!r} has step 0 (a step is a whole number >= 1)")
     body = "H" + body[1:] if body[:1] == "h" else body
     field.hashed = field.hashed or body.startswith("H")
-    values = _range(body, index, hash_key, step)
-    field.values.update({v % 7 for v in values} if index == _DOW else values)
+    mask = _bits(body, index, hash_key, step)
+    field.values |= (mask | mask >> 7) & _WEEKDAYS if index == _DOW else mask
 
 
 def _parse_field(text: str, index: int, hash_key: str) -> _Field:
     field = _Field()
-    for item in text.split(","):
-        _parse_item(item, index, field, hash_key)
+    # `*` and a single number, most fields, skip the general path.
+    if text in {"*", "?"}:
+        field.values = _ALL[index]
+    elif text.isdigit():
+        value = _number(text, index)
+        field.values = 1 << (value % 7 if index == _DOW else value)
+    else:
+        for item in text.split(","):
+            _parse_item(item, index, field, hash_key)
     return field
 
 
-def _next_table(values: set[int], size: int) -> tuple[int | None, ...]:
-    """`table[v]`: the smallest allowed value >= v, or None."""
-    table: list[int | None] = []
-    for value in sorted(values):
-        table += [value] * (value + 1 - len(table))
-    return tuple(table + [None] * (size - len(table)))
-
-
-def _weekday_on_first(year: int, month: int) -> int:
-    """Cron weekday (Sunday = 0) of the month's first day."""
-    return (date(year, month, 1).weekday() + 1) % 7
+def _values(mask: int) -> frozenset[int]:
+    """The values whose bits a mask sets."""
+    return frozenset(v for v in range(mask.bit_length()) if mask >> v & 1)
 
 
 class CronPattern:
     """A compiled cron expression. Immutable after construction; thread-safe."""
 
-    def __init__(self, expression: str, fields: list[_Field], stars: list[bool]) -> None:
+    def __init__(self, expression: str, texts: list[str], fields: list[_Field]) -> None:
         self.expression = expression
         minute, hour, dom, month, dow = fields
-        self.fixed_time = not (stars[_MINUTE] or stars[_HOUR])
-        self.uses_hash = any(f.hashed for f in fields)
-        self._minute_next = _next_table(minute.values, 60)
-        self._hour_next = _next_table(hour.values, 24)
-        self._month_next = _next_table(month.values, 13)
-        self._first_minute = min(minute.values)
-        self._first_time = min(hour.values) * 3600 + self._first_minute * 60
+        # A field beginning with `*` or `?` is unrestricted for cronie's and Vixie's rules.
+        minute_text, hour_text, dom_text, _, dow_text = texts
+        self.fixed_time = not (minute_text[0] in "*?" or hour_text[0] in "*?")
+        self.uses_hash = minute.hashed or hour.hashed or dom.hashed or month.hashed or dow.hashed
+        self._minutes = minute.values
+        self._hours = hour.values
+        self._months = month.values
+        self._first_minute = (minute.values & -minute.values).bit_length() - 1
+        first_hour = (hour.values & -hour.values).bit_length() - 1
+        self._first_time = first_hour * 3600 + self._first_minute * 60
         self._dom = dom
         self._dow = dow
         # Vixie cron: if either day field begins with '*' the day must match both
         # (an unrestricted one matches everything); otherwise either may match.
-        self._days_and = stars[_DOM] or stars[_DOW]
-        self._dom_mask = sum(1 << d for d in dom.values)
-        self._days: dict[int, tuple[int, ...]] = {}
-        self._lock = threading.Lock()
+        self._days_and = dom_text[0] in "*?" or dow_text[0] in "*?"
+        self._days: dict[int, int] = {}
 
-    def days_in(self, year: int, month: int) -> tuple[int, ...]:
-        """The sorted days of `year`-`month` on which the expression may fire."""
+    def day_mask(self, year: int, month: int) -> int:
+        """Bit d set for each day d of `year`-`month` on which the expression may fire.
+
+        Cached without a lock: each operation on the dict is atomic, and threads
+        racing at the size limit at worst empty it twice.
+        """
         key = year * 16 + month
         days = self._days.get(key)
         if days is None:
             days = self._compute_days(year, month)
-            with self._lock:
-                if len(self._days) >= _DAY_CACHE_LIMIT:
-                    self._days.clear()
-                self._days[key] = days
+            if len(self._days) >= _DAY_CACHE_LIMIT:
+                self._days.clear()
+            self._days[key] = days
         return days
 
-    def _compute_days(self, year: int, month: int) -> tuple[int, ...]:
-        length = calendar.monthrange(year, month)[1]
+    def _compute_days(self, year: int, month: int) -> int:
+        first = date(year, month, 1).toordinal()
+        length = _MONTH_DAYS[month] + (month == 2 and calendar.isleap(year))
         in_month = (1 << (length + 1)) - 2
-        first_weekday = _weekday_on_first(year, month)
+        first_weekday = first % 7  # cron's weekday, Sunday 0: ordinal 1 is a Monday
         dom = self._dom
-        dom_mask = self._dom_mask & in_month
+        dom_mask = dom.values & in_month
         if dom.last_day:
             dom_mask |= 1 << length
         if dom.last_weekday_of_month:
@@ -230,18 +255,16 @@ class CronPattern:
             if n <= length:
                 dom_mask |= 1 << self._nearest_weekday(n, length, first_weekday)
         dow = self._dow
-        dow_mask = 0
-        for weekday in dow.values:
-            for d in range(1 + (weekday - first_weekday) % 7, length + 1, 7):
-                dow_mask |= 1 << d
+        # Turn the weekdays so that bit j stands for day j + 1, then repeat weekly.
+        week = (dow.values >> first_weekday | dow.values << (7 - first_weekday)) & _WEEKDAYS
+        dow_mask = (week * _WEEKLY << 1) & in_month
         for weekday in dow.last_weekday:
             dow_mask |= 1 << (length - (first_weekday + length - 1 - weekday) % 7)
         for weekday, nth in dow.nth_weekday:
             d = 1 + (weekday - first_weekday) % 7 + 7 * (nth - 1)
             if d <= length:
                 dow_mask |= 1 << d
-        mask = dom_mask & dow_mask if self._days_and else dom_mask | dow_mask
-        return tuple(d for d in range(1, length + 1) if mask >> d & 1)
+        return dom_mask & dow_mask if self._days_and else dom_mask | dow_mask
 
     @staticmethod
     def _nearest_weekday(n: int, length: int, first_weekday: int) -> int:
@@ -256,15 +279,26 @@ class CronPattern:
     def can_fire(self) -> bool:
         """Whether any day ever matches.
 
-        Day sets depend only on the month, its length and the weekday of its
-        first day; 2000-2027 is a full 28-year cycle holding every combination.
+        Most expressions match days of every month, which their fields show at
+        once (days 1-28, L and LW exist in every month, and so do all weekdays
+        and the last of each); the others are searched. Day sets depend only on
+        the month, its length and the weekday of its first day; 2000-2027 is a
+        full 28-year cycle holding every combination.
         """
-        return any(
-            self.days_in(y, m)
-            for y in range(2000, 2028)
-            for m in range(1, 13)
-            if self._month_next[m] == m
-        )
+        dom, dow = self._dom, self._dow
+        every_dom = dom.values & _EVERY_MONTH or dom.last_day or dom.last_weekday_of_month
+        every_dow = dow.values or dow.last_weekday
+        if self._days_and:
+            # Each day must match both fields: enough if one allows every day.
+            if (dom.values == _ALL[_DOM] and every_dow) or (dow.values == _WEEKDAYS and every_dom):
+                return True
+        elif every_dom or every_dow:
+            return True
+        for year in range(2000, 2028):
+            for month in range(1, 13):
+                if self._months >> month & 1 and self.day_mask(year, month):
+                    return True
+        return False
 
     def next_wall(self, lo: int) -> int | None:
         """The first matching wall minute `>= lo`, or None after year 9999."""
@@ -273,22 +307,23 @@ class CronPattern:
         if day_number + EPOCH_ORDINAL > _LAST_ORDINAL:
             return None
         today = date.fromordinal(day_number + EPOCH_ORDINAL)
-        year, month, day = today.year, today.month, today.day
-        days = self.days_in(year, month) if self._month_next[month] == month else ()
-        i = bisect_left(days, day)
-        if i < len(days) and days[i] == day:
+        year, month = today.year, today.month
+        # Bit k: whether the day k days from today matches, within this month.
+        days = self.day_mask(year, month) >> today.day if self._months >> month & 1 else 0
+        if days & 1:
             hour = seconds // 3600
-            next_hour = self._hour_next[hour]
-            if next_hour == hour:
-                next_minute = self._minute_next[seconds % 3600 // 60]
-                if next_minute is not None:
-                    return lo - seconds + hour * 3600 + next_minute * 60
-                next_hour = self._hour_next[hour + 1] if hour < 23 else None
-            if next_hour is not None:
+            hours = self._hours >> hour  # bit k: hour + k
+            if hours & 1:
+                minutes = self._minutes >> seconds % 3600 // 60  # bit k: k minutes from lo
+                if minutes:
+                    return lo + ((minutes & -minutes).bit_length() - 1) * 60
+                hours ^= 1
+            if hours:
+                next_hour = hour + (hours & -hours).bit_length() - 1
                 return lo - seconds + next_hour * 3600 + self._first_minute * 60
-            i += 1
-        if i < len(days):
-            return (day_number + days[i] - day) * DAY + self._first_time
+        days >>= 1  # bit k: k + 1 days from today
+        if days:
+            return (day_number + (days & -days).bit_length()) * DAY + self._first_time
         # Later months: the first matching day at the first matching time.
         while True:
             month += 1
@@ -296,12 +331,12 @@ class CronPattern:
                 year, month = year + 1, 1
                 if year > 9999:
                     return None
-            if self._month_next[month] != month:
-                continue
-            days = self.days_in(year, month)
-            if days:
-                break
-        return (date(year, month, days[0]).toordinal() - EPOCH_ORDINAL) * DAY + self._first_time
+            if self._months >> month & 1:
+                days = self.day_mask(year, month)
+                if days:
+                    break
+        first_day = date(year, month, 1).toordinal() - EPOCH_ORDINAL
+        return (first_day + (days & -days).bit_length() - 2) * DAY + self._first_time
 
 
 def _split(expression: str) -> list[str]:
@@ -354,8 +389,7 @@ def _compile(expression: str, hash_key: str | None) -> CronPattern:
                 f"{FIELD_NAMES[index]} field {text!r}: {exc} (in {shorten(expression)})",
                 cron_field=FIELD_NAMES[index],
             ) from None
-    stars = [text[0] in "*?" for text in parts]
-    pattern = CronPattern(expression, fields, stars)
+    pattern = CronPattern(expression, parts, fields)
     if not pattern.can_fire():
         raise InvalidCronExpression(
             f"cron expression {shorten(expression)} can never fire "
@@ -379,7 +413,7 @@ def cron_fields(expression: str, hash_key: str | None = None) -> tuple[CronField
     parts = _split(expression)
     return tuple(
         CronField(
-            frozenset(field.values),
+            _values(field.values),
             bool(
                 field.last_day
                 or field.last_weekday_of_month

@@ -43,12 +43,17 @@ _HEADER = struct.Struct(">4sc15x6L")
 _MIN_UTOFF, _MAX_UTOFF = -89999, 93599
 # RFC 8536 section 3.3: "std offset [dst [offset],start[/time],end[/time]]", where
 # a date is Jn, n or Mm.w.d, with section 3.3.1's rule times of -167 to 167 hours.
+# The pattern holds the ranges of Mm.w.d (m 1-12, w 1-5, d 0-6), the only form of
+# date in the tz database, so that matching checks them and the dates are read
+# only when used; Jn (1-365) and n (0-365) are checked after matching.
 _NAME = r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)"
 _HMS = r"[+-]?\d{1,3}(?::\d{2}){0,2}"
-_DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(\d{{1,2}})\.(\d)\.(\d))(?:/({_HMS}))?"
+_DATE = rf"(?:J(\d{{1,3}})|(\d{{1,3}})|M(0?[1-9]|1[0-2])\.([1-5])\.([0-6]))(?:/({_HMS}))?"
+_MAX_RULE_TIME = 168 * 3600  # exclusive
 _TZ_STRING = re.compile(rf"{_NAME}({_HMS})(?:({_NAME})({_HMS})?,{_DATE},{_DATE})?")
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _MAX_FILE = 1 << 16  # TZif files of the tz database are a few kilobytes
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # Windows reads text unless told
 _LONG_AGO = -(1 << 62)  # before any instant: where the footer rule applies without transitions
 
 
@@ -61,10 +66,12 @@ def read_tzif(name: str) -> bytes | None:
     `.` or `..` parts), names with a backslash or a colon (no zone has one)
     and files too large to be TZif are left to `zoneinfo`.
     """
-    if os.path.isabs(name) or "\\" in name or ":" in name or {"", ".", ".."} & set(name.split("/")):
+    # An absolute name has an empty first part (or, on Windows, a drive or a backslash).
+    parts = name.split("/")
+    if "\\" in name or ":" in name or "" in parts or "." in parts or ".." in parts:
         return None
     for directory in zoneinfo.TZPATH:
-        path = os.path.join(directory, name)
+        path = f"{directory}/{name}"
         if os.path.isfile(path):
             return _read(path)
     try:
@@ -75,7 +82,7 @@ def read_tzif(name: str) -> bytes | None:
     # importlib.resources would cost milliseconds. A zipped one needs it.
     directory = os.path.join(os.path.dirname(tzdata.__file__ or ""), "zoneinfo")
     if os.path.isdir(directory):
-        path = os.path.join(directory, name)
+        path = f"{directory}/{name}"
         return _read(path) if os.path.isfile(path) else None
     try:
         from importlib.resources import files
@@ -86,16 +93,27 @@ def read_tzif(name: str) -> bytes | None:
 
 
 def _read(path: str) -> bytes | None:
+    """The file's bytes, or None if it cannot be read or is too large.
+
+    Plain system calls: a buffered file object would make four more.
+    """
     try:
-        with open(path, "rb") as file:
-            data = file.read(_MAX_FILE + 1)
+        descriptor = os.open(path, _READ_FLAGS)
     except OSError:
         return None
+    try:
+        data = os.read(descriptor, _MAX_FILE + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
     return data if len(data) <= _MAX_FILE else None
 
 
 def _seconds(text: str) -> int:
     """`[+-]hh[:mm[:ss]]` in seconds."""
+    if ":" not in text:  # whole hours, as most are: `int` reads the sign too
+        return int(text) * 3600
     sign = -1 if text.startswith("-") else 1
     hours, minutes, seconds = ([*text.lstrip("+-").split(":"), "0", "0"])[:3]
     return sign * (int(hours) * 3600 + int(minutes) * 60 + int(seconds))
@@ -118,21 +136,15 @@ class _RuleDate(NamedTuple):
 
     @classmethod
     def from_groups(cls, groups: tuple[str | None, ...]) -> _RuleDate:
-        """From the `_DATE` groups: Jn, n, or m, w, d of Mm.w.d, then the time."""
+        """From the `_DATE` groups of a checked footer: Jn, n, or m, w, d of Mm.w.d,
+        then the time."""
         julian, zero_based, month, week, weekday, time = groups
         seconds = 7200 if time is None else _seconds(time)  # POSIX: 02:00 by default
         if month is not None:
-            rule = cls("M", int(month), int(week or 0), int(weekday or 0), seconds)
-            valid = 1 <= rule.number <= 12 and 1 <= rule.week <= 5 and rule.weekday <= 6
-        elif julian is not None:
-            rule = cls("J", int(julian), 0, 0, seconds)
-            valid = 1 <= rule.number <= 365
-        else:
-            rule = cls("n", int(zero_based or 0), 0, 0, seconds)
-            valid = rule.number <= 365
-        if not valid or abs(seconds) >= 168 * 3600:
-            raise ValueError(f"TZ rule date out of range: {groups}")
-        return rule
+            return cls("M", int(month), int(week or 0), int(weekday or 0), seconds)
+        if julian is not None:
+            return cls("J", int(julian), 0, 0, seconds)
+        return cls("n", int(zero_based or 0), 0, 0, seconds)
 
     def local_seconds(self, year: int) -> int:
         """Local wall seconds since 1970-01-01 at which the rule fires in `year`."""
@@ -152,13 +164,25 @@ class _RuleDate(NamedTuple):
 
 
 class _DstRule:
-    """A footer's daylight-saving rule: two offsets and the dates that switch them."""
+    """A footer's daylight-saving rule: two offsets and the dates that switch them.
 
-    def __init__(self, std: int, dst: int, start: _RuleDate, end: _RuleDate) -> None:
+    The dates are read from the footer's groups on first use: files of the tz
+    database list transitions until 2037, and queries before then never use them.
+    """
+
+    def __init__(self, std: int, dst: int, dates: tuple[str | None, ...]) -> None:
         self.std = std
         self.dst = dst
-        self.start = start
-        self.end = end
+        self._dates = dates  # the groups of two `_DATE`s, already checked
+        self._switches: tuple[_RuleDate, _RuleDate] | None = None
+
+    def _rule_dates(self) -> tuple[_RuleDate, _RuleDate]:
+        """The start and end of DST (computed twice at worst if threads race: both agree)."""
+        switches = self._switches
+        if switches is None:
+            start = _RuleDate.from_groups(self._dates[:6])
+            switches = self._switches = start, _RuleDate.from_groups(self._dates[6:])
+        return switches
 
     def _changes(self, lo: int, hi: int) -> tuple[int, list[tuple[int, int]]]:
         """The offset first in force, then `(instant, new offset)` for each change.
@@ -170,12 +194,13 @@ class _DstRule:
         # POSIX: a rule time is local time in the offset in force before the switch.
         # At one instant the later year's switch, then the start of DST, decides:
         # equal start and end mean DST all year, as zoneinfo reads them.
+        start, end = self._rule_dates()
         events = sorted(
             event
             for year in range(max(_year(lo) - 2, 1), min(_year(hi) + 1, 9999) + 1)
             for event in (
-                (self.end.local_seconds(year) - self.dst, year, 0, self.std),
-                (self.start.local_seconds(year) - self.std, year, 1, self.dst),
+                (end.local_seconds(year) - self.dst, year, 0, self.std),
+                (start.local_seconds(year) - self.std, year, 1, self.dst),
             )
         )
         first = self.std if events[0][3] == self.dst else self.dst  # before the first switch
@@ -234,6 +259,26 @@ class TzifZone:
         i = bisect_right(self._times, instant)
         return self._utoffs[self._indices[i - 1]] if i else self._before
 
+    def listed_segment(self, instant: int) -> tuple[int, int, int, int] | None:
+        """`(start, end, previous offset, offset)` of the segment holding `instant`, read
+        from the listed transitions alone; None if it reaches the last one, after which
+        the footer decides. With no change before it, `start` is `instant` itself.
+        """
+        times, indices, utoffs = self._times, self._indices, self._utoffs
+        i = bisect_right(times, instant)  # times[i - 1] <= instant < times[i]
+        offset = utoffs[indices[i - 1]] if i else self._before
+        # Transitions that change only the abbreviation or the DST flag are skipped.
+        end = i
+        while end < len(times) and utoffs[indices[end]] == offset:
+            end += 1
+        if end == len(times):
+            return None
+        for start in range(i - 1, -1, -1):
+            previous = utoffs[indices[start - 1]] if start else self._before
+            if previous != offset:
+                return times[start], times[end], previous, offset
+        return instant, times[end], offset, offset
+
     def transitions(self, lo: int, hi: int) -> list[Transition]:
         """The changes of UTC offset at instants in `[lo, hi)`, in order."""
         times, indices, utoffs = self._times, self._indices, self._utoffs
@@ -274,14 +319,16 @@ def parse_tzif(data: bytes) -> TzifZone:
     isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt = counts
     # RFC 8536 section 3.2: transition times, their type indices, then the
     # ttinfo records (utoff, isdst, abbreviation index), the abbreviations,
-    # leap-second records and the standard/wall and UT/local indicators.
-    times = struct.unpack_from(f">{timecnt}{'q' if time_size == 8 else 'l'}", data, position)
+    # leap-second records and the standard/wall and UT/local indicators. The
+    # times and the records are unpacked at once, stepping over the indices,
+    # which stay bytes.
+    layout = f">{timecnt}{'q' if time_size == 8 else 'l'}{timecnt}x{'lBx' * typecnt}"
+    values = struct.unpack_from(layout, data, position)
+    times, utoffs, isdst = values[:timecnt], values[timecnt::2], values[timecnt + 1 :: 2]
     position += timecnt * time_size
     indices = data[position : position + timecnt]
-    types = struct.unpack_from(">" + "lBx" * typecnt, data, position + timecnt)
     position += timecnt + typecnt * 6 + charcnt + leapcnt * (time_size + 4) + isstdcnt + isutcnt
-    utoffs, isdst = types[0::2], types[1::2]
-    if not typecnt or len(indices) != timecnt or max(indices, default=0) >= typecnt:
+    if not typecnt or max(indices, default=0) >= typecnt:
         raise ValueError("bad local time types")
     if not _MIN_UTOFF <= min(utoffs) <= max(utoffs) <= _MAX_UTOFF:
         raise ValueError("UTC offset out of range")
@@ -313,5 +360,11 @@ def _parse_footer(text: str) -> tuple[_DstRule | None, int]:
         raise ValueError(f"TZ string offset out of range: {text!r}")
     if groups[1] is None:
         return None, std
-    start, end = _RuleDate.from_groups(groups[3:9]), _RuleDate.from_groups(groups[9:15])
-    return _DstRule(std, dst, start, end), std
+    for julian, zero_based, _, _, _, time in groups[3:9], groups[9:15]:
+        if (
+            (julian is not None and not 1 <= int(julian) <= 365)
+            or (zero_based is not None and int(zero_based) > 365)
+            or (time is not None and abs(_seconds(time)) >= _MAX_RULE_TIME)
+        ):
+            raise ValueError(f"TZ rule date out of range: {text!r}")
+    return _DstRule(std, dst, groups[3:]), std

@@ -11,13 +11,13 @@ A zone's transitions come exactly from its TZif file (`tzif`), found where
 probing `zoneinfo` once a day and bisecting to the second; that cannot see
 two transitions less than a day apart that cancel out, which no zone of the
 tz database has. Either way they are cached per zone in windows of about
-three years.
+three years, built at a window's second query: the first is answered straight
+from the file's listed transitions when it can be.
 """
 
 from __future__ import annotations
 
 import struct
-import threading
 import zoneinfo
 from bisect import bisect_right
 from collections.abc import Callable
@@ -102,6 +102,10 @@ class _Source(Protocol):
 
     def offset_at(self, instant: int) -> int: ...
 
+    def listed_segment(self, instant: int) -> tuple[int, int, int, int] | None:
+        """`ZoneTable.segment` from transitions the source holds ready, or None."""
+        ...
+
     def transitions(self, lo: int, hi: int) -> list[Transition]:
         """The offset changes at instants in `[lo, hi)` (bucket-aligned), in order."""
         ...
@@ -117,7 +121,9 @@ class _ProbedZone:
     def __init__(self, zone: zoneinfo.ZoneInfo) -> None:
         self._zone = zone
         self._buckets: dict[int, tuple[Transition, ...]] = {}
-        self._lock = threading.Lock()
+
+    def listed_segment(self, instant: int) -> None:
+        """Nothing is ready before probing: every segment comes from `transitions`."""
 
     def offset_at(self, instant: int) -> int:
         instant = min(max(instant, MIN_INSTANT), _PROBE_MAX)
@@ -157,21 +163,22 @@ class _ProbedZone:
                 t, off = hi, self.offset_at(hi)
             prev_t, prev_off = t, off
         result = tuple(transitions)
-        with self._lock:
-            self._buckets[bucket] = result
+        self._buckets[bucket] = result
         return result
 
 
 class ZoneTable:
     """The UTC-offset transitions of one zone, computed lazily and cached.
 
-    Thread-safe: the cache only grows by whole entries computed outside the lock.
+    Thread-safe without a lock: the caches only grow, each entry computed
+    whole and then stored by one atomic operation (threads racing on an entry
+    compute the same one).
     """
 
     def __init__(self, source: _Source) -> None:
         self._source = source
         self._windows: dict[int, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]] = {}
-        self._lock = threading.Lock()
+        self._queried: set[int] = set()  # buckets queried once, without a window
 
     def offset_at(self, instant: int) -> int:
         """UTC offset in seconds at an instant (clamped to the supported range)."""
@@ -179,29 +186,36 @@ class ZoneTable:
 
     def _window(self, bucket: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]:
         """Transitions in buckets `bucket - 1` to `bucket + 1`, and the offset before them."""
-        window = self._windows.get(bucket)
-        if window is None:
-            found = self._source.transitions(
-                (bucket - 1) << _BUCKET_BITS, (bucket + 2) << _BUCKET_BITS
-            )
-            if found:
-                times, befores, afters = zip(*found, strict=True)
-                window = (times, befores, afters, befores[0])
-            else:
-                window = ((), (), (), self._source.offset_at(bucket << _BUCKET_BITS))
-            with self._lock:
-                self._windows[bucket] = window
+        found = self._source.transitions((bucket - 1) << _BUCKET_BITS, (bucket + 2) << _BUCKET_BITS)
+        if found:
+            times, befores, afters = zip(*found, strict=True)
+            window = (times, befores, afters, befores[0])
+        else:
+            window = ((), (), (), self._source.offset_at(bucket << _BUCKET_BITS))
+        self._windows[bucket] = window
         return window
 
     def segment(self, instant: int) -> tuple[int, int, int, int]:
         """`(start, end, previous_offset, offset)` of the segment holding `instant`.
 
-        `start` is the last transition at or before `instant` (or the window's
-        start, with `previous_offset == offset`), `end` the next transition
+        `start` is the last transition at or before `instant` (or, with
+        `previous_offset == offset`, an instant not after it), `end` the next transition
         after it (or the window's end, where the offset may stay the same).
+        They come from windows of transitions cached per bucket, except at a
+        bucket's first query, answered from the source's listed transitions
+        when it has them: a zone is often loaded for a query or two, and a
+        window costs more to build than one answer.
         """
         bucket = instant >> _BUCKET_BITS
-        times, befores, afters, first = self._window(bucket)
+        window = self._windows.get(bucket)
+        if window is None:
+            if bucket not in self._queried:
+                self._queried.add(bucket)
+                found = self._source.listed_segment(instant)
+                if found is not None:
+                    return found
+            window = self._window(bucket)
+        times, befores, afters, first = window
         i = bisect_right(times, instant)
         if i:
             start, previous, offset = times[i - 1], befores[i - 1], afters[i - 1]
