@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 MINUTE = timedelta(minutes=1)
@@ -228,6 +229,11 @@ def cron_shapes(draw: st.DrawFn, hours_hint: tuple[int, ...] = ()) -> CronShape:
         else:  # both restricted: OR of "L,15" and "5L"
             shape.fields[2], shape.dom_last, shape.dom_values = "15,L", True, {15}
             shape.fields[4], shape.dow_last = "5L", {5}
+    # Days past the end of every chosen month never match ("31W nov", "31 apr-jun"): such
+    # an expression can never fire and is refused, which tests of errors cover.
+    longest = max(calendar.monthrange(2024, month)[1] for month in shape.months)
+    if shape.fields[4] == "*" and shape.fields[2] != "*" and not shape.dom_last:
+        assume(min(shape.dom_values | shape.dom_nearest) <= longest)
     return shape
 
 

@@ -229,6 +229,7 @@ class AsyncScheduler:
                     if not is_async(handler):
                         # The thread goes on: the run stays `running`, and its lease, no
                         # longer renewed, marks it interrupted.
+                        self._core.engine.abandon(context.run_id)
                         return None
                     error = "cancelled: the scheduler stopped"
                 elif context.cancelled:

@@ -77,7 +77,9 @@ class _InFlight:
     context: RunContext
     deadline: datetime | None
     cancel: Callable[[], None] | None
-    timed_out: bool = False  # recorded failed at its deadline; the handler has not returned
+    timed_out: bool = False  # failed at its deadline; the handler has not returned
+    timeout_stored: bool = False  # that failure is in the store (occupying the slot)
+    returned_at: datetime | None = None  # the handler returned before that was stored
     finishing: bool = False  # the handler returned; its outcome is being written
 
 
@@ -207,8 +209,15 @@ class Engine:
             else None
         )
         with self._lock:
-            if not self._in_flight:
-                self._leased_from = started  # its lease was granted as it started
+            # Its lease was granted as it started, for a whole `lease`: renewals are due
+            # from the earliest start among the runs in flight (a clock may step back).
+            leased_from = self._leased_from
+            if (
+                not self._in_flight
+                or started is None
+                or (leased_from is not None and started < leased_from)
+            ):
+                self._leased_from = started
             self._in_flight[run.id] = _InFlight(run, context, deadline, cancel)
         if deadline is not None and self._wake is not None:
             self._wake()  # a sleeping loop must now wake for this deadline too
@@ -241,11 +250,15 @@ class Engine:
             flight = self._in_flight.get(context.run_id)
             if flight is None:
                 return None
+            run = flight.run
+            if run.started_at is not None and outcome.finished_at < run.started_at:
+                outcome = attrs.evolve(outcome, finished_at=run.started_at)  # clock stepped back
+            if flight.timed_out and not flight.timeout_stored:
+                # Its timeout is being stored right now: `_expire` frees the slot after.
+                flight.returned_at = outcome.finished_at
+                return None
             flight.finishing = not flight.timed_out  # from now on no timeout takes it
         flight.context.signal.set()
-        run = flight.run
-        if run.started_at is not None and outcome.finished_at < run.started_at:
-            outcome = attrs.evolve(outcome, finished_at=run.started_at)  # a clock stepped back
         if flight.timed_out:
             try:
                 self._release(run, outcome.finished_at)
@@ -266,6 +279,12 @@ class Engine:
             return self._record(run, outcome)
         finally:
             self._land(context.run_id)
+
+    def abandon(self, run_id: str) -> None:
+        """Give up a run whose handler runs on in a thread this scheduler no longer waits
+        for (its stop timed out): its lease is no longer renewed, and once it runs out
+        any scheduler marks the run interrupted."""
+        self._land(run_id)
 
     def _land(self, run_id: str) -> None:
         # Only once its outcome is stored does a run leave the in-flight set, so that a
@@ -302,7 +321,35 @@ class Engine:
                 flight.timed_out = True
         for flight in late:
             _cancel(flight)
-            self._record(flight.run, _timed_out(flight, now), occupied=True)
+            self._store_timeout(flight, now)
+
+    def _store_timeout(self, flight: _InFlight, now: datetime) -> None:
+        """Record a run failed at its deadline, its handler still occupying the slot.
+
+        If the handler returns while this is written, the slot is freed once it is
+        stored. If the store fails (or this thread is interrupted), the next tick
+        tries again, or, the handler having returned meanwhile, its outcome is
+        recorded as timed out now.
+        """
+        run = flight.run
+        stored: list[Run | None] | None = None
+        try:
+            stored = self._write([(run, _timed_out(flight, now))], occupied=True, grouped=True)
+        finally:
+            with self._lock:
+                returned = flight.returned_at
+                if stored is not None:
+                    flight.timeout_stored = True
+                elif returned is None:
+                    flight.timed_out = False  # due again at the next tick
+            if returned is not None:
+                try:
+                    if stored is None:
+                        self._record(run, _timed_out(flight, returned))
+                    else:
+                        self._release(run, returned)
+                finally:
+                    self._land(run.id)
 
     def _sweep(self, now: datetime) -> None:
         """Finish runs whose lease expired (their scheduler is gone), never re-running them."""
@@ -359,7 +406,7 @@ class Engine:
     def _record(self, run: Run, outcome: Outcome, occupied: bool = False) -> Run | None:
         """Store one run's outcome; runs finishing in other threads at the same time
         share the write (`GroupWriter`)."""
-        (final,) = self._write([(run, outcome)], occupied, grouped=True)
+        (final,) = self._write([(run, outcome)], occupied, grouped=True) or [None]
         return final
 
     def _flush(self, pending: _Pending) -> None:
@@ -369,7 +416,7 @@ class Engine:
             items, pending.items = pending.items, []
             pending.since = time.monotonic()
             try:
-                finals = self._write(items)
+                finals = self._write(items) or []
             finally:
                 with self._lock:
                     for run, _ in items:
@@ -380,10 +427,12 @@ class Engine:
 
     def _write(
         self, items: list[tuple[Run, Outcome]], occupied: bool = False, grouped: bool = False
-    ) -> list[Run | None]:
+    ) -> list[Run | None] | None:
         """Store how runs ended, in one `finish_runs` (with those of other threads if
-        `grouped`). If the store fails even on the retry, the runs stay `running`:
-        their handlers ran, and their leases will mark them interrupted."""
+        `grouped`): each run as finished, or None if the store had it finished already.
+
+        None if the store failed even on the retry: the runs stay `running` (their
+        handlers ran), and their leases will mark them interrupted."""
         done = [(_finished(run, outcome), outcome) for run, outcome in items]
         finishing = [
             (
@@ -405,7 +454,7 @@ class Engine:
                 done[0][0].id,
                 extra=fields(run=done[0][0]),
             )
-            return [None] * len(done)
+            return None
         return [
             self._recorded(finished, outcome, result)
             for (finished, outcome), result in zip(done, results, strict=True)

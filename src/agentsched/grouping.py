@@ -27,19 +27,26 @@ R = TypeVar("R")
 class _Slot(Generic[T, R]):
     """One thread's item, and how it comes back to that thread."""
 
-    __slots__ = ("done", "error", "item", "lead", "result")
+    __slots__ = ("done", "error", "gone", "item", "lead", "result")
 
     def __init__(self, item: T) -> None:
         self.item = item
         self.result: R | None = None
         self.error: BaseException | None = None
         self.lead = False  # handed the writer's role rather than a result
+        self.gone = False  # its thread was interrupted: the item waits, nobody for it
         self.done: threading.Event | None = None
 
 
 class GroupWriter(Generic[T, R]):
     """Calls `write(items)` (one result per item, in order) for items submitted by
-    concurrent threads, one call at a time, each call taking all that waits."""
+    concurrent threads, one call at a time, each call taking all that waits.
+
+    A thread interrupted while it waits or writes (KeyboardInterrupt, SystemExit)
+    leaves with that exception, but its item, and those of the group it was
+    writing, stay queued for the next writer: an interrupt in one thread
+    never loses or fails another thread's item.
+    """
 
     def __init__(self, write: Callable[[list[T]], Sequence[R]]) -> None:
         self._write = write
@@ -58,16 +65,20 @@ class GroupWriter(Generic[T, R]):
             else:
                 self._writing = True
         if slot.done is not None:
-            slot.done.wait()
+            try:
+                slot.done.wait()
+            except BaseException:
+                self._leave(slot)
+                raise
             if slot.lead:
-                self._lead()
+                self._lead(slot)
         else:
-            self._lead()
+            self._lead(slot)
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]  # set by the write of its group
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Slot[T, R]) -> None:
         """Write everything waiting, then hand the role to the first that arrived since."""
         with self._lock:
             group, self._waiting = self._waiting, []
@@ -75,18 +86,39 @@ class GroupWriter(Generic[T, R]):
             results = self._write([slot.item for slot in group])
             for slot, result in zip(group, results, strict=True):
                 slot.result = result
-        except BaseException as error:  # every thread of the group hears of it
+        except Exception as error:  # the write failed: every thread of the group hears
             for slot in group:
                 slot.error = error
+        except BaseException:  # this thread is interrupted: the group goes back in line
+            own.gone = True
+            with self._lock:
+                self._waiting[:0] = group
+            group = []
+            raise
         finally:
             with self._lock:
-                successor = self._waiting[0] if self._waiting else None
-                if successor is None:
-                    self._writing = False
-                else:
-                    successor.lead = True
+                successor = self._successor()
             for slot in group:
                 if slot.done is not None:
                     slot.done.set()
             if successor is not None and successor.done is not None:
                 successor.done.set()
+
+    def _leave(self, slot: _Slot[T, R]) -> None:
+        """Its thread stops waiting: the item stays queued, and the writer's role, if it
+        had just been handed it, goes on."""
+        with self._lock:
+            slot.gone = True
+            successor = self._successor() if slot.lead else None
+        if successor is not None and successor.done is not None:
+            successor.done.set()
+
+    def _successor(self) -> _Slot[T, R] | None:
+        """With the lock held, once a write is over: the waiting thread that writes next,
+        or None, the role then free (for the next `submit`, which takes what waits)."""
+        successor = next((slot for slot in self._waiting if not slot.gone), None)
+        if successor is None:
+            self._writing = False
+        else:
+            successor.lead = True
+        return successor
