@@ -389,6 +389,15 @@ def race(target: Callable[..., None], args: tuple[Any, ...], processes: int) -> 
     }
 
 
+def once_each(counts: dict[int, int], count: int) -> str:
+    """The exactly-once verdict from `{runs per schedule: schedules}` over `count` schedules."""
+    if counts == {1: count}:
+        return "ok"
+    return "PROBLEM: schedules by number of runs " + ", ".join(
+        f"{n} runs: {k:,}" for n, k in sorted(counts.items())
+    )
+
+
 def print_processes(title: str, by_size: dict[int, list[dict[str, Any]]]) -> None:
     """Per process count, rounds of {"rate", "shares", "check"}."""
     section(title)

@@ -62,6 +62,7 @@ from _workloads import (
     aps_date_jobs,
     drain,
     first_contenders,
+    once_each,
     print_first,
     print_processes,
     print_ticks,
@@ -241,11 +242,7 @@ def exactly_once(dsn: str, schema: str, count: int) -> str:
                 "GROUP BY n"
             ).fetchall()
         )
-    if counts == {1: count}:
-        return "ok"
-    return "PROBLEM: schedules by number of runs " + ", ".join(
-        f"{n} runs: {k:,}" for n, k in sorted(counts.items())
-    )
+    return once_each(counts, count)
 
 
 def process_rounds(dsn: str, count: int, rounds: int, sizes: list[int]) -> dict[int, Any]:

@@ -90,6 +90,7 @@ from _workloads import (
     drain,
     first_contenders,
     latency_contenders,
+    once_each,
     print_fires,
     print_first,
     print_latency,
@@ -432,11 +433,7 @@ def exactly_once(path: Path, count: int) -> str:
                 "FROM schedules s) GROUP BY n"
             ).fetchall()
         )
-    if counts == {1: count}:
-        return "ok"
-    return "PROBLEM: schedules by number of runs " + ", ".join(
-        f"{n} runs: {k:,}" for n, k in sorted(counts.items())
-    )
+    return once_each(counts, count)
 
 
 def process_rounds(files: Files, count: int, rounds: int, sizes: list[int]) -> dict[int, Any]:
