@@ -1038,3 +1038,42 @@ def test_record_copies_are_right_whatever_the_order_and_number_of_changed_fields
             assert replace(base, **changes) == attrs.evolve(base, **changes)
     with pytest.raises(TypeError):
         replace(base, output="x", bogus=1)
+
+
+def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_next(
+    make: Factory,
+) -> None:
+    """Two runs time out in one tick and the first timeout's write is interrupted
+    (Ctrl-C in the ticking thread): the tick raises, the second timeout is recorded by
+    the next tick, and both slots are freed when the handlers return."""
+    if make.is_async:
+        pytest.skip("SystemExit/KeyboardInterrupt in a task stop asyncio's loop by design")
+    gates = Gates("slow")
+    with pool(4) as executor:
+        sched = make(gates, executor=executor, clock=FakeClock(T0))
+        engine = engine_of(sched)
+        made = [daily(sched, "slow", timeout=10 * SECOND) for _ in range(2)]
+        inner = sched.store.finish_runs
+        armed = {"left": 1}
+
+        def interrupted_once(finishing: list[Finishing], lease_until: Any = None) -> Any:
+            if armed["left"] and any(item.occupied for item in finishing):
+                armed["left"] = 0
+                raise KeyboardInterrupt
+            return inner(finishing, lease_until)
+
+        sched.store.finish_runs = interrupted_once
+        runs = sched.tick(now=NINE)
+        assert eventually(gates.entered["slow"].is_set)
+        with pytest.raises(KeyboardInterrupt):
+            sched.tick(now=NINE + 10 * SECOND)
+        sched.tick(now=NINE + 11 * SECOND)
+        for run in runs:
+            stored = sched.store.get_run(run.id)
+            assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
+        gates.open()
+        assert eventually(lambda: engine.in_flight() == 0)
+        sched.store.finish_runs = inner
+        nexts = [r for r in sched.tick(now=NINE + timedelta(days=1)) if r.agent_id == "slow"]
+        assert sorted(r.schedule_id for r in nexts) == sorted(s.id for s in made)
+        assert all(r.status is not RunStatus.SKIPPED for r in nexts)

@@ -319,9 +319,15 @@ class Engine:
             ]
             for flight in late:
                 flight.timed_out = True
-        for flight in late:
-            _cancel(flight)
-            self._store_timeout(flight, now)
+        for index, flight in enumerate(late):
+            try:
+                _cancel(flight)
+                self._store_timeout(flight, now)
+            except BaseException:
+                with self._lock:  # those not reached are due again at the next tick
+                    for rest in late[index + 1 :]:
+                        rest.timed_out = False
+                raise
 
     def _store_timeout(self, flight: _InFlight, now: datetime) -> None:
         """Record a run failed at its deadline, its handler still occupying the slot.
