@@ -78,11 +78,19 @@ def with_params(dsn: str, **params: str) -> str:
 
 
 def drop_schema(name: str) -> None:
+    """Drop a test schema; a handler thread a test left behind may still be writing to
+    it, and the server then picks the drop as a deadlock's victim: try again."""
     import psycopg
 
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '10s'")
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    for attempt in range(5):
+        try:
+            with psycopg.connect(DSN, autocommit=True) as conn:
+                conn.execute("SET lock_timeout = '10s'")
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            break
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
     _made.discard(name)
 
 

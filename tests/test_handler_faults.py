@@ -293,4 +293,5 @@ def test_a_timed_out_run_whose_scheduler_died_frees_its_slot_at_lease_expiry(
     ran = survivor.tick(now=NINE + 3 * MINUTE)
     assert [r.status for r in ran] == [RunStatus.SUCCEEDED]
     release.set()
+    doomed.stop(wait=True)  # its handler returns and frees a slot no longer held
     assert survivor.get(s.id).status is Status.ACTIVE
