@@ -389,6 +389,22 @@ def race(target: Callable[..., None], args: tuple[Any, ...], processes: int) -> 
     }
 
 
+def daily_ticks(tick: Callable[[datetime], int]) -> Callable[[], tuple[int, float]]:
+    """A contender that calls `tick(at)` once per call, `at` a day later each time (the
+    same schedules come due each day): (fired, milliseconds)."""
+    days = 0
+
+    def once() -> tuple[int, float]:
+        nonlocal days
+        at = LATER + days * DAY
+        days += 1
+        began = time.perf_counter()
+        fired = tick(at)
+        return fired, (time.perf_counter() - began) * 1000
+
+    return once
+
+
 def once_each(counts: dict[int, int], count: int) -> str:
     """The exactly-once verdict from `{runs per schedule: schedules}` over `count` schedules."""
     if counts == {1: count}:

@@ -34,6 +34,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -54,12 +55,12 @@ from _common import (
 from _workloads import (
     CHUNK,
     CREATED,
-    DAY,
     DUE,
     FAR,
     LATER,
     START,
     aps_date_jobs,
+    daily_ticks,
     drain,
     first_contenders,
     once_each,
@@ -193,29 +194,14 @@ def tick_rounds(dsn: str, total: int, rounds: int, with_aps: bool) -> dict[str, 
     with scratch_schema(dsn) as ours_schema, scratch_schema(dsn) as aps_schema:
         found["fill ours"] = ours_fill(dsn, ours_schema, total, 100)
         mine, clock = ours(dsn, ours_schema)
-        day = {OURS: 0, APS3: 0}
-
-        def ours_once() -> tuple[int, float]:
-            at = LATER + day[OURS] * DAY
-            day[OURS] += 1
-            began = time.perf_counter()
-            fired = ours_tick(mine, clock, at)
-            return fired, (time.perf_counter() - began) * 1000
-
-        contenders: dict[str, Callable[[], tuple[int, float]]] = {OURS: ours_once}
+        contenders: dict[str, Callable[[], tuple[int, float]]] = {
+            OURS: daily_ticks(lambda at: ours_tick(mine, clock, at))
+        }
         theirs = None
         if with_aps:
             found["fill aps"] = aps_fill(dsn, aps_schema, total, 100)
             theirs = aps(dsn, aps_schema)
-
-            def aps_once() -> tuple[int, float]:
-                at = LATER + day[APS3] * DAY
-                day[APS3] += 1
-                began = time.perf_counter()
-                fired = process_at(theirs, at)
-                return fired, (time.perf_counter() - began) * 1000
-
-            contenders[APS3] = aps_once
+            contenders[APS3] = daily_ticks(partial(process_at, theirs))
         found["rounds"] = interleave(rounds, contenders)
         mine.store.close()
         if theirs is not None:

@@ -53,6 +53,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,13 @@ from _common import (
 from _workloads import (
     CHUNK,
     CREATED,
-    DAY,
     DUE,
     FAR,
     LATER,
     START,
     aps4_contender,
     aps_date_jobs,
+    daily_ticks,
     drain,
     first_contenders,
     latency_contenders,
@@ -331,30 +332,14 @@ def tick_rounds(files: Files, total: int, rounds: int, with_aps: bool) -> dict[s
     ours_path, aps_path = files.new(f"tick-ours-{total}"), files.new(f"tick-aps-{total}")
     found["fill ours"] = ours_fill(ours_path, total, 100)
     mine, clock = ours(ours_path)
-    contenders: dict[str, Callable[[], tuple[int, float]]] = {}
-    day = {OURS: 0, APS3: 0}
-
-    def ours_once() -> tuple[int, float]:
-        at = LATER + day[OURS] * DAY
-        day[OURS] += 1
-        began = time.perf_counter()
-        fired = ours_tick(mine, clock, at)
-        return fired, (time.perf_counter() - began) * 1000
-
-    contenders[OURS] = ours_once
+    contenders: dict[str, Callable[[], tuple[int, float]]] = {
+        OURS: daily_ticks(lambda at: ours_tick(mine, clock, at))
+    }
     theirs = None
     if with_aps:
         found["fill aps"] = aps_fill(aps_path, total, 100)
         theirs = aps(aps_path)
-
-        def aps_once() -> tuple[int, float]:
-            at = LATER + day[APS3] * DAY
-            day[APS3] += 1
-            began = time.perf_counter()
-            fired = process_at(theirs, at)
-            return fired, (time.perf_counter() - began) * 1000
-
-        contenders[APS3] = aps_once
+        contenders[APS3] = daily_ticks(partial(process_at, theirs))
     found["rounds"] = interleave(rounds, contenders)
     mine.store.close()
     if theirs is not None:
