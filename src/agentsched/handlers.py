@@ -72,9 +72,10 @@ class CancelSignal:
         self._set = False
 
     def set(self) -> None:
-        with self._lock:
-            self._set = True
-            event = self._event
+        # No lock: `event()` reads `_set` after publishing its Event, so whichever
+        # of the two runs second sets that Event.
+        self._set = True
+        event = self._event
         if event is not None:
             event.set()
 

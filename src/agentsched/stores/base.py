@@ -52,11 +52,14 @@ Finish = tuple["Schedule | None", "Run | None"]
 started as a result (the caller must execute it), if any."""
 
 
-@attrs.frozen
+@attrs.define
 class Finishing:
     """One run to record as finished (`Store.finish_runs`): the run as it ended, how
     its schedule takes it (pure; may be called again on a retry), and whether its
-    handler still occupies the schedule (it timed out and has not returned)."""
+    handler still occupies the schedule (it timed out and has not returned).
+
+    Never changed once made (not frozen: built once per run, and a frozen attrs
+    class takes much longer to build)."""
 
     run: Run
     update: Callable[[Schedule], Schedule]

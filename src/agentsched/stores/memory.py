@@ -33,6 +33,7 @@ def _sort_key(schedule: Schedule) -> tuple[str, str]:
 
 
 def _run_key(run: Run) -> tuple[str, datetime | None, int] | None:
+    """The fire a scheduled run stands for (at most one run each); None for a manual run."""
     if run.trigger is not RunTrigger.SCHEDULE:
         return None
     return (run.schedule_id, run.scheduled_for, run.attempt)
@@ -153,24 +154,32 @@ class MemoryStore:
     ) -> builtins.list[Claim]:
         claims: builtins.list[Claim] = []
         with self._lock:
+            due, schedules = self._due, self._schedules
+            unfinished, occupied = self._unfinished, self._occupied
             passed_over: builtins.list[tuple[datetime, str]] = []
             considered = 0
-            while self._due and self._due[0][0] <= now and considered < limit:
-                entry = heapq.heappop(self._due)
-                if not self._is_current(entry):
-                    continue
+            while due and due[0][0] <= now and considered < limit:
+                entry = heapq.heappop(due)
+                schedule = schedules.get(entry[1])
+                if (
+                    schedule is None
+                    or schedule.status is not Status.ACTIVE
+                    or schedule.due_at != entry[0]
+                ):
+                    continue  # superseded
                 considered += 1
-                schedule = self._schedules[entry[1]]
+                schedule_id = schedule.id
+                busy = schedule_id in unfinished or schedule_id in occupied
                 try:
-                    planned = plan(schedule, self._activity(schedule.id))
+                    planned = plan(schedule, self._activity(schedule_id) if busy else _IDLE)
                 except Exception as exc:
                     # Left out of the due heap until its next write.
-                    self._off_due.add(schedule.id)
+                    self._off_due.add(schedule_id)
                     log.error(
                         "schedule %s cannot fire and was taken out of the due list: %s",
-                        schedule.id,
+                        schedule_id,
                         exc,
-                        extra={"schedule_id": schedule.id},
+                        extra={"schedule_id": schedule_id},
                     )
                     continue
                 if planned is None:
@@ -180,10 +189,10 @@ class MemoryStore:
                 if not self._insert_runs(runs, lease_until):
                     passed_over.append(entry)
                     continue
-                self._schedules[replacement.id] = replacement
+                schedules[schedule_id] = replacement
                 claims.append((replacement, list(runs)))
             for entry in passed_over:
-                heapq.heappush(self._due, entry)
+                heapq.heappush(due, entry)
             # indexed only now, so that one call claims each schedule at most once
             for replacement, _ in claims:
                 self._index(replacement)
@@ -191,18 +200,29 @@ class MemoryStore:
 
     def _insert_runs(self, runs: Sequence[Run], lease_until: datetime | None) -> bool:
         """Insert `runs`, or none of them if one's id or fire is taken (False)."""
+        stored, run_keys = self._runs, self._run_keys
         keys = [_run_key(run) for run in runs]
         for run, key in zip(runs, keys, strict=True):
-            if run.id in self._runs or key in self._run_keys:
+            if run.id in stored or key in run_keys:
                 return False
         for run, key in zip(runs, keys, strict=True):
-            history = self._runs_by_schedule.get(run.schedule_id)
+            schedule_id = run.schedule_id
+            history = self._runs_by_schedule.get(schedule_id)
             if history is None:
-                history = self._runs_by_schedule[run.schedule_id] = {}
+                history = self._runs_by_schedule[schedule_id] = {}
             history[run.id] = None
             if key is not None:
-                self._run_keys.add(key)
-            self._store_run(run, lease_until)
+                run_keys.add(key)
+            if run.status is RunStatus.RUNNING:  # `_store_run` of a new running run, inline
+                stored[run.id] = run
+                unfinished = self._unfinished.get(schedule_id)
+                if unfinished is None:
+                    unfinished = self._unfinished[schedule_id] = {}
+                unfinished[run.id] = run
+                if lease_until is not None and run.started_at is not None:
+                    self._leases[run.id] = lease_until
+            else:
+                self._store_run(run, lease_until)
         return True
 
     def _activity(self, schedule_id: str) -> Activity:
