@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentsched import Cron, Once, Overlap, Run, RunStatus, Schedule, Status, ValidationError
-from agentsched.model import replace
+from agentsched.model import replace, updater
 from agentsched.testing import schedules
 
 UTC = timezone.utc
@@ -200,6 +200,32 @@ def test_replace_equals_evolve_for_any_fields_in_any_order(
     assert copied == attrs.evolve(schedule, **changes)
     assert all(getattr(copied, n) is getattr(other, n) for n in changed)
     assert all(getattr(copied, n) is getattr(schedule, n) for n in names if n not in changes)
+
+
+@given(schedule=schedules(), other=schedules(), data=st.data())
+def test_an_updater_equals_evolve_and_leaves_a_plain_frozen_record(
+    schedule: Schedule, other: Schedule, data: st.DataObject
+) -> None:
+    """The positional copier made once for a fixed set of fields (the firing path's)
+    gives what attrs.evolve gives, and its copy is an ordinary, frozen `Schedule`."""
+    names = [f.name for f in attrs.fields(Schedule)]
+    changed = data.draw(
+        st.permutations(names).flatmap(
+            lambda p: st.sampled_from([p[:k] for k in range(len(p) + 1)])
+        )
+    )
+    copied = updater(Schedule, *changed)(schedule, *(getattr(other, n) for n in changed))
+    assert copied == attrs.evolve(schedule, **{n: getattr(other, n) for n in changed})
+    assert type(copied) is Schedule
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        copied.name = "x"  # type: ignore[misc]
+
+
+def test_an_updater_refuses_unknown_or_repeated_fields() -> None:
+    with pytest.raises(TypeError, match="unknown or repeated"):
+        updater(Run, "status", "nope")
+    with pytest.raises(TypeError, match="unknown or repeated"):
+        updater(Run, "status", "status")
 
 
 def test_replace_refuses_unknown_fields() -> None:

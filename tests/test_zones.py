@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentsched import Cron, UnknownTimezone
+from agentsched.timing import zones
 from agentsched.timing.tzif import parse_tzif, read_tzif
 from agentsched.timing.zones import (
     DAY,
@@ -30,6 +31,7 @@ from agentsched.timing.zones import (
     MIN_INSTANT,
     ZoneTable,
     check_zone,
+    from_instant,
     load_zone,
     zone_table,
 )
@@ -442,3 +444,17 @@ def test_names_are_accepted_as_load_zone_accepts_them(name: str) -> None:
             check_zone(name)
     else:
         check_zone(name)
+
+
+@given(st.lists(st.integers(0, 253402300799), min_size=1, max_size=50))
+def test_instants_are_shared_and_exact(instants: list[int]) -> None:
+    """`from_instant` hands out one datetime per recent instant (schedules on one cron
+    line share it), always the exact one, and its memory stays bounded."""
+    for instant in instants:
+        made = from_instant(instant)
+        assert made == datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=instant)
+        assert made.tzinfo is timezone.utc
+        assert from_instant(instant) is made
+    for instant in range(10_000):
+        from_instant(instant)
+    assert len(zones._RECENT_INSTANTS) <= zones._RECENT_LIMIT

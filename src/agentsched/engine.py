@@ -32,7 +32,7 @@ from .events import RUN_ENDS, EventHub
 from .grouping import GroupWriter
 from .handlers import CancelSignal, RunContext
 from .ids import new_run_id
-from .model import Run, RunStatus, RunTrigger, Schedule, Status, replace
+from .model import Run, RunStatus, RunTrigger, Schedule, Status, updater
 from .planning import Outcome, apply_outcome, plan_claim
 from .stores.base import Finish, Finishing, Store
 
@@ -442,7 +442,7 @@ class Engine:
         done = [(_finished(run, outcome), outcome) for run, outcome in items]
         finishing = [
             (
-                Finishing(run, partial(apply_outcome, run=run, outcome=outcome), occupied),
+                Finishing(run, partial(_fold, run, outcome), occupied),
                 outcome.finished_at + self.lease,
             )
             for run, outcome in done
@@ -523,15 +523,23 @@ class _Pending:
     finals: dict[str, Run] = attrs.Factory(dict)
 
 
+def _fold(run: Run, outcome: Outcome, schedule: Schedule) -> Schedule:
+    """`apply_outcome` with the run and outcome first, to be bound by a plain `partial`."""
+    return apply_outcome(schedule, run, outcome)
+
+
+_finish_run = updater(Run, "status", "finished_at", "response_id", "output", "error", "traceback")
+
+
 def _finished(run: Run, outcome: Outcome) -> Run:
-    return replace(
+    return _finish_run(
         run,
-        status=RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
-        finished_at=outcome.finished_at,
-        response_id=outcome.response_id,
-        output=outcome.output,
-        error=outcome.error,
-        traceback=outcome.traceback,
+        RunStatus.SUCCEEDED if outcome.succeeded else RunStatus.FAILED,
+        outcome.finished_at,
+        outcome.response_id,
+        outcome.output,
+        outcome.error,
+        outcome.traceback,
     )
 
 

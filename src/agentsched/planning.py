@@ -25,7 +25,7 @@ from .model import (
     Status,
     jitter_offset,
     replace,
-    with_changes,
+    updater,
 )
 
 __all__ = ["Outcome", "apply_outcome", "due_fires", "plan_claim"]
@@ -144,33 +144,36 @@ def plan_claim(
     return _plan_claim(schedule, activity, now, new_id, fires=fires, not_due=not_due)
 
 
+_start_run = updater(Run, "id", "schedule_id", "agent_id", "owner", "scheduled_for", "started_at")
+_move_on = updater(
+    Schedule, "version", "updated_at", "last_run_at", "last_run_id", "run_count", "next_run_at"
+)
+_complete = updater(
+    Schedule,
+    "version",
+    "updated_at",
+    "last_run_at",
+    "last_run_id",
+    "run_count",
+    "next_run_at",
+    "status",
+)
+
+
 def _claim_one_fire(
     schedule: Schedule, fire: datetime, upcoming: datetime | None, now: datetime, run_id: str
 ) -> tuple[Schedule, list[Run]]:
     """`plan_claim`'s most common case, spelled out: one fire within the window, no
     retry pending, nothing running, no jitter, `max_runs` or `end_at` to look at."""
-    run = with_changes(
-        _RUN_TEMPLATE,
-        {
-            "id": run_id,
-            "schedule_id": schedule.id,
-            "agent_id": schedule.agent_id,
-            "owner": schedule.owner,
-            "scheduled_for": fire,
-            "started_at": now,
-        },
+    run = _start_run(
+        _RUN_TEMPLATE, run_id, schedule.id, schedule.agent_id, schedule.owner, fire, now
     )
-    changes: dict[str, object] = {
-        "version": schedule.version + 1,
-        "updated_at": now,
-        "last_run_at": now,
-        "last_run_id": run_id,
-        "run_count": schedule.run_count + 1,
-        "next_run_at": upcoming,
-    }
+    version, count = schedule.version + 1, schedule.run_count + 1
     if upcoming is None:
-        changes["status"] = Status.COMPLETED
-    return with_changes(schedule, changes), [run]
+        replacement = _complete(schedule, version, now, now, run_id, count, None, Status.COMPLETED)
+    else:
+        replacement = _move_on(schedule, version, now, now, run_id, count, upcoming)
+    return replacement, [run]
 
 
 def _plan_claim(

@@ -201,7 +201,7 @@ class MemoryStore:
     def _insert_runs(self, runs: Sequence[Run], lease_until: datetime | None) -> bool:
         """Insert `runs`, or none of them if one's id or fire is taken (False)."""
         stored, run_keys = self._runs, self._run_keys
-        keys = [_run_key(run) for run in runs]
+        keys = list(map(_run_key, runs))
         for run, key in zip(runs, keys, strict=True):
             if run.id in stored or key in run_keys:
                 return False

@@ -92,9 +92,23 @@ def check_zone(name: object, field: str = "timezone") -> None:
         raise UnknownTimezone(name, field) from exc
 
 
+_RECENT_INSTANTS: dict[int, datetime] = {}
+_RECENT_LIMIT = 4096
+
+
 def from_instant(instant: int) -> datetime:
-    """The aware UTC datetime for whole seconds since the epoch."""
-    return EPOCH + timedelta(seconds=instant)
+    """The aware UTC datetime for whole seconds since the epoch.
+
+    Recent answers are shared (a datetime is immutable): schedules on the same
+    cron line fire at the same instants, and one object, hashed once, serves
+    all of them (cheaper to make, to compare, to use as a key, and to keep).
+    """
+    found = _RECENT_INSTANTS.get(instant)
+    if found is None:
+        if len(_RECENT_INSTANTS) >= _RECENT_LIMIT:
+            _RECENT_INSTANTS.clear()
+        found = _RECENT_INSTANTS[instant] = EPOCH + timedelta(seconds=instant)
+    return found
 
 
 class _Source(Protocol):
