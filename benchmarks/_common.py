@@ -85,6 +85,14 @@ def interleave(rounds: int, contenders: dict[str, Callable[[], T]]) -> Rounds[T]
     return found
 
 
+def timer_start() -> float:
+    """`time.perf_counter()` after a garbage collection: a timed section starts on a
+    settled heap, so that neither library pays inside it for garbage its own setup (or
+    the other's round) left behind. What the section itself allocates still costs."""
+    gc.collect()
+    return time.perf_counter()
+
+
 # -- figures and tables ------------------------------------------------------------------
 
 

@@ -23,8 +23,10 @@ agentsched writes a run record before each handler and its outcome after;
 APScheduler 3 keeps no run history and dispatches its job events.
 
 Every comparison runs the libraries alternately for --rounds rounds (the
-order flips each round), each round on fresh schedulers; tables give the
-median and min-max over rounds and the ratio of medians to APScheduler 3.
+order flips each round), each round on fresh schedulers, its timed section
+started after a garbage collection (neither side pays for its setup's
+garbage); tables give the median and min-max over rounds and the ratio of
+medians to APScheduler 3.
 
 APScheduler 4 (pre-release, another venv; see aps4_peer.py for exactly what
 is timed) joins the burst with --with-aps4 or --aps4-python PATH.
@@ -55,6 +57,7 @@ from _common import (
     ratio,
     section,
     spread,
+    timer_start,
     versions,
 )
 from _workloads import (
@@ -91,7 +94,7 @@ def ours_scheduler(count: int, minute_of: Callable[[int], int]) -> tuple[Schedul
 
 
 def ours_fires(sched: Scheduler, clock: FakeClock, instants: list[datetime]) -> tuple[int, float]:
-    fired, began = 0, time.perf_counter()
+    fired, began = 0, timer_start()
     for t in instants:
         clock.set(t)  # the handler's finish time is read from the clock
         fired += len(sched.tick(now=t))
@@ -110,7 +113,7 @@ def aps_scheduler(count: int, minute_of: Callable[[int], int]) -> ManualSchedule
 
 
 def aps_fires(sched: ManualScheduler, instants: list[datetime]) -> tuple[int, float]:
-    began = time.perf_counter()
+    began = timer_start()
     fired = sum(process_at(sched, t) for t in instants)
     return fired, time.perf_counter() - began
 

@@ -31,8 +31,9 @@ driven by hand, except for latency. Each round uses fresh files; a filled
 file is measured by a store opened afresh on it (as after a restart). Large
 tables are filled by `add_many` (ours) and by APScheduler's own pickled job
 rows, cloned and inserted (it has no bulk insert). Every comparison runs the
-libraries alternately for --rounds rounds (the order flips each round) and
-prints median and min-max over rounds and the ratio of medians. `--only
+libraries alternately for --rounds rounds (the order flips each round), with
+a garbage collection before each timed burst, tick and first-handler section,
+and prints median and min-max over rounds and the ratio of medians. `--only
 latency tick` runs just those sections.
 
 APScheduler 4 (pre-release, another venv; see aps4_peer.py) joins the burst
@@ -76,6 +77,7 @@ from _common import (
     ratio,
     section,
     spread,
+    timer_start,
     versions,
 )
 from _workloads import (
@@ -257,7 +259,7 @@ def burst_rounds(files: Files, count: int, rounds: int, aps4: Any, aps4_count: i
         path = files.new("burst-ours")
         ours_fill(path, count, count)
         sched, clock = ours(path)
-        began = time.perf_counter()
+        began = timer_start()
         fired = ours_tick(sched, clock, LATER)
         seconds = time.perf_counter() - began
         sched.store.close()
@@ -268,7 +270,7 @@ def burst_rounds(files: Files, count: int, rounds: int, aps4: Any, aps4_count: i
         path = files.new("burst-aps")
         aps_fill(path, count, count)
         sched = aps(path)
-        began = time.perf_counter()
+        began = timer_start()
         fired = process_at(sched, LATER)
         seconds = time.perf_counter() - began
         sched.shutdown(wait=False)

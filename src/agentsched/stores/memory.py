@@ -25,6 +25,13 @@ from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_
 __all__ = ["MemoryStore"]
 
 
+# Enum members as module constants: reading one off its Enum class costs ~50 ns, and
+# the firing path reads a dozen per run.
+_ACTIVE = Status.ACTIVE
+_RUNNING = RunStatus.RUNNING
+_SCHEDULED = RunTrigger.SCHEDULE
+
+
 _IDLE = Activity()
 
 
@@ -34,7 +41,7 @@ def _sort_key(schedule: Schedule) -> tuple[str, str]:
 
 def _run_key(run: Run) -> tuple[str, datetime | None, int] | None:
     """The fire a scheduled run stands for (at most one run each); None for a manual run."""
-    if run.trigger is not RunTrigger.SCHEDULE:
+    if run.trigger is not _SCHEDULED:
         return None
     return (run.schedule_id, run.scheduled_for, run.attempt)
 
@@ -74,7 +81,7 @@ class MemoryStore:
         ):
             return  # its heap entry is still the right one
         self._off_due.discard(schedule.id)
-        if schedule.status is Status.ACTIVE and due is not None:
+        if schedule.status is _ACTIVE and due is not None:
             heapq.heappush(self._due, (due, schedule.id))
         if len(self._due) > 2 * len(self._schedules) + 64:
             # too many superseded entries: rebuild from the current ones
@@ -83,11 +90,7 @@ class MemoryStore:
 
     def _is_current(self, entry: tuple[datetime, str]) -> bool:
         schedule = self._schedules.get(entry[1])
-        return (
-            schedule is not None
-            and schedule.status is Status.ACTIVE
-            and schedule.due_at == entry[0]
-        )
+        return schedule is not None and schedule.status is _ACTIVE and schedule.due_at == entry[0]
 
     def add(self, schedule: Schedule) -> None:
         with self._lock:
@@ -163,7 +166,7 @@ class MemoryStore:
                 schedule = schedules.get(entry[1])
                 if (
                     schedule is None
-                    or schedule.status is not Status.ACTIVE
+                    or schedule.status is not _ACTIVE
                     or schedule.due_at != entry[0]
                 ):
                     continue  # superseded
@@ -213,7 +216,7 @@ class MemoryStore:
             history[run.id] = None
             if key is not None:
                 run_keys.add(key)
-            if run.status is RunStatus.RUNNING:  # `_store_run` of a new running run, inline
+            if run.status is _RUNNING:  # `_store_run` of a new running run, inline
                 stored[run.id] = run
                 unfinished = self._unfinished.get(schedule_id)
                 if unfinished is None:
@@ -238,7 +241,7 @@ class MemoryStore:
     ) -> None:
         previous = self._runs.get(run.id)
         self._runs[run.id] = run
-        if run.status is RunStatus.RUNNING:
+        if run.status is _RUNNING:
             unfinished = self._unfinished.get(run.schedule_id)
             if unfinished is None:  # not setdefault: its default dict is built on every call
                 unfinished = self._unfinished[run.schedule_id] = {}
@@ -256,7 +259,7 @@ class MemoryStore:
             left.pop(run.id, None)
             if not left:
                 del self._unfinished[run.schedule_id]
-        if previous is None or previous.status is RunStatus.RUNNING:
+        if previous is None or previous.status is _RUNNING:
             self._count_finished(run.schedule_id)
 
     def _count_finished(self, schedule_id: str) -> None:
@@ -266,7 +269,7 @@ class MemoryStore:
             ids = self._runs_by_schedule[schedule_id]
             for run_id in ids:
                 run = self._runs[run_id]
-                if run.status is not RunStatus.RUNNING and run_id not in self._leases:
+                if run.status is not _RUNNING and run_id not in self._leases:
                     break
             else:
                 return  # every finished run is still occupied: nothing may go yet
@@ -302,7 +305,7 @@ class MemoryStore:
         """The run finished, and whether its schedule's due time moved."""
         run = item.run
         stored = self._runs.get(run.id)
-        if stored is None or stored.status is not RunStatus.RUNNING:
+        if stored is None or stored.status is not _RUNNING:
             return None, False
         self._store_run(run, lease_until, item.occupied)
         schedule = self._schedules.get(run.schedule_id)
