@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pg_server
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from agentsched import MemoryStore, SQLiteStore
+from agentsched import Cron, MemoryStore, Scheduler, SQLiteStore
+from agentsched.model import Run, Schedule, Status, replace
 from agentsched.stores import Store
-from agentsched.testing import StoreConformance
+from agentsched.testing import FakeClock, StoreConformance
 
 
 class TestMemoryStore(StoreConformance):
@@ -38,10 +42,7 @@ class TestPostgresStore(StoreConformance):
 
 
 def test_memory_store_keeps_a_bounded_run_history() -> None:
-    from datetime import datetime, timedelta, timezone
-
-    from agentsched import InlineExecutor, Interval, Scheduler, ValidationError
-    from agentsched.testing import FakeClock
+    from agentsched import InlineExecutor, Interval, ValidationError
 
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
     store = MemoryStore(keep_runs=10)
@@ -55,3 +56,56 @@ def test_memory_store_keeps_a_bounded_run_history() -> None:
     assert sched.get(s.id).run_count == 50
     with pytest.raises(ValidationError):
         MemoryStore(keep_runs=0)
+
+
+_BASE = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 30), st.booleans()), min_size=100, max_size=300
+    ),
+    at=st.integers(0, 30),
+    limit=st.integers(1, 6),
+)
+def test_memory_store_due_index_follows_every_write(
+    moves: list[tuple[int, int, bool]], at: int, limit: int
+) -> None:
+    """Whatever writes supersede the due entries (a schedule moved again and again,
+    paused, resumed, many schedules on one instant), the next due time and each claim
+    are those of a scan of the schedules, in due order, each schedule once, and the
+    index stays bounded."""
+    store = MemoryStore()
+    maker = Scheduler(store=MemoryStore(), clock=FakeClock(_BASE))
+    made = [maker.create(agent_id="a", schedule=Cron("0 9 * * *"), input="x") for _ in range(5)]
+    for schedule in made:
+        store.add(replace(schedule, next_run_at=_BASE))
+    for index, minutes, active in moves:
+        stored = store.get(made[index].id)
+        assert stored is not None
+        status = Status.ACTIVE if active else Status.PAUSED
+        moved = replace(
+            stored,
+            next_run_at=_BASE + timedelta(minutes=minutes),
+            status=status,
+            version=stored.version + 1,
+        )
+        store.update(moved, stored.version)
+    current = [s for s in store.list(limit=10) if s.status is Status.ACTIVE]
+    assert store.next_due_at() == min((s.next_run_at for s in current), default=None)
+    now = _BASE + timedelta(minutes=at)
+    due = sorted((s.next_run_at, s.id) for s in current if s.next_run_at <= now)
+
+    claimed: list[Schedule] = []
+
+    def claim_all(schedule: Schedule, _: object) -> tuple[Schedule, list[Run]]:
+        claimed.append(schedule)
+        return replace(schedule, next_run_at=None, status=Status.COMPLETED), []
+
+    while batch := store.claim_due(now, claim_all, limit=limit):
+        assert len(batch) <= limit
+    assert sorted(s.id for s in claimed) == sorted(i for _, i in due)
+    times = [s.next_run_at for s in claimed]
+    assert times == sorted(times)  # earliest first
+    assert store._due_ids <= 2 * len(made) + 64 + 1

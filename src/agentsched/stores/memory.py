@@ -1,9 +1,11 @@
 """`MemoryStore`: everything in process memory; the test double and the default.
 
-Thread-safe (one lock). Due work is found through a min-heap of
-`(next_run_at, id)` with lazy deletion: an entry counts only while it still
-matches the schedule's current `next_run_at` and status, so a claim costs
-O(due log n), never a scan of all schedules. Nothing survives the process.
+Thread-safe (one lock). Due work is found through a min-heap of the
+distinct due instants, each with the ids of the schedules due then, with
+lazy deletion: an id counts only while its schedule is still active and due
+at that instant. Schedules on one cron line share their instants, so a
+claim costs O(1) per schedule plus O(log k) per distinct instant, never a
+scan of all schedules. Nothing survives the process.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ class MemoryStore:
         self._keep_runs = check_keep_runs(keep_runs)
         self._lock = threading.RLock()
         self._schedules: dict[str, Schedule] = {}
-        self._due: list[tuple[datetime, str]] = []
+        self._due_times: list[datetime] = []  # a heap of the instants in `_due`
+        self._due: dict[datetime, list[str]] = {}  # ids by due instant, superseded ones too
+        self._due_ids = 0  # ids in `_due`
         self._runs: dict[str, Run] = {}
         # per schedule, its run ids in insertion order (a dict is an ordered set)
         self._runs_by_schedule: dict[str, dict[str, None]] = {}
@@ -68,7 +72,7 @@ class MemoryStore:
         # finished runs whose handler has not returned (timed out), per schedule
         self._occupied: dict[str, set[str]] = {}
         self._leases: dict[str, datetime] = {}
-        self._off_due: set[str] = set()  # taken out of the due heap: their plan raised
+        self._off_due: set[str] = set()  # taken out of the due index: their plan raised
         self._watchers = Watchers()
 
     def _index(self, schedule: Schedule, previous: Schedule | None = None) -> None:
@@ -79,18 +83,50 @@ class MemoryStore:
             and previous.status is schedule.status
             and schedule.id not in self._off_due
         ):
-            return  # its heap entry is still the right one
+            return  # its due entry is still the right one
         self._off_due.discard(schedule.id)
         if schedule.status is _ACTIVE and due is not None:
-            heapq.heappush(self._due, (due, schedule.id))
-        if len(self._due) > 2 * len(self._schedules) + 64:
-            # too many superseded entries: rebuild from the current ones
-            self._due = [e for e in self._due if self._is_current(e)]
-            heapq.heapify(self._due)
+            self._push_due(due, schedule.id)
+        if self._due_ids > 2 * len(self._schedules) + 64:
+            # too many superseded ids: rebuild from the schedules
+            self._due, self._due_times, self._due_ids = {}, [], 0
+            for current in self._schedules.values():
+                due = current.due_at
+                if (
+                    current.status is _ACTIVE
+                    and due is not None
+                    and current.id not in self._off_due
+                ):
+                    self._push_due(due, current.id)
 
-    def _is_current(self, entry: tuple[datetime, str]) -> bool:
-        schedule = self._schedules.get(entry[1])
-        return schedule is not None and schedule.status is _ACTIVE and schedule.due_at == entry[0]
+    def _push_due(self, due: datetime, schedule_id: str) -> None:
+        ids = self._due.get(due)
+        if ids is None:
+            self._due[due] = [schedule_id]
+            heapq.heappush(self._due_times, due)
+        else:
+            ids.append(schedule_id)
+        self._due_ids += 1
+
+    def _pop_due(self, now: datetime) -> tuple[datetime, str] | None:
+        """The next (instant, id) due at `now`, taken out of the index (None: none)."""
+        times = self._due_times
+        while times and times[0] <= now:
+            due = times[0]
+            ids = self._due[due]
+            if ids:
+                self._due_ids -= 1
+                return due, ids.pop()  # the same instant: any order will do
+            heapq.heappop(times)
+            del self._due[due]
+        return None
+
+    def _is_current(self, due: datetime, schedule_id: str) -> Schedule | None:
+        """The schedule if it is still active and due at `due` (else its id is stale)."""
+        schedule = self._schedules.get(schedule_id)
+        if schedule is None or schedule.status is not _ACTIVE or schedule.due_at != due:
+            return None
+        return schedule
 
     def add(self, schedule: Schedule) -> None:
         with self._lock:
@@ -157,18 +193,15 @@ class MemoryStore:
     ) -> builtins.list[Claim]:
         claims: builtins.list[Claim] = []
         with self._lock:
-            due, schedules = self._due, self._schedules
             unfinished, occupied = self._unfinished, self._occupied
             passed_over: builtins.list[tuple[datetime, str]] = []
             considered = 0
-            while due and due[0][0] <= now and considered < limit:
-                entry = heapq.heappop(due)
-                schedule = schedules.get(entry[1])
-                if (
-                    schedule is None
-                    or schedule.status is not _ACTIVE
-                    or schedule.due_at != entry[0]
-                ):
+            while considered < limit:
+                entry = self._pop_due(now)
+                if entry is None:
+                    break
+                schedule = self._is_current(*entry)
+                if schedule is None:
                     continue  # superseded
                 considered += 1
                 schedule_id = schedule.id
@@ -176,7 +209,7 @@ class MemoryStore:
                 try:
                     planned = plan(schedule, self._activity(schedule_id) if busy else _IDLE)
                 except Exception as exc:
-                    # Left out of the due heap until its next write.
+                    # Left out of the due index until its next write.
                     self._off_due.add(schedule_id)
                     log.error(
                         "schedule %s cannot fire and was taken out of the due list: %s",
@@ -192,10 +225,10 @@ class MemoryStore:
                 if not self._insert_runs(runs, lease_until):
                     passed_over.append(entry)
                     continue
-                schedules[schedule_id] = replacement
+                self._schedules[schedule_id] = replacement
                 claims.append((replacement, list(runs)))
             for entry in passed_over:
-                heapq.heappush(due, entry)
+                self._push_due(*entry)
             # indexed only now, so that one call claims each schedule at most once
             for replacement, _ in claims:
                 self._index(replacement)
@@ -370,9 +403,18 @@ class MemoryStore:
 
     def next_due_at(self) -> datetime | None:
         with self._lock:
-            while self._due and not self._is_current(self._due[0]):
-                heapq.heappop(self._due)
-            return self._due[0][0] if self._due else None
+            times = self._due_times
+            while times:
+                due = times[0]
+                ids = self._due[due]
+                while ids and self._is_current(due, ids[-1]) is None:
+                    ids.pop()
+                    self._due_ids -= 1
+                if ids:
+                    return due
+                heapq.heappop(times)
+                del self._due[due]
+            return None
 
     def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
         return self._watchers.add(callback)
