@@ -109,3 +109,33 @@ def test_memory_store_due_index_follows_every_write(
     times = [s.next_run_at for s in claimed]
     assert times == sorted(times)  # earliest first
     assert store._due_ids <= 2 * len(made) + 64 + 1
+
+
+def test_memory_store_never_offers_a_schedule_whose_plan_raised_until_it_is_written() -> None:
+    """A schedule whose plan raised is out of the due index until its next write, even
+    when an earlier write left a second entry at the same instant (moved away and back):
+    the plan is not tried again, and the next due time does not count it."""
+    maker = Scheduler(store=MemoryStore(), clock=FakeClock(_BASE))
+    made = maker.create(agent_id="a", schedule=Cron("0 9 * * *"), input="x")
+    store = MemoryStore()
+    store.add(replace(made, next_run_at=_BASE))
+    for due in (_BASE + timedelta(minutes=5), _BASE):  # two entries at _BASE now
+        stored = store.get(made.id)
+        assert stored is not None
+        store.update(replace(stored, next_run_at=due, version=stored.version + 1), stored.version)
+    tried: list[str] = []
+
+    def broken(schedule: Schedule, _: object) -> tuple[Schedule, list[Run]]:
+        tried.append(schedule.id)
+        raise ValueError("cannot plan")
+
+    assert store.claim_due(_BASE, broken, limit=1) == []
+    assert store.next_due_at() is None
+    assert store.claim_due(_BASE, broken) == []
+    assert tried == [made.id]
+    stored = store.get(made.id)
+    assert stored is not None
+    store.update(replace(stored, version=stored.version + 1), stored.version)  # back in
+    assert store.next_due_at() == _BASE
+    assert store.claim_due(_BASE, broken) == []
+    assert tried == [made.id, made.id]

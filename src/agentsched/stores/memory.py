@@ -122,9 +122,18 @@ class MemoryStore:
         return None
 
     def _is_current(self, due: datetime, schedule_id: str) -> Schedule | None:
-        """The schedule if it is still active and due at `due` (else its id is stale)."""
+        """The schedule if it is still active and due at `due` (else its id is stale).
+
+        An id can be listed twice at one instant (a schedule moved away and back);
+        once its plan raised, every entry it has is stale until its next write.
+        """
         schedule = self._schedules.get(schedule_id)
-        if schedule is None or schedule.status is not _ACTIVE or schedule.due_at != due:
+        if (
+            schedule is None
+            or schedule.status is not _ACTIVE
+            or schedule.due_at != due
+            or schedule_id in self._off_due
+        ):
             return None
         return schedule
 
