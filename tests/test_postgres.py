@@ -31,6 +31,7 @@ from agentsched import (
     Once,
     Overlap,
     Run,
+    RunContext,
     RunStatus,
     Schedule,
     Scheduler,
@@ -268,6 +269,35 @@ def test_a_corrupt_schedule_never_stops_the_others(
     assert body(schema, "schedules", bad.id) == stored  # never rewritten
     # taken out of the due index, until it is written again
     assert pg_server.sql(f'SELECT due FROM "{schema}".schedules WHERE id = %s', bad.id) == [(None,)]
+
+
+def test_a_schedule_corrupted_while_its_run_ran_costs_only_its_own_fold(
+    schema: str, opened: Callable[..., PostgresStore]
+) -> None:
+    """Outcomes are written together; one whose schedule's row went bad meanwhile is
+    recorded all the same and counted, the schedule left as it is, the others folded."""
+    bad_ids: list[str] = []
+
+    def handler(ctx: RunContext) -> str:
+        if ctx.schedule.id in bad_ids:
+            CORRUPTIONS["not JSON"](schema, ctx.schedule)
+        return "ok"
+
+    sched = scheduler(opened(), handler)
+    healthy = [hourly(sched, f"good {n}") for n in range(3)]
+    bad = hourly(sched, "bad")
+    bad_ids.append(bad.id)
+    runs = sched.tick(now=NINE)
+    assert sorted(r.schedule_id for r in runs) == sorted(s.id for s in [*healthy, bad])
+    assert all(r.status is RunStatus.SUCCEEDED for r in runs)
+    for run in runs:  # every outcome stored, the corrupt schedule's run too
+        stored = sched.store.get_run(run.id)
+        assert stored is not None and stored.status is RunStatus.SUCCEEDED
+    assert body(schema, "schedules", bad.id) == "{not json"  # never rewritten
+    counts = pg_server.sql(f'SELECT id, finished_runs FROM "{schema}".schedules ORDER BY id')
+    assert counts == sorted((s.id, 1) for s in [*healthy, bad])
+    again = sched.tick(now=NINE + timedelta(hours=1))
+    assert sorted(r.schedule_id for r in again) == sorted(s.id for s in healthy)
 
 
 def test_corrupt_runs_are_skipped_named_and_set_aside(

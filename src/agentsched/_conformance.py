@@ -304,6 +304,52 @@ class StoreConformance:
         failures = [store.get(s.id).failure_count for s in schedules]  # type: ignore[union-attr]
         assert failures == [7, 0, 7]  # the schedule whose update raised is left alone
 
+    def test_a_batch_folds_runs_of_one_schedule_in_turn_and_skips_finished_runs(
+        self, store: Store
+    ) -> None:
+        both, other, late = (_schedule(n) for n in range(3))
+        for schedule in (both, other, late):
+            store.add(schedule)
+        started = {
+            run_id: _run(schedule, run_id, NOON - timedelta(minutes=m), started_at=NOON)
+            for m, (schedule, run_id) in enumerate(
+                [(both, "run_a1"), (other, "run_b"), (both, "run_a2"), (late, "run_c")]
+            )
+        }
+        for run in started.values():
+            store.add_run(run, lease_until=NOON + HOUR)
+        ended = {
+            run_id: attrs.evolve(run, status=RunStatus.SUCCEEDED, finished_at=NOON + HOUR)
+            for run_id, run in started.items()
+        }
+        (timed_out,) = store.finish_runs(  # finished before the batch comes (a timeout)
+            [Finishing(attrs.evolve(ended["run_c"], status=RunStatus.FAILED), lambda s: s)]
+        )
+        assert timed_out is not None
+
+        def count(s: Schedule) -> Schedule:
+            return attrs.evolve(s, run_count=s.run_count + 1, version=s.version + 1)
+
+        batch = [Finishing(ended[run_id], count) for run_id in started]
+        results = store.finish_runs(batch, NOON + 2 * HOUR)
+        assert results[3] is None  # run_c was finished already: nothing changes
+        assert [r is not None and r[0] is not None and r[0].run_count for r in results[:3]] == [
+            1,
+            1,
+            2,  # folded onto the first run's result
+        ]
+        assert store.get(both.id) == results[2][0]  # type: ignore[index]
+        assert store.get(other.id) == results[1][0]  # type: ignore[index]
+        assert store.get(late.id) == late
+        assert [store.get_run(run_id) for run_id in ("run_a1", "run_b", "run_a2")] == [
+            ended["run_a1"],
+            ended["run_b"],
+            ended["run_a2"],
+        ]
+        assert store.get_run("run_c") == attrs.evolve(ended["run_c"], status=RunStatus.FAILED)
+        assert store.expired_runs(NOON + 3 * HOUR) == []  # no lease left behind
+        assert store.finish_runs(batch) == [None, None, None, None]  # only once
+
     def test_an_occupied_run_keeps_its_slot_until_released(self, store: Store) -> None:
         schedule = _schedule(1, next_run_at=NOON)
         store.add(schedule)

@@ -308,26 +308,39 @@ class PostgresStore:
     ) -> None:
         """Insert the claims' runs and advance their schedules: all, or an exception."""
         self._insert_runs(cur, [run for _, _, runs in planned for run in runs], lease_until)
+        self._replace_all(
+            cur,
+            [
+                (
+                    replacement,
+                    schedule.version,
+                    sum(1 for run in runs if run.status is not RunStatus.RUNNING),
+                )
+                for schedule, replacement, runs in planned
+            ],
+        )
+
+    def _replace_all(self, cur: Cursor, writes: builtins.list[tuple[Schedule, int, int]]) -> None:
+        """Write each schedule over its expected version, counting that many more finished
+        runs, in one statement (then trim their runs): all, or a `ConflictError`."""
+        if not writes:
+            return
         rows = [
-            (
-                *self._schedule_row(replacement),
-                schedule.version,
-                sum(1 for run in runs if run.status is not RunStatus.RUNNING),
-            )
-            for schedule, replacement, runs in planned
+            (*self._schedule_row(schedule), expected, finished)
+            for schedule, expected, finished in writes
         ]
         written = cur.execute(
             f"UPDATE {self._s} AS s SET owner = v.owner, agent_id = v.agent_id, "
             "sort_name = v.sort_name, status = v.status, due = v.due, version = v.version, "
             "body = v.body, finished_runs = s.finished_runs + v.finished "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], "
-            "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], "
+            "%b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::bigint[]) "
             "AS v(owner, agent_id, sort_name, status, due, version, body, id, expected, finished) "
             "WHERE s.id = v.id AND s.version = v.expected RETURNING s.id, s.finished_runs",
             [builtins.list(column) for column in zip(*rows, strict=True)],
         ).fetchall()
-        if len(written) != len(planned):
-            raise ConflictError("a claimed schedule was written by someone else meanwhile")
+        if len(written) != len(writes):
+            raise ConflictError("a schedule was written by someone else meanwhile")
         for schedule_id, finished in written:
             self._trim(cur, schedule_id, finished)
 
@@ -387,9 +400,9 @@ class PostgresStore:
         ]
         cur.execute(
             f"INSERT INTO {self._r} (id, schedule_id, trigger, scheduled_for, attempt, status, "
-            "started_at, lease_until, body) SELECT * FROM unnest(%s::text[], %s::text[], "
-            "%s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], "
-            "%s::timestamptz[], %s::text[])",
+            "started_at, lease_until, body) SELECT * FROM unnest(%b::text[], %b::text[], "
+            "%b::text[], %b::timestamptz[], %b::int[], %b::text[], %b::timestamptz[], "
+            "%b::timestamptz[], %b::text[])",
             [builtins.list(column) for column in zip(*rows, strict=True)],
         )
 
@@ -420,14 +433,18 @@ class PostgresStore:
         )
         return cur.rowcount == 1
 
-    def _add_finished(self, cur: Cursor, schedule_id: str, count: int) -> None:
-        row = cur.execute(
-            f"UPDATE {self._s} SET finished_runs = finished_runs + %s WHERE id = %s "
-            "RETURNING finished_runs",
-            (count, schedule_id),
-        ).fetchone()
-        if row is not None:
-            self._trim(cur, schedule_id, row[0])
+    def _add_finished(self, cur: Cursor, counts: builtins.list[tuple[str, int]]) -> None:
+        """Count more finished runs for each (schedule id, count), then trim their runs."""
+        if not counts:
+            return
+        rows = cur.execute(
+            f"UPDATE {self._s} AS s SET finished_runs = s.finished_runs + v.count "
+            "FROM unnest(%b::text[], %b::bigint[]) AS v(id, count) WHERE s.id = v.id "
+            "RETURNING s.id, s.finished_runs",
+            ([schedule_id for schedule_id, _ in counts], [count for _, count in counts]),
+        ).fetchall()
+        for schedule_id, finished in rows:
+            self._trim(cur, schedule_id, finished)
 
     def _trim(self, cur: Cursor, schedule_id: str, finished: int) -> None:
         """Drop the oldest finished runs of a schedule beyond `keep_runs` (never a running
@@ -454,7 +471,7 @@ class PostgresStore:
                     f"run {shorten(run.id)} or its fire time exists already"
                 ) from None
             if run.status is not RunStatus.RUNNING:
-                self._add_finished(cur, run.schedule_id, 1)
+                self._add_finished(cur, [(run.schedule_id, 1)])
 
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
@@ -469,11 +486,78 @@ class PostgresStore:
                     f"SELECT 1 FROM {self._r} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                     (sorted({item.run.id for item in finishing}),),
                 )
-            results = [self._finish(cur, item, lease_until, locked, moved) for item in finishing]
+            if len({item.run.id for item in finishing}) == len(finishing) and not any(
+                found.waiting for found in locked.values()
+            ):  # the common case: no run twice, no buffered run to start
+                results = self._finish_together(cur, finishing, lease_until, locked, moved)
+            else:
+                results = [
+                    self._finish(cur, item, lease_until, locked, moved) for item in finishing
+                ]
             if moved:  # e.g. a retry made a schedule due sooner
                 self._notify(cur)
         if moved:
             self._watch.notify()
+        return results
+
+    def _finish_together(
+        self,
+        cur: Cursor,
+        finishing: Sequence[Finishing],
+        lease_until: datetime | None,
+        locked: dict[str, _Locked],
+        moved: builtins.list[str],
+    ) -> builtins.list[Finish | None]:
+        """`_finish` for every item, in a few statements whatever their number: the runs
+        still `running` are written at once, the outcomes folded into their schedules in
+        order here, and each schedule written once. For distinct runs, none of whose
+        schedules has a buffered run to start."""
+        runs = [item.run for item in finishing]
+        written = {
+            row[0]
+            for row in cur.execute(
+                f"UPDATE {self._r} AS r SET status = v.status, started_at = v.started_at, "
+                "body = v.body, lease_until = CASE WHEN v.leased "
+                "THEN COALESCE(%b::timestamptz, r.lease_until) END "
+                "FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::bool[]) "
+                "AS v(id, status, started_at, body, leased) "
+                "WHERE r.id = v.id AND r.status = 'running' RETURNING r.id",
+                (
+                    lease_until,
+                    [run.id for run in runs],
+                    [run.status.value for run in runs],
+                    [run.started_at for run in runs],
+                    [to_json(run) for run in runs],
+                    [item.occupied for item in finishing],
+                ),
+            ).fetchall()
+        }
+        results: builtins.list[Finish | None] = []
+        first: dict[str, Schedule] = {}  # each schedule as it was locked
+        counted: dict[str, int] = {}  # its runs finished here
+        for item in finishing:
+            run = item.run
+            if run.id not in written:
+                results.append(None)  # finished already (a timeout, a sweep), or gone
+                continue
+            found = locked.get(run.schedule_id)
+            if found is None:
+                results.append((None, None))
+                continue
+            counted[run.schedule_id] = counted.get(run.schedule_id, 0) + 1
+            folded = self._fold_in(run, item.update, found, moved)
+            if folded is None:
+                results.append((None, None))
+                continue
+            first.setdefault(run.schedule_id, folded[0])
+            results.append((folded[1], None))
+        replaced: builtins.list[tuple[Schedule, int, int]] = []
+        for schedule_id, schedule in first.items():
+            updated = locked[schedule_id].schedule
+            if updated is not None and updated is not schedule:
+                replaced.append((updated, schedule.version, counted.pop(schedule_id)))
+        self._replace_all(cur, replaced)
+        self._add_finished(cur, builtins.list(counted.items()))
         return results
 
     def _finish(
@@ -501,24 +585,36 @@ class PostgresStore:
         found: _Locked,
         moved: builtins.list[str],
     ) -> Schedule | None:
-        """Write `update(schedule)` for the run's schedule, counting the run as finished
-        (noting in `moved` if its due time changed); a corrupt schedule is logged and
-        left alone (the run is recorded all the same)."""
+        """Write `update(schedule)` for the run's schedule, counting the run as finished;
+        a corrupt schedule is left alone (the run is recorded all the same)."""
+        folded = self._fold_in(run, update, found, moved)
+        if folded is None or folded[1] is folded[0]:
+            self._add_finished(cur, [(run.schedule_id, 1)])
+        else:
+            schedule, updated = folded
+            self._trim(cur, run.schedule_id, self._replace(cur, updated, schedule.version, 1))
+        return None if folded is None else folded[1]
+
+    def _fold_in(
+        self,
+        run: Run,
+        update: Callable[[Schedule], Schedule],
+        found: _Locked,
+        moved: builtins.list[str],
+    ) -> tuple[Schedule, Schedule] | None:
+        """The run's locked schedule before and after `update(schedule)`, in memory (kept
+        in `found` for a later run of it in the batch), noting in `moved` if its due time
+        changed; None if the schedule's row is corrupt (logged)."""
         try:
             schedule = found.schedule or self._decoded.get(run.schedule_id, found.body)
         except StoreError as exc:
             log.error("%s", exc, extra={"schedule_id": run.schedule_id, "run_id": run.id})
-            self._add_finished(cur, run.schedule_id, 1)
             return None
         updated = fold(schedule, run, update)
-        if updated is schedule:
-            self._add_finished(cur, run.schedule_id, 1)
-        else:
-            self._trim(cur, run.schedule_id, self._replace(cur, updated, schedule.version, 1))
-            if updated.due_at != schedule.due_at:
-                moved.append(updated.id)
-        found.schedule = updated  # for a later run of the same schedule in this batch
-        return updated
+        if updated.due_at != schedule.due_at:
+            moved.append(updated.id)
+        found.schedule = updated
+        return schedule, updated
 
     def _start_buffered(
         self, cur: Cursor, schedule_id: str, at: datetime | None, lease_until: datetime | None
@@ -552,7 +648,7 @@ class PostgresStore:
             f"UPDATE {self._r} SET status = 'failed', lease_until = NULL WHERE id = %s", (run_id,)
         )
         if row[0] == RunStatus.RUNNING.value:  # a finished one was counted when it finished
-            self._add_finished(cur, schedule_id, 1)
+            self._add_finished(cur, [(schedule_id, 1)])
         log.error(
             "run %s is corrupt and was marked failed: %s",
             run_id,
