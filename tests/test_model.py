@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentsched import Cron, Once, Overlap, Run, RunStatus, Schedule, Status, ValidationError
+from agentsched._datetimes import parse_instant
 from agentsched.model import replace, updater
 from agentsched.testing import schedules
 
@@ -283,3 +284,23 @@ def test_replace_refuses_unknown_fields() -> None:
     with pytest.raises(TypeError, match="unknown fields: \\['nope'\\]"):
         replace(run, status=RunStatus.SUCCEEDED, nope=1)
     assert replace(run, status=RunStatus.FAILED).status is RunStatus.FAILED
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
+def test_parsed_instants_are_exact_in_utc_and_shared(value: datetime) -> None:
+    """A stored instant's text parses to the same aware UTC instant every time (recent
+    texts share one object); bad texts still name their field."""
+    text = value.isoformat()
+    parsed = parse_instant(text, "next_run_at")
+    assert parsed == value and parsed.tzinfo is UTC
+    assert parse_instant(text, "created_at") is parsed
+    with pytest.raises(ValidationError, match="'end_at'"):
+        parse_instant("not " + text, "end_at")
+    with pytest.raises(ValidationError, match="'end_at'"):
+        parse_instant(text[:19], "end_at")  # no offset

@@ -62,10 +62,26 @@ def format_instant(value: datetime) -> str:
     return text
 
 
+_PARSED: dict[str, datetime] = {}  # recent texts' instants: rows read together share a few
+_MAX_PARSED = 4096
+
+
 def parse_instant(value: object, field: str) -> datetime:
     """Parse an ISO 8601 instant with `Z` or an explicit offset into aware UTC."""
     if isinstance(value, datetime):
         return require_instant(value, field)
+    if not isinstance(value, str):
+        return _parse_instant(value, field)  # raises, naming the field
+    found = _PARSED.get(value)
+    if found is None:
+        found = _parse_instant(value, field)
+        if len(_PARSED) >= _MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[value] = found
+    return found
+
+
+def _parse_instant(value: object, field: str) -> datetime:
     if not isinstance(value, str) or len(value) > _MAX_ISO_LENGTH:
         raise ValidationError(
             field, f"{field!r} must be an ISO 8601 timestamp string (got {shorten(value)})"

@@ -590,10 +590,11 @@ def _record_values(
     required ones present) and with its instants parsed; the constructor checks the rest."""
     if not isinstance(data, Mapping):
         raise ValidationError(label, f"a {label} must be an object (got {shorten(data)})")
-    fields = {f.name for f in attrs.fields(kind)}
-    unknown = sorted(set(data) - fields - set(ignored), key=str)
-    if unknown:
-        raise ValidationError(str(unknown[0]), f"unknown field {shorten(unknown[0])} in a {label}")
+    fields = _SLOT_SETS[kind]
+    unknown = data.keys() - fields
+    if unknown and (unknown := unknown - ignored):
+        first = sorted(unknown, key=str)[0]
+        raise ValidationError(str(first), f"unknown field {shorten(first)} in a {label}")
     values: dict[str, Any] = {k: v for k, v in data.items() if k in fields}
     for key in required:
         if key not in values:
