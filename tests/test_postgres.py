@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 import pg_server
+import psycopg
 import psycopg_pool
 import pytest
 from conftest import claim_and_die
@@ -41,6 +42,7 @@ from agentsched import (
 from agentsched.cli import main
 from agentsched.ids import new_run_id
 from agentsched.planning import plan_claim
+from agentsched.stores.base import Finishing
 from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore
 from agentsched.stores.urls import _take_schema, store_from_url
 from agentsched.testing import FakeClock
@@ -219,6 +221,66 @@ def test_add_many_writes_all_or_nothing(opened: Callable[..., PostgresStore]) ->
     with pytest.raises(ConflictError):
         store.add_many([attrs.evolve(made[0], id="sched_new"), made[1]])
     assert store.get("sched_new") is None
+
+
+# -- batches of outcomes ---------------------------------------------------------------
+
+
+def _started(schedule: Schedule, run_id: str, at: datetime) -> Run:
+    return Run(
+        id=run_id,
+        schedule_id=schedule.id,
+        agent_id=schedule.agent_id,
+        status=RunStatus.RUNNING,
+        scheduled_for=at,
+        started_at=at,
+    )
+
+
+def _bump(schedule: Schedule) -> Schedule:
+    return attrs.evolve(schedule, run_count=schedule.run_count + 1, version=schedule.version + 1)
+
+
+def _outcomes(store: PostgresStore, schedules: list[Schedule], at: datetime) -> list[Finishing]:
+    """Start a run of each schedule at `at`; their outcomes (succeeded) to record."""
+    runs = [_started(s, f"run_{s.id}_{at:%H%M}", at) for s in schedules]
+    for run in runs:
+        store.add_run(run, lease_until=at + timedelta(hours=1))
+    return [
+        Finishing(attrs.evolve(r, status=RunStatus.SUCCEEDED, finished_at=at), _bump) for r in runs
+    ]
+
+
+def test_a_batch_at_keep_runs_is_trimmed_in_a_few_statements_whatever_its_size(
+    opened: Callable[..., PostgresStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once schedules hold their `keep_runs` finished runs (the steady state), a batch of
+    outcomes still costs the same few statements whatever its size (their oldest runs
+    dropped together, not two statements per schedule), and the right runs go."""
+    store = opened(keep_runs=1)
+    sched = scheduler(store)
+    made = [hourly(sched, f"s{n}") for n in range(24)]
+    assert all(store.finish_runs(_outcomes(store, made, NINE)))  # each at keep_runs
+    later = NINE + timedelta(hours=1)
+    small, large = _outcomes(store, made[:2], later), _outcomes(store, made[2:], later)
+    statements: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(cur: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(query))
+        return execute(cur, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    assert all(store.finish_runs(small))
+    few = len(statements)
+    statements.clear()
+    assert all(store.finish_runs(large))
+    assert len(statements) == few, statements
+    monkeypatch.undo()
+    for s in made:  # only the newest run is kept, and counted
+        assert [r.scheduled_for for r in store.runs(s.id)] == [later]
+    counts = pg_server.sql(f'SELECT DISTINCT finished_runs FROM "{store.schema}".schedules')
+    assert counts == [(1,)]
 
 
 # -- corrupt rows ----------------------------------------------------------------------

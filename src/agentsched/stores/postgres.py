@@ -341,8 +341,7 @@ class PostgresStore:
         ).fetchall()
         if len(written) != len(writes):
             raise ConflictError("a schedule was written by someone else meanwhile")
-        for schedule_id, finished in written:
-            self._trim(cur, schedule_id, finished)
+        self._trim(cur, written)
 
     def _activities(self, cur: Cursor, schedule_ids: builtins.list[str]) -> dict[str, Activity]:
         # Running runs, buffered ones (no start yet), and finished ones that still hold
@@ -443,23 +442,26 @@ class PostgresStore:
             "RETURNING s.id, s.finished_runs",
             ([schedule_id for schedule_id, _ in counts], [count for _, count in counts]),
         ).fetchall()
-        for schedule_id, finished in rows:
-            self._trim(cur, schedule_id, finished)
+        self._trim(cur, rows)
 
-    def _trim(self, cur: Cursor, schedule_id: str, finished: int) -> None:
-        """Drop the oldest finished runs of a schedule beyond `keep_runs` (never a running
-        or still leased one), given how many finished runs it has."""
-        if self._keep_runs is None or finished <= self._keep_runs:
+    def _trim(self, cur: Cursor, counts: Iterable[tuple[str, int]]) -> None:
+        """Drop the oldest finished runs of each schedule beyond `keep_runs` (never a
+        running or still leased one), given (its id, how many finished runs it has): in
+        one statement for them all, which also takes the dropped ones off their counts."""
+        keep = self._keep_runs
+        over = [] if keep is None else [(sid, n - keep) for sid, n in counts if n > keep]
+        if not over:
             return
         cur.execute(
-            f"DELETE FROM {self._r} WHERE id IN (SELECT id FROM {self._r} "
-            "WHERE schedule_id = %s AND status <> 'running' AND lease_until IS NULL "
-            "ORDER BY seq LIMIT %s)",
-            (schedule_id, finished - self._keep_runs),
-        )
-        cur.execute(
-            f"UPDATE {self._s} SET finished_runs = finished_runs - %s WHERE id = %s",
-            (cur.rowcount, schedule_id),
+            f"WITH gone AS (DELETE FROM {self._r} WHERE id IN (SELECT o.id FROM "
+            "unnest(%b::text[], %b::bigint[]) AS v(schedule_id, excess) CROSS JOIN LATERAL "
+            f"(SELECT r.id FROM {self._r} AS r WHERE r.schedule_id = v.schedule_id "
+            "AND r.status <> 'running' AND r.lease_until IS NULL ORDER BY r.seq "
+            "LIMIT v.excess) AS o) RETURNING schedule_id) "
+            f"UPDATE {self._s} AS s SET finished_runs = s.finished_runs - g.dropped "
+            "FROM (SELECT schedule_id, count(*) AS dropped FROM gone GROUP BY schedule_id) "
+            "AS g WHERE s.id = g.schedule_id",
+            ([sid for sid, _ in over], [excess for _, excess in over]),
         )
 
     def add_run(self, run: Run, lease_until: datetime | None = None) -> None:
@@ -592,7 +594,8 @@ class PostgresStore:
             self._add_finished(cur, [(run.schedule_id, 1)])
         else:
             schedule, updated = folded
-            self._trim(cur, run.schedule_id, self._replace(cur, updated, schedule.version, 1))
+            finished = self._replace(cur, updated, schedule.version, 1)
+            self._trim(cur, [(run.schedule_id, finished)])
         return None if folded is None else folded[1]
 
     def _fold_in(
