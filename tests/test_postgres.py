@@ -7,13 +7,15 @@ a schema of its own.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -23,6 +25,8 @@ import psycopg
 import psycopg_pool
 import pytest
 from conftest import claim_and_die
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentsched import (
     ConflictError,
@@ -36,14 +40,16 @@ from agentsched import (
     RunStatus,
     Schedule,
     Scheduler,
+    Status,
     StoreError,
     ValidationError,
 )
 from agentsched.cli import main
 from agentsched.ids import new_run_id
 from agentsched.planning import plan_claim
-from agentsched.stores.base import Finishing
-from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore
+from agentsched.stores._pg_connect import Cursor
+from agentsched.stores.base import Finish, Finishing
+from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore, _Locked
 from agentsched.stores.urls import _take_schema, store_from_url
 from agentsched.testing import FakeClock
 
@@ -281,6 +287,180 @@ def test_a_batch_at_keep_runs_is_trimmed_in_a_few_statements_whatever_its_size(
         assert [r.scheduled_for for r in store.runs(s.id)] == [later]
     counts = pg_server.sql(f'SELECT DISTINCT finished_runs FROM "{store.schema}".schedules')
     assert counts == [(1,)]
+
+
+class _OneByOne(PostgresStore):
+    """The reference for batches: every outcome recorded on its own (`_finish`), as the
+    store did before it wrote a batch's outcomes together."""
+
+    def _finish_together(
+        self,
+        cur: Cursor,
+        finishing: Sequence[Finishing],
+        lease_until: datetime | None,
+        locked: dict[str, _Locked],
+        moved: list[str],
+    ) -> list[Finish | None]:
+        return [self._finish(cur, item, lease_until, locked, moved) for item in finishing]
+
+
+def _raises(schedule: Schedule) -> Schedule:
+    raise RuntimeError("this schedule cannot take it")
+
+
+def _move_due(schedule: Schedule) -> Schedule:
+    due = (schedule.next_run_at or NINE) + timedelta(minutes=7)
+    return attrs.evolve(schedule, next_run_at=due, version=schedule.version + 1)
+
+
+def _pause(schedule: Schedule) -> Schedule:
+    if schedule.status is not Status.ACTIVE:
+        return schedule
+    return attrs.evolve(
+        schedule, status=Status.PAUSED, paused_at=NINE, version=schedule.version + 1
+    )
+
+
+def _unchanged(schedule: Schedule) -> Schedule:
+    return schedule
+
+
+UPDATES: list[Callable[[Schedule], Schedule]] = [_unchanged, _bump, _move_due, _pause, _raises]
+# what a run is when a batch comes: running (leased or not), buffered, finished, occupied
+RUN_KINDS = ["running", "running", "unleased", "buffered", "finished", "occupied"]
+# what happened to its schedule's row meanwhile
+MISHAPS = ["none", "none", "none", "corrupt", "gone", "other version"]
+
+
+def _sql(store: PostgresStore, statement: str, *params: object) -> list[tuple[Any, ...]]:
+    """One statement on a connection of the store's pool (cheaper than one of its own);
+    `{s}` and `{r}` stand for its tables."""
+    with store._db.transaction("test") as cur:
+        cur.execute(statement.format(s=store._s, r=store._r), params)
+        return cur.fetchall() if cur.description else []
+
+
+def _rows(store: PostgresStore) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every stored column that matters (schedules by id, runs in `seq` order)."""
+    return (
+        _sql(
+            store,
+            "SELECT id, owner, agent_id, sort_name, status, due, version, finished_runs, body "
+            "FROM {s} ORDER BY id",
+        ),
+        _sql(
+            store,
+            "SELECT id, schedule_id, status, started_at, lease_until, body FROM {r} ORDER BY seq",
+        ),
+    )
+
+
+@functools.cache
+def _store_pair(keep_runs: int | None) -> tuple[PostgresStore, _OneByOne]:
+    """A store and its one-by-one reference, each in a schema of its own, opened once
+    for all the examples (a schema each would cost more than the example)."""
+    pair = (
+        PostgresStore(pg_server.DSN, schema=pg_server.new_schema(), keep_runs=keep_runs),
+        _OneByOne(pg_server.DSN, schema=pg_server.new_schema(), keep_runs=keep_runs),
+    )
+    for store in pair:
+        atexit.register(store.close)
+    return pair
+
+
+@pytest.mark.parametrize("keep_runs", [1, None])
+@given(data=st.data())
+def test_a_batch_of_outcomes_stores_what_one_by_one_stores(
+    keep_runs: int | None, data: st.DataObject
+) -> None:
+    """Random batches of outcomes (runs of one schedule several times, a run twice,
+    runs finished already, occupied runs, updates that raise or change nothing, corrupt,
+    vanished or rewritten schedules) give the same results, raise the same errors and
+    leave the same rows (bodies, versions, counts, due times, leases, trimmed runs) and
+    NOTIFYs as recording each outcome on its own."""
+    pg_server.require()
+    stores = _store_pair(keep_runs)
+    notified = [0, 0]
+    for index, store in enumerate(stores):
+        _sql(store, "DELETE FROM {r}")
+        _sql(store, "DELETE FROM {s}")
+        notify = PostgresStore._notify.__get__(store)
+
+        def counting(cur: Cursor, index: int = index, notify: Any = notify) -> None:
+            notified[index] += 1
+            notify(cur)
+
+        store._notify = counting  # type: ignore[method-assign]
+    _compare_batches(list(stores), notified, data)
+
+
+def _compare_batches(stores: list[PostgresStore], notified: list[int], data: st.DataObject) -> None:
+    schedules = [
+        Schedule(
+            id=f"sched_{n}",
+            agent_id="bot",
+            owner=data.draw(st.sampled_from([None, "alice"])),
+            name=f"s{n}",
+            schedule=Cron("0 * * * *"),
+            input="go",
+            next_run_at=NINE,
+            created_at=T0,
+            updated_at=T0,
+        )
+        for n in range(data.draw(st.integers(1, 3)))
+    ]
+    for store in stores:
+        store.add_many(schedules)
+    runs: list[Run] = []
+    for n in range(data.draw(st.integers(1, 8))):
+        schedule = data.draw(st.sampled_from(schedules))
+        kind = data.draw(st.sampled_from(RUN_KINDS))
+        run = Run(
+            id=f"run_{n}",
+            schedule_id=schedule.id,
+            agent_id="bot",
+            status=RunStatus.SUCCEEDED if kind in ("finished", "occupied") else RunStatus.RUNNING,
+            scheduled_for=NINE - timedelta(minutes=n),
+            started_at=None if kind == "buffered" else NINE,
+            finished_at=NINE if kind in ("finished", "occupied") else None,
+        )
+        lease = None if kind in ("unleased", "finished") else NINE + timedelta(hours=1)
+        for store in stores:
+            store.add_run(run, lease_until=lease)
+            if kind == "occupied":  # a timed-out run whose handler has not returned
+                _sql(store, "UPDATE {r} SET lease_until = %s WHERE id = %s", lease, run.id)
+        runs.append(run)
+    for schedule in schedules:
+        mishap = data.draw(st.sampled_from(MISHAPS))
+        change = {
+            "corrupt": "UPDATE {s} SET body = '{{nope' WHERE id = %s",
+            "gone": "DELETE FROM {s} WHERE id = %s",
+            "other version": "UPDATE {s} SET version = 9 WHERE id = %s",
+        }.get(mishap)
+        for store in stores:
+            if change is not None:
+                _sql(store, change, schedule.id)
+    for step in range(data.draw(st.integers(1, 3))):
+        batch = []
+        for run in data.draw(st.lists(st.sampled_from(runs), min_size=1, max_size=6)):
+            status = data.draw(st.sampled_from([RunStatus.SUCCEEDED, RunStatus.FAILED]))
+            started = data.draw(st.sampled_from([NINE, None]))  # a NULL in the arrays
+            ended = attrs.evolve(
+                run, status=status, started_at=started, finished_at=NINE + timedelta(minutes=step)
+            )
+            update = data.draw(st.sampled_from(UPDATES))
+            batch.append(Finishing(ended, update, data.draw(st.booleans())))
+        lease_until = data.draw(st.sampled_from([None, NINE + timedelta(hours=2)]))
+        outcomes: list[object] = []
+        for index, store in enumerate(stores):
+            notified[index] = 0
+            try:
+                outcomes.append(store.finish_runs(batch, lease_until))
+            except ConflictError:
+                outcomes.append(ConflictError)
+        assert outcomes[0] == outcomes[1]
+        assert notified[0] == notified[1]
+        assert _rows(stores[0]) == _rows(stores[1])
 
 
 # -- corrupt rows ----------------------------------------------------------------------
