@@ -463,6 +463,65 @@ def _compare_batches(stores: list[PostgresStore], notified: list[int], data: st.
         assert _rows(stores[0]) == _rows(stores[1])
 
 
+def _wait_for_lock_waits(schema: str, count: int) -> None:
+    """Wait until `count` statements on the schema's tables wait for a row lock."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        waiting = pg_server.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE %s",
+            f'%"{schema}".%',
+        )
+        if waiting[0][0] >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{count} statements never waited for a lock")
+
+
+def test_renewing_leases_while_their_runs_finish_never_deadlocks(
+    schema: str, opened: Callable[..., PostgresStore]
+) -> None:
+    """Renewing leases locks its runs in id order, as a batch of outcomes does: a
+    renewal and a batch over the same runs take turns instead of deadlocking, whatever
+    order the rows lie in (here the renewal comes second and the rows lie in reverse)."""
+    store = opened()
+    sched = scheduler(store)
+    schedule = hourly(sched, "s")
+    runs = [  # b's row first
+        _started(schedule, run_id, NINE - timedelta(hours=n))
+        for n, run_id in enumerate(["run_b", "run_a"])
+    ]
+    for run in runs:
+        store.add_run(run, lease_until=NINE + timedelta(hours=1))
+    done = [attrs.evolve(r, status=RunStatus.SUCCEEDED, finished_at=NINE) for r in runs]
+    errors: list[BaseException] = []
+
+    def attempt(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    finishing = threading.Thread(
+        target=attempt, args=(lambda: store.finish_runs([Finishing(r, _bump) for r in done]),)
+    )
+    renewing = threading.Thread(
+        target=attempt,
+        args=(lambda: store.renew_leases(["run_a", "run_b"], NINE + timedelta(hours=2)),),
+    )
+    with psycopg.connect(pg_server.DSN) as holder:  # holds run_a until both wait
+        holder.execute(f'SELECT 1 FROM "{schema}".runs WHERE id = %s FOR UPDATE', ("run_a",))
+        finishing.start()
+        _wait_for_lock_waits(schema, 1)
+        renewing.start()
+        _wait_for_lock_waits(schema, 2)
+    for thread in (finishing, renewing):
+        thread.join(WAIT)
+    assert errors == []
+    assert [store.get_run(r.id) for r in done] == done
+    assert store.expired_runs(NINE + timedelta(days=1)) == []  # no lease renewed back
+
+
 # -- corrupt rows ----------------------------------------------------------------------
 
 

@@ -689,9 +689,12 @@ class PostgresStore:
         if not run_ids:
             return
         with self._db.transaction("renew leases") as cur:
+            # The rows locked in id order first, as a batch of outcomes locks them (an
+            # UPDATE alone locks them in the order its plan finds them: a deadlock).
             cur.execute(
-                f"UPDATE {self._r} SET lease_until = %s "
-                "WHERE id = ANY(%s) AND lease_until IS NOT NULL",
+                f"UPDATE {self._r} AS r SET lease_until = %s FROM (SELECT id FROM {self._r} "
+                "WHERE id = ANY(%s) AND lease_until IS NOT NULL ORDER BY id FOR UPDATE) AS l "
+                "WHERE r.id = l.id",
                 (until, sorted(run_ids)),
             )
 
