@@ -714,7 +714,8 @@ class PostgresStore:
         if corrupt:
             with self._db.transaction("set corrupt runs aside") as cur:
                 self._lock_schedules(cur, [schedule_id for _, schedule_id, _ in corrupt])
-                for run_id, schedule_id, problem in corrupt:
+                # runs in id order too, as every writer locks them
+                for run_id, schedule_id, problem in sorted(corrupt, key=lambda c: c[0]):
                     self._quarantine_run(cur, run_id, schedule_id, problem)
         return found
 
