@@ -1,11 +1,13 @@
 """`MemoryStore`: everything in process memory; the test double and the default.
 
 Thread-safe (one lock). Due work is found through a min-heap of the
-distinct due instants, each with the ids of the schedules due then, with
-lazy deletion: an id counts only while its schedule is still active and due
-at that instant. Schedules on one cron line share their instants, so a
-claim costs O(1) per schedule plus O(log k) per distinct instant, never a
-scan of all schedules. Nothing survives the process.
+distinct due instants, each with the ids of the schedules due then (sorted
+once before they are taken: claims go by due time, then id, as in the SQL
+stores), with lazy deletion: an id counts only while its schedule is still
+active and due at that instant. Schedules on one cron line share their
+instants, so a claim costs O(log n) compares of ids at most once per
+schedule, plus O(log k) per distinct instant, never a scan of all
+schedules. Nothing survives the process.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class MemoryStore:
         self._due_times: list[datetime] = []  # a heap of the instants in `_due`
         self._due: dict[datetime, list[str]] = {}  # ids by due instant, superseded ones too
         self._due_ids = 0  # ids in `_due`
+        self._unsorted: set[datetime] = set()  # instants whose ids are not in descending order
         self._runs: dict[str, Run] = {}
         # per schedule, its run ids in insertion order (a dict is an ordered set)
         self._runs_by_schedule: dict[str, dict[str, None]] = {}
@@ -89,7 +92,7 @@ class MemoryStore:
             self._push_due(due, schedule.id)
         if self._due_ids > 2 * len(self._schedules) + 64:
             # too many superseded ids: rebuild from the schedules
-            self._due, self._due_times, self._due_ids = {}, [], 0
+            self._due, self._due_times, self._due_ids, self._unsorted = {}, [], 0, set()
             for current in self._schedules.values():
                 due = current.due_at
                 if (
@@ -105,20 +108,27 @@ class MemoryStore:
             self._due[due] = [schedule_id]
             heapq.heappush(self._due_times, due)
         else:
+            if schedule_id > ids[-1]:
+                self._unsorted.add(due)  # sorted again before its next id is taken
             ids.append(schedule_id)
         self._due_ids += 1
 
     def _pop_due(self, now: datetime) -> tuple[datetime, str] | None:
-        """The next (instant, id) due at `now`, taken out of the index (None: none)."""
+        """The next (instant, id) due at `now`, taken out of the index (None: none):
+        earliest first, and by id at one instant, as the SQL stores order them."""
         times = self._due_times
         while times and times[0] <= now:
             due = times[0]
             ids = self._due[due]
             if ids:
+                if due in self._unsorted:
+                    ids.sort(reverse=True)  # the smallest id last, where it is taken
+                    self._unsorted.discard(due)
                 self._due_ids -= 1
-                return due, ids.pop()  # the same instant: any order will do
+                return due, ids.pop()
             heapq.heappop(times)
             del self._due[due]
+            self._unsorted.discard(due)
         return None
 
     def _is_current(self, due: datetime, schedule_id: str) -> Schedule | None:
