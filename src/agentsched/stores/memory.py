@@ -5,8 +5,8 @@ distinct due instants, each with the ids of the schedules due then (sorted
 once before they are taken: claims go by due time, then id, as in the SQL
 stores), with lazy deletion: an id counts only while its schedule is still
 active and due at that instant. Schedules on one cron line share their
-instants, so a claim costs O(log n) compares of ids at most once per
-schedule, plus O(log k) per distinct instant, never a scan of all
+instants, so a claim costs O(1) per schedule (after one sort of an
+instant's ids) plus O(log k) per distinct instant, never a scan of all
 schedules. Nothing survives the process.
 """
 
