@@ -2,7 +2,7 @@
 
 Expressions are generated from a structured description (`CronShape`) so the
 reference knows their meaning without parsing. Firing is decided by scanning
-UTC minutes one by one and applying the DESIGN.md rules literally.
+UTC minutes one by one and applying the rules of docs/dst.md literally.
 """
 
 from __future__ import annotations
@@ -105,6 +105,22 @@ def reference_fires(
             fires.append(u)
         u += MINUTE
     return fires
+
+
+def utc_fires(shape: CronShape, start: datetime, n: int) -> list[datetime]:
+    """The first `n` fires after `start` in UTC, where no wall time repeats or is skipped:
+    every day in turn, and on a day that matches, its times in order."""
+    times = sorted((hour, minute) for hour in shape.hours for minute in shape.minutes)
+    day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = day + timedelta(days=366 * 100)  # every shape generated fires within a century
+    fires: list[datetime] = []
+    while len(fires) < n:
+        assert day < end, f"{shape.expression!r} does not fire {n} times in a century"
+        if shape.matches(day.replace(hour=times[0][0], minute=times[0][1])):
+            later = (day.replace(hour=h, minute=m) for h, m in times)
+            fires.extend(t for t in later if t > start)
+        day += timedelta(days=1)
+    return fires[:n]
 
 
 @cache
