@@ -6,12 +6,10 @@ TestClient and exits; in your project, serve `app` with `uvicorn module:app`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.testclient import TestClient
 
 from agentsched import AsyncScheduler, RunContext
 from agentsched.asgi import create_app
@@ -52,6 +50,10 @@ def home() -> dict[str, str]:
 
 
 if __name__ == "__main__":
+    import time
+
+    from fastapi.testclient import TestClient
+
     alice = {"x-api-key": "key-alice"}
     schedules = "/scheduler/api/v1/agents/support-bot/schedules"
     with TestClient(app) as client:  # runs the lifespan: the scheduler starts, then stops

@@ -1,0 +1,93 @@
+"""README.md and docs/: every ```python block runs as pasted.
+
+Each page's blocks run in order, sharing one namespace, in a process of their
+own and a fresh directory (tests/doc_pages.py), so that the files, loggers and
+global providers a page sets up never leak. A page whose blocks read
+`AGENTSCHED_PG_DSN` gets a database of its own on the test server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pg_server
+import pytest
+from doc_pages import parse, promised_output
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+RUNNER = Path(__file__).resolve().with_name("doc_pages.py")
+SOURCES = {page: [block.parsed for block in parse(page)] for page in PAGES}
+WITH_CODE = [page for page in PAGES if SOURCES[page]]
+
+
+def name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new database on the test server, as a connection string; dropped afterwards."""
+    pg_server.require()
+    from psycopg.conninfo import make_conninfo
+
+    database = f"agentsched_docs_{uuid.uuid4().hex[:12]}"
+    pg_server.sql(f'CREATE DATABASE "{database}"')
+    try:
+        yield make_conninfo(pg_server.DSN, dbname=database)
+    finally:
+        pg_server.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("page", WITH_CODE, ids=[name(page) for page in WITH_CODE])
+def test_the_python_blocks_of_a_page_run_as_pasted(page: Path, tmp_path: Path) -> None:
+    environment = dict(os.environ)
+    with contextlib.ExitStack() as stack:
+        if any("AGENTSCHED_PG_DSN" in source for source in SOURCES[page]):
+            environment["AGENTSCHED_PG_DSN"] = stack.enter_context(scratch_database())
+        done = subprocess.run(
+            [sys.executable, str(RUNNER), str(page)],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-5000:]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[name(page) for page in PAGES])
+def test_no_page_hides_code_from_its_reader(page: Path) -> None:
+    """Setup a reader cannot see, or a block the tests leave out, would make "runs as
+    pasted" untrue: no Sybil directives (invisible blocks, skips) in the pages."""
+    assert not re.search(r"<!--\s*(invisible-code|code-block|skip|clear)", page.read_text())
+
+
+def test_a_print_promises_what_its_comment_says() -> None:
+    source = (
+        "print(once.run_at)          # 2026-01-05 13:00:00+00:00 (14:00 in Paris)\n"
+        "for x in []:\n"
+        "    print(x, '# not a comment')  # (1, 2)\n"
+        "print('no promise')\n"
+        "printed = print  # not a print line\n"
+    )
+    assert promised_output(source) == [
+        (1, "2026-01-05 13:00:00+00:00"),
+        (3, "(1, 2)"),
+        (4, None),
+    ]
+
+
+def test_the_fastapi_block_is_the_start_of_its_example() -> None:
+    (block,) = [s for s in SOURCES[DOCS / "web.md"] if "FastAPI(" in s]
+    example = (DOCS / "examples" / "fastapi_mount.py").read_text()
+    assert block in example
