@@ -66,10 +66,16 @@ def build(store: SQLiteStore, clock: FakeClock) -> Scheduler:
 
 
 def main() -> None:
-    logging.basicConfig(  # every agentsched record carries the schedule, run and agent ids
-        level=logging.WARNING,
-        format="%(levelname)s %(message)s [agent=%(agent_id)s run=%(run_id)s]",
+    # Every agentsched record carries the schedule, run and agent ids; the defaults are for
+    # the records of every other logger, which carry none.
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "%(levelname)s %(message)s [agent=%(agent_id)s run=%(run_id)s]",
+            defaults={"agent_id": "-", "run_id": "-"},
+        )
     )
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     start = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
     clock = FakeClock(start)
     with tempfile.TemporaryDirectory() as directory:
