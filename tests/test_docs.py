@@ -1,4 +1,4 @@
-"""README.md and docs/: every ```python block runs as pasted.
+"""README.md and docs/: every ```python block runs as pasted, and every link leads somewhere.
 
 Each page's blocks run in order, sharing one namespace, in a process of their
 own and a fresh directory (tests/doc_pages.py), so that the files, loggers and
@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pg_server
 import pytest
@@ -91,3 +92,83 @@ def test_the_fastapi_block_is_the_start_of_its_example() -> None:
     (block,) = [s for s in SOURCES[DOCS / "web.md"] if "FastAPI(" in s]
     example = (DOCS / "examples" / "fastapi_mount.py").read_text()
     assert block in example
+
+
+# -- links ---------------------------------------------------------------------------------
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^()\s]+)\)")
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+def links(page: Path) -> list[str]:
+    """The targets of the page's Markdown links and images, outside code."""
+    text = INLINE_CODE.sub("", FENCE.sub("", page.read_text()))
+    return LINK.findall(text)
+
+
+def anchors(page: Path) -> set[str]:
+    """The ids GitHub gives the page's headings: lower case, punctuation dropped, spaces
+    as hyphens, a repeated id numbered."""
+    found: set[str] = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*$", FENCE.sub("", page.read_text()), re.M):
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).lower()
+        slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+        number, unique = 0, slug
+        while unique in found:
+            number += 1
+            unique = f"{slug}-{number}"
+        found.add(unique)
+    return found
+
+
+def local(target: str) -> bool:
+    return not re.match(r"[a-z][a-z0-9+.-]*:", target)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[name(page) for page in PAGES])
+def test_every_relative_link_resolves(page: Path) -> None:
+    broken = []
+    for target in filter(local, links(page)):
+        path, _, anchor = unquote(target).partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and file.suffix == ".md" and anchor not in anchors(file):
+            broken.append(f"{target}: no such heading in {name(file)}")
+    assert broken == []
+
+
+def test_every_page_and_example_is_linked_from_the_readme() -> None:
+    """Every docs page and example is reachable from README.md, link by link."""
+    reached, todo = {ROOT / "README.md"}, [ROOT / "README.md"]
+    while todo:
+        page = todo.pop()
+        for target in filter(local, links(page)):
+            path = unquote(target).partition("#")[0]
+            file = (page.parent / path).resolve() if path else page
+            if file not in reached and file.exists():
+                reached.add(file)
+                if file.suffix == ".md":
+                    todo.append(file)
+    wanted = {*DOCS.glob("*.md"), *(f for f in (DOCS / "examples").iterdir() if f.is_file())}
+    assert sorted(name(file) for file in wanted - reached) == []
+
+
+def test_anchors_are_the_ids_github_gives_headings(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# Web: the hosted API, a dashboard, `agentsched serve`\n"
+        "## What can go wrong\n"
+        "## What can go wrong\n"
+        '## What "at most once per fire" means\n'
+        "```bash\n# not a heading\n```\n"
+        "### `next`: fire times of a spec\n"
+    )
+    assert anchors(page) == {
+        "web-the-hosted-api-a-dashboard-agentsched-serve",
+        "what-can-go-wrong",
+        "what-can-go-wrong-1",
+        "what-at-most-once-per-fire-means",
+        "next-fire-times-of-a-spec",
+    }
