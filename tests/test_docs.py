@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import pg_server
 import pytest
+from conftest import need
 from doc_pages import parse, promised_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +39,14 @@ def name(page: Path) -> str:
 def scratch_database() -> Iterator[str]:
     """A new database on the test server, as a connection string; dropped afterwards."""
     pg_server.require()
+    import psycopg
     from psycopg.conninfo import make_conninfo
 
     database = f"agentsched_docs_{uuid.uuid4().hex[:12]}"
-    pg_server.sql(f'CREATE DATABASE "{database}"')
+    try:
+        pg_server.sql(f'CREATE DATABASE "{database}"')
+    except psycopg.Error as exc:
+        need(False, f"cannot create a database on {pg_server.DSN} for the page: {exc}")
     try:
         yield make_conninfo(pg_server.DSN, dbname=database)
     finally:
