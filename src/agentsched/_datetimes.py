@@ -1,8 +1,16 @@
-"""ISO 8601 formatting and parsing of instants, shared by specs and records."""
+"""Instants: ISO 8601 in and out, the 1970-9999 bound, and arithmetic that stays in it.
+
+Every instant agentsched accepts is aware and within years 1970-9999 (UTC).
+Adding a duration to one may pass the end of year 9999, which Python's
+`datetime` cannot represent: the firing path adds through `later`, which
+stops at `LAST_INSTANT` instead of raising. Subtracting a bounded duration
+(at most 366 days) from an instant in range never overflows, as Python's
+datetimes reach back to year 1.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .errors import ValidationError, shorten
 
@@ -10,6 +18,7 @@ __all__ = [
     "FIRST_INSTANT",
     "LAST_INSTANT",
     "format_instant",
+    "later",
     "parse_instant",
     "require_aware",
     "require_instant",
@@ -18,6 +27,16 @@ __all__ = [
 _MAX_ISO_LENGTH = 64
 FIRST_INSTANT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LAST_INSTANT = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def later(instant: datetime, delta: timedelta) -> datetime:
+    """`instant + delta`, or `LAST_INSTANT` when that is past it: a lease, a timeout
+    deadline, a jittered fire or a retry due after the end of year 9999 falls due at
+    its last microsecond instead of raising `OverflowError` in the firing loop."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return LAST_INSTANT
 
 
 def require_aware(value: object, field: str) -> datetime:

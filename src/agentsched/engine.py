@@ -24,7 +24,7 @@ from functools import partial
 
 import attrs
 
-from ._datetimes import format_instant
+from ._datetimes import format_instant, later
 from ._log import fields, log
 from ._validate import check_duration
 from .errors import StoreError
@@ -143,7 +143,7 @@ class Engine:
                 now,
                 lambda s, a: plan_claim(s, a, now, new_run_id),
                 limit=limit,
-                lease_until=now + self.lease,
+                lease_until=later(now, self.lease),
             )
             if not claims:  # a short batch may just mean refusals; stop when none is left
                 return written
@@ -197,7 +197,7 @@ class Engine:
             scheduled_for=now,
             started_at=now,
         )
-        self.store.add_run(run, lease_until=now + self.lease)
+        self.store.add_run(run, lease_until=later(now, self.lease))
         return self._start((schedule, run)) or run
 
     # -- running -------------------------------------------------------------
@@ -213,7 +213,7 @@ class Engine:
         context = RunContext(schedule, run.id, run.scheduled_for, run.attempt, CancelSignal())
         started = run.started_at
         deadline = (
-            started + schedule.timeout
+            later(started, schedule.timeout)
             if started is not None and schedule.timeout is not None
             else None
         )
@@ -311,12 +311,12 @@ class Engine:
             ):
                 return
             ids = list(self._in_flight)
-        self.store.renew_leases(ids, now + self.lease)
+        self.store.renew_leases(ids, later(now, self.lease))
         with self._lock:
             self._leased_from = now
 
     def _renew_at(self, leased_from: datetime) -> datetime:
-        return leased_from + self.lease / 3
+        return later(leased_from, self.lease / 3)
 
     def _expire(self, now: datetime) -> None:
         """Fail every in-flight run past its deadline; it keeps its slot until it returns."""
@@ -383,8 +383,8 @@ class Engine:
         renewal, soon after failures (backing off), and at least every `MAX_SLEEP`
         (other processes write too)."""
         if failures:
-            return now + timedelta(seconds=backoff_seconds(failures))
-        wakes = [now + MAX_SLEEP]
+            return later(now, timedelta(seconds=backoff_seconds(failures)))
+        wakes = [later(now, MAX_SLEEP)]
         with self._lock:
             if self._in_flight:
                 leased_from = self._leased_from
@@ -398,7 +398,7 @@ class Engine:
             due = self.store.next_due_at()
         except Exception:
             log.exception("could not read the next due time; retrying")
-            return now + timedelta(seconds=1)
+            return later(now, timedelta(seconds=1))
         if due is not None:
             wakes.append(due)
         return min(wakes)
@@ -477,7 +477,7 @@ class Engine:
         once: a finish that already landed changes nothing the second time. A run they
         unblock is leased for `lease` from the latest of those times."""
         finishing = [item for item, _ in items]
-        lease_until = max(finished_at for _, finished_at in items) + self.lease
+        lease_until = later(max(finished_at for _, finished_at in items), self.lease)
         try:
             return self.store.finish_runs(finishing, lease_until)
         except StoreError:
@@ -511,7 +511,7 @@ class Engine:
 
     def _release(self, run: Run, at: datetime) -> None:
         """The code of a run finished earlier (timed out) has left: free its slot."""
-        result = self.store.release_run(run.id, at, lease_until=at + self.lease)
+        result = self.store.release_run(run.id, at, lease_until=later(at, self.lease))
         if result is not None:
             self._follow_up(result)
 

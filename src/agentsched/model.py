@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._datetimes import format_instant, parse_instant, require_instant
+from ._datetimes import format_instant, later, parse_instant, require_instant
 from ._validate import check_duration, check_text, text_problem
 from .errors import ValidationError, shorten
 from .specs import SPEC_TYPES, Spec, spec_from_dict
@@ -48,6 +48,7 @@ MAX_TEXT = 20_000
 MAX_TRACEBACK = 16_384
 MAX_SCHEDULE_ID = 128
 MAX_ATTEMPTS = 100
+_MICROSECOND = timedelta(microseconds=1)
 _ID = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_SCHEDULE_ID}}}")
 
 
@@ -270,10 +271,12 @@ class Retry:
             )
 
     def delay(self, failed_attempt: int) -> timedelta:
-        """How long after attempt `failed_attempt` failed the next one starts."""
-        if failed_attempt > 40:  # 2**40 backoffs overflow anything; the cap applies anyway
-            return self.max_backoff
-        return min(self.backoff * (1 << (failed_attempt - 1)), self.max_backoff)
+        """How long after attempt `failed_attempt` failed the next one starts.
+
+        Doubled in whole microseconds, where a `timedelta` would overflow; past 64
+        doublings any non-zero backoff is beyond `max_backoff` (at most 366 days)."""
+        doubled = (self.backoff // _MICROSECOND) << min(max(failed_attempt - 1, 0), 64)
+        return timedelta(microseconds=min(doubled, self.max_backoff // _MICROSECOND))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -333,7 +336,7 @@ class PendingRetry:
 def jitter_offset(schedule_id: str, fire: datetime, jitter: timedelta) -> timedelta:
     """The deterministic delay in `[0, jitter)` of one fire: derived from the schedule id
     and the fire time, so every process computes the same one."""
-    micros = jitter // timedelta(microseconds=1)
+    micros = jitter // _MICROSECOND
     if micros <= 0:
         return timedelta(0)
     digest = hashlib.sha256(f"{schedule_id}\x00{format_instant(fire)}".encode()).digest()
@@ -436,7 +439,7 @@ class Schedule:
         fire (delayed by its jitter) or a pending retry, whichever comes first."""
         due = self.next_run_at
         if due is not None and self.jitter:
-            due = due + jitter_offset(self.id, due, self.jitter)
+            due = later(due, jitter_offset(self.id, due, self.jitter))
         if self.pending_retry is not None and (due is None or self.pending_retry.at < due):
             return self.pending_retry.at
         return due

@@ -14,6 +14,7 @@ from datetime import datetime
 import attrs
 
 from . import states
+from ._datetimes import later
 from .model import (
     Activity,
     Overlap,
@@ -62,7 +63,7 @@ def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], dateti
     while t is not None:
         if schedule.end_at is not None and t > schedule.end_at:
             return fires, None
-        if (t + jitter_offset(schedule.id, t, jitter) if jitter else t) > now:
+        if (later(t, jitter_offset(schedule.id, t, jitter)) if jitter else t) > now:
             return fires, t
         fires.append(t)
         t = schedule.schedule.next_after(t)
@@ -277,7 +278,7 @@ def apply_outcome(schedule: Schedule, run: Run, outcome: Outcome) -> Schedule:
             changes["previous_response_id"] = outcome.response_id
     elif _retries(schedule, run, outcome):
         assert schedule.retry is not None and run.scheduled_for is not None
-        at = now + schedule.retry.delay(run.attempt)
+        at = later(now, schedule.retry.delay(run.attempt))
         changes.update(
             last_error=outcome.error,
             pending_retry=PendingRetry(run.attempt + 1, run.scheduled_for, at),
