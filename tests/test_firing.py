@@ -89,6 +89,43 @@ def test_tick_with_an_explicit_now(make: Factory, clock: FakeClock) -> None:
     assert len(sched.tick(now=NINE)) == 1
 
 
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 1, 5, 9),  # naive
+        "2026-01-05T09:00:00Z",
+        NINE.timestamp(),
+        NINE.date(),
+        datetime(1969, 12, 31, 23, 59, tzinfo=UTC),
+        datetime.min.replace(tzinfo=UTC),
+        datetime.max.replace(tzinfo=timezone(-timedelta(hours=1))),  # 10000-01-01 in UTC
+    ],
+    ids=repr,
+)
+def test_tick_refuses_a_now_that_is_not_an_instant_and_fires_nothing(
+    make: Factory, clock: FakeClock, now: object
+) -> None:
+    sched = make(Recorder(), clock=clock)
+    s = daily(sched)
+    with pytest.raises(ValidationError) as info:
+        sched.tick(now=now)
+    assert info.value.field == "now" and "'now'" in str(info.value)
+    assert sched.get(s.id) == s and sched.runs(s.id) == []
+
+
+def test_tick_takes_any_aware_now_in_utc_up_to_the_last_instant(
+    make: Factory, clock: FakeClock
+) -> None:
+    sched = make(Recorder(), clock=clock)
+    s = daily(sched, end_at=NINE + timedelta(days=3))
+    tokyo = NINE.astimezone(timezone(timedelta(hours=9)))
+    (run,) = sched.tick(now=tokyo)
+    assert run.started_at == NINE and run.started_at.tzinfo is UTC
+    (last,) = sched.tick(now=datetime.max.replace(tzinfo=UTC))
+    assert last.status is RunStatus.MISSED and last.coalesced == 3
+    assert sched.get(s.id).status is Status.COMPLETED
+
+
 def test_catch_up_coalesces_recent_fires_and_records_older_ones_as_one_missed_run(
     make: Factory,
     clock: FakeClock,

@@ -43,7 +43,13 @@ def require_aware(value: object, field: str) -> datetime:
     """`value` as an aware UTC datetime; `ValidationError` naming `field` otherwise."""
     if not isinstance(value, datetime):
         raise ValidationError(field, f"{field!r} must be a datetime (got {shorten(value)})")
-    if value.tzinfo is None or value.utcoffset() is None:
+    try:
+        offset = value.utcoffset()
+    except (TypeError, ValueError):  # a tzinfo whose utcoffset is not a valid offset
+        raise ValidationError(
+            field, f"{field!r} has a time zone with no valid UTC offset (got {shorten(value)})"
+        ) from None
+    if offset is None:
         raise ValidationError(
             field, f"{field!r} must be timezone-aware (got naive {value.isoformat()})"
         )

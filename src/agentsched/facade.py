@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from . import states
+from ._datetimes import require_instant
 from ._validate import check_text
 from .clock import Clock, SystemClock
 from .engine import Engine, Launcher
@@ -473,6 +474,9 @@ class SchedulerBase:
     def tick(self, now: datetime | None = None) -> builtins.list[Run]:
         """Fire everything due at `now` (default: the clock's now); returns the runs written.
 
+        `now` must be an aware datetime in years 1970-9999 (`ValidationError` naming
+        `now` otherwise); it is taken in UTC.
+
         Also renews the leases of runs in flight here (when a third of a
         lease has gone since they were last renewed), fails those whose
         timeout has passed, and fails runs whose lease expired elsewhere
@@ -480,5 +484,6 @@ class SchedulerBase:
         `InlineExecutor` it returns after the handlers finished and their
         outcomes were stored, and the runs returned are in their final state.
         """
+        at = self.clock.now() if now is None else require_instant(now, "now")
         self.require_handler()
-        return self.engine.tick(now if now is not None else self.clock.now())
+        return self.engine.tick(at)
