@@ -8,6 +8,7 @@ import pickle
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +17,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentsched import Cron, Once, Overlap, Run, RunStatus, Schedule, Status, ValidationError
+from agentsched import (
+    Cron,
+    Once,
+    Overlap,
+    Retry,
+    Run,
+    RunStatus,
+    Schedule,
+    Status,
+    ValidationError,
+)
 from agentsched._datetimes import parse_instant
-from agentsched.model import replace, updater
+from agentsched.model import MAX_ATTEMPTS, MAX_COUNT, PendingRetry, replace, updater
 from agentsched.testing import schedules
 
 UTC = timezone.utc
@@ -304,3 +315,55 @@ def test_parsed_instants_are_exact_in_utc_and_shared(value: datetime) -> None:
         parse_instant("not " + text, "end_at")
     with pytest.raises(ValidationError, match="'end_at'"):
         parse_instant(text[:19], "end_at")  # no offset
+
+
+# -- whole numbers: what every store holds ------------------------------------------------
+
+# (record, field, lowest, highest)
+WHOLE_NUMBERS: list[tuple[type, str, int, int]] = [
+    (Schedule, "max_runs", 1, MAX_COUNT),
+    (Schedule, "pause_after_failures", 1, MAX_COUNT),
+    (Schedule, "run_count", 0, MAX_COUNT),
+    (Schedule, "failure_count", 0, MAX_COUNT),
+    (Schedule, "version", 1, MAX_COUNT),
+    (Run, "attempt", 1, MAX_ATTEMPTS),
+    (Run, "coalesced", 1, MAX_COUNT),
+    (Retry, "attempts", 1, MAX_ATTEMPTS),
+]
+_RECORDS: dict[type, Callable[..., Any]] = {
+    Schedule: make,
+    Run: partial(Run, id="run_1", schedule_id="sched_1", agent_id="a", status="running"),
+    Retry: Retry,
+}
+
+
+@pytest.mark.parametrize(("kind", "field", "low", "high"), WHOLE_NUMBERS)
+@given(
+    st.integers(max_value=-1).map(lambda below: ("below", below))
+    | st.integers(min_value=1).map(lambda above: ("above", above))
+)
+def test_whole_numbers_beyond_their_bounds_are_refused(
+    kind: type, field: str, low: int, high: int, beyond: tuple[str, int]
+) -> None:
+    side, distance = beyond
+    value = low + distance if side == "below" else high + distance
+    label = f"retry.{field}" if kind is Retry else field
+    with pytest.raises(ValidationError) as info:
+        _RECORDS[kind](**{field: value})
+    assert info.value.field == label
+    with pytest.raises(ValidationError) as info:
+        kind.from_dict({**_RECORDS[kind]().to_dict(), field: value})
+    assert info.value.field == label
+    for edge in (low, high):
+        record = _RECORDS[kind](**{field: edge})
+        assert kind.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+
+
+def test_a_pending_retry_attempt_is_bounded_like_a_runs() -> None:
+    for attempt in (1, MAX_ATTEMPTS + 1, True):
+        with pytest.raises(ValidationError) as info:
+            PendingRetry(attempt, T, T)  # type: ignore[arg-type]
+        assert info.value.field == "pending_retry.attempt"
+    with pytest.raises(ValidationError) as info:
+        make(pending_retry={"attempt": 10**40, "scheduled_for": "2026-01-01T00:00:00Z", "at": T})
+    assert info.value.field == "pending_retry.attempt"

@@ -32,6 +32,7 @@ __all__ = [
     "RunTrigger",
     "Schedule",
     "Status",
+    "check_count",
     "check_schedule_id",
     "jitter_offset",
     "replace",
@@ -48,6 +49,9 @@ MAX_TEXT = 20_000
 MAX_TRACEBACK = 16_384
 MAX_SCHEDULE_ID = 128
 MAX_ATTEMPTS = 100
+MAX_COUNT = 2**63 - 1
+"""The largest whole number a record holds (a count, a limit, a version): what every store
+keeps exactly, SQLite's and PostgreSQL's 64-bit integers being the narrowest."""
 _MICROSECOND = timedelta(microseconds=1)
 _ID = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_SCHEDULE_ID}}}")
 
@@ -117,14 +121,22 @@ def _text(
     return check
 
 
-def _count(field: str, low: int, optional: bool = False) -> Callable[[Any, Any, Any], None]:
+def check_count(field: str, value: object, low: int, high: int = MAX_COUNT) -> int:
+    """`value` if it is a whole number (not a bool) from `low` to `high`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        most = "2**63 - 1" if high == MAX_COUNT else high
+        raise ValidationError(
+            field, f"{field!r} must be a whole number from {low} to {most} (got {shorten(value)})"
+        )
+    return value
+
+
+def _count(
+    field: str, low: int, optional: bool = False, high: int = MAX_COUNT
+) -> Callable[[Any, Any, Any], None]:
     def check(_: object, __: object, value: object) -> None:
-        if value is None and optional:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValidationError(
-                field, f"{field!r} must be a whole number >= {low} (got {shorten(value)})"
-            )
+        if value is not None or not optional:
+            check_count(field, value, low, high)
 
     return check
 
@@ -233,14 +245,6 @@ def _object_tag(expected: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
-def _check_attempts(_: object, __: object, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPTS:
-        raise ValidationError(
-            "retry.attempts",
-            f"'retry.attempts' must be a whole number 1-{MAX_ATTEMPTS} (got {shorten(value)})",
-        )
-
-
 def _check_backoff(field: str) -> Callable[[Any, Any, Any], None]:
     def check(_: object, __: object, value: object) -> None:
         check_duration(field, value, timedelta(0))
@@ -254,7 +258,7 @@ class Retry:
     included), each a new run with the same `scheduled_for`, after `backoff` doubling
     per attempt up to `max_backoff`."""
 
-    attempts: int = attrs.field(default=3, validator=_check_attempts)
+    attempts: int = attrs.field(default=3, validator=_count("retry.attempts", 1, high=MAX_ATTEMPTS))
     backoff: timedelta = attrs.field(
         default=timedelta(seconds=30), validator=_check_backoff("retry.backoff")
     )
@@ -304,9 +308,14 @@ class Retry:
 class PendingRetry:
     """A retry waiting for its time: the next attempt of the fire at `scheduled_for`."""
 
-    attempt: int
-    scheduled_for: datetime
-    at: datetime
+    attempt: int = attrs.field(validator=_count("pending_retry.attempt", 2, high=MAX_ATTEMPTS))
+    scheduled_for: datetime = attrs.field(
+        validator=_aware("pending_retry.scheduled_for", optional=False)
+    )
+    at: datetime = attrs.field(validator=_aware("pending_retry.at", optional=False))
+
+    def __attrs_post_init__(self) -> None:
+        _in_utc(self, ("scheduled_for", "at"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -321,11 +330,7 @@ class PendingRetry:
             raise ValidationError(
                 "pending_retry", f"'pending_retry' must be an object (got {shorten(data)})"
             )
-        attempt = data.get("attempt")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 2:
-            raise ValidationError(
-                "pending_retry", f"'pending_retry.attempt' must be >= 2 (got {shorten(attempt)})"
-            )
+        attempt: Any = data.get("attempt")  # the constructor checks it
         return cls(
             attempt,
             parse_instant(data.get("scheduled_for"), "pending_retry.scheduled_for"),
@@ -532,7 +537,7 @@ class Run:
     scheduled_for: datetime | None = attrs.field(default=None, validator=_aware("scheduled_for"))
     started_at: datetime | None = attrs.field(default=None, validator=_aware("started_at"))
     finished_at: datetime | None = attrs.field(default=None, validator=_aware("finished_at"))
-    attempt: int = attrs.field(default=1, validator=_count("attempt", 1))
+    attempt: int = attrs.field(default=1, validator=_count("attempt", 1, high=MAX_ATTEMPTS))
     coalesced: int = attrs.field(default=1, validator=_count("coalesced", 1))
     response_id: str | None = attrs.field(
         default=None, validator=_text("response_id", 1, MAX_ID, True)

@@ -14,8 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ..errors import ValidationError, shorten
-from ..model import Activity, Run, Schedule, Status
+from ..model import Activity, Run, Schedule, Status, check_count
 
 __all__ = [
     "DEFAULT_KEEP_RUNS",
@@ -31,12 +30,8 @@ DEFAULT_KEEP_RUNS = 1000
 
 
 def check_keep_runs(value: object) -> int | None:
-    """A store's `keep_runs`: a whole number >= 1, or None to keep every run."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValidationError(
-            "keep_runs", f"'keep_runs' must be a whole number >= 1 or None (got {shorten(value)})"
-        )
-    return value
+    """A store's `keep_runs`: a whole number from 1 to 2**63 - 1, or None to keep every run."""
+    return None if value is None else check_count("keep_runs", value, 1)
 
 
 Claim = tuple[Schedule, list[Run]]
