@@ -8,6 +8,7 @@ spec decoders that must never raise anything but `ValidationError`.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
+from hostile import hostile
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +29,7 @@ from agentsched import (
     Interval,
     MemoryStore,
     Once,
+    Retry,
     RRule,
     Run,
     RunContext,
@@ -37,7 +41,9 @@ from agentsched import (
     ValidationError,
 )
 from agentsched.cli import main
+from agentsched.errors import MAX_MESSAGE
 from agentsched.specs import spec_from_dict
+from agentsched.states import UPDATABLE
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 
@@ -405,3 +411,65 @@ def test_nan_and_infinite_durations_are_refused() -> None:
         with pytest.raises(ValidationError) as info:
             Schedule.from_dict({**_SCHEDULE_DICT, "timeout": value})
         assert info.value.field == "timeout"
+
+
+# -- hostile values, in every keyword and every record field ---------------------------
+
+
+def _refused(call: Callable[[], object], field: str) -> None:
+    """`call` raises a `ValidationError` naming `field` (or a part of it) briefly."""
+    with pytest.raises(ValidationError) as info:
+        call()
+    assert info.value.field == field or info.value.field.startswith(f"{field}.")
+    assert len(str(info.value)) <= MAX_MESSAGE
+
+
+_KEYWORDS = {
+    "create": sorted(inspect.signature(Scheduler.create).parameters.keys() - {"self"}),
+    "ensure": sorted(inspect.signature(Scheduler.ensure).parameters.keys() - {"self"}),
+    "update": sorted(UPDATABLE),
+}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@given(st.data())
+def test_every_scheduler_keyword_refuses_hostile_values_briefly(
+    kind: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    store: Store = (
+        MemoryStore() if kind == "memory" else SQLiteStore(tmp_path_factory.mktemp("h") / "s.db")
+    )
+    try:
+        sched = _scheduler(store)
+        kept = sched.create(**GOOD, id="kept")
+        method = data.draw(st.sampled_from(sorted(_KEYWORDS)))
+        keyword = data.draw(st.sampled_from(_KEYWORDS[method]))
+        bad = {keyword: data.draw(hostile(keyword)).value}
+        if method == "update":
+            _refused(lambda: sched.update(kept.id, **bad), keyword)
+        else:
+            given_id = {"id": "new"} if method == "ensure" else {}
+            _refused(lambda: getattr(sched, method)(**{**GOOD, **given_id, **bad}), keyword)
+        assert _snapshot(sched) == [kept.to_dict()]
+    finally:
+        store.close()
+
+
+_GOOD_RECORDS: dict[type, dict[str, Any]] = {
+    Schedule: {"id": "s", "agent_id": "a", "schedule": Cron("0 9 * * *"), "input": "go"}
+    | {"created_at": T0, "updated_at": T0},
+    Run: {"id": "r", "schedule_id": "s", "agent_id": "a", "status": RunStatus.RUNNING},
+    Retry: {},
+}
+
+
+@given(st.data())
+def test_every_record_field_refuses_hostile_values_briefly(data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(list(_GOOD_RECORDS)))
+    field = data.draw(st.sampled_from([f.name for f in attrs.fields(kind)]))
+    value = data.draw(hostile(field)).value
+    good = _GOOD_RECORDS[kind]
+    label = f"retry.{field}" if kind is Retry else field
+    _refused(lambda: kind(**{**good, field: value}), label)
+    as_dict = kind(**good).to_dict()
+    _refused(lambda: kind.from_dict({**as_dict, field: value}), label)

@@ -29,6 +29,7 @@ from agentsched import (
     ValidationError,
 )
 from agentsched._datetimes import parse_instant
+from agentsched.errors import MAX_MESSAGE
 from agentsched.model import MAX_ATTEMPTS, MAX_COUNT, PendingRetry, replace, updater
 from agentsched.testing import schedules
 
@@ -350,7 +351,7 @@ def test_whole_numbers_beyond_their_bounds_are_refused(
     label = f"retry.{field}" if kind is Retry else field
     with pytest.raises(ValidationError) as info:
         _RECORDS[kind](**{field: value})
-    assert info.value.field == label
+    assert info.value.field == label and len(str(info.value)) <= MAX_MESSAGE
     with pytest.raises(ValidationError) as info:
         kind.from_dict({**_RECORDS[kind]().to_dict(), field: value})
     assert info.value.field == label

@@ -234,6 +234,7 @@ def test_conflicts_that_never_settle_surface(sched: Scheduler) -> None:
         sched.pause(s.id)
 
 
-def test_non_string_ids_are_not_found(sched: Scheduler) -> None:
-    with pytest.raises(ScheduleNotFound):
+def test_non_string_ids_are_validation_errors(sched: Scheduler) -> None:
+    with pytest.raises(ValidationError) as info:
         sched.get(42)  # type: ignore[arg-type]
+    assert info.value.field == "id"

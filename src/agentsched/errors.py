@@ -15,7 +15,10 @@ also from the builtin exception that fits, so callers can catch either::
 
 from __future__ import annotations
 
+import reprlib
+
 __all__ = [
+    "MAX_MESSAGE",
     "AgentschedError",
     "ConflictError",
     "InvalidCronExpression",
@@ -27,14 +30,56 @@ __all__ = [
     "shorten",
 ]
 
+MAX_MESSAGE = 500
 _ECHO_LIMIT = 60
+_BIG_INT_BITS = 1024  # past this, an int is summarised: int -> str refuses 4,300+ digits
+
+
+class _Echo(reprlib.Repr):
+    """`reprlib`'s bounded repr (a few levels, a few items, the start of a string), with
+    its per-type methods used only for the exact builtin types: a subclass, or a class
+    that merely shares a builtin's name, goes through its own `repr`, whose failure
+    `reprlib` catches."""
+
+    _BUILTINS = frozenset({str, bytes, int, list, tuple, dict, set, frozenset})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdict = 4
+        self.maxstring = self.maxlong = self.maxother = _ECHO_LIMIT
+
+    def repr1(self, x: object, level: int) -> str:
+        if type(x) in self._BUILTINS:
+            return super().repr1(x, level)
+        return self.repr_instance(x, level)
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > _BIG_INT_BITS:
+            return f"<an int of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return self.repr_instance(x[: self.maxstring], level)
+
+
+_ECHO = _Echo()
+_LITERALS = (str, bytes, int, float, bool, type(None))
 
 
 def shorten(value: object, limit: int = _ECHO_LIMIT) -> str:
-    """`repr(value)` cut to `limit` characters, for echoing bad input in messages."""
-    text = repr(value)
+    """A summary of `value` for echoing bad input in messages, at most about `limit`
+    characters whatever the value: its type (unless its repr shows it) and a repr cut
+    short, a few levels and items deep (a deeply nested list cannot recurse), with
+    the length of a long string."""
+    text = _ECHO.repr(value)
     if len(text) > limit:
-        return f"{text[: limit - 3]}..."
+        text = f"{text[: limit - 3]}..."
+    kind = type(value)
+    if kind not in _LITERALS and not text.lstrip("<").startswith(kind.__name__):
+        text = f"{kind.__name__} {text}"
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        text = f"{text} ({len(value)} {'characters' if isinstance(value, str) else 'bytes'})"
     return text
 
 
@@ -45,12 +90,15 @@ class AgentschedError(Exception):
 class ValidationError(AgentschedError, ValueError):
     """Input that agentsched refuses; `field` names the offending field.
 
-    Nothing is stored when this is raised.
+    Nothing is stored when this is raised. The message is at most `MAX_MESSAGE`
+    characters, however large the bad value (or the unknown field's name).
     """
 
     def __init__(self, field: str, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = f"{message[: MAX_MESSAGE - 3]}..."
         super().__init__(message)
-        self.field = field
+        self.field = field[:MAX_MESSAGE]
 
 
 class InvalidCronExpression(ValidationError):

@@ -29,7 +29,7 @@ from .errors import AgentschedError, ConflictError, ScheduleNotFound, Validation
 from .events import Deliver, Event, EventHub
 from .handlers import Handler, RunWrapper, wrap_handler
 from .ids import new_id
-from .model import MAX_ID, Overlap, Retry, Run, Schedule, Status, check_schedule_id
+from .model import MAX_ID, Overlap, Retry, Run, Schedule, Status, check_schedule_id, to_status
 from .specs import SPEC_TYPES, Spec, spec_from_dict
 from .stores.base import Store
 from .stores.memory import MemoryStore
@@ -181,9 +181,7 @@ class SchedulerBase:
         self, schedule_id: str, owner: str | None = None, include_deleted: bool = False
     ) -> Schedule:
         """The schedule, or `ScheduleNotFound` (deleted ones only with `include_deleted`)."""
-        if not isinstance(schedule_id, str):
-            raise ScheduleNotFound(str(schedule_id))
-        _check_key("id", schedule_id)
+        check_text("id", schedule_id, 0, MAX_ID)
         _check_key("owner", owner)
         schedule = self.store.get(schedule_id)
         if (
@@ -213,16 +211,7 @@ class SchedulerBase:
         _check_key("agent_id", agent_id)
         _check_key("owner", owner)
         _check_key("after", after)
-        wanted: Status | None = None
-        if status is not None:
-            try:
-                wanted = Status(status)
-            except ValueError:
-                raise ValidationError(
-                    "status",
-                    f"'status' must be one of {', '.join(s.value for s in Status)} "
-                    f"(got {shorten(status)})",
-                ) from None
+        wanted = None if status is None else to_status(status)
         if after is not None:
             cursor = self.store.get(after)
             if cursor is None or (owner is not None and cursor.owner != owner):

@@ -36,6 +36,7 @@ __all__ = [
     "check_schedule_id",
     "jitter_offset",
     "replace",
+    "to_status",
     "updater",
 ]
 
@@ -101,13 +102,13 @@ E = TypeVar("E", bound=_StrEnum)
 def _to_enum(kind: type[E], field: str, value: object) -> E:
     if value.__class__ is kind:
         return value
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)
-        raise ValidationError(
-            field, f"{field!r} must be one of {allowed} (got {shorten(value)})"
-        ) from None
+    if isinstance(value, str):  # else `kind(value)` puts the whole repr in its message
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(m.value for m in kind)
+    raise ValidationError(field, f"{field!r} must be one of {allowed} (got {shorten(value)})")
 
 
 def _text(
@@ -149,7 +150,8 @@ def _aware(field: str, optional: bool = True) -> Callable[[Any, Any, Any], None]
     return check
 
 
-def _to_status(value: Any) -> Status:
+def to_status(value: Any) -> Status:
+    """A schedule status from itself or its name; `ValidationError` naming `status`."""
     return _to_enum(Status, "status", value)
 
 
@@ -391,7 +393,7 @@ class Schedule:
     agent_id: str = attrs.field(validator=_text("agent_id", 1, MAX_ID))
     owner: str | None = attrs.field(default=None, validator=_text("owner", 1, MAX_ID, True))
     name: str | None = attrs.field(default=None, validator=_text("name", 1, MAX_NAME, True))
-    status: Status = attrs.field(default=Status.ACTIVE, converter=_to_status)
+    status: Status = attrs.field(default=Status.ACTIVE, converter=to_status)
     schedule: Spec = attrs.field(validator=_check_spec)
     input: str = attrs.field(validator=_text("input", 1, MAX_INPUT))
     conversation: str | None = attrs.field(
