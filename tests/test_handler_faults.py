@@ -6,6 +6,7 @@ lives on, and no SKIP schedule ever runs twice at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 from drivers import Factory
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentsched import (
     AgentschedError,
@@ -22,11 +25,16 @@ from agentsched import (
     Cron,
     InlineExecutor,
     Overlap,
+    Run,
     RunContext,
     RunStatus,
+    Schedule,
     Scheduler,
     Status,
 )
+from agentsched._validate import clean_text
+from agentsched.handlers import error_line
+from agentsched.model import MAX_ERROR
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -295,3 +303,63 @@ def test_a_timed_out_run_whose_scheduler_died_frees_its_slot_at_lease_expiry(
     release.set()
     doomed.stop(wait=True)  # its handler returns and frees a slot no longer held
     assert survivor.get(s.id).status is Status.ACTIVE
+
+
+# -- the error of a run: one line ---------------------------------------------------------
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_messages = st.text(st.characters(codec="utf-8") | st.sampled_from([*_LINE_BREAKS, "\x00"]))
+
+
+def _failed_run(error: BaseException) -> tuple[Run, Schedule]:
+    def handler(ctx: RunContext) -> None:
+        raise error
+
+    sched = Scheduler(handler=handler, executor=InlineExecutor(), clock=FakeClock(T0))
+    made = sched.create(agent_id="a", schedule=Cron("0 9 * * *"), input="go")
+    (run,) = sched.tick(now=NINE)
+    return run, sched.get(made.id)
+
+
+@given(_messages | st.text(min_size=MAX_ERROR, max_size=3 * MAX_ERROR))
+def test_a_handler_exception_is_one_line_in_error_and_whole_in_traceback(message: str) -> None:
+    run, schedule = _failed_run(ValueError(message))
+    assert run.status is RunStatus.FAILED and schedule.last_error == run.error
+    assert run.error is not None and len(run.error) <= MAX_ERROR
+    assert len(run.error.splitlines()) == 1 and "\x00" not in run.error
+    lines = [line.strip() for line in clean_text(message).splitlines() if line.strip()]
+    shown = f"ValueError: {lines[0]}" if lines else "ValueError"
+    cut = len(lines) > 1 or len(shown) > MAX_ERROR
+    assert run.error == (f"{shown[: MAX_ERROR - 2]} …" if cut else shown)
+    assert run.traceback is not None and run.traceback.startswith("Traceback")
+    if len(message) < 1000:
+        assert clean_text(message).strip() in run.traceback
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ValueError("first\nsecond"), "ValueError: first …"),
+        (ValueError("\n\n  first  \r\n"), "ValueError: first"),
+        (KeyError("missing"), "KeyError: 'missing'"),
+        (ValueError(), "ValueError"),
+        (json.JSONDecodeError("bad\njson", "{", 0), "json.decoder.JSONDecodeError: bad …"),
+        (Unprintable(), "test_handler_faults.Unprintable: <exception str() failed>"),
+    ],
+)
+def test_errors_read_as_one_line(error: Exception, expected: str) -> None:
+    run, _ = _failed_run(error)
+    assert run.error == expected
+
+
+@given(_messages)
+def test_error_line_keeps_the_first_line_of_any_text(text: str) -> None:
+    line = error_line(text)
+    assert len(line.splitlines()) <= 1 and len(line) <= MAX_ERROR
+    assert clean_text(text).strip().startswith(line.removesuffix(" …"))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import re
 import threading
 import traceback
 from collections.abc import Callable, Coroutine
@@ -24,7 +25,7 @@ import attrs
 from ._validate import clean_text, text_problem
 from .errors import shorten
 from .executors.inline import InlineExecutor
-from .model import MAX_ID, MAX_TEXT, MAX_TRACEBACK, Schedule
+from .model import MAX_ERROR, MAX_ID, MAX_TEXT, MAX_TRACEBACK, Schedule
 from .planning import Outcome
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RunResult",
     "RunWrapper",
     "describe_error",
+    "error_line",
     "failure_of",
     "format_traceback",
     "is_async",
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 _TRUNCATED = "... [truncated]"
+_MORE = " …"
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # str.splitlines' breaks
 _CUT = "[... earlier lines cut]\n"
 
 
@@ -153,10 +157,39 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - len(_TRUNCATED)] + _TRUNCATED
 
 
+def _first_line(text: str) -> tuple[str, bool]:
+    """The first non-blank line of `text`, made storable, and whether more follows."""
+    text = clean_text(text).strip()
+    found = _LINE_BREAK.search(text)
+    return (text, False) if found is None else (text[: found.start()].rstrip(), True)
+
+
+def _one_line(line: str, more: bool) -> str:
+    """`line` cut to `MAX_ERROR` characters, marked " …" when anything was left out."""
+    if not more and len(line) <= MAX_ERROR:
+        return line
+    return line[: MAX_ERROR - len(_MORE)] + _MORE
+
+
+def error_line(text: str) -> str:
+    """`text` as `Run.error` and `last_error` hold it: one line (its first non-blank
+    one) of at most `MAX_ERROR` characters, ending " …" when anything was left out."""
+    return _one_line(*_first_line(text))
+
+
 def describe_error(exc: BaseException) -> str:
-    """One line for `last_error`: the exception type and message, clipped."""
-    lines = traceback.format_exception_only(type(exc), exc)
-    return _clip(lines[-1].strip() if lines else type(exc).__name__)
+    """The exception as one line for `Run.error` (its traceback keeps the rest): the
+    type as a traceback names it and the message's first line, `KeyError: 'missing'`."""
+    kind = type(exc)
+    name = kind.__qualname__
+    if kind.__module__ not in ("builtins", "__main__"):
+        name = f"{kind.__module__}.{name}"
+    try:
+        message = str(exc)
+    except Exception:  # as `traceback` says of an exception that cannot be shown
+        message = "<exception str() failed>"
+    line, more = _first_line(message)
+    return _one_line(f"{name}: {line}" if line else name, more)
 
 
 def format_traceback(exc: BaseException) -> str:
@@ -228,7 +261,7 @@ def no_handler(agent_id: str, at: datetime) -> Outcome:
 def not_started(error: str, at: datetime) -> Outcome:
     """A run whose handler never started (no handler, executor shut down): recorded
     failed, but not counted against the agent's `failure_count`."""
-    return Outcome(False, at, error=error, counts=False)
+    return Outcome(False, at, error=error_line(error), counts=False)
 
 
 def _escaped(exc: BaseException, at: datetime) -> Outcome:
@@ -236,7 +269,7 @@ def _escaped(exc: BaseException, at: datetime) -> Outcome:
     return Outcome(
         False,
         at,
-        error=f"handler raised {describe_error(exc)}",
+        error=error_line(f"handler raised {describe_error(exc)}"),
         traceback=format_traceback(exc),
     )
 

@@ -47,6 +47,7 @@ MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
 MAX_ID = 256
 MAX_TEXT = 20_000
+MAX_ERROR = 1000  # what agentsched writes to `Run.error` and `last_error`: one line
 MAX_TRACEBACK = 16_384
 MAX_SCHEDULE_ID = 128
 MAX_ATTEMPTS = 100
