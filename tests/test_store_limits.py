@@ -7,12 +7,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pg_server
 import pytest
 
 from agentsched import (
+    ConflictError,
     Cron,
     MemoryStore,
+    Once,
     Retry,
     Run,
     RunStatus,
@@ -39,6 +42,14 @@ def _open(kind: str, directory: Path, **options: Any) -> Store:
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made = _open(request.param, tmp_path)
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A store with `add_many`, which adds schedules in one transaction."""
     made = _open(request.param, tmp_path)
     yield made
     made.close()
@@ -86,6 +97,34 @@ def test_every_whole_number_and_instant_at_its_limit_is_stored_exactly(store: St
     store.add_run(run, lease_until=LAST_INSTANT)
     assert store.get_run(run.id) == run
     assert store.expired_runs(LAST_INSTANT) == []
+
+
+def test_a_taken_id_is_named(store: Store) -> None:
+    store.add(_schedule())
+    deleted = attrs.evolve(_schedule("gone"), status="deleted", deleted_at=T0, next_run_at=None)
+    store.add(deleted)
+    for taken in ("daily-summary", "gone"):
+        with pytest.raises(ConflictError) as info:
+            store.add(_schedule(taken, schedule=Once(T0)))
+        assert str(info.value) == f"a schedule with id {taken!r} exists already"
+    assert store.get("daily-summary") == _schedule()
+
+
+@pytest.mark.parametrize(
+    ("batch", "taken"),
+    [
+        (["fresh-1", "daily-summary", "fresh-2"], "daily-summary"),
+        (["fresh-1", "fresh-2", "fresh-1"], "fresh-1"),
+    ],
+)
+def test_a_batch_with_a_taken_id_names_it_and_adds_none(
+    sql_store: Any, batch: list[str], taken: str
+) -> None:
+    sql_store.add(_schedule())
+    with pytest.raises(ConflictError) as info:
+        sql_store.add_many([_schedule(schedule_id) for schedule_id in batch])
+    assert str(info.value) == f"a schedule with id {taken!r} exists already"
+    assert [s.id for s in sql_store.list()] == ["daily-summary"]
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])

@@ -8,13 +8,14 @@ validation and state transitions happen above, in pure code.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ..model import Activity, Run, Schedule, Status, check_count
+from ..errors import ConflictError, shorten
+from ..model import MAX_SCHEDULE_ID, Activity, Run, Schedule, Status, check_count
 
 __all__ = [
     "DEFAULT_KEEP_RUNS",
@@ -24,6 +25,8 @@ __all__ = [
     "Finishing",
     "Store",
     "check_keep_runs",
+    "id_taken",
+    "schedule_exists",
 ]
 
 DEFAULT_KEEP_RUNS = 1000
@@ -32,6 +35,24 @@ DEFAULT_KEEP_RUNS = 1000
 def check_keep_runs(value: object) -> int | None:
     """A store's `keep_runs`: a whole number from 1 to 2**63 - 1, or None to keep every run."""
     return None if value is None else check_count("keep_runs", value, 1)
+
+
+def id_taken(ids: Sequence[str], stored: Collection[str]) -> ConflictError:
+    """The `ConflictError` of adding schedules with `ids` when one of them clashed: naming
+    the first that is repeated among them or in `stored` (those of them the store holds)."""
+    seen: set[str] = set()
+    for schedule_id in ids:
+        if schedule_id in seen or schedule_id in stored:
+            return schedule_exists(schedule_id)
+        seen.add(schedule_id)
+    return ConflictError("a schedule with one of these ids exists already")
+
+
+def schedule_exists(schedule_id: str) -> ConflictError:
+    """The `ConflictError` of adding a schedule whose id is taken (even by a deleted one)."""
+    return ConflictError(
+        f"a schedule with id {shorten(schedule_id, MAX_SCHEDULE_ID + 2)} exists already"
+    )
 
 
 Claim = tuple[Schedule, list[Run]]

@@ -24,7 +24,15 @@ from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
 from ._finish import fold
 from ._watchers import Watchers
-from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
+from .base import (
+    DEFAULT_KEEP_RUNS,
+    Claim,
+    ClaimPlan,
+    Finish,
+    Finishing,
+    check_keep_runs,
+    schedule_exists,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -150,7 +158,7 @@ class MemoryStore:
     def add(self, schedule: Schedule) -> None:
         with self._lock:
             if schedule.id in self._schedules:
-                raise ConflictError(f"schedule {shorten(schedule.id)} exists already")
+                raise schedule_exists(schedule.id)
             self._schedules[schedule.id] = schedule
             self._index(schedule)
         self._watchers.notify()

@@ -59,7 +59,16 @@ from ._pg_connect import Cursor, Database, compare_clocks
 from ._pg_listen import Watch
 from ._pg_schema import SCHEMA_VERSION, check_schema_name, existing_version, migrate
 from ._rows import DecodeCache, decode, list_schedules, to_json
-from .base import DEFAULT_KEEP_RUNS, Claim, ClaimPlan, Finish, Finishing, check_keep_runs
+from .base import (
+    DEFAULT_KEEP_RUNS,
+    Claim,
+    ClaimPlan,
+    Finish,
+    Finishing,
+    check_keep_runs,
+    id_taken,
+    schedule_exists,
+)
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
@@ -69,6 +78,10 @@ _IDLE = Activity()
 
 _Planned = tuple[Schedule, Schedule, "builtins.list[Run]"]
 """A claim as planned: the schedule as read, its replacement, the runs to insert."""
+
+
+class _IdTaken(Exception):
+    """A new schedule's id clashed inside a transaction, which raising it rolls back."""
 
 
 @attrs.define
@@ -171,23 +184,30 @@ class PostgresStore:
                     self._schedule_row(schedule),
                 )
             except UniqueViolation:
-                raise ConflictError(f"schedule {shorten(schedule.id)} exists already") from None
+                raise schedule_exists(schedule.id) from None
             self._notify(cur)
         self._watch.notify()
 
     def add_many(self, schedules: Sequence[Schedule]) -> None:
         """Insert many new schedules in one transaction (all or none), by COPY."""
-        with self._db.transaction("add schedules") as cur:
-            try:
-                with cur.copy(
-                    f"COPY {self._s} (owner, agent_id, sort_name, status, due, version, body, id) "
-                    "FROM STDIN"
-                ) as copy:
-                    for schedule in schedules:
-                        copy.write_row(self._schedule_row(schedule))
-            except UniqueViolation:
-                raise ConflictError("a schedule with one of these ids exists already") from None
-            self._notify(cur)
+        try:
+            with self._db.transaction("add schedules") as cur:
+                try:
+                    with cur.copy(
+                        f"COPY {self._s} (owner, agent_id, sort_name, status, due, version, "
+                        "body, id) FROM STDIN"
+                    ) as copy:
+                        for schedule in schedules:
+                            copy.write_row(self._schedule_row(schedule))
+                except UniqueViolation:
+                    raise _IdTaken from None  # rolls the transaction back
+                self._notify(cur)
+        except _IdTaken:
+            # COPY does not say which row clashed; rolled back, the stored ids do (a
+            # schedule is never removed, and a clashing write had committed)
+            ids = [schedule.id for schedule in schedules]
+            stored = self._db.read(f"SELECT id FROM {self._s} WHERE id = ANY(%s)", (ids,))
+            raise id_taken(ids, {row[0] for row in stored}) from None
         self._watch.notify()
 
     def get(self, schedule_id: str) -> Schedule | None:

@@ -43,7 +43,7 @@ from ._checkpoint import BACKSTOP_PAGES, Checkpointer
 from ._finish import fold, start_oldest
 from ._rows import DecodeCache, decode, list_schedules, to_json
 from ._watchers import Watchers
-from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs
+from .base import Claim, ClaimPlan, Finish, Finishing, check_keep_runs, schedule_exists
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -493,6 +493,7 @@ class SQLiteStore:
     def add_many(self, schedules: Sequence[Schedule]) -> None:
         """Insert many new schedules in one transaction (all or none)."""
         with self._write() as db:
+            before = db.total_changes
             try:
                 db.executemany(
                     "INSERT INTO schedules (owner, agent_id, sort_name, status, next_run_at, "
@@ -500,7 +501,10 @@ class SQLiteStore:
                     [self._schedule_row(s) for s in schedules],
                 )
             except sqlite3.IntegrityError:
-                raise ConflictError("a schedule with one of these ids exists already") from None
+                # the id is the one constraint a valid schedule can break; the rows before
+                # the one that broke it went in, one change each
+                clash = schedules[db.total_changes - before]
+                raise schedule_exists(clash.id) from None
         self._watchers.notify()
 
     def get(self, schedule_id: str) -> Schedule | None:
