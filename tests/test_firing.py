@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -552,6 +553,16 @@ def test_background_loop_wakes_for_a_new_schedule_and_for_trigger(make: Factory)
     sched.trigger(other.id)
     assert fired.wait_for(2)[1].schedule.id == other.id
     sched.stop()
+
+
+@pytest.mark.parametrize("timeout", [-1, math.nan, math.inf, 1e300, "5", True, timedelta(5)])
+def test_stop_refuses_a_timeout_no_thread_can_wait(make: Factory, timeout: object) -> None:
+    sched = make(Recorder(), executor=None)
+    sched.start()
+    with pytest.raises(ValidationError) as info:
+        sched.stop(timeout=timeout)
+    assert info.value.field == "timeout"
+    sched.stop(timeout=0)
 
 
 def test_start_and_stop_are_idempotent_and_start_again(make: Factory) -> None:

@@ -9,11 +9,19 @@ C-based tools truncate at. Durations are bounded so that no later arithmetic
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from .errors import ValidationError, shorten
 
-__all__ = ["MAX_DURATION", "check_duration", "check_text", "clean_text", "text_problem"]
+__all__ = [
+    "MAX_DURATION",
+    "check_duration",
+    "check_seconds",
+    "check_text",
+    "clean_text",
+    "text_problem",
+]
 
 MAX_DURATION = timedelta(days=366)
 
@@ -65,6 +73,24 @@ def check_duration(
             f"(got {_human(value)})",
         )
     return value
+
+
+def check_seconds(field: str, value: object) -> float | None:
+    """`value` if it is None or a number of seconds a thread can wait: 0 to
+    `threading.TIMEOUT_MAX` (past it, waiting raises `OverflowError`)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= threading.TIMEOUT_MAX
+    ):
+        raise ValidationError(
+            field,
+            f"{field!r} must be 0 to {threading.TIMEOUT_MAX:g} seconds, or None "
+            f"(got {shorten(value)})",
+        )
+    return float(value)
 
 
 def _human(delta: timedelta) -> str:

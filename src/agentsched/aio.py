@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._log import fields, log
+from ._validate import check_seconds
 from .clock import Clock
 from .engine import DEFAULT_LEASE, Launch
 from .errors import AgentschedError
@@ -271,6 +272,7 @@ class AsyncScheduler:
         """Stop claiming, set every running handler's cancel event, and (by default) wait
         for the handlers, at most `timeout` seconds, after which their tasks are
         cancelled. Called from inside a handler, it returns without waiting."""
+        timeout = check_seconds("timeout", timeout)
         current = asyncio.current_task()
         inside = current in self._tasks
         self._unwatch()

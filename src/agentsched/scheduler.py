@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from ._log import fields, log
+from ._validate import check_seconds
 from .clock import Clock
 from .engine import DEFAULT_LEASE, Launch
 from .errors import AgentschedError
@@ -187,6 +188,7 @@ class Scheduler(SchedulerBase):
         Called from inside a handler, it stops the scheduler and returns without
         waiting (for itself, or for handlers that may be waiting for it).
         """
+        timeout = check_seconds("timeout", timeout)
         inside = getattr(self._in_handler, "active", False)
         self._unwatch()
         self._stopping.set()
