@@ -3,8 +3,9 @@
 Every check raises `ValidationError` naming the field, so that bad input is
 refused before anything is stored. Text must survive every store: UTF-8
 encodable (no lone surrogates) and free of NUL, which PostgreSQL refuses and
-C-based tools truncate at. Durations are bounded so that no later arithmetic
-(`started + timeout`, `now - catchup_window`) can overflow.
+C-based tools truncate at. Durations are bounded (366 days) so that
+`now - catchup_window` never overflows and a sum such as `started + timeout`
+can pass only the end of year 9999, where `_datetimes.later` stops it.
 """
 
 from __future__ import annotations
