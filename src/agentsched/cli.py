@@ -34,7 +34,14 @@ from . import __version__
 from ._datetimes import format_instant, require_instant
 from ._validate import MAX_DURATION, check_text
 from .clock import SystemClock
-from .errors import AgentschedError, ConflictError, ScheduleNotFound, ValidationError, shorten
+from .errors import (
+    AgentschedError,
+    ConflictError,
+    ScheduleNotFound,
+    StoreError,
+    ValidationError,
+    shorten,
+)
 from .executors import InlineExecutor
 from .handlers import RunContext, RunResult
 from .model import MAX_ID, Retry, Run, RunStatus, Schedule, Status
@@ -410,11 +417,13 @@ def _opened(
 
     Only commands that make schedules (`create`) may start a new database
     file; the others say "no database at ...". Handlers run inline unless
-    `background` (the `run` loop).
+    `background` (the `run` loop), which needs a store it can write.
     """
     store = store_from_url(_db_url(args), create=create)
     executor = None if background else InlineExecutor()
     try:
+        if background and getattr(store, "read_only", False):
+            raise StoreError(f"cannot fire schedules from a read-only store ({_db_url(args)})")
         yield Scheduler(store=store, handler=handler, executor=executor)
     except ScheduleNotFound as exc:
         raise _deleted_or(exc, store, args.owner) from None

@@ -238,7 +238,8 @@ class SQLiteStore:
     `keep_runs` bounds the finished runs kept per schedule (None keeps all).
     With `create=False` a missing file is a `StoreError` instead of a new
     database. A file that cannot be written (or whose directory cannot) is
-    opened read-only: reads work and every write raises `StoreError`.
+    opened read-only: reads work and every write raises `StoreError`;
+    `read_only=True` opens any file so (and never creates one).
     """
 
     def __init__(
@@ -248,6 +249,8 @@ class SQLiteStore:
         synchronous: str = "NORMAL",
         keep_runs: int | None = 1000,
         create: bool = True,
+        *,
+        read_only: bool = False,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError(
@@ -270,7 +273,8 @@ class SQLiteStore:
         self._checkpointer = Checkpointer(self._connect, repr(str(self.path)))
         self._watchers = Watchers()
         try:
-            self.read_only = self._check_path(create)
+            self._unwritable = self._check_path(create and not read_only)
+            self.read_only = read_only or self._unwritable
         except OSError as exc:  # a name too long, a path through a file, ...
             raise StoreError(f"cannot open {str(self.path)!r}: {exc.strerror or exc}") from None
         try:
@@ -404,10 +408,8 @@ class SQLiteStore:
         (if SQLite has not done so already) if it raises. SQLite failures become
         `StoreError`s that say what happened; other exceptions pass through."""
         if self.read_only:
-            raise StoreError(
-                f"cannot write to {str(self.path)!r}: it was opened read-only "
-                "(the file or its directory is not writable)"
-            )
+            why = "the file or its directory is not writable" if self._unwritable else "as asked"
+            raise StoreError(f"cannot write to {str(self.path)!r}: it was opened read-only ({why})")
         conn = self._connection()
         with self._write_turn:
             try:
