@@ -46,6 +46,9 @@ def _with_db(argv: list[str], tmp_path: Path) -> list[str]:
         ["runs", "sched_missing"],
         ["run", "--handler", "no_such_module_anywhere:fn"],
         ["add", "--agent", "a", "--input", "x", "--every", "5m", "--metadata", "novalue"],
+        ["next", "* * * * *", "--after", "tomorrow"],
+        ["add", "--agent", "a", "--input", "x", "--every", "soon"],
+        ["run", "--handler", "nope"],
     ],
 )
 def test_errors_are_one_line(
@@ -61,15 +64,13 @@ def test_errors_are_one_line(
     [
         ([], "agentsched [--db URL]"),
         (["frobnicate"], "agentsched [--db URL]"),
-        (["next", "* * * * *", "--after", "tomorrow"], "agentsched next"),
         (["add", "--agent", "a", "--input", "x"], "agentsched add"),
         (
             ["add", "--agent", "a", "--input", "x", "--cron", "* * * * *", "--every", "5m"],
             "agentsched add",
         ),
-        (["add", "--agent", "a", "--input", "x", "--every", "soon"], "agentsched add"),
         (["add", "--agent", "a", "--input", "x", "--rrule", "FREQ=DAILY"], "agentsched add"),
-        (["run", "--handler", "nope"], "agentsched run"),
+        (["run"], "agentsched run"),
     ],
 )
 def test_usage_errors_print_the_usage_line_then_one_line(

@@ -176,28 +176,22 @@ def test_db_and_owner_after_the_command(tmp_path: Path, capsys: pytest.CaptureFi
         (["list", "--frobnicate"], "list"),
         (["--frobnicate", "list"], "list"),
         (["show"], "show"),
-        (["runs", "x", "-n", "many"], "runs"),
-        (["list", "--status", "sleeping"], "list"),
         (["update", "x"], "update"),
         (["update", "x", "--tz", "Europe/Paris"], "update"),
         (["update", "x", "--name", "n", "--clear", "name"], "update"),
-        (["update", "x", "--clear", "agent"], "update"),
         (["update", "x", "--retry-backoff", "5s"], "update"),
         ([*ADD, "--every", "5m", "--dtstart", "2026-01-01"], "add"),
         ([*ADD, "--cron", "* * * * *", "--start-at", "2026-01-01"], "add"),
-        ([*ADD, "--once", "next tuesday"], "add"),
-        ([*EVERY_5M, "--max-runs", "two"], "add"),
-        ([*EVERY_5M, "--end-at", "soon"], "add"),
-        ([*EVERY_5M, "--overlap", "queue"], "add"),
         (["trigger", "x"], "trigger"),
         (["run", "--handler", "m:f", "--owner", "al"], "run"),
         (["--owner", "al", "run", "--handler", "m:f"], "run"),
         (["--owner", "al", "next", "* * * * *"], "next"),
-        (["trigger", "x", "--handler", "no-colon"], "trigger"),
         (["next"], "next"),
         (["next", "* * * * *", "--every", "5m"], "next"),
         (["next", "--rrule", "FREQ=DAILY"], "next"),
-        (["next", "--every", "5 minutes"], "next"),
+        (["show", "x", "y"], "show"),
+        (["list", "--json=yes"], "list"),
+        (["add", "--agnet", "a"], "add"),
     ],
 )
 def test_usage_errors_show_the_command_usage(
@@ -227,6 +221,15 @@ def test_usage_errors_show_the_command_usage(
         [*ADD, "--cron", "0 9 * * *", "--tz", "Mars/Base"],
         ["list", "--limit", "0"],
         ["runs", "x", "-n", "5000"],
+        ["runs", "x", "-n", "many"],
+        ["list", "--status", "sleeping"],
+        ["update", "x", "--clear", "agent"],
+        [*ADD, "--once", "next tuesday"],
+        [*EVERY_5M, "--max-runs", "two"],
+        [*EVERY_5M, "--end-at", "soon"],
+        [*EVERY_5M, "--overlap", "queue"],
+        ["trigger", "x", "--handler", "no-colon"],
+        ["next", "--every", "5 minutes"],
     ],
 )
 def test_refused_values_are_one_line(
@@ -561,7 +564,7 @@ def test_trigger_needs_a_loadable_handler(
 ) -> None:
     schedule_id = _add(capsys, db, "--every", "1d")
     assert main([*db, "trigger", schedule_id, "--handler", f"{agents}:missing"]) == 2
-    assert "cannot load handler" in _error(capsys)
+    assert "--handler cannot be loaded from 'cli_agents:missing'" in _error(capsys)
 
 
 def test_ctrl_c_in_a_handler_exits_130_without_traceback(

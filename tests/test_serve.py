@@ -61,6 +61,6 @@ def test_a_stop_waits_for_running_handlers_and_records_them(tmp_path: Path) -> N
 def test_serve_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     assert main(["serve", "--db", db, "--handler", "json:dumps", "--port", "70000"]) == 2
-    assert capsys.readouterr().err == "agentsched: error: 'port' must be 0-65535 (got 70000)\n"
+    assert capsys.readouterr().err == "agentsched: error: --port must be 0-65535 (got 70000)\n"
     assert main(["serve", "--db", db, "--handler", "nope"]) == 2
     assert "module:function" in capsys.readouterr().err

@@ -160,7 +160,7 @@ def test_every_way_in_reads_the_options(
     monkeypatch.setenv("AGENTSCHED_DB", f"sqlite:///{path}?mode=wat")
     assert main(["list"]) == 2
     assert capsys.readouterr().err == (
-        "agentsched: error: 'url' option mode must be ro, rw or rwc (got 'wat')\n"
+        "agentsched: error: $AGENTSCHED_DB option mode must be ro, rw or rwc (got 'wat')\n"
     )
     assert main(["run", "--handler", "builtins:repr", "--db", url]) == 2
     assert capsys.readouterr().err == (

@@ -3,17 +3,20 @@
 Every command but `next` and `demo` works on a store URL: `--db`, else the
 `AGENTSCHED_DB` environment variable, else `sqlite:///agentsched.db`.
 
-Errors never show a traceback and exit with status 2. A command line that
-argparse cannot read (an unknown option, a missing argument, a value not in
-the form its option takes) prints the command's usage line, then the error.
-A value that reads fine but is refused (out of range, an unknown time zone,
-a schedule that does not exist) prints one line, as the library words it.
+Errors never show a traceback and exit with status 2. argparse reads only
+the shape of a command line: a shape it cannot read (an unknown option, a
+missing argument or value) or options that do not go together print the
+command's usage line, then the error. Every value stays text until
+`_read_values` reads it, so that a value refused (not in its option's form,
+out of range, an unknown time zone) is one line naming the flag the user
+typed; `_in_flags` words the library's refusals so too.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import json
 import logging
@@ -61,6 +64,7 @@ _SIGPIPE_STATUS = 141  # what a shell reports for a process ended by SIGPIPE
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)", re.IGNORECASE)
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _SPEC_OPTIONS = (("cron", "--cron"), ("once", "--once"), ("every", "--every"), ("rrule", "--rrule"))
+_NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d*)?|-\.\d+")  # a value to argparse, not an option
 
 
 class _UsageError(Exception):
@@ -72,8 +76,31 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """A parser without abbreviations (`--agen` is not `--agent`) whose errors are
+    `_UsageError`s. argparse never requires an argument here: `needed` lists those the
+    command requires, checked after unknown options, so that `--agnet` is reported as
+    itself rather than as a missing `--agent`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+        self.needed: list[argparse.Action] = []
+
     def error(self, message: str) -> NoReturn:
         raise _UsageError(message, self.format_usage())
+
+    def need(self, action: argparse.Action) -> None:
+        self.needed.append(action)
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return parser._actions  # argparse keeps no public list of a parser's arguments
+
+
+def _flag(action: argparse.Action) -> str:
+    """How the user spells an argument: its long option (`--max-runs`), else its short
+    one (`-n`), else its metavar (`ID`, `EXPR`)."""
+    longs = [s for s in action.option_strings if s.startswith("--")]
+    return (longs or action.option_strings or [str(action.metavar)])[0]
 
 
 # -- reading values -------------------------------------------------------------
@@ -103,7 +130,7 @@ def parse_duration(text: str, field: str = "duration", *, zero_ok: bool = False)
     seconds = _duration_seconds(text)
     if seconds is None:
         raise ValidationError(
-            field, f"{field!r} is not a duration (got {shorten(text)}; try 90m, 1h30m, 45s)"
+            field, f"{field!r} is not a duration (got {shorten(text)}; try 90m, 1h30m, 45s, 2d)"
         )
     if not (seconds >= 0 if zero_ok else seconds > 0):  # also refuses NaN
         wanted = "zero or more" if zero_ok else "positive"
@@ -113,27 +140,181 @@ def parse_duration(text: str, field: str = "duration", *, zero_ok: bool = False)
     return timedelta(seconds=seconds)
 
 
-def _duration_text(text: str) -> str:
-    """argparse type: text that spells a duration; its range is checked when it is used."""
-    if _duration_seconds(text) is None:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90m, 1h30m, 45s, 2d)")
-    return text
+def _positive_duration(text: str, field: str) -> timedelta:
+    return parse_duration(text, field)
 
 
-def _wall_time(text: str) -> datetime:
-    """argparse type: an ISO 8601 date-time, naive or with `Z` or an offset."""
+def _duration_or_zero(text: str, field: str) -> timedelta:
+    return parse_duration(text, field, zero_ok=True)
+
+
+def _wall_time(text: str, field: str) -> datetime:
+    """An ISO 8601 date-time, naive or with `Z` or an offset."""
     try:
         return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+        raise ValidationError(
+            field, f"{field!r} is not an ISO 8601 date-time (got {shorten(text)})"
+        ) from None
 
 
-def _handler_target(text: str) -> str:
-    """argparse type: `module:function`."""
+def _whole_number(text: str, field: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # also a number of more digits than int() reads
+        raise ValidationError(
+            field, f"{field!r} must be a whole number (got {shorten(text)})"
+        ) from None
+
+
+def _count(text: str, field: str) -> int:
+    """How many to show: 1-1000."""
+    value = _whole_number(text, field)
+    if not 1 <= value <= _MAX_COUNT:
+        raise ValidationError(field, f"{field!r} must be 1-{_MAX_COUNT} (got {value})")
+    return value
+
+
+def _port(text: str, field: str) -> int:
+    value = _whole_number(text, field)
+    if not 0 <= value <= 65535:
+        raise ValidationError(field, f"{field!r} must be 0-65535 (got {value})")
+    return value
+
+
+def _zone(text: str, field: str) -> str:
+    """An IANA zone name, checked even where no wall time is read in it (`--every`
+    without `--start-at`), so that a misspelt zone is never silently ignored."""
+    load_zone(text, field)
+    return text
+
+
+def _host(text: str, field: str) -> str:
+    return check_text(field, text, 1, 255)
+
+
+def _one_of(*choices: str) -> Callable[[str, str], str]:
+    def read(text: str, field: str) -> str:
+        if text not in choices:
+            raise ValidationError(
+                field, f"{field!r} must be one of {', '.join(choices)} (got {shorten(text)})"
+            )
+        return text
+
+    return read
+
+
+def _clear_names(names: Sequence[str], field: str) -> list[str]:
+    """`update --clear` names (`max-runs` or `max_runs`), as schedule fields."""
+    read = _one_of(*_CLEAR_NAMES)
+    return [read(name.replace("_", "-"), field).replace("-", "_") for name in names]
+
+
+def _handler_target(text: str, field: str) -> str:
+    """`module:function`; loaded by `_load_handler` once every other value is read."""
     module_name, sep, attribute = text.partition(":")
     if not sep or not module_name or not attribute:
-        raise argparse.ArgumentTypeError(f"must look like module:function (got {text!r})")
+        raise ValidationError(
+            field, f"{field!r} must look like module:function (got {shorten(text)})"
+        )
     return text
+
+
+def _metadata(pairs: Sequence[str], field: str) -> dict[str, str]:
+    metadata = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValidationError(
+                field, f"{field!r} entries look like key=value (got {shorten(pair)})"
+            )
+        metadata[key] = value
+    return metadata
+
+
+# Each option whose value is not plain text, by dest: how to read it. A reader's
+# ValidationError names the dest, which `_in_flags` spells as the flag.
+_READERS: dict[str, Callable[[Any, str], object]] = {
+    "every": _positive_duration,
+    "timeout": _positive_duration,
+    "seconds": _positive_duration,
+    "catchup_window": _duration_or_zero,
+    "jitter": _duration_or_zero,
+    "retry_backoff": _duration_or_zero,
+    "retry_max_backoff": _duration_or_zero,
+    "grace": _duration_or_zero,
+    "once": _wall_time,
+    "start_at": _wall_time,
+    "dtstart": _wall_time,
+    "end_at": _wall_time,
+    "after": _wall_time,
+    "max_runs": _whole_number,
+    "pause_after_failures": _whole_number,
+    "retry": _whole_number,
+    "n": _count,
+    "limit": _count,
+    "port": _port,
+    "host": _host,
+    "tz": _zone,
+    "overlap": _one_of("skip", "buffer_one", "allow_all"),
+    "status": _one_of(*(s.value for s in Status)),
+    "clear": _clear_names,
+    "handler": _handler_target,
+    "metadata": _metadata,
+}
+
+
+def _read_values(args: argparse.Namespace) -> None:
+    """Replace the text of each option given by the value it spells (`_READERS`)."""
+    for dest, read in _READERS.items():
+        text = getattr(args, dest, None)
+        if text is not None:
+            setattr(args, dest, read(text, dest))
+
+
+# The library's name of a field, where it is not the dest of the option that gives it.
+_DEST_OF_FIELD = {
+    "agent_id": "agent",
+    "expression": "cron",
+    "run_at": "once",
+    "timezone": "tz",
+    "retry.attempts": "retry",
+    "retry.backoff": "retry_backoff",
+    "retry.max_backoff": "retry_max_backoff",
+    "url": "db",
+}
+_QUOTED_PATH = re.compile(r"'([a-z_]+\.[a-z_]+)'")
+
+
+def _flag_of(field: str, command: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The flag (or argument) of `command` that gives `field`, None if none does;
+    `$AGENTSCHED_DB` for the store URL when `--db` was not given."""
+    dest = _DEST_OF_FIELD.get(field, field)
+    for action in _actions(command):
+        if action.dest == dest:
+            return f"${DB_VARIABLE}" if dest == "db" and args.db is None else _flag(action)
+    return None
+
+
+def _in_flags(
+    error: ValidationError, command: argparse.ArgumentParser, args: argparse.Namespace
+) -> str:
+    """The message of `error` in the command's terms: the field it opens with (the
+    library's convention, `'end_at' must ...`) becomes the flag (`--end-at must
+    ...`), as does a sibling field path it names later (`'retry.backoff'`); a message
+    that opens otherwise (a cron parse error) is prefixed by the flag."""
+    message = str(error)
+    flag = _flag_of(error.field, command, args)
+    if flag is None:
+        return message
+    if not message.startswith(repr(error.field)):
+        return f"{flag}: {message}"
+
+    def spelled(found: re.Match[str]) -> str:
+        return _flag_of(found[1], command, args) or found[0]
+
+    head, got, echo = message.partition(" (got ")
+    return flag + _QUOTED_PATH.sub(spelled, head[len(repr(error.field)) :]) + got + echo
 
 
 def _instant(value: datetime, field: str) -> datetime:
@@ -160,24 +341,6 @@ def _local_instant(value: datetime, zone: str, field: str) -> datetime:
         ) from None
 
 
-def _count(value: int, option: str) -> int:
-    if not 1 <= value <= _MAX_COUNT:
-        raise ValidationError(option, f"{option} must be 1-{_MAX_COUNT} (got {value})")
-    return value
-
-
-def _metadata(pairs: Sequence[str]) -> dict[str, str]:
-    metadata = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ValidationError(
-                "metadata", f"'metadata' entries look like key=value (got {shorten(pair)})"
-            )
-        metadata[key] = value
-    return metadata
-
-
 def _load_handler(target: str) -> Callable[[RunContext], Any]:
     """Import `module:function`; the current directory is importable, as with uvicorn
     and celery, so `./myagent.py` is `myagent:handle`."""
@@ -187,17 +350,18 @@ def _load_handler(target: str) -> Callable[[RunContext], Any]:
     try:
         handler = getattr(importlib.import_module(module_name), attribute)
     except Exception as exc:  # importing user code can raise anything
-        raise AgentschedError(
-            f"cannot load handler {target!r}: {type(exc).__name__}: {exc}"
+        raise ValidationError(
+            "handler",
+            f"'handler' cannot be loaded from {shorten(target)}: {type(exc).__name__}: {exc}",
         ) from None
     if not callable(handler):
-        raise AgentschedError(f"handler {target!r} is not callable")
+        raise ValidationError("handler", f"'handler' {shorten(target)} is not callable")
     return handler  # type: ignore[no-any-return]
 
 
 # -- specs and schedule fields --------------------------------------------------
 
-# (option dest, schedule field) of options whose value is the field's value as given.
+# (option dest, schedule field) of options whose value, as read, is the field's value.
 _PLAIN_FIELDS = (
     ("agent", "agent_id"),
     ("input", "input"),
@@ -208,13 +372,11 @@ _PLAIN_FIELDS = (
     ("overlap", "overlap"),
     ("max_runs", "max_runs"),
     ("pause_after_failures", "pause_after_failures"),
+    ("timeout", "timeout"),
+    ("catchup_window", "catchup_window"),
+    ("jitter", "jitter"),
+    ("metadata", "metadata"),
 )
-# option dest: (schedule field, whether zero is allowed)
-_DURATION_FIELDS = {
-    "timeout": ("timeout", False),
-    "catchup_window": ("catchup_window", True),
-    "jitter": ("jitter", True),
-}
 # `update --clear NAME`: the optional fields, and what clearing sets them to.
 _CLEARABLE: dict[str, dict[str, str] | None] = {
     "name": None,
@@ -233,11 +395,6 @@ _CLEARABLE: dict[str, dict[str, str] | None] = {
 _CLEAR_NAMES = tuple(field.replace("_", "-") for field in _CLEARABLE)
 
 
-def _cleared_fields(args: argparse.Namespace) -> list[str]:
-    """The fields `update --clear` names (given as `max-runs` or `max_runs`)."""
-    return [name.replace("-", "_") for name in args.clear]
-
-
 def _spec_kind(args: argparse.Namespace) -> str | None:
     """Which of `--cron`, `--once`, `--every`, `--rrule` was given (checked: at most one)."""
     return next((dest for dest, _ in _SPEC_OPTIONS if getattr(args, dest) is not None), None)
@@ -252,34 +409,27 @@ def _spec_from_args(args: argparse.Namespace, zone: str, hash_key: str | None = 
         return Once(args.once, zone)
     if kind == "every":
         start = None if args.start_at is None else _local_instant(args.start_at, zone, "start_at")
-        return Interval(parse_duration(args.every, "every"), start)
+        return Interval(args.every, start)
     return RRule(args.rrule, args.dtstart, zone)
 
 
 def _retry_from_args(args: argparse.Namespace) -> Retry:
-    backoffs = {
-        name: parse_duration(text, f"retry.{name}", zero_ok=True)
-        for name, text in (("backoff", args.retry_backoff), ("max_backoff", args.retry_max_backoff))
-        if text is not None
-    }
-    return Retry(args.retry, **backoffs)
+    backoffs = {"backoff": args.retry_backoff, "max_backoff": args.retry_max_backoff}
+    return Retry(
+        args.retry, **{name: value for name, value in backoffs.items() if value is not None}
+    )
 
 
 def _schedule_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """The schedule fields the options of `add` or `update` give (only those given), read
-    and checked; the spec is built apart, as `update` reads it in the schedule's zone."""
+    """The schedule fields the options of `add` or `update` give (only those given);
+    the spec is built apart, as `update` reads it in the schedule's zone."""
     fields = {
         field: getattr(args, dest)
         for dest, field in _PLAIN_FIELDS
         if getattr(args, dest) is not None
     }
-    for dest, (field, zero_ok) in _DURATION_FIELDS.items():
-        if getattr(args, dest) is not None:
-            fields[field] = parse_duration(getattr(args, dest), field, zero_ok=zero_ok)
     if args.end_at is not None:
         fields["end_at"] = _instant(args.end_at, "end_at")
-    if args.metadata is not None:
-        fields["metadata"] = _metadata(args.metadata)
     if args.retry is not None:
         fields["retry"] = _retry_from_args(args)
     return fields
@@ -435,7 +585,6 @@ def _opened(
 
 
 def _cmd_next(args: argparse.Namespace) -> None:
-    count = _count(args.n, "-n")
     spec = _spec_from_args(args, args.tz, hash_key="cli")
     zone = load_zone(args.tz)
     after = (
@@ -445,7 +594,7 @@ def _cmd_next(args: argparse.Namespace) -> None:
     )
     times: list[datetime] = []
     t: datetime | None = after
-    while t is not None and len(times) < count:
+    while t is not None and len(times) < args.n:
         t = spec.next_after(t)
         if t is not None:
             times.append(t)
@@ -487,7 +636,7 @@ def _cmd_add(args: argparse.Namespace) -> None:
 
 def _cmd_update(args: argparse.Namespace) -> None:
     changes = _schedule_fields(args)
-    changes.update({field: _CLEARABLE[field] for field in _cleared_fields(args)})
+    changes.update({field: _CLEARABLE[field] for field in args.clear})
     with _opened(args) as sched:
         if _spec_kind(args) is not None:
             zone = args.tz or getattr(
@@ -499,10 +648,13 @@ def _cmd_update(args: argparse.Namespace) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
-    limit = _count(args.limit, "--limit")
     with _opened(args) as sched:
         schedules = sched.list(
-            args.agent, status=args.status, owner=args.owner, limit=limit, include_deleted=args.all
+            args.agent,
+            status=args.status,
+            owner=args.owner,
+            limit=args.limit,
+            include_deleted=args.all,
         )
     if args.json:
         _print_json([s.to_dict() for s in schedules])
@@ -558,9 +710,8 @@ def _cmd_change(args: argparse.Namespace) -> None:
 
 
 def _cmd_runs(args: argparse.Namespace) -> None:
-    limit = _count(args.n, "-n")
     with _opened(args) as sched:
-        runs = sched.runs(args.id, limit=limit, owner=args.owner)
+        runs = sched.runs(args.id, limit=args.n, owner=args.owner)
     if args.json:
         _print_json([run.to_dict() for run in runs])
         return
@@ -670,7 +821,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
     with _opened(args, create=True, handler=handler, background=True) as sched:
         with _log_runs_to_stdout():
             print(f"agentsched: running schedules from {_db_url(args)}; Ctrl-C to stop", flush=True)
-            _serve(sched, args.grace)
+            _serve(sched, None if args.grace is None else args.grace.total_seconds())
         print("agentsched: stopped", flush=True)
 
 
@@ -697,6 +848,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         url = f"sqlite:///{Path(directory) / 'demo.db'}"
         sched = Scheduler.from_url(url, handler=_demo_handler)
         now = sched.clock.now()
+        seconds = args.seconds.total_seconds()
         made = [
             sched.create(
                 agent_id="echo-bot",
@@ -731,7 +883,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
                 schedule=Cron("0 9 * * mon-fri", "Europe/Paris"),
             ),
         ]
-        print(f"agentsched demo: {len(made)} schedules in {url}; running {args.seconds:g} seconds")
+        print(f"agentsched demo: {len(made)} schedules in {url}; running {seconds:g} seconds")
         print(
             _table(
                 ("ID", "NAME", "SCHEDULE", "NEXT RUN"),
@@ -742,11 +894,11 @@ def _cmd_demo(args: argparse.Namespace) -> None:
             sched.start()
             began = time.monotonic()
             try:
-                while not threading.Event().wait(min(1.0, args.seconds)):
+                while not threading.Event().wait(min(1.0, seconds)):
                     elapsed = time.monotonic() - began
                     total = sum(len(sched.runs(s.id, limit=1000)) for s in made)
                     print(f"  -- {elapsed:2.0f}s elapsed, {total} runs recorded", flush=True)
-                    if elapsed >= args.seconds:
+                    if elapsed >= seconds:
                         break
             finally:
                 sched.stop(wait=True)
@@ -778,13 +930,7 @@ _FORMATTER = argparse.RawDescriptionHelpFormatter
 _WHEN_USAGE = "(--cron EXPR | --once TIME | --every DURATION | --rrule RULE --dtstart TIME)"
 _TIME_HELP = "ISO 8601 (naive: a wall time in --tz)"
 # The dests of `add`/`update` options that set a schedule field.
-_FIELD_DESTS = (
-    *(dest for dest, _ in _PLAIN_FIELDS),
-    *_DURATION_FIELDS,
-    "end_at",
-    "metadata",
-    "retry",
-)
+_FIELD_DESTS = (*(dest for dest, _ in _PLAIN_FIELDS), "end_at", "retry")
 
 
 def _add_store_options(
@@ -819,13 +965,10 @@ def _add_when_options(parser: argparse.ArgumentParser, command: str) -> None:
         when.add_argument(
             "--cron", metavar="EXPR", help='a cron expression, e.g. "0 9 * * mon-fri"'
         )
-    when.add_argument("--once", type=_wall_time, metavar="TIME", help=f"one run at {_TIME_HELP}")
-    when.add_argument(
-        "--every", type=_duration_text, metavar="DURATION", help="an interval: 90m, 1h30m, 45s, 2d"
-    )
+    when.add_argument("--once", metavar="TIME", help=f"one run at {_TIME_HELP}")
+    when.add_argument("--every", metavar="DURATION", help="an interval: 90m, 1h30m, 45s, 2d")
     when.add_argument(
         "--start-at",
-        type=_wall_time,
         metavar="TIME",
         help=f"with --every: the phase anchor, {_TIME_HELP} (default: now)",
     )
@@ -834,7 +977,6 @@ def _add_when_options(parser: argparse.ArgumentParser, command: str) -> None:
     )
     when.add_argument(
         "--dtstart",
-        type=_wall_time,
         metavar="TIME",
         help=f"with --rrule: the first occurrence, {_TIME_HELP}",
     )
@@ -847,11 +989,14 @@ def _add_when_options(parser: argparse.ArgumentParser, command: str) -> None:
     )
 
 
-def _add_field_options(parser: argparse.ArgumentParser, creating: bool) -> None:
+def _add_field_options(parser: _Parser, creating: bool) -> None:
     """The options that set a schedule's fields, shared by `add` and `update`."""
     what = parser.add_argument_group("what")
-    what.add_argument("--agent", required=creating, help="the agent id to run")
-    what.add_argument("--input", required=creating, metavar="TEXT", help="the agent's input")
+    agent = what.add_argument("--agent", help="the agent id to run")
+    text = what.add_argument("--input", metavar="TEXT", help="the agent's input")
+    if creating:
+        parser.need(agent)
+        parser.need(text)
     what.add_argument("--name", help="a name (1-120 characters)")
     replaces = "; replaces all of it" if not creating else ""
     what.add_argument(
@@ -867,46 +1012,37 @@ def _add_field_options(parser: argparse.ArgumentParser, creating: bool) -> None:
         help="chain response ids from run to run",
     )
     how = parser.add_argument_group("how")
-    how.add_argument("--max-runs", type=int, metavar="N", help="complete after N runs")
+    how.add_argument("--max-runs", metavar="N", help="complete after N runs")
     how.add_argument(
         "--end-at",
-        type=_wall_time,
         metavar="TIME",
         help="complete after this instant (Z or offset)",
     )
     how.add_argument(
         "--overlap",
-        choices=("skip", "buffer_one", "allow_all"),
+        metavar="{skip,buffer_one,allow_all}",
         help="a fire while the last run is still running (default: skip)",
     )
-    how.add_argument(
-        "--timeout", type=_duration_text, metavar="DURATION", help="fail a run that takes longer"
-    )
+    how.add_argument("--timeout", metavar="DURATION", help="fail a run that takes longer")
     how.add_argument(
         "--catchup-window",
-        type=_duration_text,
         metavar="DURATION",
         help="after downtime, run missed fires this recent (default: 1h; 0: none)",
     )
-    how.add_argument(
-        "--pause-after-failures", type=int, metavar="N", help="pause after N failures in a row"
-    )
-    how.add_argument("--retry", type=int, metavar="N", help="up to N attempts per fire in all")
+    how.add_argument("--pause-after-failures", metavar="N", help="pause after N failures in a row")
+    how.add_argument("--retry", metavar="N", help="up to N attempts per fire in all")
     how.add_argument(
         "--retry-backoff",
-        type=_duration_text,
         metavar="DURATION",
         help="with --retry: wait before the 2nd attempt, doubling (default: 30s)",
     )
     how.add_argument(
         "--retry-max-backoff",
-        type=_duration_text,
         metavar="DURATION",
         help="with --retry: the longest wait (default: 10m)",
     )
     how.add_argument(
         "--jitter",
-        type=_duration_text,
         metavar="DURATION",
         help="delay each start by a stable offset in [0, DURATION)",
     )
@@ -921,19 +1057,16 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         "in a store that survives restarts.",
         epilog=_TOP_EPILOG,
         formatter_class=_FORMATTER,
-        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"agentsched {__version__}")
     _add_store_options(parser, default=None)
-    store = _Parser(add_help=False, allow_abbrev=False)
+    store = _Parser(add_help=False)
     _add_store_options(store, default=argparse.SUPPRESS)  # after the command, it wins
-    any_owner = _Parser(add_help=False, allow_abbrev=False)  # `run` fires every owner's
+    any_owner = _Parser(add_help=False)  # `run` fires every owner's
     _add_store_options(any_owner, default=argparse.SUPPRESS, owner=False)
-    as_json = _Parser(add_help=False, allow_abbrev=False)
+    as_json = _Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    subparsers = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
-    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands: dict[str, _Parser] = {}
 
     def command(name: str, usage: str, text: str, *parents: _Parser, epilog: str = "") -> _Parser:
@@ -946,7 +1079,6 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
             epilog=epilog,
             parents=list(parents),
             formatter_class=_FORMATTER,
-            allow_abbrev=False,
         )
         return commands[name]
 
@@ -958,10 +1090,9 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         epilog=_NEXT_EPILOG,
     )
     _add_when_options(nxt, "next")
-    nxt.add_argument("-n", type=int, default=5, help="how many fire times (default 5)")
+    nxt.add_argument("-n", default="5", help="how many fire times (default 5, at most 1000)")
     nxt.add_argument(
         "--after",
-        type=_wall_time,
         metavar="TIME",
         help="after this instant, Z or offset (default: now)",
     )
@@ -987,15 +1118,13 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         as_json,
         epilog=_UPDATE_EPILOG,
     )
-    update.add_argument("id", metavar="ID", help="the schedule id")
+    _add_id(update, "the schedule id")
     _add_when_options(update, "update")
     _add_field_options(update, creating=False)
     update.add_argument(
         "--clear",
         action="append",
         default=[],
-        type=lambda name: name.replace("_", "-"),
-        choices=_CLEAR_NAMES,
         metavar="FIELD",
         help=f"unset an optional field (repeatable): {', '.join(_CLEAR_NAMES)}",
     )
@@ -1009,9 +1138,13 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     )
     lst.add_argument("--agent", help="only this agent's schedules")
     lst.add_argument(
-        "--status", choices=tuple(s.value for s in Status), help="only schedules in this status"
+        "--status",
+        metavar="{" + ",".join(s.value for s in Status) + "}",
+        help="only schedules in this status",
     )
-    lst.add_argument("--limit", type=int, default=100, metavar="N", help="at most N (default 100)")
+    lst.add_argument(
+        "--limit", default="100", metavar="N", help="at most N (default 100, at most 1000)"
+    )
     lst.add_argument("--all", action="store_true", help="include deleted schedules")
 
     show = command(
@@ -1021,21 +1154,19 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         store,
         as_json,
     )
-    show.add_argument("id", metavar="ID", help="a schedule id, or a run id (run_...)")
+    _add_id(show, "a schedule id, or a run id (run_...)")
     for name, text in (
         ("pause", "pause a schedule"),
         ("resume", "resume a paused schedule from now (the paused time is not caught up)"),
         ("delete", "delete a schedule (soft: it stays, with its runs, for show and runs)"),
     ):
-        command(name, "ID [--json]", text, store, as_json).add_argument(
-            "id", metavar="ID", help="the schedule id"
-        )
+        _add_id(command(name, "ID [--json]", text, store, as_json), "the schedule id")
 
     runs = command(
         "runs", "ID [-n N] [-v] [--json]", "list a schedule's runs, newest first", store, as_json
     )
-    runs.add_argument("id", metavar="ID", help="the schedule id")
-    runs.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    _add_id(runs, "the schedule id")
+    runs.add_argument("-n", default="20", help="how many (default 20, at most 1000)")
     runs.add_argument(
         "-v", "--verbose", action="store_true", help="print each failed run's traceback"
     )
@@ -1048,22 +1179,21 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         as_json,
         epilog=_TRIGGER_EPILOG,
     )
-    trigger.add_argument("id", metavar="ID", help="the schedule id")
+    _add_id(trigger, "the schedule id")
     _add_handler_option(trigger)
 
     run = command(
         "run",
-        "--handler MODULE:FUNCTION [--grace SECONDS]",
+        "--handler MODULE:FUNCTION [--grace DURATION]",
         "fire every owner's schedules until Ctrl-C or SIGTERM",
         any_owner,
     )
     _add_handler_option(run)
     run.add_argument(
         "--grace",
-        type=float,
-        metavar="SECONDS",
-        help="on Ctrl-C, wait at most this long for running handlers (default: until they "
-        "finish, or a second Ctrl-C)",
+        metavar="DURATION",
+        help="on Ctrl-C, wait at most this long for running handlers: 30s, 5m, or seconds "
+        "(default: until they finish, or a second Ctrl-C)",
     )
 
     serve = command(
@@ -1074,22 +1204,27 @@ def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     )
     _add_handler_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", default="8000", help="port (default 8000; 0: any free port)")
 
     demo = command("demo", "", "a 15-second demo on a temporary SQLite file")
-    demo.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)
+    demo.add_argument("--seconds", default="15", help=argparse.SUPPRESS)
     return parser, commands
 
 
-def _add_handler_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--handler",
-        required=True,
-        type=_handler_target,
-        metavar="MODULE:FUNCTION",
-        help="the function each run calls, given a RunContext (the current directory is "
-        "importable: ./myagent.py is myagent:handle)",
+def _add_handler_option(parser: _Parser) -> None:
+    parser.need(
+        parser.add_argument(
+            "--handler",
+            metavar="MODULE:FUNCTION",
+            help="the function each run calls, given a RunContext (the current directory is "
+            "importable: ./myagent.py is myagent:handle)",
+        )
     )
+
+
+def _add_id(parser: _Parser, text: str) -> None:
+    """The command's required ID argument (optional to argparse: see `_Parser`)."""
+    parser.need(parser.add_argument("id", nargs="?", metavar="ID", help=text))
 
 
 _TOP_EPILOG = f"""\
@@ -1163,9 +1298,10 @@ def _check_fields(parser: _Parser, args: argparse.Namespace) -> None:
         parser.error("--retry-backoff and --retry-max-backoff go with --retry N")
     if args.command != "update":
         return
-    for name in args.clear:
-        if getattr(args, name.replace("-", "_")) is not None:
-            parser.error(f"--clear {name} and --{name} contradict each other")
+    for field in args.clear:
+        if getattr(args, field) is not None:
+            flag = field.replace("_", "-")
+            parser.error(f"--clear {flag} and --{flag} contradict each other")
     if (
         not args.clear
         and _spec_kind(args) is None
@@ -1174,20 +1310,47 @@ def _check_fields(parser: _Parser, args: argparse.Namespace) -> None:
         parser.error("nothing to update: give the fields to change")
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse, reporting any problem with the usage line of the command it concerns."""
-    parser, commands = _build_parser()
-    args, extras = parser.parse_known_args(argv)
-    command = commands[args.command]
+def _refuse_extras(parser: _Parser, extras: Sequence[str]) -> None:
+    """Arguments the command does not take. An unknown option is named with the closest
+    of the command's own (`unknown option --agnet (did you mean --agent?)`)."""
+    unknown = [
+        x for x in extras if x.startswith("-") and x != "-" and not _NEGATIVE_NUMBER.fullmatch(x)
+    ]
+    if unknown:
+        option = unknown[0].partition("=")[0]
+        # compared without their dashes, which every option shares
+        flags = {f.lstrip("-"): f for action in _actions(parser) for f in action.option_strings}
+        close = difflib.get_close_matches(option.lstrip("-"), flags, n=1)
+        hint = f" (did you mean {flags[close[0]]}?)" if close else ""
+        parser.error(f"unknown option {option}{hint}")
     if extras:
-        command.error(f"unrecognized arguments: {' '.join(extras)}")
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+
+
+def _parse(
+    parser: _Parser, commands: dict[str, _Parser], argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, _Parser]:
+    """The command line's shape: which command, options and arguments (values still text),
+    with any problem reported with the usage line of the command it concerns."""
+    args, extras = parser.parse_known_args(argv)
+    command = commands.get(args.command) if args.command is not None else None
+    _refuse_extras(command or parser, extras)
+    if command is None:
+        parser.error("the following arguments are required: COMMAND")
+    missing = [_flag(action) for action in command.needed if getattr(args, action.dest) is None]
+    if missing:
+        command.error(f"the following arguments are required: {', '.join(missing)}")
     if args.owner is not None and args.command in ("next", "run", "serve", "demo"):
         command.error(f"--owner does not apply to {args.command}")
+    return args, command
+
+
+def _check_combinations(command: _Parser, args: argparse.Namespace) -> None:
+    """The rules between options (read values: `--clear` names fields)."""
     if args.command in ("next", "add", "update"):
         _check_when(command, args)
     if args.command in ("add", "update"):
         _check_fields(command, args)
-    return args
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {
@@ -1229,12 +1392,18 @@ def _stdout_closed() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status: 0; 2 for an error; 1 for a failed
     `trigger` run or an unexpected error; 130 on Ctrl-C."""
+    parser, commands = _build_parser()
     try:
         try:
-            args = _parse(argv)
+            args, command = _parse(parser, commands, argv)
         except SystemExit as done:  # --help and --version print, then exit
             return done.code if isinstance(done.code, int) else 0
-        return _COMMANDS[args.command](args) or 0
+        try:
+            _read_values(args)
+            _check_combinations(command, args)
+            return _COMMANDS[args.command](args) or 0
+        except ValidationError as exc:
+            return _fail(_in_flags(exc, command, args))
     except _UsageError as exc:
         return _fail(str(exc), exc.usage)
     except AgentschedError as exc:

@@ -1,0 +1,280 @@
+"""The command line speaks in flags: every refused value is one line naming the flag
+the user typed, and an unknown option is named with the closest real one.
+
+The grids walk the parser itself (every command, every flag), so a flag added
+later is covered, or fails here until it has a bad value to try.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agentsched import Interval, Scheduler, SQLiteStore
+from agentsched.cli import _build_parser, main
+from agentsched.executors import InlineExecutor
+
+PARSER, COMMANDS = _build_parser()
+
+# A value each flag refuses, by dest (positionals: ID, EXPR).
+BAD = {
+    "db": "mysql://x",
+    "owner": "\x00",
+    "cron": "0 61 * * *",
+    "once": "next tuesday",
+    "every": "-5",
+    "start_at": "1960-01-01T00:00",
+    "rrule": "FREQ=NOPE",
+    "dtstart": "0001-01-01T00:00",
+    "tz": "Mars/Base",
+    "after": "2026-01-01T00:00",
+    "n": "0",
+    "agent": "\x00",
+    "input": "",
+    "name": "",
+    "metadata": "novalue",
+    "conversation": "",
+    "previous_response_id": "",
+    "max_runs": "0",
+    "end_at": "2030-01-01T00:00",
+    "overlap": "queue",
+    "timeout": "0",
+    "catchup_window": "-1",
+    "pause_after_failures": "two",
+    "retry": "0",
+    "retry_backoff": "400d",
+    "retry_max_backoff": "1s",  # less than the default backoff, 30s
+    "jitter": "soon",
+    "id": "\x00",
+    "clear": "agent",
+    "status": "sleeping",
+    "limit": "1001",
+    "handler": "no-colon",
+    "grace": "-1",
+    "host": "",
+    "port": "70000",
+    "seconds": "0",
+}
+# Options a flag needs beside it, by dest.
+COMPANIONS = {
+    "start_at": ["--every", "5m"],
+    "dtstart": ["--rrule", "FREQ=DAILY"],
+    "rrule": ["--dtstart", "2026-01-05T09:00"],
+    "retry_backoff": ["--retry", "2"],
+    "retry_max_backoff": ["--retry", "2"],
+}
+SPEC_DESTS = {"cron", "once", "every", "rrule", "start_at", "dtstart"}
+
+
+def _flag(action: argparse.Action) -> str:
+    longs = [s for s in action.option_strings if s.startswith("--")]
+    return (longs or action.option_strings or [str(action.metavar)])[0]
+
+
+def _arguments(name: str) -> list[argparse.Action]:
+    return [a for a in COMMANDS[name]._actions if a.dest != "help"]
+
+
+def _argv(name: str, action: argparse.Action, value: str) -> list[str]:
+    """A command line that `name` would accept but for `action` given `value`."""
+    dest = action.dest
+    given = [_flag(action), value] if action.option_strings else [value]
+    cron = ["0 9 * * *"] if name == "next" else ["--cron", "0 9 * * *"]
+    if dest in SPEC_DESTS:
+        when: list[str] = []
+    elif dest == "tz" or name in ("next", "add"):
+        when = cron
+    else:
+        when = []
+    around = [*when, *COMPANIONS.get(dest, [])]
+    if name == "next":
+        return ["next", *around, *given]
+    if name == "add":
+        needed = [f for f, d in (("--agent", "agent"), ("--input", "input")) if d != dest]
+        return ["add", *(x for f in needed for x in (f, "x")), *around, *given]
+    if name == "update":
+        ident = [] if dest == "id" else ["s1"]
+        return ["update", *ident, *around, *given, *(["--name", "n"] if dest != "name" else [])]
+    if name in ("run", "serve", "trigger"):
+        ident = ["s1"] if name == "trigger" and dest != "id" else []
+        handler = [] if dest == "handler" else ["--handler", "builtins:repr"]
+        port = ["--port", "0"] if name == "serve" and dest != "port" else []
+        return [name, *ident, *handler, *port, *given]
+    ident = ["s1"] if any(a.dest == "id" for a in _arguments(name)) and dest != "id" else []
+    return [name, *ident, *given]
+
+
+def _db(directory: Path) -> Path:
+    """A store holding schedule `s1`, one run of it, and nothing else."""
+    path = directory / "agents.db"
+    with SQLiteStore(path) as store:
+        sched = Scheduler(store, handler=lambda ctx: "ok", executor=InlineExecutor())
+        sched.create(id="s1", agent_id="bot", input="go", schedule=Interval(timedelta(hours=1)))
+        sched.trigger("s1")
+    return path
+
+
+def _contents(path: Path) -> tuple[object, ...]:
+    with SQLiteStore(path, read_only=True) as store:
+        schedules = store.list(include_deleted=True)
+        return (*(s.to_dict() for s in schedules), *(r.to_dict() for r in store.runs("s1")))
+
+
+VALUE_FLAGS = [
+    (name, action) for name in COMMANDS for action in _arguments(name) if action.nargs != 0
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "action"), VALUE_FLAGS, ids=[f"{n}-{_flag(a)}" for n, a in VALUE_FLAGS]
+)
+def test_a_refused_value_is_one_line_naming_its_flag(
+    name: str,
+    action: argparse.Action,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = _db(tmp_path)
+    before = _contents(path)
+    monkeypatch.chdir(tmp_path)
+    argv = ["--db", f"sqlite:///{path}", *_argv(name, action, BAD[action.dest])]
+    assert main(argv) == 2, argv
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"agentsched: error: {_flag(action)}"), err
+    assert [n for n in os.listdir(tmp_path) if not n.startswith("agents.db")] == []
+    assert _contents(path) == before
+
+
+NO_VALUE_FLAGS = [
+    (name, action)
+    for name in COMMANDS
+    for action in _arguments(name)
+    if action.nargs == 0 and action.option_strings
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "action"), NO_VALUE_FLAGS, ids=[f"{n}-{_flag(a)}" for n, a in NO_VALUE_FLAGS]
+)
+def test_a_value_given_to_a_flag_that_takes_none_is_a_usage_error(
+    name: str, action: argparse.Action, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--db", f"sqlite:///{tmp_path / 'a.db'}", name, f"{_flag(action)}=yes"]
+    assert main(argv) == 2
+    usage, error = capsys.readouterr().err.splitlines()
+    assert usage.startswith(f"usage: agentsched {name}") and _flag(action) in error
+
+
+def test_the_reported_end_at(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["add", "--agent", "a", "--input", "x", "--every", "5m", "--end-at", "2030-01-01T00:00"]
+    assert main(["--db", f"sqlite:///{tmp_path / 'a.db'}", *argv]) == 2
+    assert capsys.readouterr().err == (
+        "agentsched: error: --end-at must carry 'Z' or a UTC offset (got '2030-01-01T00:00:00')\n"
+    )
+
+
+def test_two_fields_of_one_message_are_both_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["add", "--agent", "a", "--input", "x", "--every", "5m", "--retry", "2"]
+    assert main([*argv, "--retry-max-backoff", "10s", "--db", f"sqlite:///{tmp_path / 'a'}"]) == 2
+    assert capsys.readouterr().err == (
+        "agentsched: error: --retry-max-backoff (0:00:10) is less than --retry-backoff (0:00:30)\n"
+    )
+
+
+def test_a_field_named_inside_a_value_is_left_as_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["add", "--agent", "a", "--input", "x", "--every", "5m", "--metadata", "name\x00=v"]
+    assert main([*argv, "--db", f"sqlite:///{tmp_path / 'a'}"]) == 2
+    assert capsys.readouterr().err == (
+        "agentsched: error: --metadata entry 'name\\x00' contains a NUL character\n"
+    )
+
+
+def test_the_store_url_from_the_environment_is_named_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTSCHED_DB", "mysql://x")
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err.startswith("agentsched: error: $AGENTSCHED_DB must start with")
+
+
+# -- unknown options --------------------------------------------------------------
+
+
+def test_the_reported_misspelling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["add", "--agnet", "a", "--input", "x", "--every", "5m"]
+    assert main(["--db", f"sqlite:///{tmp_path / 'a.db'}", *argv]) == 2
+    usage, error = capsys.readouterr().err.splitlines()
+    assert usage.startswith("usage: agentsched add ")
+    assert error == "agentsched: error: unknown option --agnet (did you mean --agent?)"
+    assert not (tmp_path / "a.db").exists()
+
+
+LONG_FLAGS = sorted(
+    {
+        (name, flag)
+        for name in COMMANDS
+        for action in _arguments(name)
+        for flag in action.option_strings
+        if flag.startswith("--")
+    }
+)
+
+
+def _swapped(flag: str) -> str:
+    """`flag` with two letters in the middle of its name swapped: `--agnet`."""
+    middle = 2 + (len(flag) - 2) // 2
+    return flag[: middle - 1] + flag[middle] + flag[middle - 1] + flag[middle + 1 :]
+
+
+@pytest.mark.parametrize(("name", "flag"), LONG_FLAGS, ids=[f"{n}{f}" for n, f in LONG_FLAGS])
+def test_no_option_is_abbreviated_and_a_misspelling_is_named(
+    name: str, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = {f for n, f in LONG_FLAGS if n == name}
+    for typed in (flag[:-1], _swapped(flag)):
+        if typed in flags:  # a real flag: `--retry` is a prefix of `--retry-backoff`
+            continue
+        assert main([name, typed, "x"]) == 2
+        usage, error = capsys.readouterr().err.splitlines()
+        assert usage.startswith(f"usage: agentsched {name}")
+        assert error.startswith(f"agentsched: error: unknown option {typed}")
+        if len(flag) > len("--db"):  # in a name of two letters, one is half of it
+            assert error.endswith(f" (did you mean {flag}?)"), error
+
+
+def test_an_unknown_option_comes_before_a_missing_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trigger", "--handlr", "m:f"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "agentsched: error: unknown option --handlr (did you mean --handler?)\n"
+    )
+    assert main(["show", "--jsn"]) == 2
+    assert capsys.readouterr().err.endswith("unknown option --jsn (did you mean --json?)\n")
+    assert main(["--frobnicate"]) == 2
+    assert capsys.readouterr().err.endswith("agentsched: error: unknown option --frobnicate\n")
+
+
+def test_a_negative_number_is_a_value_not_an_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "* * * * *", "-n", "-5"]) == 2
+    assert capsys.readouterr().err == "agentsched: error: -n must be 1-1000 (got -5)\n"
+
+
+def test_a_zone_is_checked_where_no_wall_time_is_read_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["add", "--agent", "a", "--input", "x", "--every", "5m", "--tz", "Europe/Pari"]
+    assert main(["--db", f"sqlite:///{tmp_path / 'a.db'}", *argv]) == 2
+    assert capsys.readouterr().err.startswith(
+        "agentsched: error: --tz is not a known IANA time zone (got 'Europe/Pari'"
+    )
+    assert main(["next", "--every", "5m", "--tz", "Europe/Pari"]) == 2
+    assert capsys.readouterr().err.startswith("agentsched: error: --tz is not a known IANA")
