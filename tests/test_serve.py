@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,29 @@ def test_serve_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().err == "agentsched: error: --port must be 0-65535 (got 70000)\n"
     assert main(["serve", "--db", db, "--handler", "nope"]) == 2
     assert "module:function" in capsys.readouterr().err
+
+
+def test_an_address_in_use_is_one_line_and_no_new_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = f"sqlite:///{tmp_path / 'new.db'}"
+        assert main(["serve", "--db", db, "--handler", "json:dumps", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (
+        f"agentsched: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_host_that_does_not_resolve_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'new.db'}"
+    argv = ["serve", "--db", db, "--handler", "json:dumps", "--host", "no.such.host.invalid"]
+    assert main([*argv, "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agentsched: error: cannot listen on no.such.host.invalid:0: ")
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []

@@ -826,12 +826,20 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
-    from .serve import serve  # the web extra is imported only for this command
-
+    try:
+        from .serve import listen, serve  # the web extra, imported only for this command
+    except ImportError as exc:
+        raise AgentschedError(
+            f"agentsched serve needs the web extra: pip install 'agentsched[web]' ({exc})"
+        ) from None
     handler = _load_handler(args.handler)
-    with _opened(args, create=True, handler=handler, background=True) as sched:
+    # The address is taken before the store is opened: a port in use leaves no new file.
+    with (
+        listen(args.host, args.port) as sock,
+        _opened(args, create=True, handler=handler, background=True) as sched,
+    ):
         with _log_runs_to_stdout():
-            serve(sched, args.host, args.port, _db_url(args))
+            serve(sched, sock, _db_url(args))
         print("agentsched: stopped", flush=True)
 
 

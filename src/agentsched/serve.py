@@ -14,16 +14,40 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from .errors import AgentschedError, ValidationError
+import uvicorn
+
+from .asgi import create_app
+from .errors import AgentschedError
 from .scheduler import Scheduler
 
-__all__ = ["serve"]
+__all__ = ["listen", "serve"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host:port`, or an `AgentschedError` saying why there is
+    none (an address in use, a host that does not resolve): taken before anything else
+    is opened, and said in one line rather than in uvicorn's log."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind((host, port))
+        sock.listen()
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a host name IDNA cannot encode
+        sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise AgentschedError(f"cannot listen on {_shown(host)}:{port}: {reason}") from None
+    return sock
+
+
+def _shown(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @contextlib.contextmanager
@@ -48,27 +72,16 @@ def _exit_now(signum: int, frame: FrameType | None) -> None:
     os._exit(130)
 
 
-def serve(sched: Scheduler, host: str, port: int, source: str) -> None:
-    """Fire `sched`'s schedules and serve its API and dashboard on `host:port` until
-    SIGINT or SIGTERM (see the module docstring); `source` names the store in messages."""
-    if not 0 <= port <= 65535:
-        raise ValidationError("port", f"'port' must be 0-65535 (got {port})")
-    try:
-        import uvicorn
-
-        from .asgi import create_app
-    except ImportError as exc:
-        raise AgentschedError(
-            f"agentsched serve needs the web extra: pip install 'agentsched[web]' ({exc})"
-        ) from None
-    config = uvicorn.Config(
-        create_app(sched), host=host, port=port, lifespan="off", access_log=False
-    )
+def serve(sched: Scheduler, sock: socket.socket, source: str) -> None:
+    """Fire `sched`'s schedules and serve its API and dashboard on `sock` (from `listen`)
+    until SIGINT or SIGTERM (see the module docstring); `source` names the store in
+    messages."""
+    config = uvicorn.Config(create_app(sched), lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    shown = f"[{host}]" if ":" in host else host
+    host, port = sock.getsockname()[:2]
     print(
         f"agentsched: firing schedules from {source}; API and dashboard on "
-        f"http://{shown}:{port}/ ; Ctrl-C to stop",
+        f"http://{_shown(host)}:{port}/ ; Ctrl-C to stop",
         flush=True,
     )
 
@@ -80,7 +93,7 @@ def serve(sched: Scheduler, host: str, port: int, source: str) -> None:
     sched.start()
     try:
         with _signals(stop_serving):
-            server.run()
+            server.run(sockets=[sock])
     finally:
         running = sched.engine.in_flight()
         print(
