@@ -8,11 +8,15 @@ later is covered, or fails here until it has a bad value to try.
 from __future__ import annotations
 
 import argparse
+import io
 import os
-from datetime import timedelta
+from contextlib import redirect_stdout
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentsched import Interval, Scheduler, SQLiteStore
 from agentsched.cli import _build_parser, main
@@ -278,3 +282,39 @@ def test_a_zone_is_checked_where_no_wall_time_is_read_in_it(
     )
     assert main(["next", "--every", "5m", "--tz", "Europe/Pari"]) == 2
     assert capsys.readouterr().err.startswith("agentsched: error: --tz is not a known IANA")
+
+
+# -- the edges of the range -------------------------------------------------------
+
+EAST_AND_WEST = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Pacific/Chatham", "Europe/Paris"]
+
+
+FIRST, LAST = datetime(1970, 1, 1, 0, 1), datetime(9999, 12, 31, 23, 59)
+
+
+@given(
+    fire=st.one_of(
+        st.datetimes(FIRST, LAST),
+        st.datetimes(FIRST, FIRST + timedelta(days=1)),  # the edges, where zones cross them
+        st.datetimes(LAST - timedelta(days=1), LAST),
+    ),
+    zone=st.sampled_from(EAST_AND_WEST),
+)
+def test_next_shows_a_fire_time_anywhere_in_range_in_any_zone(fire: datetime, zone: str) -> None:
+    """The last hours of 9999 are year 10000 east of UTC (and the first of 1970 are 1969
+    west of it): a local time Python cannot hold is said in words, the UTC one as ever."""
+    instant = fire.replace(second=0, microsecond=0, tzinfo=timezone.utc)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        argv = ["next", "--once", f"{instant:%Y-%m-%dT%H:%MZ}", "--tz", zone]
+        assert main([*argv, "--after", "1970-01-01T00:00:00Z"]) == 0
+    (line,) = out.getvalue().splitlines()
+    assert line.endswith(f"  {instant:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def test_the_last_minute_of_9999_east_of_utc(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["next", "--once", "9999-12-31T23:00Z", "--tz", "Pacific/Kiritimati"]
+    assert main([*argv, "--after", "2026-01-01T00:00:00Z"]) == 0
+    assert capsys.readouterr().out == (
+        "after 9999-12-31 in Pacific/Kiritimati  9999-12-31T23:00:00Z\n"
+    )

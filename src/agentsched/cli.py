@@ -605,8 +605,11 @@ def _cmd_next(args: argparse.Namespace) -> None:
         print(f"no fire time after {_when(after)}")
     clock = "%H:%M:%S" if any(t.second or t.microsecond for t in times) else "%H:%M"
     for t in times:
-        local = t.astimezone(zone)
-        print(f"{local:%a %Y-%m-%d {clock} %Z (%z)}  {format_instant(t)}")
+        try:
+            local = f"{t.astimezone(zone):%a %Y-%m-%d {clock} %Z (%z)}"
+        except OverflowError:  # east of UTC, the last hours of 9999 are in year 10000
+            local = f"after 9999-12-31 in {args.tz}"
+        print(f"{local}  {format_instant(t)}")
 
 
 def _cmd_add(args: argparse.Namespace) -> None:
