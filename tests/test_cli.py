@@ -239,3 +239,4 @@ def test_demo_runs_and_prints_history(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["demo", "--seconds", "2.5"]) == 0
     out = capsys.readouterr().out
     assert "run history" in out and "succeeded" in out and "schedules now:" in out
+    assert "FAILURES IN A ROW" in out  # failure_count restarts at each success

@@ -931,7 +931,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
             ]
             for s in sched.list()
         ]
-        print(_table(("NAME", "STATUS", "RUNS", "FAILURES", "NEXT RUN"), rows))
+        print(_table(("NAME", "STATUS", "RUNS", "FAILURES IN A ROW", "NEXT RUN"), rows))
         sched.store.close()
 
 
