@@ -1,8 +1,9 @@
 """The command line speaks in flags: every refused value is one line naming the flag
-the user typed, and an unknown option is named with the closest real one.
+the user typed, an unknown option is named with the closest real one, and no command
+line at all reaches the last-resort "unexpected" handler.
 
-The grids walk the parser itself (every command, every flag), so a flag added
-later is covered, or fails here until it has a bad value to try.
+The grids and the fuzz walk the parser itself (every command, every flag), so a
+flag added later is covered, or fails here until it has a bad value to try.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import argparse
 import io
 import os
-from contextlib import redirect_stdout
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentsched import Interval, Scheduler, SQLiteStore
@@ -282,6 +286,154 @@ def test_a_zone_is_checked_where_no_wall_time_is_read_in_it(
     )
     assert main(["next", "--every", "5m", "--tz", "Europe/Pari"]) == 2
     assert capsys.readouterr().err.startswith("agentsched: error: --tz is not a known IANA")
+
+
+# -- fuzz: no command line reaches the last resort --------------------------------------
+
+INSTANTS = [
+    "2026-03-29T02:30", "2026-03-29T02:30Z", "2026-10-25T02:30+14:00", "0001-01-01T00:00",
+    "1970-01-01T00:00", "1970-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z",
+    "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00", "9999-12-31T23:00", "2026-02-30T00:00",
+    "2026-01-01T00:00:00.9999999", "+10000-01-01T00:00",
+]  # fmt: skip
+ZONES = [
+    "UTC", "Europe/Paris", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Mars/Base",
+    "../../etc/passwd", "/usr/share/zoneinfo/UTC", "Europe/Paris\x00", "posixrules",
+]  # fmt: skip
+CRONS = [
+    "* * * * *", "0 61 * * *", "0 0 31 2 *", "0 0 29 2 mon", "H H * * *", "@daily", "@reboot",
+    "*/0 * * * *", "0 0 L * *", "0 12 * * 5L", "0-59/7 */5 1-31/9 * *",
+]  # fmt: skip
+RULES = [
+    "FREQ=DAILY", "FREQ=SECONDLY", "FREQ=NOPE", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+    "FREQ=DAILY;UNTIL=20200101T000000Z", "FREQ=DAILY;COUNT=1", "FREQ=MONTHLY;BYDAY=-1FR",
+    "FREQ=YEARLY;INTERVAL=9999",
+]  # fmt: skip
+DURATIONS = [
+    "0", "-1", "-5", "5m", "1h30m", "500ms", "366d", "400d", "0.0000001", "1e400", "nan", "inf",
+    "-0", "1s", "9" * 400 + "d",
+]  # fmt: skip
+NUMBERS = [
+    "0", "-1", "1", "3", "1000", "1001", "99999999999999999999", "1" * 5000, "1.5", "٣", "0x10",
+    "65535", "65536",
+]  # fmt: skip
+OTHERS = [
+    "", "skip", "queue", "active", "deleted", "max-runs", "max_runs", "agent", "a=b", "=",
+    "novalue", "s1", "run_x", "sched_x", "json:dumps", "builtins:repr", "nomod:x", "x" * 100_000,
+    "\ud800", "\x00",
+]  # fmt: skip
+AWKWARD = st.one_of(
+    st.sampled_from([*INSTANTS, *ZONES, *CRONS, *RULES, *DURATIONS, *NUMBERS, *OTHERS]),
+    st.text(max_size=20),
+    st.binary(max_size=20).map(os.fsdecode),  # what Python makes of bytes in argv
+)
+# Values near what each kind of flag takes, so that a command line gets past its
+# first check as often as not.
+NEAR = {
+    **dict.fromkeys(("once", "start_at", "dtstart", "end_at", "after"), INSTANTS),
+    "tz": ZONES,
+    "cron": CRONS,
+    "rrule": RULES,
+    **dict.fromkeys(("every", "timeout", "catchup_window", "jitter", "grace"), DURATIONS),
+    **dict.fromkeys(("retry_backoff", "retry_max_backoff"), DURATIONS),
+    **dict.fromkeys(("n", "limit", "max_runs", "pause_after_failures", "retry", "port"), NUMBERS),
+    "id": ["s1", "run_x", "sched_x", "", "\x00"],
+}
+UNLOADABLE = st.sampled_from(["nomod_zz:f", "nope", ":", "x:", "json:nothing", "\udcff:f"])
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A directory to run in (relative --db files land here), with the template store."""
+    directory = tmp_path_factory.mktemp("fuzz")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(directory)
+        patch.setattr(sys, "path", list(sys.path))  # the CLI adds the current directory
+        patch.delenv("AGENTSCHED_DB", raising=False)
+        _db(directory).rename(directory / "template.db")
+        yield directory
+
+
+@st.composite
+def command_lines(draw: st.DrawFn, names: tuple[str, ...]) -> list[str]:
+    name = draw(st.sampled_from(names))
+    arguments = _arguments(name)
+    argv = [name]
+    for action in arguments:
+        if not action.option_strings and draw(st.booleans()):
+            argv.append(draw(_values(name, action)))
+    for needed in COMMANDS[name].needed:
+        if needed.option_strings and draw(st.integers(0, 9)):
+            argv += [_flag(needed), draw(_values(name, needed))]
+    if name == "demo":  # without a refused --seconds, the demo runs for 15 seconds
+        seconds = next(a for a in arguments if a.dest == "seconds")
+        argv += ["--seconds", draw(_values(name, seconds))]
+    options = [a for a in arguments if a.option_strings]
+    for action in draw(st.lists(st.sampled_from(options), max_size=5)):
+        argv.append(draw(st.sampled_from(action.option_strings)))
+        if action.nargs != 0:
+            argv.append(draw(_values(name, action)))
+    return argv
+
+
+def _values(name: str, action: argparse.Action) -> st.SearchStrategy[str]:
+    if action.dest == "handler" and name in ("run", "serve"):
+        return UNLOADABLE  # a loadable one would start firing, and never return
+    if action.dest == "seconds":
+        return st.sampled_from(["0", "-1", "nan", "soon", "400d"])  # a valid one runs the demo
+    if action.dest == "db":
+        return st.sampled_from(
+            ["sqlite:///agents.db", "sqlite:///agents.db?mode=ro", "sqlite:///none.db?mode=rw",
+             "sqlite:///x.db?mode=x", "sqlite:///x.db?x=1", "memory://", "memory://?x",
+             "mysql://x", "sqlite:///", "sqlite:///no/such/dir/x.db"]
+        )  # fmt: skip
+    if action.dest in NEAR:
+        return st.one_of(st.sampled_from(NEAR[action.dest]), AWKWARD)
+    return AWKWARD
+
+
+def _check(argv: list[str], workspace: Path) -> None:
+    for leftover in ("agents.db", "agents.db-wal", "agents.db-shm"):
+        (workspace / leftover).unlink(missing_ok=True)
+    shutil.copy(workspace / "template.db", workspace / "agents.db")
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(["--db", "sqlite:///agents.db", *argv])
+    said = err.getvalue()
+    assert "Traceback" not in said and "agentsched: error: unexpected" not in said, said
+    lines = said.splitlines()
+    if status == 0:
+        assert said == ""
+    elif status == 1:  # a trigger whose run failed says so on stdout
+        assert argv[0] == "trigger" and said == "" and " failed (schedule " in out.getvalue()
+    else:
+        assert status == 2 and len(lines) in (1, 2), (status, said)
+        assert lines[-1].startswith("agentsched: error: ")
+        assert len(lines) == 1 or lines[0].startswith("usage: agentsched")
+    assert [p.name for p in workspace.iterdir() if "?" in p.name] == []  # no option as a name
+    _contents(workspace / "agents.db")  # what is stored still reads
+
+
+@settings(max_examples=150)
+@given(argv=command_lines(("next",)))
+def test_fuzz_next(argv: list[str], workspace: Path) -> None:
+    _check(argv, workspace)
+
+
+@settings(max_examples=150)
+@given(argv=command_lines(("add", "update")))
+def test_fuzz_add_and_update(argv: list[str], workspace: Path) -> None:
+    _check(argv, workspace)
+
+
+@settings(max_examples=150)
+@given(
+    argv=command_lines(
+        ("list", "show", "pause", "resume", "delete", "runs", "trigger", "run", "serve", "demo")
+    )
+)
+def test_fuzz_the_other_commands(argv: list[str], workspace: Path) -> None:
+    _check(argv, workspace)
 
 
 # -- the edges of the range -------------------------------------------------------
