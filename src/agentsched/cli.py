@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 from . import __version__
 from ._datetimes import format_instant, require_instant
 from ._validate import MAX_DURATION, check_text
-from .clock import SystemClock
+from .clock import Clock, SystemClock
 from .errors import (
     AgentschedError,
     ConflictError,
@@ -574,7 +574,7 @@ def _opened(
     try:
         if background and getattr(store, "read_only", False):
             raise StoreError(f"cannot fire schedules from a read-only store ({_db_url(args)})")
-        yield Scheduler(store=store, handler=handler, executor=executor)
+        yield Scheduler(store=store, handler=handler, executor=executor, clock=args.clock)
     except ScheduleNotFound as exc:
         raise _deleted_or(exc, store, args.owner) from None
     finally:
@@ -590,7 +590,7 @@ def _cmd_next(args: argparse.Namespace) -> None:
     after = (
         _instant(args.after, "after")
         if args.after is not None
-        else SystemClock().now().replace(microsecond=0)
+        else args.clock.now().replace(microsecond=0)
     )
     times: list[datetime] = []
     t: datetime | None = after
@@ -619,7 +619,7 @@ def _cmd_add(args: argparse.Namespace) -> None:
         fields["id"] = args.id
     # The same create on a throwaway store checks every field, and tells whether the
     # schedule would ever fire, before any database file is opened or created.
-    trial = Scheduler(MemoryStore()).create(owner=args.owner, **fields)
+    trial = Scheduler(MemoryStore(), clock=args.clock).create(owner=args.owner, **fields)
     if trial.status is Status.COMPLETED:
         raise ValidationError(
             "schedule",
@@ -857,7 +857,7 @@ def _demo_handler(ctx: RunContext) -> RunResult:
 def _cmd_demo(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="agentsched-demo-") as directory:
         url = f"sqlite:///{Path(directory) / 'demo.db'}"
-        sched = Scheduler.from_url(url, handler=_demo_handler)
+        sched = Scheduler.from_url(url, handler=_demo_handler, clock=args.clock)
         now = sched.clock.now()
         seconds = args.seconds.total_seconds()
         made = [
@@ -1400,9 +1400,10 @@ def _stdout_closed() -> int:
     return _SIGPIPE_STATUS
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     """Run the command line; returns the exit status: 0; 2 for an error; 1 for a failed
-    `trigger` run or an unexpected error; 130 on Ctrl-C."""
+    `trigger` run or an unexpected error; 130 on Ctrl-C. Commands read "now" from
+    `clock` (the system clock by default; a `FakeClock` makes their output repeatable)."""
     parser, commands = _build_parser()
     try:
         try:
@@ -1412,6 +1413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             _read_values(args)
             _check_combinations(command, args)
+            args.clock = clock or SystemClock()
             return _COMMANDS[args.command](args) or 0
         except ValidationError as exc:
             return _fail(_in_flags(exc, command, args))
