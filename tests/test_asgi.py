@@ -669,6 +669,7 @@ JSON = {"content-type": "application/json"}
         (b'{"input": "' + b"x" * (1 << 20) + b'"}', JSON, 413, None),
         (NUL_NAME, JSON, 422, "name"),
         (SURROGATE, JSON, 422, "name"),
+        (b'{"\\ud800": 1}', JSON, 422, "\ufffd"),  # an unknown name, echoed as valid text
     ],
     ids=[
         "truncated",
@@ -684,6 +685,7 @@ JSON = {"content-type": "application/json"}
         "too-large",
         "nul",
         "surrogate",
+        "surrogate-field-name",
     ],
 )
 def test_malformed_requests(

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from ..errors import AgentschedError
 from .access import ApiError, Authenticate, Backend, caller_owner
-from .errors import status_of
+from .errors import echo, status_of
 from .pages import Links, Row, error_page, list_page, schedule_page
 
 __all__ = ["base_path", "dashboard_routes"]
@@ -59,7 +59,7 @@ def _pages_errors(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except (AgentschedError, ApiError) as exc:
             status, _, message, _ = status_of(exc)
-            return _html(error_page(status, message, _links(request)), status)
+            return _html(error_page(status, echo(message), _links(request)), status)
 
     return page
 
