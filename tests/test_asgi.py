@@ -670,6 +670,8 @@ JSON = {"content-type": "application/json"}
         (NUL_NAME, JSON, 422, "name"),
         (SURROGATE, JSON, 422, "name"),
         (b'{"\\ud800": 1}', JSON, 422, "\ufffd"),  # an unknown name, echoed as valid text
+        (b'{"a": 1e999}', JSON, 400, None),
+        (b'{"name": ' + b"[" * 33 + b"]" * 33 + b"}", JSON, 400, None),
     ],
     ids=[
         "truncated",
@@ -686,6 +688,8 @@ JSON = {"content-type": "application/json"}
         "nul",
         "surrogate",
         "surrogate-field-name",
+        "beyond-a-double",
+        "nested-33-deep",
     ],
 )
 def test_malformed_requests(

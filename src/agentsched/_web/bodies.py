@@ -10,6 +10,7 @@ stored; the records' own validators check the rest.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from ..states import UPDATABLE
 
 __all__ = [
     "CREATE_FIELDS",
+    "MAX_DEPTH",
     "MAX_PAGE",
     "SPEC_FIELDS",
     "UPDATE_FIELDS",
@@ -36,6 +38,7 @@ __all__ = [
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
+MAX_DEPTH = 32  # JSON nesting: a valid body nests 2 deep; no step recurses far past 32
 
 # What a create body may carry; an update body, the same but `id`. The agent comes
 # from the path and the owner from X-On-Behalf-Of (or `authenticate`).
@@ -65,16 +68,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float; one past a double (`1e999`, which Python reads as
+    infinity) is refused, as NaN is."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a double")
+    return value
+
+
+def _nests_within(value: object, limit: int) -> bool:
+    """Whether `value` nests at most `limit` containers deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return True
+
+
 def parse_json(data: bytes) -> Mapping[str, Any]:
-    """The body as a JSON object; `BadRequest` for anything else (NaN included)."""
+    """The body as a JSON object; `BadRequest` for anything else (NaN, numbers beyond a
+    double, nesting deeper than `MAX_DEPTH`), so no later step meets such a value."""
     if not data.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:
-        body = json.loads(data, parse_constant=_reject_constant)
+        body = json.loads(data, parse_constant=_reject_constant, parse_float=_finite)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BadRequest(f"the request body is not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object (got {type(body).__name__})")
+    if not _nests_within(body, MAX_DEPTH):
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
     return body
 
 
