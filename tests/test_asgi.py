@@ -461,8 +461,9 @@ def test_owners_see_their_own_schedules_only(env: Env) -> None:
     assert own.status_code == 200
 
 
-def test_an_owner_header_must_be_1_to_256_characters(env: Env) -> None:
-    got = env.client.get(API, headers={"X-On-Behalf-Of": "x" * 257})
+@pytest.mark.parametrize("owner", [b"x" * 257, b"", b"a\x00b"])
+def test_an_owner_header_must_be_1_to_256_characters_of_text(env: Env, owner: bytes) -> None:
+    got = env.client.get(API, headers={"X-On-Behalf-Of": owner})
     assert got.status_code == 400
     assert got.json()["error"]["field"] == "X-On-Behalf-Of"
 

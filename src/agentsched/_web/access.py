@@ -20,6 +20,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from .._validate import text_problem
 from ..aio import AsyncScheduler
 from ..errors import ScheduleNotFound, ValidationError
 from ..model import MAX_ID, Run, Schedule, check_schedule_id
@@ -52,6 +53,9 @@ async def caller_owner(request: Request, authenticate: Authenticate | None) -> s
                 f"{OWNER_HEADER} must be 1-{MAX_ID} characters",
                 OWNER_HEADER,
             )
+        problem = None if header is None else text_problem(header)
+        if problem is not None:
+            raise ApiError(400, "invalid_request", f"{OWNER_HEADER} {problem}", OWNER_HEADER)
         return header
     if inspect.iscoroutinefunction(authenticate):
         owner = await authenticate(request)
