@@ -932,6 +932,17 @@ def test_the_openapi_document_is_valid_and_matches_the_records(env: Env) -> None
     assert len(routes) == 9
 
 
+def test_each_path_allows_exactly_its_documented_methods(env: Env) -> None:
+    """Reported: OPTIONS answered an `Allow` naming only one route's methods."""
+    doc = env.client.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        documented = {m.upper() for m in item if m != "parameters"}
+        documented |= {"HEAD"} if "GET" in documented else set()
+        got = env.client.options(path.format(agent_id="bot", schedule_id="sched_x"))
+        assert got.status_code == 405
+        assert set(got.headers["allow"].split(", ")) == documented, path
+
+
 # -- packaging ----------------------------------------------------------------------
 
 
