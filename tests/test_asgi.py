@@ -278,14 +278,25 @@ def test_list_by_status(env: Env) -> None:
         ({"limit": "101"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"limit": "-1"}, "limit"),
+        ({"limit": ""}, "limit"),
         ({"status": "sleeping"}, "status"),
-        ({"after": "sched_unknown"}, "after"),
+        ({"status": ""}, "status"),
     ],
 )
 def test_bad_list_queries_are_422(env: Env, query: dict[str, str], field: str) -> None:
     got = env.client.get(API, params=query)
     assert got.status_code == 422
     assert got.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("after", ["sched_unknown", "", "not an id!", "x" * 300, "a\x00b"])
+def test_a_cursor_naming_no_schedule_is_404_naming_after(env: Env, after: str) -> None:
+    """As an unknown id in a path is: the cursor names a schedule, which is not found."""
+    env.create()
+    got = env.client.get(API, params={"after": after})
+    assert got.status_code == 404
+    assert got.json()["error"]["type"] == "not_found"
+    assert got.json()["error"]["field"] == "after"
 
 
 # -- update, delete, pause, resume ----------------------------------------------------
@@ -334,12 +345,18 @@ def test_delete_is_soft(env: Env) -> None:
     deleted = got.json()
     assert deleted["status"] == "deleted" and deleted["deleted_at"] is not None
     assert deleted["next_run_at"] is None
-    assert env.client.get(f"{API}/{made['id']}").status_code == 404
-    assert env.client.delete(f"{API}/{made['id']}").status_code == 404
-    assert env.client.post(f"{API}/{made['id']}/pause").status_code == 404
-    runs = env.client.get(f"{API}/{made['id']}/runs")
-    assert runs.status_code == 200 and len(runs.json()["data"]) == 1  # history is kept
+    for method, url in (
+        ("GET", ""),
+        ("DELETE", ""),
+        ("POST", "/pause"),
+        ("GET", "/runs"),  # gone with its schedule, as every path under it
+    ):
+        got = env.client.request(method, f"{API}/{made['id']}{url}")
+        assert got.json() == not_found(made["id"]), (method, url)
     assert env.store.get(made["id"]).status == "deleted"  # type: ignore[union-attr]
+    assert len(env.store.runs(made["id"])) == 1  # the history is kept in the store
+    listed = env.client.get(API, params={"status": "deleted"}).json()["data"]
+    assert [s["id"] for s in listed] == [made["id"]]
 
 
 def test_pause_and_resume(env: Env) -> None:
@@ -456,7 +473,12 @@ def test_owners_see_their_own_schedules_only(env: Env) -> None:
     assert listed("bob") == [bobs["id"]]
     assert listed(None) == [alices["id"], bobs["id"]]  # no owner: unscoped
     bob = {"X-On-Behalf-Of": "bob"}
-    assert env.client.get(API, params={"after": alices["id"]}, headers=bob).status_code == 422
+    unknown = env.client.get(API, params={"after": "sched_nope"}, headers=bob)
+    alices_cursor = env.client.get(API, params={"after": alices["id"]}, headers=bob)
+    assert alices_cursor.status_code == 404
+    assert alices_cursor.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+        "sched_nope", alices["id"]
+    )
     own = env.client.post(f"{API}/{bobs['id']}/pause", headers=bob)
     assert own.status_code == 200
 

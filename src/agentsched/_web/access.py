@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from .._validate import text_problem
 from ..aio import AsyncScheduler
-from ..errors import ScheduleNotFound, ValidationError
+from ..errors import ScheduleNotFound, ValidationError, shorten
 from ..model import MAX_ID, Run, Schedule, check_schedule_id
 from ..scheduler import Scheduler
 
@@ -111,7 +111,15 @@ class Backend:
         return found
 
     async def list(self, **query: Any) -> builtins.list[Schedule]:
-        found: builtins.list[Schedule] = await self._call("list", **query)
+        """A page of schedules; an `after` naming no schedule this caller can see is a
+        404 naming `after`, as an unknown id in a path is."""
+        try:
+            found: builtins.list[Schedule] = await self._call("list", **query)
+        except ValidationError as exc:
+            if exc.field != "after":
+                raise
+            message = f"'after' names no schedule you can see (got {shorten(query['after'])})"
+            raise ApiError(404, "not_found", message, "after") from None
         return found
 
     async def create(self, **arguments: Any) -> Schedule:

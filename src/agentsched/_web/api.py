@@ -75,13 +75,13 @@ class _Api:
         agent_id, owner = await self._scope(request)
         query = request.query_params
         limit = page_limit(query.get("limit"))
-        status = query.get("status") or None
+        status = query.get("status")
         found = await self.backend.list(
             agent_id=agent_id,
             status=status,
             owner=owner,
             limit=limit + 1,
-            after=query.get("after") or None,
+            after=query.get("after"),
             include_deleted=status == Status.DELETED,
         )
         return JSONResponse(page(found, limit))
@@ -126,7 +126,7 @@ class _Api:
         agent_id, owner = await self._scope(request)
         schedule_id = request.path_params["schedule_id"]
         limit = page_limit(request.query_params.get("limit"))
-        await self.backend.visible(agent_id, schedule_id, owner, include_deleted=True)
+        await self.backend.visible(agent_id, schedule_id, owner)
         found = await self.backend.runs(schedule_id, owner, limit + 1)
         return JSONResponse(page(found, limit))
 
