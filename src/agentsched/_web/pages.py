@@ -18,8 +18,7 @@ from urllib.parse import quote, urlencode
 from .._datetimes import format_instant
 from ..model import Run, Schedule, Status
 from ..specs import Interval
-from ..timing.zones import load_zone
-from .describe import describe, span
+from .describe import describe, span, wall_time
 
 __all__ = ["Links", "Row", "error_page", "list_page", "schedule_page"]
 
@@ -125,10 +124,10 @@ def _at(instant: datetime | None, zone: str, now: datetime, seconds: bool = Fals
     seconds when asked for or not zero."""
     if instant is None:
         return '<span class="muted">-</span>'
-    local = instant.astimezone(load_zone(zone))
+    local = wall_time(instant, zone)
     exact = format_instant(instant)
     seconds_text = f":{local:%S}" if seconds or local.second else ""
-    year = "" if local.year == now.astimezone(local.tzinfo).year else f" {local.year}"
+    year = "" if local.year == wall_time(now, zone).year else f" {local.year}"
     shown = f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}{seconds_text} {local:%Z}"
     return f'<time datetime="{_e(exact)}" title="{_e(exact)}">{_e(shown)}</time>'
 
@@ -298,8 +297,7 @@ def sparkline(runs: Sequence[Run], zone: str) -> str:
         when = run.scheduled_for or run.started_at
         label = f"{run.status.value} · {_took(run)}"
         if when is not None:
-            local = when.astimezone(load_zone(zone))
-            label += f" · {local:%Y-%m-%d %H:%M:%S %Z}"
+            label += f" · {wall_time(when, zone):%Y-%m-%d %H:%M:%S %Z}"
         bars.append(
             f'<rect class="r-{_e(run.status.value)}" x="{i * step}" '
             f'y="{_SPARK_HEIGHT - height:.1f}" width="{_SPARK_BAR}" height="{height:.1f}" rx="1">'
