@@ -13,13 +13,16 @@ from functools import wraps
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from ..errors import AgentschedError
 from .access import ApiError, Authenticate, Backend, caller_owner
 from .errors import echo, status_of
 from .pages import Links, Row, error_page, list_page, schedule_page
 
-__all__ = ["base_path", "dashboard_routes"]
+__all__ = ["FORMS", "base_path", "dashboard_routes", "refusal_page", "route_path"]
+
+FORMS = "/schedules/"  # where the dashboard's pages and forms live, under the mount path
 
 _PAGE = 50
 _NEXT_FIRES = 3
@@ -42,12 +45,31 @@ def _links(request: Request) -> Links:
 
 def base_path(request: Request) -> str:
     """Where this app is mounted, ending with "/": "/" alone at the root."""
-    root: str = request.scope.get("root_path", "")
+    return _base(request.scope)
+
+
+def _base(scope: Scope) -> str:
+    root: str = scope.get("root_path", "")
     return root.rstrip("/") + "/"
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path within this app: without the mount path, whether the server
+    left it in `path` (Starlette's Mount does) or took it out."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
 
 
 def _html(text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status, headers=_HEADERS)
+
+
+def refusal_page(scope: Scope, message: str) -> Response:
+    """The 403 page of a dashboard form another site posted."""
+    return _html(error_page(403, message, Links(_base(scope))), 403)
 
 
 def _pages_errors(endpoint: Endpoint) -> Endpoint:
