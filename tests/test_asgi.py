@@ -9,6 +9,7 @@ deterministic.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -892,6 +893,48 @@ def test_the_dashboard_is_scoped_by_owner(env: Env) -> None:
     assert env.client.post(f"/schedules/{alices['id']}/pause", headers=bob).status_code == 404
     assert env.store.get(alices["id"]).status == "active"  # type: ignore[union-attr]
     assert "alice&#x27;s" in env.client.get("/", headers={"X-On-Behalf-Of": "alice"}).text
+
+
+def _visible_text(page: str) -> str:
+    """What a reader sees: the page without its tags and attributes."""
+    return re.sub(r"<[^>]*>", " ", page)
+
+
+def test_an_unnamed_schedule_shows_its_id_once(env: Env) -> None:
+    unnamed = env.create(name=None)
+    named = env.create(name="named")
+    listed = _visible_text(env.client.get("/").text)
+    assert listed.count(unnamed["id"]) == 1
+    assert listed.count(named["id"]) == 1 and "named" in listed
+    page = _visible_text(env.client.get(f"/schedules/{unnamed['id']}").text)
+    assert page.count(unnamed["id"]) == 2  # the title (in the tab) and the heading
+    assert "Id" not in page.split()
+
+
+def test_a_paused_schedule_lists_no_fires(env: Env) -> None:
+    made = env.create(schedule={"type": "interval", "every_seconds": 60})
+    env.client.post(f"{API}/{made['id']}/pause")
+    for url in ("/", f"/schedules/{made['id']}"):
+        page = env.client.get(url).text
+        assert ">paused</span>" in page and "<time" not in page.split("Paused since")[0]
+    env.client.post(f"{API}/{made['id']}/resume")
+    assert "Mon 5 Jan 07:01 UTC" in env.client.get(f"/schedules/{made['id']}").text
+
+
+def test_the_run_counts_say_what_they_count(env: Env) -> None:
+    """`run_count` counts the scheduled runs started; the list of runs shows every kind:
+    here 2 scheduled and 1 manual."""
+    made = env.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
+    for _ in range(2):
+        env.clock.advance(timedelta(minutes=1))
+        env.tick()
+    env.client.post(f"{API}/{made['id']}/trigger")
+    page = env.client.get(f"/schedules/{made['id']}").text
+    runs = env.client.get(f"{API}/{made['id']}/runs").json()["data"]
+    assert len(runs) == 3
+    assert "2 started" in page and "manual triggers" in page
+    assert "the last 3 of every kind" in page
+    assert "Scheduled runs" in env.client.get("/").text
 
 
 def test_the_dashboard_pages_and_filters(env: Env) -> None:

@@ -7,7 +7,8 @@ caller's owner scopes every page exactly as it scopes the API.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from functools import wraps
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from ..errors import AgentschedError
+from ..model import Schedule, Status
 from .access import ApiError, Authenticate, Backend, caller_owner
 from .errors import echo, status_of
 from .pages import Links, Row, error_page, list_page, schedule_page
@@ -91,6 +93,13 @@ class _Dashboard:
         self.backend = backend
         self.authenticate = authenticate
 
+    async def _upcoming(self, schedule: Schedule, owner: str | None, n: int) -> Sequence[datetime]:
+        """The next fires to show: none for a paused schedule, which has none until
+        resumed (`upcoming` would say what it would do if resumed now)."""
+        if schedule.status is Status.PAUSED:
+            return []
+        return await self.backend.upcoming(schedule.id, owner, n)
+
     async def home(self, request: Request) -> Response:
         owner = await caller_owner(request, self.authenticate)
         status = request.query_params.get("status") or None
@@ -102,7 +111,7 @@ class _Dashboard:
         )
         rows = []
         for schedule in found[:_PAGE]:
-            upcoming = await self.backend.upcoming(schedule.id, owner, _NEXT_FIRES)
+            upcoming = await self._upcoming(schedule, owner, _NEXT_FIRES)
             last = await self.backend.runs(schedule.id, owner, 1)
             rows.append(Row(schedule, upcoming, last[0] if last else None))
         more = found[_PAGE - 1].id if len(found) > _PAGE else None
@@ -115,7 +124,7 @@ class _Dashboard:
     async def schedule(self, request: Request) -> Response:
         owner = await caller_owner(request, self.authenticate)
         schedule = await self.backend.get(request.path_params["schedule_id"], owner)
-        upcoming = await self.backend.upcoming(schedule.id, owner, 5)
+        upcoming = await self._upcoming(schedule, owner, 5)
         runs = await self.backend.runs(schedule.id, owner, _RECENT_RUNS)
         now = self.backend.scheduler.clock.now()
         page = schedule_page(schedule, upcoming, runs, _links(request), owner=owner, now=now)
