@@ -9,6 +9,7 @@ deterministic.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -278,14 +279,25 @@ def test_list_by_status(env: Env) -> None:
         ({"limit": "101"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"limit": "-1"}, "limit"),
+        ({"limit": ""}, "limit"),
         ({"status": "sleeping"}, "status"),
-        ({"after": "sched_unknown"}, "after"),
+        ({"status": ""}, "status"),
     ],
 )
 def test_bad_list_queries_are_422(env: Env, query: dict[str, str], field: str) -> None:
     got = env.client.get(API, params=query)
     assert got.status_code == 422
     assert got.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("after", ["sched_unknown", "", "not an id!", "x" * 300, "a\x00b"])
+def test_a_cursor_naming_no_schedule_is_404_naming_after(env: Env, after: str) -> None:
+    """As an unknown id in a path is: the cursor names a schedule, which is not found."""
+    env.create()
+    got = env.client.get(API, params={"after": after})
+    assert got.status_code == 404
+    assert got.json()["error"]["type"] == "not_found"
+    assert got.json()["error"]["field"] == "after"
 
 
 # -- update, delete, pause, resume ----------------------------------------------------
@@ -334,12 +346,18 @@ def test_delete_is_soft(env: Env) -> None:
     deleted = got.json()
     assert deleted["status"] == "deleted" and deleted["deleted_at"] is not None
     assert deleted["next_run_at"] is None
-    assert env.client.get(f"{API}/{made['id']}").status_code == 404
-    assert env.client.delete(f"{API}/{made['id']}").status_code == 404
-    assert env.client.post(f"{API}/{made['id']}/pause").status_code == 404
-    runs = env.client.get(f"{API}/{made['id']}/runs")
-    assert runs.status_code == 200 and len(runs.json()["data"]) == 1  # history is kept
+    for method, url in (
+        ("GET", ""),
+        ("DELETE", ""),
+        ("POST", "/pause"),
+        ("GET", "/runs"),  # gone with its schedule, as every path under it
+    ):
+        got = env.client.request(method, f"{API}/{made['id']}{url}")
+        assert got.json() == not_found(made["id"]), (method, url)
     assert env.store.get(made["id"]).status == "deleted"  # type: ignore[union-attr]
+    assert len(env.store.runs(made["id"])) == 1  # the history is kept in the store
+    listed = env.client.get(API, params={"status": "deleted"}).json()["data"]
+    assert [s["id"] for s in listed] == [made["id"]]
 
 
 def test_pause_and_resume(env: Env) -> None:
@@ -456,13 +474,19 @@ def test_owners_see_their_own_schedules_only(env: Env) -> None:
     assert listed("bob") == [bobs["id"]]
     assert listed(None) == [alices["id"], bobs["id"]]  # no owner: unscoped
     bob = {"X-On-Behalf-Of": "bob"}
-    assert env.client.get(API, params={"after": alices["id"]}, headers=bob).status_code == 422
+    unknown = env.client.get(API, params={"after": "sched_nope"}, headers=bob)
+    alices_cursor = env.client.get(API, params={"after": alices["id"]}, headers=bob)
+    assert alices_cursor.status_code == 404
+    assert alices_cursor.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+        "sched_nope", alices["id"]
+    )
     own = env.client.post(f"{API}/{bobs['id']}/pause", headers=bob)
     assert own.status_code == 200
 
 
-def test_an_owner_header_must_be_1_to_256_characters(env: Env) -> None:
-    got = env.client.get(API, headers={"X-On-Behalf-Of": "x" * 257})
+@pytest.mark.parametrize("owner", [b"x" * 257, b"", b"a\x00b"])
+def test_an_owner_header_must_be_1_to_256_characters_of_text(env: Env, owner: bytes) -> None:
+    got = env.client.get(API, headers={"X-On-Behalf-Of": owner})
     assert got.status_code == 400
     assert got.json()["error"]["field"] == "X-On-Behalf-Of"
 
@@ -669,6 +693,9 @@ JSON = {"content-type": "application/json"}
         (b'{"input": "' + b"x" * (1 << 20) + b'"}', JSON, 413, None),
         (NUL_NAME, JSON, 422, "name"),
         (SURROGATE, JSON, 422, "name"),
+        (b'{"\\ud800": 1}', JSON, 422, "\ufffd"),  # an unknown name, echoed as valid text
+        (b'{"a": 1e999}', JSON, 400, None),
+        (b'{"name": ' + b"[" * 33 + b"]" * 33 + b"}", JSON, 400, None),
     ],
     ids=[
         "truncated",
@@ -684,6 +711,9 @@ JSON = {"content-type": "application/json"}
         "too-large",
         "nul",
         "surrogate",
+        "surrogate-field-name",
+        "beyond-a-double",
+        "nested-33-deep",
     ],
 )
 def test_malformed_requests(
@@ -865,6 +895,48 @@ def test_the_dashboard_is_scoped_by_owner(env: Env) -> None:
     assert "alice&#x27;s" in env.client.get("/", headers={"X-On-Behalf-Of": "alice"}).text
 
 
+def _visible_text(page: str) -> str:
+    """What a reader sees: the page without its tags and attributes."""
+    return re.sub(r"<[^>]*>", " ", page)
+
+
+def test_an_unnamed_schedule_shows_its_id_once(env: Env) -> None:
+    unnamed = env.create(name=None)
+    named = env.create(name="named")
+    listed = _visible_text(env.client.get("/").text)
+    assert listed.count(unnamed["id"]) == 1
+    assert listed.count(named["id"]) == 1 and "named" in listed
+    page = _visible_text(env.client.get(f"/schedules/{unnamed['id']}").text)
+    assert page.count(unnamed["id"]) == 2  # the title (in the tab) and the heading
+    assert "Id" not in page.split()
+
+
+def test_a_paused_schedule_lists_no_fires(env: Env) -> None:
+    made = env.create(schedule={"type": "interval", "every_seconds": 60})
+    env.client.post(f"{API}/{made['id']}/pause")
+    for url in ("/", f"/schedules/{made['id']}"):
+        page = env.client.get(url).text
+        assert ">paused</span>" in page and "<time" not in page.split("Paused since")[0]
+    env.client.post(f"{API}/{made['id']}/resume")
+    assert "Mon 5 Jan 07:01 UTC" in env.client.get(f"/schedules/{made['id']}").text
+
+
+def test_the_run_counts_say_what_they_count(env: Env) -> None:
+    """`run_count` counts the scheduled runs started; the list of runs shows every kind:
+    here 2 scheduled and 1 manual."""
+    made = env.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
+    for _ in range(2):
+        env.clock.advance(timedelta(minutes=1))
+        env.tick()
+    env.client.post(f"{API}/{made['id']}/trigger")
+    page = env.client.get(f"/schedules/{made['id']}").text
+    runs = env.client.get(f"{API}/{made['id']}/runs").json()["data"]
+    assert len(runs) == 3
+    assert "2 started" in page and "manual triggers" in page
+    assert "the last 3 of every kind" in page
+    assert "Scheduled runs" in env.client.get("/").text
+
+
 def test_the_dashboard_pages_and_filters(env: Env) -> None:
     for i in range(51):
         env.create(name=f"row {i:02d}")
@@ -923,6 +995,115 @@ def test_the_openapi_document_is_valid_and_matches_the_records(env: Env) -> None
         if method != "parameters"
     }
     assert len(routes) == 9
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters"
+    ]
+
+
+def test_every_operation_documents_the_400_of_a_bad_owner_header(env: Env) -> None:
+    """Reported: an over-long X-On-Behalf-Of was an undocumented 400 on 6 operations."""
+    made = env.create()
+    doc = env.client.get("/openapi.json").json()
+    for method, path, operation in _operations(doc):
+        assert {"400", "401", "503"} <= set(operation["responses"]), (method, path)
+        url = path.format(agent_id="bot", schedule_id=made["id"])
+        for bad in ("x" * 257, ""):
+            got = env.client.request(method, url, json={}, headers={"X-On-Behalf-Of": bad})
+            assert got.status_code == 400, (method, path)
+            assert got.json()["error"]["field"] == "X-On-Behalf-Of"
+
+
+def test_each_path_allows_exactly_its_documented_methods(env: Env) -> None:
+    """Reported: OPTIONS answered an `Allow` naming only one route's methods."""
+    doc = env.client.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        documented = {m.upper() for m in item if m != "parameters"}
+        documented |= {"HEAD"} if "GET" in documented else set()
+        got = env.client.options(path.format(agent_id="bot", schedule_id="sched_x"))
+        assert got.status_code == 405
+        assert set(got.headers["allow"].split(", ")) == documented, path
+
+
+@pytest.mark.parametrize(
+    ("seconds", "status"),
+    [(0, 422), (5e-324, 422), (4e-7, 422), (1e-6, 201), (0.5, 201), (366 * 86400, 201)],
+)
+def test_the_least_timeout_is_the_documented_microsecond(
+    env: Env, seconds: float, status: int
+) -> None:
+    """Reported: `timeout` above 0 passed the schema and was refused (below a microsecond).
+    The document's bounds are the ones the app checks, on the number sent."""
+    doc = env.client.get("/openapi.json").json()
+    timeout = doc["components"]["schemas"]["CreateScheduleRequest"]["properties"]["timeout"]
+    assert timeout["minimum"] == 1e-6 and timeout["maximum"] == 366 * 86400
+    got = env.client.post(API, json=body(timeout=seconds))
+    assert got.status_code == status, got.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "stored"),
+    [
+        ({"max_runs": 3.0}, {"max_runs": 3}),  # JSON Schema's integers: 3.0 is one
+        (
+            {"retry": {"attempts": 2.0}},
+            {"retry": {"attempts": 2, "backoff": 30, "max_backoff": 600}},
+        ),
+        ({"id": None}, {}),  # null: generated, as when left out
+        ({"end_at": "2026-12-31t00:00:00.1234567z"}, {"end_at": "2026-12-31T00:00:00.123456Z"}),
+        (
+            {
+                "schedule": {
+                    "type": "rrule",
+                    "rrule": "FREQ=DAILY",
+                    "dtstart": "2026-01-05T09:00:00+01:00",
+                    "timezone": "Europe/Paris",
+                }
+            },
+            {
+                "schedule": {
+                    "type": "rrule",
+                    "rrule": "FREQ=DAILY",
+                    "dtstart": "2026-01-05T09:00:00",
+                    "timezone": "Europe/Paris",
+                }
+            },
+        ),
+    ],
+)
+def test_values_the_document_allows_are_accepted(
+    env: Env, changes: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    made = env.create(**changes)
+    assert made == {**made, **stored}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"max_runs": 2**63}, "max_runs"),  # past the documented int64
+        ({"max_runs": 2.5}, "max_runs"),
+        ({"end_at": "2026-02-30T00:00:00Z"}, "end_at"),  # no such day
+        ({"end_at": "2026-12-31T00:00Z"}, "end_at"),  # RFC 3339 wants the seconds
+        ({"end_at": "2026-12-31 00:00:00Z"}, "end_at"),
+        ({"end_at": "1969-12-31T23:59:59Z"}, "end_at"),
+        ({"end_at": "9999-12-31T23:00:00-05:00"}, "end_at"),  # year 10000 in UTC
+        ({"schedule": {"type": "interval", "every_seconds": 0.9999999}}, "schedule.every_seconds"),
+        ({"retry": {"backoff": -1e-9}}, "retry.backoff"),
+    ],
+)
+def test_values_the_document_refuses_are_refused(
+    env: Env, changes: dict[str, Any], field: str
+) -> None:
+    got = env.client.post(API, json=body(**changes))
+    assert got.status_code == 422, got.text
+    assert got.json()["error"]["field"] == field
+    assert env.snapshot() == []
 
 
 # -- packaging ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test with starle
     ) from exc
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,9 +23,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
-from ._web.access import Authenticate, Backend, caller_owner
+from ._web.access import Authenticate, Backend, caller_owner, cross_site_refusal
 from ._web.api import api_routes
-from ._web.dashboard import base_path, dashboard_routes
+from ._web.dashboard import FORMS, base_path, dashboard_routes, refusal_page, route_path
 from ._web.errors import EXCEPTION_HANDLERS, error_response
 from ._web.openapi import openapi_document
 from .aio import AsyncScheduler
@@ -32,26 +33,25 @@ from .scheduler import Scheduler
 
 __all__ = ["Authenticate", "create_app"]
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
 
 class _NoCrossSiteWrites:
-    """Refuse a write that the browser says another site started (its form posting here
-    with this site's cookies): 403. Browsers send `Sec-Fetch-Site`; other clients do
-    not, and are unaffected."""
+    """Refuse a write another site's page started (a form posting here with this
+    site's cookies), before any route runs: 403, as a page for the dashboard's
+    forms and as JSON for the rest. `cross_site_refusal` says which writes."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] not in _SAFE_METHODS
-            and (b"sec-fetch-site", b"cross-site") in scope["headers"]
-        ):
-            message = "a page of another site may not change schedules here"
-            await error_response(403, "forbidden", message)(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            refusal = cross_site_refusal(scope["method"], Headers(scope=scope))
+            if refusal is not None:
+                if route_path(scope).startswith(FORMS):
+                    response = refusal_page(scope, refusal)
+                else:
+                    response = error_response(403, "forbidden", refusal)
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

@@ -7,28 +7,40 @@ loop), the second's coroutines are awaited (they leave the loop themselves).
 `caller_owner` is the owner every call is scoped to: what `authenticate`
 returns when the app was given one (None is a 401), else the
 `X-On-Behalf-Of` header, else None (unscoped: every owner's schedules).
+
+`cross_site_refusal` says whether a write came from another site's page.
 """
 
 from __future__ import annotations
 
 import builtins
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from .._validate import text_problem
 from ..aio import AsyncScheduler
-from ..errors import ScheduleNotFound, ValidationError
+from ..errors import ScheduleNotFound, ValidationError, shorten
 from ..model import MAX_ID, Run, Schedule, check_schedule_id
 from ..scheduler import Scheduler
 
-__all__ = ["ApiError", "Authenticate", "Backend", "caller_owner"]
+__all__ = [
+    "ApiError",
+    "Authenticate",
+    "Backend",
+    "caller_owner",
+    "cross_site_refusal",
+]
 
 Authenticate = Callable[[Request], str | Awaitable[str | None] | None]
 OWNER_HEADER = "X-On-Behalf-Of"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class ApiError(Exception):
@@ -52,6 +64,9 @@ async def caller_owner(request: Request, authenticate: Authenticate | None) -> s
                 f"{OWNER_HEADER} must be 1-{MAX_ID} characters",
                 OWNER_HEADER,
             )
+        problem = None if header is None else text_problem(header)
+        if problem is not None:
+            raise ApiError(400, "invalid_request", f"{OWNER_HEADER} {problem}", OWNER_HEADER)
         return header
     if inspect.iscoroutinefunction(authenticate):
         owner = await authenticate(request)
@@ -64,6 +79,53 @@ async def caller_owner(request: Request, authenticate: Authenticate | None) -> s
     if not isinstance(owner, str) or not 1 <= len(owner) <= MAX_ID:
         raise TypeError(f"authenticate() must return an owner string or None, not {owner!r}")
     return owner
+
+
+def _authority(scheme: str, netloc: str) -> str:
+    """`host[:port]` as compared: no user info, lower case, no default port of `scheme`."""
+    authority = netloc.rpartition("@")[2].lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is not None:
+        authority = authority.removesuffix(f":{default}")
+    return authority
+
+
+def _same_host(url: str, host: str | None) -> bool:
+    """Whether `url` (an Origin or a Referer) is on `host`, the request's Host header."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    if host is None or parts.scheme not in _DEFAULT_PORTS or not parts.netloc:
+        return False  # "null" (an opaque origin) included
+    return _authority(parts.scheme, parts.netloc) == _authority(parts.scheme, host)
+
+
+def cross_site_refusal(method: str, headers: Mapping[str, str]) -> str | None:
+    """Why a write must be refused as started by another site's page, or None.
+
+    Browsers say where a request comes from; other clients (a server calling the
+    API) say nothing, and pass. A write is refused when `Sec-Fetch-Site` is
+    `cross-site` or `same-site` (a sibling sub-domain is another origin), or when
+    its `Origin`, or its `Referer` if it has no `Origin`, is not on the request's
+    own `Host`. Reads (GET, HEAD, OPTIONS) are never refused.
+    """
+    if method in _SAFE_METHODS:
+        return None
+    site = headers.get("sec-fetch-site", "").lower()
+    if site in ("cross-site", "same-site"):
+        return f"a page of another site may not change schedules here (Sec-Fetch-Site: {site})"
+    for name in ("origin", "referer"):
+        source = headers.get(name)
+        if source is None:
+            continue
+        if _same_host(source, headers.get("host")):
+            return None
+        return (
+            f"a page of another site may not change schedules here "
+            f"({name.capitalize()}: {shorten(source)})"
+        )
+    return None
 
 
 class Backend:
@@ -107,7 +169,15 @@ class Backend:
         return found
 
     async def list(self, **query: Any) -> builtins.list[Schedule]:
-        found: builtins.list[Schedule] = await self._call("list", **query)
+        """A page of schedules; an `after` naming no schedule this caller can see is a
+        404 naming `after`, as an unknown id in a path is."""
+        try:
+            found: builtins.list[Schedule] = await self._call("list", **query)
+        except ValidationError as exc:
+            if exc.field != "after":
+                raise
+            message = f"'after' names no schedule you can see (got {shorten(query['after'])})"
+            raise ApiError(404, "not_found", message, "after") from None
         return found
 
     async def create(self, **arguments: Any) -> Schedule:

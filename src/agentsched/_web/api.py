@@ -3,15 +3,18 @@
 Every route is scoped by the path's agent and the caller's owner: a schedule
 of another agent or owner is a 404 with the same body as an id that never
 existed. Library errors become JSON error responses in `errors.py`.
+
+Each path is one route serving all its methods, so that a method it does not
+serve is a 405 whose `Allow` names every one it does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..model import Run, Schedule, Status
@@ -72,13 +75,13 @@ class _Api:
         agent_id, owner = await self._scope(request)
         query = request.query_params
         limit = page_limit(query.get("limit"))
-        status = query.get("status") or None
+        status = query.get("status")
         found = await self.backend.list(
             agent_id=agent_id,
             status=status,
             owner=owner,
             limit=limit + 1,
-            after=query.get("after") or None,
+            after=query.get("after"),
             include_deleted=status == Status.DELETED,
         )
         return JSONResponse(page(found, limit))
@@ -123,22 +126,32 @@ class _Api:
         agent_id, owner = await self._scope(request)
         schedule_id = request.path_params["schedule_id"]
         limit = page_limit(request.query_params.get("limit"))
-        await self.backend.visible(agent_id, schedule_id, owner, include_deleted=True)
+        await self.backend.visible(agent_id, schedule_id, owner)
         found = await self.backend.runs(schedule_id, owner, limit + 1)
         return JSONResponse(page(found, limit))
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _route(path: str, name: str, **by_method: Endpoint) -> Route:
+    """One route for `path`, calling the endpoint of the request's method (HEAD is GET's)."""
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await by_method[method](request)
+
+    return Route(path, endpoint, methods=list(by_method), name=name)
 
 
 def api_routes(backend: Backend, authenticate: Authenticate | None) -> list[Route]:
     api = _Api(backend, authenticate)
     one = PREFIX + "/{schedule_id}"
     return [
-        Route(PREFIX, api.create, methods=["POST"], name="create_schedule"),
-        Route(PREFIX, api.list, methods=["GET"], name="list_schedules"),
-        Route(one, api.get, methods=["GET"], name="get_schedule"),
-        Route(one, api.update, methods=["POST"], name="update_schedule"),
-        Route(one, api.delete, methods=["DELETE"], name="delete_schedule"),
-        Route(one + "/pause", api.pause, methods=["POST"], name="pause_schedule"),
-        Route(one + "/resume", api.resume, methods=["POST"], name="resume_schedule"),
-        Route(one + "/trigger", api.trigger, methods=["POST"], name="trigger_schedule"),
-        Route(one + "/runs", api.runs, methods=["GET"], name="list_runs"),
+        _route(PREFIX, "schedules", POST=api.create, GET=api.list),
+        _route(one, "schedule", GET=api.get, POST=api.update, DELETE=api.delete),
+        _route(one + "/pause", "pause_schedule", POST=api.pause),
+        _route(one + "/resume", "resume_schedule", POST=api.resume),
+        _route(one + "/trigger", "trigger_schedule", POST=api.trigger),
+        _route(one + "/runs", "list_runs", GET=api.runs),
     ]

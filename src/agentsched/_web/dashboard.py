@@ -7,19 +7,24 @@ caller's owner scopes every page exactly as it scopes the API.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from functools import wraps
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from ..errors import AgentschedError
+from ..model import Schedule, Status
 from .access import ApiError, Authenticate, Backend, caller_owner
-from .errors import status_of
+from .errors import echo, status_of
 from .pages import Links, Row, error_page, list_page, schedule_page
 
-__all__ = ["base_path", "dashboard_routes"]
+__all__ = ["FORMS", "base_path", "dashboard_routes", "refusal_page", "route_path"]
+
+FORMS = "/schedules/"  # where the dashboard's pages and forms live, under the mount path
 
 _PAGE = 50
 _NEXT_FIRES = 3
@@ -42,12 +47,31 @@ def _links(request: Request) -> Links:
 
 def base_path(request: Request) -> str:
     """Where this app is mounted, ending with "/": "/" alone at the root."""
-    root: str = request.scope.get("root_path", "")
+    return _base(request.scope)
+
+
+def _base(scope: Scope) -> str:
+    root: str = scope.get("root_path", "")
     return root.rstrip("/") + "/"
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path within this app: without the mount path, whether the server
+    left it in `path` (Starlette's Mount does) or took it out."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
 
 
 def _html(text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status, headers=_HEADERS)
+
+
+def refusal_page(scope: Scope, message: str) -> Response:
+    """The 403 page of a dashboard form another site posted."""
+    return _html(error_page(403, message, Links(_base(scope))), 403)
 
 
 def _pages_errors(endpoint: Endpoint) -> Endpoint:
@@ -59,7 +83,7 @@ def _pages_errors(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except (AgentschedError, ApiError) as exc:
             status, _, message, _ = status_of(exc)
-            return _html(error_page(status, message, _links(request)), status)
+            return _html(error_page(status, echo(message), _links(request)), status)
 
     return page
 
@@ -68,6 +92,13 @@ class _Dashboard:
     def __init__(self, backend: Backend, authenticate: Authenticate | None) -> None:
         self.backend = backend
         self.authenticate = authenticate
+
+    async def _upcoming(self, schedule: Schedule, owner: str | None, n: int) -> Sequence[datetime]:
+        """The next fires to show: none for a paused schedule, which has none until
+        resumed (`upcoming` would say what it would do if resumed now)."""
+        if schedule.status is Status.PAUSED:
+            return []
+        return await self.backend.upcoming(schedule.id, owner, n)
 
     async def home(self, request: Request) -> Response:
         owner = await caller_owner(request, self.authenticate)
@@ -80,7 +111,7 @@ class _Dashboard:
         )
         rows = []
         for schedule in found[:_PAGE]:
-            upcoming = await self.backend.upcoming(schedule.id, owner, _NEXT_FIRES)
+            upcoming = await self._upcoming(schedule, owner, _NEXT_FIRES)
             last = await self.backend.runs(schedule.id, owner, 1)
             rows.append(Row(schedule, upcoming, last[0] if last else None))
         more = found[_PAGE - 1].id if len(found) > _PAGE else None
@@ -93,7 +124,7 @@ class _Dashboard:
     async def schedule(self, request: Request) -> Response:
         owner = await caller_owner(request, self.authenticate)
         schedule = await self.backend.get(request.path_params["schedule_id"], owner)
-        upcoming = await self.backend.upcoming(schedule.id, owner, 5)
+        upcoming = await self._upcoming(schedule, owner, 5)
         runs = await self.backend.runs(schedule.id, owner, _RECENT_RUNS)
         now = self.backend.scheduler.clock.now()
         page = schedule_page(schedule, upcoming, runs, _links(request), owner=owner, now=now)

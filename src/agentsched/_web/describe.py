@@ -18,7 +18,7 @@ from ..specs import Cron, Interval, Once, RRule, Spec
 from ..timing.cron import CronField, cron_fields
 from ..timing.zones import load_zone
 
-__all__ = ["describe", "local_time", "span"]
+__all__ = ["describe", "local_time", "span", "wall_time"]
 
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _RRULE_DAYS = {"SU": 0, "MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6}
@@ -36,12 +36,23 @@ def describe(spec: Spec) -> str:
     return _rrule(spec)
 
 
-def local_time(instant: datetime, zone: str, with_weekday: bool = False) -> str:
-    """`2026-01-05 09:00 Europe/Paris`: an instant as a wall time in `zone`."""
-    local = instant.astimezone(load_zone(zone))
-    day = f"{local:%a} " if with_weekday else ""
+def wall_time(instant: datetime, zone: str) -> datetime:
+    """`instant` as a wall time in `zone`, or in UTC when that wall time is past the
+    calendar's end: 9999-12-31 23:00 UTC is in year 10000 in Tokyo, which no
+    `datetime` holds. Every time a page shows goes through here."""
+    try:
+        return instant.astimezone(load_zone(zone))
+    except OverflowError:
+        return instant.astimezone(timezone.utc)
+
+
+def local_time(instant: datetime, zone: str) -> str:
+    """`2026-01-05 09:00 Europe/Paris`: an instant as a wall time in `zone` (UTC past
+    the calendar's end there, and then named so)."""
+    local = wall_time(instant, zone)
     seconds = f":{local:%S}" if local.second else ""
-    return f"{day}{local:%Y-%m-%d %H:%M}{seconds} {zone}"
+    shown_zone = zone if local.tzinfo is not timezone.utc else "UTC"
+    return f"{local:%Y-%m-%d %H:%M}{seconds} {shown_zone}"
 
 
 def span(delta: timedelta) -> str:

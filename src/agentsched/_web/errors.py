@@ -4,6 +4,10 @@ Library errors map to status codes once, here, so no route can forget one:
 bad input 422 (naming the field), unknown or invisible ids 404, stale writes
 and impossible transitions 409, a failing store 503. Anything else is a bug:
 logged with its traceback, answered with a plain 500 that shows none.
+
+A message or field may echo what the caller sent (an unknown key, say), so
+both are made safe here, once: lone surrogates and NUL replaced, length
+bounded. A key like `"\ud800"` cannot make the answer unencodable.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._log import log
+from .._validate import clean_text
 from ..errors import (
     AgentschedError,
     ConflictError,
@@ -27,16 +32,24 @@ from ..errors import (
 from .access import ApiError
 from .bodies import BadRequest
 
-__all__ = ["EXCEPTION_HANDLERS", "error_response", "status_of"]
+__all__ = ["EXCEPTION_HANDLERS", "MAX_ECHO", "echo", "error_response", "status_of"]
 
 _HTTP_KINDS = {404: "not_found", 405: "method_not_allowed"}
+MAX_ECHO = 1000  # characters of a message or field; far above any the library writes
+
+
+def echo(text: str) -> str:
+    """`text` safe to send back: valid Unicode without NUL, at most `MAX_ECHO` characters."""
+    text = clean_text(text)
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "…"
 
 
 def error_response(
     status: int, kind: str, message: str, field: str | None = None, **headers: str
 ) -> JSONResponse:
+    safe_field = None if field is None else echo(field)
     return JSONResponse(
-        {"error": {"type": kind, "message": message, "field": field}},
+        {"error": {"type": kind, "message": echo(message), "field": safe_field}},
         status_code=status,
         headers=headers or None,
     )

@@ -1,8 +1,15 @@
 """The OpenAPI 3.1 description served at `/openapi.json`, written out by hand.
 
 Hand-written because the routes take plain JSON, not models a generator could
-read; the field lists come from `bodies` and the records, and the tests check
-the document against the records' `to_dict()` and the validator.
+read; the field lists, bounds and date-time patterns come from `bodies` and the
+records, so the document allows what the app accepts, and the tests check it
+against the records' `to_dict()`, the validator and the app (schemathesis).
+
+What JSON Schema cannot say is said in words: a cron expression, an RRULE and
+a zone name are checked by their parsers (the formats `cron`, `rrule` and
+`iana-time-zone` name them), a retry's `max_backoff` may not be below its
+`backoff`, and an instant must fall within 1970-9999 in UTC as well as in
+the text (`9999-12-31T23:00:00-05:00` is in year 10000).
 """
 
 from __future__ import annotations
@@ -24,12 +31,38 @@ from ..model import (
     RunTrigger,
     Status,
 )
-from .bodies import CREATE_FIELDS, MAX_PAGE, UPDATE_FIELDS
+from ..timing.cron import MAX_EXPRESSION_LENGTH
+from ..timing.rrule import MAX_RULE_LENGTH
+from .bodies import (
+    CREATE_FIELDS,
+    INSTANT_PATTERN,
+    MAX_DEPTH,
+    MAX_PAGE,
+    SECONDS,
+    UPDATE_FIELDS,
+    WALL_TIME_PATTERN,
+    WHOLE,
+)
 
-__all__ = ["openapi_document"]
+__all__ = ["ERROR_TYPES", "openapi_document"]
 
-_DAYS_366 = 366 * 86400
 _REF = "#/components/"
+_NO_NUL = "^[^\\u0000]*$"  # valid text: no NUL (lone surrogates cannot be written in a schema)
+_MAX_HASH_KEY = 256
+ERROR_TYPES = (
+    "invalid_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "invalid_transition",
+    "payload_too_large",
+    "validation_error",
+    "store_unavailable",
+    "unavailable",
+    "internal_error",
+)
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
@@ -43,13 +76,38 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(low: int, high: int, **more: Any) -> dict[str, Any]:
-    return {"type": "string", "minLength": low, "maxLength": high, **more}
+    """Text the records take: `low`-`high` characters, no NUL."""
+    return {"type": "string", "minLength": low, "maxLength": high, "pattern": _NO_NUL, **more}
 
 
-_INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-01-05T08:00:00Z"]}
-_SECONDS = {"type": "number", "minimum": 0, "maximum": _DAYS_366, "description": "seconds"}
-_ZONE = {"type": "string", "default": "UTC", "examples": ["Europe/Paris"]}
+def _seconds(field: str, **more: Any) -> dict[str, Any]:
+    low, high = SECONDS[field]
+    return {"type": "number", "minimum": low, "maximum": high, "description": "seconds", **more}
+
+
+def _whole(field: str, **more: Any) -> dict[str, Any]:
+    low, high = WHOLE[field]
+    return {"type": "integer", "format": "int64", "minimum": low, "maximum": high, **more}
+
+
+_INSTANT = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": INSTANT_PATTERN,
+    "description": "RFC 3339, with Z or an offset; within 1970-9999 in UTC too",
+    "examples": ["2026-01-05T08:00:00Z"],
+}
+# A format alone says what these strings may be: their parsers decide, and lengths or
+# patterns beside them would only be a looser, second description.
+_ZONE = {
+    "type": "string",
+    "format": "iana-time-zone",
+    "default": "UTC",
+    "description": "an IANA time zone name in this server's tz database",
+    "examples": ["Europe/Paris"],
+}
 _ID = {"type": "string", "pattern": f"^[A-Za-z0-9_.:-]{{1,{MAX_SCHEDULE_ID}}}$"}
+_COUNT = {"type": "integer", "format": "int64", "minimum": 0}
 
 
 def _spec(kind: str, required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +120,7 @@ def _spec(kind: str, required: list[str], properties: dict[str, Any]) -> dict[st
 
 
 _FIELDS: dict[str, dict[str, Any]] = {
-    "id": {**_ID, "description": "yours to choose; generated (sched_...) if left out"},
+    "id": _nullable({**_ID, "description": "yours to choose; generated (sched_...) if null"}),
     "name": _nullable(_text(1, MAX_NAME)),
     "schedule": _ref("schemas", "Spec"),
     "input": _text(1, MAX_INPUT),
@@ -72,21 +130,19 @@ _FIELDS: dict[str, dict[str, Any]] = {
         {
             "type": "object",
             "maxProperties": MAX_METADATA_KEYS,
-            "propertyNames": {"minLength": 1, "maxLength": MAX_METADATA_KEY},
-            "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
+            "propertyNames": _text(1, MAX_METADATA_KEY),
+            "additionalProperties": _text(0, MAX_METADATA_VALUE),
         }
     ),
     "stateful": {"type": "boolean", "default": False},
     "overlap": {"type": "string", "enum": [o.value for o in Overlap], "default": "skip"},
-    "catchup_window": {**_SECONDS, "default": 3600},
-    "max_runs": _nullable({"type": "integer", "minimum": 1}),
+    "catchup_window": _seconds("catchup_window", default=3600),
+    "max_runs": _nullable(_whole("max_runs")),
     "end_at": _nullable(dict(_INSTANT)),
-    "pause_after_failures": _nullable({"type": "integer", "minimum": 1}),
-    "timeout": _nullable(
-        {"type": "number", "exclusiveMinimum": 0, "maximum": _DAYS_366, "description": "seconds"}
-    ),
+    "pause_after_failures": _nullable(_whole("pause_after_failures")),
+    "timeout": _nullable(_seconds("timeout")),
     "retry": _nullable(_ref("schemas", "Retry")),
-    "jitter": _nullable(dict(_SECONDS)),
+    "jitter": _nullable(_seconds("jitter")),
 }
 
 
@@ -114,21 +170,21 @@ def _schedule() -> dict[str, Any]:
             "stateful": {"type": "boolean"},
             "overlap": {"type": "string", "enum": [o.value for o in Overlap]},
             "catchup_window": {"type": "number"},
-            "max_runs": {"type": ["integer", "null"]},
+            "max_runs": {"type": ["integer", "null"], "format": "int64"},
             "end_at": nullable_instant,
             "next_run_at": nullable_instant,
             "last_run_at": nullable_instant,
             "last_run_id": nullable_text,
             "last_error": nullable_text,
-            "run_count": {"type": "integer", "minimum": 0},
-            "failure_count": {"type": "integer", "minimum": 0},
-            "pause_after_failures": {"type": ["integer", "null"]},
+            "run_count": _COUNT,
+            "failure_count": _COUNT,
+            "pause_after_failures": {"type": ["integer", "null"], "format": "int64"},
             "timeout": {"type": ["number", "null"]},
             "paused_at": nullable_instant,
             "created_at": _INSTANT,
             "updated_at": _INSTANT,
             "deleted_at": nullable_instant,
-            "version": {"type": "integer", "minimum": 1},
+            "version": {**_COUNT, "minimum": 1},
             "retry": _nullable(_ref("schemas", "Retry")),
             "jitter": {"type": ["number", "null"]},
             "pending_retry": {
@@ -136,7 +192,7 @@ def _schedule() -> dict[str, Any]:
                     {
                         "type": "object",
                         "properties": {
-                            "attempt": {"type": "integer"},
+                            "attempt": {"type": "integer", "minimum": 2},
                             "scheduled_for": _INSTANT,
                             "at": _INSTANT,
                         },
@@ -163,8 +219,8 @@ def _run() -> dict[str, Any]:
             "scheduled_for": nullable_instant,
             "started_at": nullable_instant,
             "finished_at": nullable_instant,
-            "attempt": {"type": "integer", "minimum": 1},
-            "coalesced": {"type": "integer", "minimum": 1},
+            "attempt": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+            "coalesced": {**_COUNT, "minimum": 1},
             "response_id": nullable_text,
             "output": _nullable(_text(0, MAX_TEXT)),
             "error": _nullable(_text(0, MAX_TEXT)),
@@ -197,9 +253,17 @@ def _schemas() -> dict[str, Any]:
             "cron",
             ["expression"],
             {
-                "expression": {"type": "string", "examples": ["0 9 * * mon-fri"]},
+                "expression": {
+                    "type": "string",
+                    "format": "cron",
+                    "description": (
+                        f"5 fields or a macro, at most {MAX_EXPRESSION_LENGTH} characters, "
+                        "that fires at least once"
+                    ),
+                    "examples": ["0 9 * * mon-fri"],
+                },
                 "timezone": _ZONE,
-                "hash_key": {"type": "string", "description": "seeds H (default: the id)"},
+                "hash_key": _text(0, _MAX_HASH_KEY, description="seeds H (default: the id)"),
             },
         ),
         "OnceSpec": _spec("once", ["run_at"], {"run_at": _INSTANT, "timezone": _ZONE}),
@@ -207,7 +271,7 @@ def _schemas() -> dict[str, Any]:
             "interval",
             ["every_seconds"],
             {
-                "every_seconds": {"type": "number", "minimum": 1, "maximum": _DAYS_366},
+                "every_seconds": _seconds("schedule.every_seconds"),
                 "start_at": _nullable(dict(_INSTANT)),
             },
         ),
@@ -215,10 +279,19 @@ def _schemas() -> dict[str, Any]:
             "rrule",
             ["rrule", "dtstart"],
             {
-                "rrule": {"type": "string", "examples": ["FREQ=WEEKLY;BYDAY=MO,WE"]},
+                "rrule": {
+                    "type": "string",
+                    "format": "rrule",
+                    "description": (
+                        f"an RFC 5545 RRULE value, at most {MAX_RULE_LENGTH} characters, "
+                        "that fires from dtstart on"
+                    ),
+                    "examples": ["FREQ=WEEKLY;BYDAY=MO,WE"],
+                },
                 "dtstart": {
                     "type": "string",
-                    "description": "ISO 8601 wall time, read in the timezone",
+                    "pattern": WALL_TIME_PATTERN,
+                    "description": "a wall time read in the timezone (an offset converts to it)",
                     "examples": ["2026-01-05T09:00:00"],
                 },
                 "timezone": _ZONE,
@@ -234,10 +307,11 @@ def _schemas() -> dict[str, Any]:
         "Retry": {
             "type": "object",
             "additionalProperties": False,
+            "description": "max_backoff may not be below backoff",
             "properties": {
-                "attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
-                "backoff": {**_SECONDS, "default": 30},
-                "max_backoff": {**_SECONDS, "default": 600},
+                "attempts": _whole("retry.attempts", default=3),
+                "backoff": _seconds("retry.backoff", default=30),
+                "max_backoff": _seconds("retry.max_backoff", default=600),
             },
         },
         "CreateScheduleRequest": {
@@ -260,7 +334,7 @@ def _schemas() -> dict[str, Any]:
             {
                 "error": _record(
                     {
-                        "type": {"type": "string", "examples": ["validation_error"]},
+                        "type": {"type": "string", "enum": list(ERROR_TYPES)},
                         "message": {"type": "string"},
                         "field": {"type": ["string", "null"], "examples": ["schedule.expression"]},
                     }
@@ -271,12 +345,18 @@ def _schemas() -> dict[str, Any]:
 
 
 _ERRORS = {
-    "400": "Malformed JSON, a body that is not a JSON object, or not sent as application/json",
+    "400": (
+        "Malformed JSON (NaN, a number beyond a double or nesting deeper than "
+        f"{MAX_DEPTH} levels included), a body that is not a JSON object or not sent as "
+        "application/json, or an X-On-Behalf-Of that is not 1-256 characters of text"
+    ),
     "401": "authenticate() found no owner for this request",
+    "403": "A write started by another site's page (Sec-Fetch-Site, Origin or Referer)",
     "404": "No such schedule for this agent and owner (also: another owner's, or deleted)",
-    "409": "A stale write, or a transition the schedule's status does not allow",
+    "409": "A taken id, a write that kept racing, or a transition the status does not allow",
+    "413": "The body is over 1 MiB",
     "422": "A field is invalid; `field` names it and nothing was stored",
-    "503": "The schedule store failed; try again",
+    "503": "The schedule store failed (try again), or nothing can run a trigger",
 }
 
 
@@ -284,23 +364,36 @@ def _operation(
     operation_id: str,
     summary: str,
     ok: tuple[str, str, str],
-    errors: tuple[str, ...],
     *,
+    write: bool = False,
+    finds: bool = True,
     body: str | None = None,
     query: tuple[str, ...] = (),
+    links: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """An operation answering `ok` (status, description, schema) or the errors it can:
+    400 (the header), 401 and 503 always; 403 and 409 for a write, 404 when the path or
+    a query names a schedule, 413 and 422 for a body, 422 for a query."""
     status, description, schema = ok
+    errors = {"400", "401", "503"}
+    errors |= {"403", "409"} if write else set()
+    errors |= {"404"} if finds else set()
+    errors |= {"413", "422"} if body is not None else set()
+    errors |= {"422"} if query else set()
+    success: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("schemas", schema)}},
+    }
+    if links is not None:
+        success["links"] = links
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
         "parameters": [_ref("parameters", "OnBehalfOf")]
         + [_ref("parameters", name) for name in query],
         "responses": {
-            status: {
-                "description": description,
-                "content": {"application/json": {"schema": _ref("schemas", schema)}},
-            },
-            **{code: _ref("responses", f"Error{code}") for code in ("401", *errors, "503")},
+            status: success,
+            **{code: _ref("responses", f"Error{code}") for code in sorted(errors)},
         },
     }
     if body is not None:
@@ -311,15 +404,28 @@ def _operation(
     return operation
 
 
+_ONE_SCHEDULE = ("get", "update", "delete", "pause", "resume", "trigger")
+
+
+def _links_to_the_schedule() -> dict[str, Any]:
+    """From a created schedule to every operation on it."""
+    parameters = {"agent_id": "$request.path.agent_id", "schedule_id": "$response.body#/id"}
+    targets = {f"{verb}_schedule": verb for verb in _ONE_SCHEDULE}
+    targets["list_runs"] = "runs"
+    return {
+        name.capitalize(): {"operationId": operation_id, "parameters": parameters}
+        for operation_id, name in targets.items()
+    }
+
+
 def _paths() -> dict[str, Any]:
     base = "/api/v1/agents/{agent_id}/schedules"
     one = base + "/{schedule_id}"
     agent = [_ref("parameters", "AgentId")]
     both = [*agent, _ref("parameters", "ScheduleId")]
-    found = ("404",)
 
-    def transition(verb: str, summary: str, errors: tuple[str, ...]) -> dict[str, Any]:
-        return _operation(f"{verb}_schedule", summary, ("200", summary, "Schedule"), errors)
+    def transition(verb: str, summary: str) -> dict[str, Any]:
+        return _operation(f"{verb}_schedule", summary, ("200", summary, "Schedule"), write=True)
 
     return {
         base: {
@@ -328,46 +434,41 @@ def _paths() -> dict[str, Any]:
                 "create_schedule",
                 "Create a schedule",
                 ("201", "The schedule as stored", "Schedule"),
-                ("400", "409", "422"),
+                write=True,
+                finds=False,
                 body="CreateScheduleRequest",
+                links=_links_to_the_schedule(),
             ),
             "get": _operation(
                 "list_schedules",
                 "List schedules, sorted by name then id",
                 ("200", "One page of schedules", "ScheduleList"),
-                ("422",),
                 query=("Status", "Limit", "After"),
             ),
         },
         one: {
             "parameters": both,
             "get": _operation(
-                "get_schedule", "Get a schedule", ("200", "The schedule", "Schedule"), found
+                "get_schedule", "Get a schedule", ("200", "The schedule", "Schedule")
             ),
             "post": _operation(
                 "update_schedule",
                 "Update a schedule (only the fields given)",
                 ("200", "The updated schedule", "Schedule"),
-                ("400", "404", "409", "422"),
+                write=True,
                 body="UpdateScheduleRequest",
             ),
-            "delete": transition("delete", "Delete a schedule (soft)", ("404", "409")),
+            "delete": transition("delete", "Delete a schedule (soft)"),
         },
-        one + "/pause": {
-            "parameters": both,
-            "post": transition("pause", "Pause a schedule", ("404", "409")),
-        },
-        one + "/resume": {
-            "parameters": both,
-            "post": transition("resume", "Resume a schedule", ("404", "409")),
-        },
+        one + "/pause": {"parameters": both, "post": transition("pause", "Pause a schedule")},
+        one + "/resume": {"parameters": both, "post": transition("resume", "Resume a schedule")},
         one + "/trigger": {
             "parameters": both,
             "post": _operation(
                 "trigger_schedule",
                 "Run a schedule's agent now, outside its spec",
                 ("201", "The run, as started", "Run"),
-                found,
+                write=True,
             ),
         },
         one + "/runs": {
@@ -376,7 +477,6 @@ def _paths() -> dict[str, Any]:
                 "list_runs",
                 "A schedule's runs, newest first",
                 ("200", "The most recent runs", "RunList"),
-                ("404", "422"),
                 query=("Limit",),
             ),
         },
@@ -384,12 +484,14 @@ def _paths() -> dict[str, Any]:
 
 
 def _parameters() -> dict[str, Any]:
-    def path(name: str) -> dict[str, Any]:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
     return {
-        "AgentId": path("agent_id"),
-        "ScheduleId": path("schedule_id"),
+        "AgentId": {
+            "name": "agent_id",
+            "in": "path",
+            "required": True,
+            "schema": _text(1, MAX_ID),
+        },
+        "ScheduleId": {"name": "schedule_id", "in": "path", "required": True, "schema": _ID},
         "OnBehalfOf": {
             "name": "X-On-Behalf-Of",
             "in": "header",
@@ -410,8 +512,8 @@ def _parameters() -> dict[str, Any]:
         "After": {
             "name": "after",
             "in": "query",
-            "description": "the last_id of the previous page",
-            "schema": {"type": "string"},
+            "description": "the last_id of the previous page; one naming no schedule is a 404",
+            "schema": _ID,
         },
     }
 

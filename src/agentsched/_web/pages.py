@@ -18,8 +18,7 @@ from urllib.parse import quote, urlencode
 from .._datetimes import format_instant
 from ..model import Run, Schedule, Status
 from ..specs import Interval
-from ..timing.zones import load_zone
-from .describe import describe, span
+from .describe import describe, span, wall_time
 
 __all__ = ["Links", "Row", "error_page", "list_page", "schedule_page"]
 
@@ -35,17 +34,20 @@ body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-s
 header { display:flex; align-items:baseline; gap:1rem; padding:.7rem 1.5rem;
   background:#1d2330; color:#fff; }
 header a { color:#fff; text-decoration:none; font-weight:600; }
-header .who { color:#b8c0cc; font-size:.9em; margin-left:auto; }
+header .who { color:#b8c0cc; font-size:.9em; margin-left:auto; min-width:0;
+  overflow-wrap:anywhere; }
 main { max-width:1280px; margin:0 auto; padding:1rem 1.5rem 3rem; }
-h1 { font-size:1.35rem; margin:.6rem 0 .2rem; }
+h1 { font-size:1.35rem; margin:.6rem 0 .2rem; min-width:0; overflow-wrap:anywhere; }
+h1.mono { font-size:1.15rem; }
 h2 { font-size:1.05rem; margin:1.6rem 0 .5rem; }
 a { color:var(--info); }
-.card { background:var(--card); border:1px solid var(--line); border-radius:8px; }
-table { width:100%; border-collapse:collapse; }
+.card { background:var(--card); border:1px solid var(--line); border-radius:8px;
+  overflow-x:auto; }
+table { width:100%; min-width:56rem; border-collapse:collapse; table-layout:fixed; }
 th, td { text-align:left; vertical-align:top; padding:.55rem .7rem;
-  border-bottom:1px solid var(--line); }
+  border-bottom:1px solid var(--line); overflow-wrap:anywhere; }
 th { font-size:.78rem; text-transform:uppercase; letter-spacing:.04em; color:var(--muted);
-  font-weight:600; white-space:nowrap; }
+  font-weight:600; overflow-wrap:normal; }
 tr:last-child td { border-bottom:0; }
 .muted { color:var(--muted); }
 .small { font-size:.85em; }
@@ -59,8 +61,9 @@ tr:last-child td { border-bottom:0; }
 .s-completed, .s-deleted, .s-skipped { background:var(--idle); }
 .err { color:var(--bad); }
 .nowrap { white-space:nowrap; }
-.clip { max-width:24rem; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
-.actions { display:flex; gap:.3rem; }
+.clip { max-width:28rem; overflow:hidden; display:-webkit-box; -webkit-box-orient:vertical;
+  -webkit-line-clamp:2; }
+.actions { display:flex; flex-wrap:wrap; gap:.3rem; }
 .actions form { margin:0; }
 button { font:inherit; font-size:.82rem; padding:.2rem .65rem; border-radius:6px;
   border:1px solid var(--line); background:#fff; cursor:pointer; }
@@ -73,7 +76,7 @@ button:hover { border-color:var(--info); color:var(--info); }
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.35rem 1.2rem;
   padding:1rem 1.2rem; margin:0; }
 dl.facts dt { color:var(--muted); }
-dl.facts dd { margin:0; min-width:0; }
+dl.facts dd { margin:0; min-width:0; overflow-wrap:anywhere; }
 pre { white-space:pre-wrap; word-break:break-word; margin:0; max-height:12rem; overflow:auto; }
 .head { display:flex; align-items:center; gap:.8rem; flex-wrap:wrap; }
 .head .actions { margin-left:auto; }
@@ -125,18 +128,23 @@ def _at(instant: datetime | None, zone: str, now: datetime, seconds: bool = Fals
     seconds when asked for or not zero."""
     if instant is None:
         return '<span class="muted">-</span>'
-    local = instant.astimezone(load_zone(zone))
+    local = wall_time(instant, zone)
     exact = format_instant(instant)
     seconds_text = f":{local:%S}" if seconds or local.second else ""
-    year = "" if local.year == now.astimezone(local.tzinfo).year else f" {local.year}"
+    year = "" if local.year == wall_time(now, zone).year else f" {local.year}"
     shown = f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}{seconds_text} {local:%Z}"
     return f'<time datetime="{_e(exact)}" title="{_e(exact)}">{_e(shown)}</time>'
 
 
-def _fires(times: Sequence[datetime], zone: str, now: datetime) -> str:
-    """Fire times one per line, all with seconds if any has them (interval schedules)."""
+def _fires(schedule: Schedule, times: Sequence[datetime], now: datetime) -> str:
+    """Fire times one per line, all with seconds if any has them (interval schedules);
+    "paused" for a paused schedule, which fires at none of them until resumed."""
+    if schedule.status is Status.PAUSED:
+        return '<span class="muted">paused</span>'
+    if not times:
+        return '<span class="muted">-</span>'
     seconds = any(t.second for t in times)
-    return "<br>".join(_at(t, zone, now, seconds) for t in times)
+    return "<br>".join(_at(t, zone_of(schedule), now, seconds) for t in times)
 
 
 def _relative(instant: datetime, now: datetime) -> str:
@@ -207,10 +215,52 @@ def _name(schedule: Schedule) -> str:
     return schedule.name if schedule.name is not None else schedule.id
 
 
+def _named(schedule: Schedule, link: str) -> str:
+    """The schedule's name linking to its page, its id below; an unnamed one's id, once."""
+    if schedule.name is None:
+        return f'<a class="mono" href="{_e(link)}">{_e(schedule.id)}</a>'
+    return (
+        f'<a href="{_e(link)}">{_e(schedule.name)}</a>'
+        f'<div class="mono muted small">{_e(schedule.id)}</div>'
+    )
+
+
+def _table(columns: Sequence[tuple[str, int]], rows: str) -> str:
+    """A table of fixed column widths (percent): long text wraps in its column, so no
+    name, id or error can push a page wider than the window."""
+    widths = "".join(f'<col style="width:{width}%">' for _, width in columns)
+    head = "".join(f"<th>{title}</th>" for title, _ in columns)
+    return (
+        f"<table><colgroup>{widths}</colgroup><thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+_LIST_COLUMNS = (
+    ("Schedule", 18),
+    ("Agent", 9),
+    ("Status", 8),
+    ("When", 15),
+    ("Next", 14),
+    ("Last run", 15),
+    ("Scheduled runs", 8),
+    ("", 13),
+)
+_RUN_COLUMNS = (
+    ("Status", 10),
+    ("Trigger", 8),
+    ("Scheduled for", 13),
+    ("Started", 13),
+    ("Took", 7),
+    ("", 6),
+    ("Output", 25),
+    ("Run", 18),
+)
+
+
 def _list_row(row: Row, links: Links, now: datetime) -> str:
     s = row.schedule
-    zone = zone_of(s)
-    nexts = _fires(row.upcoming, zone, now) or '<span class="muted">-</span>'
+    nexts = _fires(s, row.upcoming, now)
     last = '<span class="muted">never</span>'
     if row.last_run is not None:
         run = row.last_run
@@ -221,12 +271,11 @@ def _list_row(row: Row, links: Links, now: datetime) -> str:
         last = _clip(s.last_error, "err small")
     failures = ""
     if s.failure_count:
-        failures = f' <span class="err small">{s.failure_count} failing</span>'
+        failures = f'<div class="err small">{s.failure_count} failing in a row</div>'
     return (
         "<tr>"
-        f'<td><a href="{_e(links.schedule(s.id))}">{_e(_name(s))}</a>'
-        f'<div class="mono muted small">{_e(s.id)}</div></td>'
-        f'<td class="mono nowrap">{_e(s.agent_id)}</td>'
+        f"<td>{_named(s, links.schedule(s.id))}</td>"
+        f'<td class="mono">{_e(s.agent_id)}</td>'
         f"<td>{_badge(s.status.value)}</td>"
         f"<td>{_e(describe(s.schedule))}</td>"
         f'<td class="small nowrap">{nexts}</td>'
@@ -257,15 +306,7 @@ def list_page(
         )
     )
     if rows:
-        head = "".join(
-            f"<th>{h}</th>"
-            for h in ("Schedule", "Agent", "Status", "When", "Next", "Last run", "Runs", "")
-        )
-        table = (
-            f"<table><thead><tr>{head}</tr></thead><tbody>"
-            + "".join(_list_row(row, links, now) for row in rows)
-            + "</tbody></table>"
-        )
+        table = _table(_LIST_COLUMNS, "".join(_list_row(row, links, now) for row in rows))
     else:
         table = (
             '<div class="empty">No schedules here yet. Create one with '
@@ -298,8 +339,7 @@ def sparkline(runs: Sequence[Run], zone: str) -> str:
         when = run.scheduled_for or run.started_at
         label = f"{run.status.value} · {_took(run)}"
         if when is not None:
-            local = when.astimezone(load_zone(zone))
-            label += f" · {local:%Y-%m-%d %H:%M:%S %Z}"
+            label += f" · {wall_time(when, zone):%Y-%m-%d %H:%M:%S %Z}"
         bars.append(
             f'<rect class="r-{_e(run.status.value)}" x="{i * step}" '
             f'y="{_SPARK_HEIGHT - height:.1f}" width="{_SPARK_BAR}" height="{height:.1f}" rx="1">'
@@ -310,7 +350,7 @@ def sparkline(runs: Sequence[Run], zone: str) -> str:
         "<style>.r-succeeded{fill:#1f9d55}.r-failed{fill:#d64545}.r-running{fill:#2f6fdb}"
         ".r-missed{fill:#c98a00}.r-skipped{fill:#8a94a3}</style>"
     )
-    caption = f"{len(ordered)} runs, oldest to newest; bar height: how long each took"
+    caption = "oldest to newest; bar height: how long each took"
     return (
         f'<div class="muted small">{caption}</div>'
         f'<svg class="spark" role="img" aria-label="run outcomes, oldest to newest" '
@@ -326,6 +366,17 @@ def _facts(pairs: Iterable[tuple[str, str]]) -> str:
 
 def _span(value: timedelta | None) -> str:
     return "" if value is None else _e(span(value))
+
+
+def _run_count(schedule: Schedule) -> str:
+    """`run_count` and what it counts, which is not every run the page lists."""
+    text = f"{schedule.run_count} started"
+    if schedule.max_runs is not None:
+        text += f" of at most {schedule.max_runs}"
+    if schedule.failure_count:
+        text += f", {schedule.failure_count} failing in a row"
+    note = "retries, manual triggers and skipped or missed fires are not counted"
+    return f'{text} <span class="muted small">({note})</span>'
 
 
 def _run_row(run: Run, zone: str, now: datetime) -> str:
@@ -375,24 +426,19 @@ def schedule_page(
     facts = _facts(
         [
             ("When", _e(describe(s.schedule))),
-            ("Next fires", _fires(upcoming, zone, now)),
+            ("Next fires", _fires(s, upcoming, now)),
             ("Agent", f'<span class="mono">{_e(s.agent_id)}</span>'),
-            ("Id", f'<span class="mono">{_e(s.id)}</span>'),
+            ("Id", f'<span class="mono">{_e(s.id)}</span>' if s.name is not None else ""),
             ("Owner", _e(s.owner or "")),
             ("Input", f"<pre>{_e(s.input)}</pre>"),
             ("Metadata", _e(metadata)),
-            (
-                "Runs",
-                f"{s.run_count}"
-                + (f" ({s.failure_count} failing in a row)" if s.failure_count else ""),
-            ),
+            ("Scheduled runs", _run_count(s)),
             ("Last error", f'<pre class="err">{_e(s.last_error)}</pre>' if s.last_error else ""),
             ("Overlap", _e(s.overlap.value)),
             ("Catch-up window", _span(s.catchup_window)),
             ("Timeout", _span(s.timeout)),
             ("Jitter", _span(s.jitter)),
             ("Retry", _e(retry)),
-            ("Max runs", _e(s.max_runs or "")),
             ("Ends", at(s.end_at)),
             ("Paused since", at(s.paused_at)),
             ("Created", at(s.created_at)),
@@ -400,22 +446,20 @@ def schedule_page(
         ]
     )
     if runs:
-        head = "".join(
-            f"<th>{h}</th>"
-            for h in ("Status", "Trigger", "Scheduled for", "Started", "Took", "", "Output", "Run")
-        )
         rows = "".join(_run_row(run, zone, now) for run in runs)
-        history = (
-            f'{sparkline(runs, zone)}<div class="card"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>"
-        )
+        history = f'{sparkline(runs, zone)}<div class="card">{_table(_RUN_COLUMNS, rows)}</div>'
+        last = "the last run" if len(runs) == 1 else f"the last {len(runs)}"
+        shown = f"{last} of every kind (scheduled, retries, manual, skipped, missed), newest first"
     else:
         history = '<div class="card empty">No runs yet.</div>'
+        shown = ""
+    css = "" if s.name is not None else ' class="mono"'  # an unnamed one's id, once
+    title = f"<h1{css}>{_e(_name(s))}</h1>"
     body = (
-        f'<div class="head"><h1>{_e(_name(s))}</h1>{_badge(s.status.value)}'
+        f'<div class="head">{title}{_badge(s.status.value)}'
         f"{_buttons(links, s, 'schedule')}</div>"
         f'<div class="card">{facts}</div>'
-        f'<h2 id="runs">Recent runs <span class="muted small">newest first</span></h2>{history}'
+        f'<h2 id="runs">Recent runs <span class="muted small">{shown}</span></h2>{history}'
     )
     return layout(_name(s), body, links, _who(owner))
 
