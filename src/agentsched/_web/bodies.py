@@ -27,7 +27,7 @@ import attrs
 from .._datetimes import parse_instant
 from .._validate import MAX_DURATION
 from ..errors import ValidationError, shorten
-from ..model import MAX_ATTEMPTS, Retry, Schedule
+from ..model import MAX_ATTEMPTS, MAX_COUNT, Retry, Schedule
 from ..specs import SPEC_FIELDS, Spec, spec_from_dict
 from ..states import UPDATABLE
 
@@ -51,7 +51,7 @@ __all__ = [
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 MAX_DEPTH = 32  # JSON nesting: a valid body nests 2 deep; no step recurses far past 32
-MAX_WHOLE = 2**63 - 1  # whole numbers fit the signed 64 bits of any client's integers
+MAX_WHOLE = MAX_COUNT  # what every store holds, and the signed 64 bits of any client's integers
 
 # What a create body may carry; an update body, the same but `id`. The agent comes
 # from the path and the owner from X-On-Behalf-Of (or `authenticate`).
