@@ -13,16 +13,18 @@ import io
 import os
 import struct
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from agentsched import Cron, UnknownTimezone
+from agentsched import Cron, Once, RRule, UnknownTimezone
+from agentsched.specs import Spec, spec_from_dict
 from agentsched.timing import zones
 from agentsched.timing.tzif import parse_tzif, read_tzif
 from agentsched.timing.zones import (
@@ -458,3 +460,68 @@ def test_instants_are_shared_and_exact(instants: list[int]) -> None:
     for instant in range(10_000):
         from_instant(instant)
     assert len(zones._RECENT_INSTANTS) <= zones._RECENT_LIMIT
+
+
+KNOWN_ZONES = sorted(zoneinfo.available_timezones())
+ZONE_READERS: dict[str, Callable[[str], Spec]] = {
+    "Cron": lambda zone: Cron("0 9 * * *", zone),
+    "Once": lambda zone: Once(datetime(2030, 1, 1, 9), zone),
+    "RRule": lambda zone: RRule("FREQ=DAILY", datetime(2030, 1, 1, 9), zone),
+    "cron dict": lambda zone: spec_from_dict(
+        {"type": "cron", "expression": "0 9 * * *", "timezone": zone}
+    ),
+    "once dict": lambda zone: spec_from_dict(
+        {"type": "once", "run_at": "2030-01-01T09:00:00Z", "timezone": zone}
+    ),
+    "rrule dict": lambda zone: spec_from_dict(
+        {"type": "rrule", "rrule": "FREQ=DAILY", "dtstart": "2030-01-01T09:00:00", "timezone": zone}
+    ),
+}
+
+
+@given(
+    st.sampled_from(KNOWN_ZONES),
+    st.randoms(use_true_random=False),
+    st.sampled_from(list(ZONE_READERS)),
+)
+def test_a_zone_in_another_case_is_refused_with_its_right_name(
+    name: str, rnd: Any, reader: str
+) -> None:
+    """Wherever a zone is read, a known name in the wrong case is an UnknownTimezone
+    that names the zone it matches (on file systems where that name does not load)."""
+    mangled = "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in name)
+    assume(mangled != name)
+    try:
+        load_zone(mangled)
+    except UnknownTimezone:
+        pass
+    else:
+        assume(False)  # a case-insensitive file system finds the file
+    with pytest.raises(UnknownTimezone) as info:
+        ZONE_READERS[reader](mangled)
+    assert info.value.field == "timezone"
+    assert info.value.suggestion == name
+    assert str(info.value).endswith(f"; did you mean {name!r}?")
+
+
+@pytest.mark.parametrize(
+    ("zone", "suggestion"),
+    [
+        ("europe/paris", "Europe/Paris"),
+        ("Europe/Pariss", "Europe/Paris"),
+        ("America/NewYork", "America/New_York"),
+        ("america/new york", "America/New_York"),
+        (" Europe/Paris", "Europe/Paris"),
+        ("Tokyo", "Asia/Tokyo"),
+        ("utc", "UTC"),
+        ("Mars/Olympus", None),
+        ("", None),
+        ("x" * 300, None),
+        (7, None),
+    ],
+)
+def test_unknown_zones_name_the_zone_they_resemble(zone: object, suggestion: str | None) -> None:
+    with pytest.raises(UnknownTimezone) as info:
+        Cron("0 9 * * *", zone)  # type: ignore[arg-type]
+    assert info.value.suggestion == suggestion
+    assert ("did you mean" in str(info.value)) is (suggestion is not None)

@@ -114,11 +114,20 @@ class InvalidCronExpression(ValidationError):
 
 
 class UnknownTimezone(ValidationError):
-    """A time zone that is not a known IANA name (e.g. `Europe/Paris`)."""
+    """A time zone that is not a known IANA name (e.g. `Europe/Paris`).
 
-    def __init__(self, zone: object, field: str = "timezone") -> None:
-        super().__init__(field, f"{field!r} is not a known IANA time zone (got {shorten(zone)})")
+    `suggestion` is the known name it resembles, if any, which the message offers.
+    """
+
+    def __init__(
+        self, zone: object, field: str = "timezone", suggestion: str | None = None
+    ) -> None:
+        hint = "" if suggestion is None else f"; did you mean {suggestion!r}?"
+        super().__init__(
+            field, f"{field!r} is not a known IANA time zone (got {shorten(zone)}){hint}"
+        )
         self.zone = zone
+        self.suggestion = suggestion
 
 
 class ScheduleNotFound(AgentschedError, LookupError):

@@ -17,6 +17,7 @@ from the file's listed transitions when it can be.
 
 from __future__ import annotations
 
+import difflib
 import struct
 import zoneinfo
 from bisect import bisect_right
@@ -63,19 +64,52 @@ def _load(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
+@lru_cache(maxsize=1)
+def _known_names() -> tuple[dict[str, str], dict[str, str]]:
+    """Every zone name `zoneinfo` lists, by its case-folded form, and by its case-folded
+    last part where only one zone ends that way (read once, on the first error)."""
+    names = sorted(zoneinfo.available_timezones())
+    by_name = {name.casefold(): name for name in names}
+    by_city: dict[str, str] = {}
+    for name in names:
+        city = name.rpartition("/")[2].casefold()
+        by_city[city] = "" if city in by_city else name
+    return by_name, {city: name for city, name in by_city.items() if name}
+
+
+def _suggestion(name: object) -> str | None:
+    """The known zone an unknown name most likely meant: the same name in other case
+    (`europe/paris`), with spaces for underscores, a city alone (`Tokyo`), or a close
+    spelling (difflib)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > _MAX_ZONE_NAME:
+        return None
+    by_name, by_city = _known_names()
+    folded = name.strip().replace(" ", "_").casefold()
+    found = by_name.get(folded) or by_city.get(folded)
+    if found is None:
+        close = difflib.get_close_matches(folded, by_name, n=1, cutoff=0.8)
+        found = by_name[close[0]] if close else None
+    return None if found == name else found
+
+
+def _unknown(name: object, field: str) -> UnknownTimezone:
+    return UnknownTimezone(name, field, _suggestion(name))
+
+
 def _check_name(name: object, field: str) -> str:
     if not isinstance(name, str) or not name or len(name) > _MAX_ZONE_NAME:
-        raise UnknownTimezone(name, field)
+        raise _unknown(name, field)
     return name
 
 
 def load_zone(name: object, field: str = "timezone") -> zoneinfo.ZoneInfo:
-    """The `ZoneInfo` for an IANA name, or `UnknownTimezone` naming `field`."""
+    """The `ZoneInfo` for an IANA name, or `UnknownTimezone` naming `field` (with the
+    known name it resembles, if any)."""
     name = _check_name(name, field)
     try:
         return _load(name)
     except Exception as exc:  # zoneinfo raises KeyError, ValueError or OSError subclasses
-        raise UnknownTimezone(name, field) from exc
+        raise _unknown(name, field) from exc
 
 
 def check_zone(name: object, field: str = "timezone") -> None:
@@ -89,7 +123,7 @@ def check_zone(name: object, field: str = "timezone") -> None:
     try:
         _table(name)
     except Exception as exc:  # zoneinfo's, on the fallback path
-        raise UnknownTimezone(name, field) from exc
+        raise _unknown(name, field) from exc
 
 
 _RECENT_INSTANTS: dict[int, datetime] = {}
