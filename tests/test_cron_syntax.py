@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -428,3 +429,88 @@ def test_fuzzed_cron_like_tokens_only_raise_invalid_cron(fields: list[str]) -> N
         return
     t = spec.next_after(START)
     assert t is None or t > START
+
+
+def _field_item(low: int, high: int) -> st.SearchStrategy[str]:
+    """One list item of a numeric field: a value, a range, a stepped value or range, */n."""
+    value = st.integers(low, high)
+    step = st.integers(1, high + 1)
+    ranges = st.tuples(value, value).map(sorted)
+    return st.one_of(
+        value.map(str),
+        ranges.map(lambda r: f"{r[0]}-{r[1]}"),
+        st.tuples(ranges, step).map(lambda c: f"{c[0][0]}-{c[0][1]}/{c[1]}"),
+        st.tuples(value, step).map(lambda c: f"{c[0]}/{c[1]}"),
+        step.map(lambda n: f"*/{n}"),
+    )
+
+
+NUMERIC_FIELDS = [
+    _field_item(0, 59),
+    _field_item(0, 23),
+    _field_item(1, 31) | st.integers(1, 31).map(lambda n: f"{n}W"),
+    _field_item(1, 12),
+    _field_item(0, 7)
+    | st.integers(0, 7).map(lambda n: f"{n}L")
+    | st.tuples(st.integers(0, 7), st.integers(1, 5)).map(lambda c: f"{c[0]}#{c[1]}"),
+]
+
+
+def _outcome(expression: str) -> list[str] | str:
+    try:
+        return fires(expression, 12)
+    except InvalidCronExpression as exc:
+        return f"{exc.cron_field}: {exc}"
+
+
+@given(
+    st.tuples(*(st.lists(item, min_size=1, max_size=3).map(",".join) for item in NUMERIC_FIELDS)),
+    st.lists(st.integers(0, 3), min_size=40, max_size=40),
+)
+def test_zero_padded_numbers_mean_what_the_plain_ones_mean(
+    fields: tuple[str, ...], zeros: list[int]
+) -> None:
+    """Every number of every field (values, range ends, steps, nW, nL, n#k) may carry
+    leading zeros, as cronie and cronsim allow: the expression fires exactly as the
+    one without them, or fails in the same field."""
+    plain = " ".join(fields)
+    padding = iter(zeros * 10)
+    padded = re.sub(r"\d+", lambda m: "0" * next(padding) + m.group(), plain)
+    expected = _outcome(plain)
+    found = _outcome(padded)
+    if isinstance(expected, str):
+        assert isinstance(found, str) and found.split(":")[0] == expected.split(":")[0]
+    else:
+        assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("050 012 * * *", ["2026-01-01 12:50 Thu", "2026-01-02 12:50 Fri"]),
+        ("007 0 * * 007", ["2026-01-04 00:07 Sun", "2026-01-11 00:07 Sun"]),
+        ("0 0 001-005/002 * *", ["2026-01-03 00:00 Sat", "2026-01-05 00:00 Mon"]),
+        ("*/05 * * * *", ["2026-01-01 00:05 Thu", "2026-01-01 00:10 Thu"]),
+        ("0 0 * 002 *", ["2026-02-01 00:00 Sun", "2026-02-02 00:00 Mon"]),
+        ("0 9 * * 01#002", ["2026-01-12 09:00 Mon", "2026-02-09 09:00 Mon"]),
+        ("0 9 015W * *", ["2026-01-15 09:00 Thu", "2026-02-16 09:00 Mon"]),
+        ("H(000-029)/010 9 * * *", ["2026-01-01 09:00 Thu", "2026-01-01 09:10 Thu"]),
+    ],
+)
+def test_zero_padded_numbers_read_as_cronie_reads_them(
+    expression: str, expected: list[str]
+) -> None:
+    assert fires(expression, 2, hash_key="k") == expected
+
+
+@pytest.mark.parametrize(
+    ("position", "token"),
+    [(0, "060"), (0, "0000060"), (1, "024"), (2, "000"), (2, "032"), (3, "013"), (4, "008")],
+)
+def test_zero_padded_numbers_are_still_range_checked(position: int, token: str) -> None:
+    parts = ["0", "0", "1", "1", "*"]
+    parts[position] = token
+    with pytest.raises(InvalidCronExpression, match="out of range") as info:
+        Cron(" ".join(parts))
+    assert info.value.cron_field == FIELDS[position]
+    assert repr(token) in str(info.value)

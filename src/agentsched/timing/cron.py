@@ -78,13 +78,14 @@ def _number(token: str, index: int) -> int:
         return _MONTH_NAMES[text]
     if index == _DOW and text in _DAY_NAMES:
         return _DAY_NAMES[text]
-    if not text.isdigit() or not text.isascii() or len(text) > 2:
+    if not text.isdigit() or not text.isascii():
         raise _Bad(f"{token!r} is not a valid value")
-    value = int(text)
+    # Leading zeros are decimal digits, as cronie and cronsim read them: 050 is 50.
+    digits = text.lstrip("0") or "0"
     low, high = _BOUNDS[index]
-    if not low <= value <= high:
+    if len(digits) > 2 or not low <= int(digits) <= high:
         raise _Bad(f"{token!r} is out of range {low}-{high}")
-    return value
+    return int(digits)
 
 
 def _hash_value(hash_key: str, index: int, modulus: int) -> int:
