@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ._datetimes import format_instant, parse_instant, require_aware, require_instant
+from ._datetimes import (
+    FIRST_INSTANT,
+    format_instant,
+    parse_instant,
+    require_aware,
+    require_instant,
+)
 from ._validate import check_duration, check_text
 from .errors import ValidationError, shorten
 from .timing.cron import CronPattern, compile_cron
@@ -25,6 +31,7 @@ from .timing.rrule import RRulePattern, compile_rrule, wall_seconds
 from .timing.zones import (
     DAY,
     EPOCH,
+    MAX_INSTANT,
     ZoneTable,
     check_zone,
     from_instant,
@@ -49,14 +56,29 @@ _MAX_HASH_KEY = 256
 
 
 def _after_instant(after: object) -> int:
-    """Whole seconds since the epoch of an aware `after` (the hot path's check)."""
+    """Whole seconds since the epoch of an aware `after` in 1970-9999 (the hot path's
+    check); a `ValidationError` naming `after` otherwise."""
     try:
         elapsed = after - EPOCH  # type: ignore[operator]
-        # A timedelta keeps 0 <= seconds < 86400: this floors to whole seconds.
-        return elapsed.days * DAY + elapsed.seconds  # type: ignore[no-any-return]
     except (TypeError, AttributeError):
         require_aware(after, "after")  # raises the ValidationError naming the field
         raise
+    # A timedelta keeps 0 <= seconds < 86400: this floors to whole seconds.
+    instant: int = elapsed.days * DAY + elapsed.seconds
+    if not 0 <= instant < MAX_INSTANT:
+        raise _after_out_of_range(after)
+    return instant
+
+
+def _after_out_of_range(after: datetime) -> ValidationError:
+    # Instants are bounded to 1970-9999 (UTC) wherever a caller passes one.
+    return ValidationError("after", f"'after' must be in 1970-9999 (got {after.isoformat()})")
+
+
+def _after(after: object) -> datetime:
+    """`after` as an aware UTC datetime in 1970-9999, or a `ValidationError` naming it."""
+    _after_instant(after)
+    return require_aware(after, "after")
 
 
 def _zone_name(value: str | zoneinfo.ZoneInfo) -> str:
@@ -184,9 +206,12 @@ def _resolve_run_at(spec: Once, value: object) -> datetime:
     if value.tzinfo is not None and value.utcoffset() is not None:
         return require_instant(value, "run_at")
     found = _first_occurrence(spec.timezone, value) if value.year >= 1970 else None
-    if found is None:
-        raise ValidationError("run_at", f"'run_at' must be in 1970-9999 (got {value.isoformat()})")
-    return require_instant(found, "run_at")
+    if found is None or found < FIRST_INSTANT:
+        raise ValidationError(
+            "run_at",
+            f"'run_at' must be in 1970-9999 in UTC (got {value.isoformat()} in {spec.timezone})",
+        )
+    return found
 
 
 @attrs.frozen
@@ -209,7 +234,7 @@ class Once:
 
     def next_after(self, after: datetime) -> datetime | None:
         """`run_at` if it is strictly after `after`, else None."""
-        return self.run_at if self.run_at > require_aware(after, "after") else None
+        return self.run_at if self.run_at > _after(after) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "once", "run_at": format_instant(self.run_at), "timezone": self.timezone}
@@ -243,7 +268,7 @@ class Interval:
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first `start_at + k * every` strictly after `after`."""
-        after = require_aware(after, "after")
+        after = _after(after)
         try:
             if self.start_at is None:
                 return after + self.every

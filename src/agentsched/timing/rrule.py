@@ -91,6 +91,7 @@ MAX_RULE_LENGTH = 2000
 _CYCLE_DAYS = 146097  # 400 Gregorian years: leap years and weekdays repeat
 _CYCLE_SECONDS = _CYCLE_DAYS * DAY
 _LAST_OFFSET_READ = datetime(9999, 12, 29)
+_FIRST_YEAR = 1970
 _LATEST_START_YEAR = 9599  # searches start in 9200-9599 and dateutil stops after 9999
 _FREQUENCIES = {
     "YEARLY": YEARLY,
@@ -221,6 +222,8 @@ def _until_wall(text: str, zone: ZoneInfo) -> int:
         raise _Invalid(
             f"UNTIL must look like 20260131, 20260131T090000 or 20260131T090000Z (got {text})"
         ) from None
+    if value.year < _FIRST_YEAR:  # instants and wall times are bounded to 1970-9999
+        raise _Invalid(f"UNTIL must be in {_FIRST_YEAR}-9999 (got {text})")
     if utc:
         # Read the offset no later than 9999-12-29, as zones.ZoneTable.offset_at does:
         # later local times may not fit in a datetime, and the wall time may pass 9999.
