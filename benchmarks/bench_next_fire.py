@@ -11,6 +11,9 @@ Workloads, over a corpus of realistic expressions across zones:
          fire in another new zone for the same expression (median and range
          over --processes processes per library and zone, the libraries
          taking turns)
+  rrule  building the dearest RRULE specs (ours only): COUNT over sparse
+         days, searches that end at the horizon (the pattern cache emptied
+         before each build)
 
 chain and cold run once untimed first (warming caches for all three), then
 --repeat timed rounds in which the libraries take turns (the order flips
@@ -25,6 +28,7 @@ pass never finds the instants of the one before it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import subprocess
 import sys
@@ -37,7 +41,8 @@ from _common import Table, interleave, median, ratio, section, spread, versions
 from croniter import croniter
 from cronsim import CronSim
 
-from agentsched import Cron
+from agentsched import Cron, RRule, ValidationError
+from agentsched.timing import rrule as rrule_module
 from agentsched.timing.zones import _RECENT_INSTANTS
 
 CORPUS = [
@@ -185,6 +190,59 @@ def first_calls(processes: int) -> dict[tuple[str, str, str], list[float]]:
     return samples
 
 
+# The dearest RRULE constructions found: each walks the most the bounds allow.
+RRULE_BUILDS = [
+    ("the reported COUNT over Feb 29", "FREQ=MINUTELY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29"),
+    (
+        "COUNT never reached, times filtered",
+        "FREQ=SECONDLY;COUNT=1000;BYMONTHDAY=31;BYMONTH=2,4,6,9,11,12;"
+        "BYHOUR=23;BYMINUTE=59;BYSECOND=59",
+    ),
+    (
+        "times drifting over rare days",
+        "FREQ=HOURLY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;INTERVAL=1439;BYHOUR=8,5",
+    ),
+    (
+        "COUNT over days without times",
+        "FREQ=HOURLY;INTERVAL=25;COUNT=1000;BYMONTHDAY=1,11,21;BYHOUR=9,21",
+    ),
+    ("never fires (the whole horizon)", "FREQ=DAILY;BYMONTH=1;BYWEEKNO=20"),
+]
+RRULE_DTSTART = datetime(2061, 10, 24, 4, 29, 28)
+
+
+def rrule_build_ms(rule: str) -> Callable[[], float]:
+    def timed() -> float:
+        rrule_module._compile.cache_clear()
+        rrule_module._accepted_visits.cache_clear()
+        start = time.perf_counter()
+        with contextlib.suppress(ValidationError):
+            RRule(rule, RRULE_DTSTART)
+        return (time.perf_counter() - start) * 1000
+
+    return timed
+
+
+def rrule_builds(repeat: int) -> None:
+    section(
+        f"rrule: building the dearest RRULE specs (dtstart {RRULE_DTSTART.isoformat()}, "
+        f"the pattern cache emptied first); median and min-max over {repeat} builds"
+    )
+    table = Table("case", "rule", "ms", "min-max", "outcome", text=2)
+    for case, rule in RRULE_BUILDS:
+        times = [rrule_build_ms(rule)() for _ in range(repeat)]
+        try:
+            RRule(rule, RRULE_DTSTART)
+            outcome = "built"
+        except ValidationError as exc:
+            outcome = str(exc).split(":")[0].split(" (")[0]
+        shown = rule if len(rule) <= 48 else rule[:45] + "..."
+        table.add(case, shown, f"{median(times):.0f}", spread(times, ".0f"), outcome)
+    table.print()
+    rows = len(RRULE_BUILDS)
+    print(f"  {rows} rules; a build is one search from dtstart and, for COUNT, the walk to it")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -269,6 +327,7 @@ def main() -> None:
             table.add(*cells)
     table.print()
     print("  vs cronsim: cronsim's median over this row's (higher is faster)")
+    rrule_builds(args.repeat)
 
 
 if __name__ == "__main__":

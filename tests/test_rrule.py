@@ -14,13 +14,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil import rrule as dateutil_rrule
 from dateutil.rrule import rrulestr
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentsched import RRule, UnknownTimezone, ValidationError
-from agentsched.timing.rrule import MAX_COUNT, RRulePattern, compile_rrule, wall_seconds
+from agentsched.timing.rrule import (
+    MAX_COUNT,
+    MAX_DAYS_TRIED,
+    RRulePattern,
+    compile_rrule,
+    wall_seconds,
+)
+from agentsched.timing.zones import DAY
 
 UTC = timezone.utc
+FIRST_AFTER = datetime(1970, 1, 1, tzinfo=UTC)  # `after` is bounded to 1970-9999
 FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # How far past DTSTART the property tests ask: far enough for many jumps, near
@@ -158,7 +166,7 @@ def test_matches_dateutil_from_anywhere_in_any_order(rule: Rule, data: st.DataOb
         return
     offsets = st.timedeltas(-REACH[rule.freq] / 20, REACH[rule.freq])
     for offset in data.draw(st.lists(offsets, min_size=1, max_size=4), label="queries"):
-        after = (rule.dtstart + offset).replace(tzinfo=UTC)
+        after = max((rule.dtstart + offset).replace(tzinfo=UTC), FIRST_AFTER)
         assert fires(spec, after, 5) == expected_fires(reference, after, 5), after
 
 
@@ -286,8 +294,9 @@ def test_work_does_not_grow_with_distance_from_dtstart(rule: str, periods: list[
     # Each query below moves backwards, so that it jumps rather than steps a cursor.
     far = periods_for(pattern, DTSTART + FIFTY_YEARS + timedelta(days=1), periods)
     near = periods_for(pattern, DTSTART + timedelta(days=1), periods)
-    # Replaying from DTSTART, dateutil would expand from 50 (yearly) to 1.6e9 (secondly).
-    assert 1 <= far <= 5
+    # Replaying from DTSTART, dateutil would expand from 50 (yearly) to 1.6e9 (secondly);
+    # rules with periods of fixed length and no day filters expand none (arithmetic).
+    assert far <= 5
     assert near <= 5
 
 
@@ -423,7 +432,7 @@ def test_defaults_from_dtstart_hold_far_away(rule: str, dtstart: datetime) -> No
             "never fires within the search horizon",
         ),  # DTSTART: Sunday
         ("FREQ=HOURLY;INTERVAL=2;BYHOUR=2", "can never fire"),  # DTSTART's hour is odd
-        ("FREQ=MINUTELY;INTERVAL=120;BYHOUR=2", "never fires within"),
+        ("FREQ=MINUTELY;INTERVAL=120;BYHOUR=2", "can never fire"),
         ("FREQ=DAILY;UNTIL=20231231T080000", "never fires before UNTIL"),
         ("FREQ=YEARLY;INTERVAL=100;COUNT=6", "does not reach COUNT=6 within 400 years"),
     ],
@@ -506,3 +515,109 @@ def test_one_spec_answers_many_threads_in_any_order() -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+# -- rules of fixed-length periods, by arithmetic ---------------------------------------
+
+FIXED_FREQS = ("WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+# Intervals that divide a day, and some that drift across days (the times of day of
+# period starts then cycle through many values before they repeat).
+INTERVALS = (1, 2, 3, 5, 7, 24, 60, 61, 90, 1439, 1441, 3600, 86399, 86401)
+
+
+@st.composite
+def fixed_period_rules(draw: st.DrawFn) -> tuple[str, datetime]:
+    """SECONDLY to WEEKLY rules without day filters: time filters, BYSETPOS, INTERVAL."""
+    freq = draw(st.sampled_from(FIXED_FREQS))
+    parts = [f"FREQ={freq}", f"INTERVAL={draw(st.sampled_from(INTERVALS))}"]
+    for name in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+        if draw(st.integers(0, 2)) == 0:
+            parts.append(f"{name}={draw(BY_PARTS[name])}")
+    if draw(st.integers(0, 3)) == 0:
+        # Positions every period has: dateutil, the reference, never ends a rule that
+        # selects nothing (it searches period by period to year 9999).
+        parts.append(f"BYSETPOS={draw(_values([1, -1]))}")
+    if freq == "WEEKLY" and draw(st.booleans()):
+        parts.append(f"WKST={draw(st.sampled_from(WEEKDAYS))}")
+    dtstart = draw(st.datetimes(datetime(1970, 1, 1), datetime(2100, 1, 1))).replace(microsecond=0)
+    return ";".join(parts), dtstart
+
+
+def reference_walls(rule: str, dtstart: datetime, n: int) -> list[int] | None:
+    """dateutil's first `n` occurrences as wall seconds, or None if it fails on the rule
+    (BYHOUR or BYMINUTE that INTERVAL never reaches: a ValueError, or for HOURLY a
+    TypeError)."""
+    try:
+        return [wall_seconds(t) for t in itertools.islice(rrulestr(rule, dtstart=dtstart), n)]
+    except (ValueError, TypeError):
+        return None
+
+
+@settings(max_examples=100)
+@given(fixed_period_rules(), st.data())
+def test_fixed_period_rules_are_dateutils_by_arithmetic(
+    case: tuple[str, datetime], data: st.DataObject
+) -> None:
+    """Whole sequences from DTSTART and from anywhere, counts and last occurrences of any
+    range, without dateutil: exactly what dateutil enumerates."""
+    rule, dtstart = case
+    expected = reference_walls(rule, dtstart, 60)
+    try:
+        pattern = compile_rrule(rule, dtstart, ZoneInfo("UTC"))
+    except ValidationError as exc:
+        assert expected in (None, []) or "never" in str(exc), str(exc)
+        return
+    assert expected and pattern.counts
+    chain = [pattern.next_wall(wall_seconds(dtstart))]
+    while len(chain) < len(expected):
+        chain.append(pattern.next_wall(chain[-1] + 1))  # type: ignore[operator]
+    assert chain == expected
+    span = expected[-1] - expected[0]
+    for _ in range(3):
+        lo = expected[0] + data.draw(st.integers(-DAY, span), label="lo")
+        hi = lo + data.draw(st.integers(0, span), label="width")
+        inside = [t for t in expected if lo <= t < hi]
+        if hi <= expected[-1]:  # within what the reference listed
+            assert pattern.count(lo, hi) == len(inside)
+            assert pattern.last_wall(lo, hi) == (inside[-1] if inside else None)
+        later = [t for t in expected if t >= lo]
+        if later:
+            assert pattern.next_wall(lo) == later[0]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=MINUTELY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29",
+        "FREQ=SECONDLY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29;BYHOUR=3",
+        "FREQ=SECONDLY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29;BYHOUR=0;BYMINUTE=0,1,2,3,4,5,6,7,8,9",
+        "FREQ=SECONDLY;COUNT=40;BYHOUR=9;BYMINUTE=0;BYSECOND=0",
+        "FREQ=HOURLY;INTERVAL=25;COUNT=1000;BYDAY=MO",
+        "FREQ=MINUTELY;INTERVAL=1441;COUNT=50;BYMONTHDAY=1,15;BYHOUR=9",
+    ],
+)
+def test_count_rules_with_sparse_days_end_at_dateutils_last(rule: str, periods: list[int]) -> None:
+    """The reported slow constructions: the COUNT-th occurrence is dateutil's, found
+    with day sets for at most the horizon's days (times cost none: arithmetic)."""
+    dtstart = datetime(2028, 2, 28, 23, 59, 1)  # dateutil, the reference, crawls to Feb 29
+    spec = RRule(rule, dtstart)
+    count = int(rule.split("COUNT=")[1].split(";", maxsplit=1)[0])
+    last = list(rrulestr(rule, dtstart=dtstart))[-1]
+    assert len(fires(spec, FIRST_AFTER, count + 1)) == count
+    assert spec.next_after(last.replace(tzinfo=UTC) - timedelta(seconds=1)) == last.replace(
+        tzinfo=UTC
+    )
+    assert spec.next_after(last.replace(tzinfo=UTC)) is None
+    assert periods[0] <= 2 * 146097 + MAX_DAYS_TRIED
+
+
+def test_count_that_tries_too_many_days_is_refused() -> None:
+    """A COUNT whose occurrences are rare among the days its rule allows cannot be
+    checked in bounded work: refused, saying why. Every 25 hours, at 09:00 or 21:00,
+    on the 1st, 11th or 21st: the times land on those days now and then."""
+    rule = "FREQ=HOURLY;INTERVAL=25;COUNT=1000;BYMONTHDAY=1,11,21;BYHOUR=9,21"
+    with pytest.raises(ValidationError, match="cannot be checked in bounded work") as info:
+        RRule(rule, datetime(2026, 1, 1, 9))
+    assert info.value.field == "rrule"
+    assert f"{MAX_DAYS_TRIED} days tried" in str(info.value)
+    assert "use UNTIL or the schedule's max_runs" in str(info.value)

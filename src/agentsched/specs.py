@@ -70,9 +70,10 @@ def _after_instant(after: object) -> int:
     return instant
 
 
-def _after_out_of_range(after: datetime) -> ValidationError:
+def _after_out_of_range(after: object) -> ValidationError:
     # Instants are bounded to 1970-9999 (UTC) wherever a caller passes one.
-    return ValidationError("after", f"'after' must be in 1970-9999 (got {after.isoformat()})")
+    shown = after.isoformat() if isinstance(after, datetime) else shorten(after)
+    return ValidationError("after", f"'after' must be in 1970-9999 (got {shown})")
 
 
 def _after(after: object) -> datetime:

@@ -30,20 +30,31 @@ fire later; such a later occurrence is not found.) BYEASTER, a dateutil
 extension outside RFC 5545, is refused because Easter does not repeat every
 400 years.
 
+Fixed periods. A SECONDLY to WEEKLY rule without day filters needs no
+dateutil at all: its periods last a fixed number of seconds, the visited ones
+start at the times of day `origin + k * INTERVAL` periods after midnight, which
+repeat after a cycle of at most 86400 visits, and its times within a period
+are a fixed list (`_Periodic`). Finding, counting and taking the last
+occurrence of a range are arithmetic, exact and free of any horizon.
+
 Days and times. Below DAILY, dateutil walks a rejected day unit by unit until
 a time that BYHOUR/BYMINUTE allow (up to 86400 steps a day), which no horizon
 makes affordable. Such a rule with day parts is searched as two rules that
-never do that: its times (the rule without its day parts) on its days (a
-DAILY rule with only those parts); see `_split`. When INTERVAL does not divide
-a day, a matching day may lack the rule's times; the search gives up after
-`MAX_DAYS_WITHOUT_TIME` such days in a row.
+never do that: its times (the rule without its day parts, `_Periodic`) on its
+days (a DAILY rule with only those parts); see `_sources`. When INTERVAL does
+not divide a day, a matching day may lack the rule's times; the search gives
+up after `MAX_DAYS_WITHOUT_TIME` such days in a row, or past the horizon.
 
 COUNT. A COUNT rule is the same rule with UNTIL at its COUNT-th occurrence.
-That occurrence is found once, when the rule is compiled, by at most
-`MAX_COUNT` queries, and must come within the horizon of DTSTART; a larger
-COUNT, or one not reached by then, is an error. Queries then run like any
-UNTIL rule, and no table of occurrences is kept (a bisectable list of up to
-MAX_COUNT occurrences per rule would cost memory for nothing).
+That occurrence is found once, when the rule is compiled, and must come
+within the horizon of DTSTART; a larger COUNT than `MAX_COUNT`, or one not
+reached by then, is an error. A `_Periodic` rule finds it by bisecting counts;
+the others step through at most `MAX_COUNT` occurrences, trying at most
+`MAX_DAYS_TRIED` days in all (a COUNT whose occurrences are too rare among the
+days its rule allows is refused, saying so), so that compiling costs about as
+much as one search of the horizon. Queries then run like any UNTIL rule, and
+no table of occurrences is kept (a bisectable list of up to MAX_COUNT
+occurrences per rule would cost memory for nothing).
 
 Compiling also checks that the rule fires within the horizon of DTSTART
 (bounded like any query; obvious contradictions such as BYMONTH=2 with
@@ -56,10 +67,11 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from math import prod
+from math import gcd, prod
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +85,7 @@ from .zones import DAY, MAX_INSTANT, ONE_SECOND
 __all__ = [
     "HORIZON_YEARS",
     "MAX_COUNT",
+    "MAX_DAYS_TRIED",
     "MAX_DAYS_WITHOUT_TIME",
     "MAX_TIMES_PER_DAY",
     "WALL_EPOCH",
@@ -86,6 +99,7 @@ HORIZON_YEARS = 400
 MAX_COUNT = 1000
 MAX_TIMES_PER_DAY = 1440
 MAX_DAYS_WITHOUT_TIME = 1000
+MAX_DAYS_TRIED = 10_000
 MAX_RULE_LENGTH = 2000
 
 _CYCLE_DAYS = 146097  # 400 Gregorian years: leap years and weekdays repeat
@@ -103,6 +117,9 @@ _FREQUENCIES = {
     "SECONDLY": SECONDLY,
 }
 _UNIT_SECONDS = {HOURLY: 3600, MINUTELY: 60, SECONDLY: 1}
+# A query at most a week and 8 occurrences past the last answer steps the cursor.
+_CURSOR_REACH = 7 * DAY
+_CURSOR_STEPS = 8
 _WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 # RFC 5545 section 3.3.10 value ranges: (dateutil keyword, low, high, may be negative).
 # BYSECOND stops at 59: a leap second cannot be a datetime.
@@ -301,20 +318,17 @@ def _generate(parts: dict[str, Any], start: datetime) -> Iterator[int]:
     try:
         for occurrence in rule:
             yield wall_seconds(occurrence) - shift
-    except ValueError:
-        # A weekly period running past 9999-12-31, whose dates dateutil cannot build;
-        # or times that INTERVAL never reaches (MINUTELY or SECONDLY with BYHOUR), which
-        # dateutil reports at its first step: only the search made when compiling can
-        # meet that, and the rule then never fires.
+    except ValueError:  # a weekly period running past 9999-12-31, whose dates it cannot build
         return
 
 
 class _Occurrences:
-    """The occurrences of one dateutil rule, found from any point in bounded time.
+    """The occurrences of one dateutil rule (DAILY or coarser), found from any point in
+    bounded time.
 
     A small cursor remembers the last answer, so that the usual chain of
-    queries (each one second after the previous occurrence) costs one step of
-    dateutil's generator instead of a new jump. Thread-safe.
+    queries (each one second after the previous occurrence, or a little later)
+    costs a few steps of dateutil's generator instead of a new jump. Thread-safe.
     """
 
     def __init__(self, parts: dict[str, Any], dtstart: datetime) -> None:
@@ -335,10 +349,14 @@ class _Occurrences:
             return None
         with self._lock:
             current = self._current
-            if current is not None and self._cursor_lo <= lo <= current + 1:
-                if lo == current + 1:  # the next occurrence after the last answer
+            if current is not None and self._cursor_lo <= lo <= current + _CURSOR_REACH:
+                # Steps the cursor a little, where a jump would cost a new rule; a cursor
+                # that ends has only run out of its own horizon, so then jump.
+                for _ in range(_CURSOR_STEPS):
+                    if current is None or current >= lo:
+                        break
                     current = next(self._cursor, None)
-                if current is not None:
+                if current is not None and current >= lo:
                     self._cursor_lo, self._current = lo, current
                     return current
             start = self._start(lo)
@@ -372,10 +390,7 @@ class _Occurrences:
         day = value.toordinal()
         if freq == WEEKLY:
             return (day - 1 - self._wkst) // 7  # ordinal 1, 0001-01-01, is a Monday
-        if freq == DAILY:
-            return day
-        second = day * DAY + value.hour * 3600 + value.minute * 60 + value.second
-        return second // _UNIT_SECONDS[freq]
+        return day
 
     def _period_start(self, index: int) -> datetime:
         """The first instant of period `index`; ValueError or OverflowError past 9999."""
@@ -386,55 +401,236 @@ class _Occurrences:
             return datetime(index // 12, index % 12 + 1, 1)
         if freq == WEEKLY:
             return datetime.fromordinal(index * 7 + 1 + self._wkst)
-        if freq == DAILY:
-            return datetime.fromordinal(index)
-        day, second = divmod(index * _UNIT_SECONDS[freq], DAY)
-        return datetime.fromordinal(day) + timedelta(seconds=second)
+        return datetime.fromordinal(index)
 
 
-def _split(parts: dict[str, Any], dtstart: datetime) -> tuple[_Occurrences, _Occurrences | None]:
+class _Periodic:
+    """The occurrences of a rule whose periods all last `unit` seconds, by arithmetic.
+
+    SECONDLY to WEEKLY rules without day filters: period p starts at wall second
+    `phase + p * unit`, and dateutil visits periods `origin + k * interval`
+    (k >= 0). A visited period is accepted when the time of day it starts at
+    passes the filters at or above the frequency (BYHOUR for HOURLY; BYHOUR and
+    BYMINUTE for MINUTELY; all three for SECONDLY: dateutil steps period by
+    period until one passes), and then fires at `offsets` seconds into it: the
+    times of the finer parts, as BYSETPOS selects them. Those times of day repeat
+    every `cycle` visits, so one bit mask over a cycle says which visits are
+    accepted, and finding, counting or taking the last occurrence in a range
+    walks nothing. Nothing comes before `start` (DTSTART).
+    """
+
+    def __init__(self, parts: dict[str, Any], dtstart: datetime) -> None:
+        freq: int = parts["freq"]
+        self.unit = unit = _PERIOD_SECONDS[freq]
+        self.interval: int = parts["interval"]
+        self.start = start = wall_seconds(dtstart)
+        # Weeks are counted from DTSTART's midnight: without BYDAY a WEEKLY rule fires on
+        # DTSTART's weekday only, whatever WKST says; other periods from midnight.
+        self.phase = (start - start % DAY) % unit if freq == WEEKLY else 0
+        self.origin = (start - self.phase) // unit
+        finer = [
+            (keyword, scale)
+            for level, keyword, scale in ((HOURLY, "byhour", 3600), (MINUTELY, "byminute", 60))
+            if freq < level
+        ] + ([("bysecond", 1)] if freq < SECONDLY else [])
+        times = {0}
+        for keyword, scale in finer:
+            times = {t + v * scale for t in times for v in set(parts[keyword])}
+        offsets = sorted(times)
+        positions = parts.get("bysetpos")
+        if positions:
+            # dateutil's BYSETPOS within one day's times: 1..n or -n..-1.
+            offsets = sorted(
+                {offsets[p - 1 if p > 0 else p] for p in positions if abs(p) <= len(offsets)}
+            )
+        self.offsets = tuple(offsets)
+        self.cycle, self.accepted = _accepted_visits(
+            freq,
+            self.origin % (DAY // _UNIT_SECONDS.get(freq, 1)),
+            self.interval,
+            tuple(tuple(sorted(set(parts[k]))) if k in parts else () for k in _TIME_FILTERS),
+        )
+
+    def fires(self) -> bool:
+        """Whether any period is ever accepted and has a time."""
+        return bool(self.accepted and self.offsets)
+
+    def _base(self, visit: int) -> int:
+        return self.phase + (self.origin + visit * self.interval) * self.unit
+
+    def _next_accepted(self, visit: int) -> int:
+        j = visit % self.cycle
+        later = self.accepted >> j
+        if later:
+            return visit + (later & -later).bit_length() - 1
+        return visit - j + self.cycle + (self.accepted & -self.accepted).bit_length() - 1
+
+    def _last_accepted(self, visit: int) -> int:
+        """The last accepted visit `<= visit` (negative when there is none)."""
+        j = visit % self.cycle
+        earlier = self.accepted & ((2 << j) - 1)
+        if earlier:
+            return visit - j + earlier.bit_length() - 1
+        return visit - j - self.cycle + self.accepted.bit_length() - 1
+
+    def next_wall(self, lo: int) -> int | None:
+        """The first occurrence `>= lo` (may lie past 9999), or None if there is none."""
+        if not self.fires():
+            return None
+        lo = max(lo, self.start)
+        period = (lo - self.phase) // self.unit
+        visit = max(0, -((self.origin - period) // self.interval))  # first visit from there
+        visit = self._next_accepted(visit)
+        base = self._base(visit)
+        i = bisect_left(self.offsets, lo - base)
+        if i < len(self.offsets):
+            return base + self.offsets[i]
+        # Every time of that period is before lo: the next accepted one starts after it.
+        return self._base(self._next_accepted(visit + 1)) + self.offsets[0]
+
+    def _below(self, x: int) -> int:
+        """How many occurrences come before wall second `x`."""
+        if x <= self.start or not self.fires():
+            return 0
+        step = self.interval * self.unit
+        visits = -((self._base(0) - x) // step)  # visits starting before x: 0 .. visits-1
+        last = visits - 1
+        whole, part = divmod(last, self.cycle)
+        full = whole * self.accepted.bit_count() + (self.accepted & ((1 << part) - 1)).bit_count()
+        count = full * len(self.offsets)
+        if self.accepted >> part & 1:
+            count += bisect_left(self.offsets, x - self._base(last))
+        if self.accepted & 1:  # DTSTART's own period: nothing before DTSTART
+            count -= bisect_left(self.offsets, min(self.start, x) - self._base(0))
+        return count
+
+    def count(self, lo: int, hi: int) -> int:
+        """How many occurrences lie in `[lo, hi)`."""
+        return max(0, self._below(hi) - self._below(lo))
+
+    def last_wall(self, lo: int, hi: int) -> int | None:
+        """The last occurrence in `[lo, hi)`, or None."""
+        if hi <= max(lo, self.start) or not self.fires():
+            return None
+        period = (hi - 1 - self.phase) // self.unit
+        visit = self._last_accepted((period - self.origin) // self.interval)
+        for _ in range(2):  # the first accepted visit may have all its times at or after hi
+            if visit < 0:
+                return None
+            base = self._base(visit)
+            i = bisect_left(self.offsets, hi - base) - 1
+            if i >= 0 and base + self.offsets[i] >= self.start:
+                found = base + self.offsets[i]
+                return found if found >= lo else None
+            visit = self._last_accepted(visit - 1)
+        return None
+
+
+_PERIOD_SECONDS = {WEEKLY: 7 * DAY, DAILY: DAY, HOURLY: 3600, MINUTELY: 60, SECONDLY: 1}
+_TIME_FILTERS = ("byhour", "byminute", "bysecond")
+_BITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
+@lru_cache(maxsize=256)
+def _accepted_visits(
+    freq: int, origin: int, interval: int, filters: tuple[tuple[int, ...], ...]
+) -> tuple[int, int]:
+    """`(cycle, mask)`: bit j of `mask` says whether visits j, j + cycle, ... are accepted.
+
+    Below DAILY a visit's period starts at the time of day `origin + k * interval`
+    periods after midnight (`origin` is taken mod a day), which repeats after `cycle` visits; the
+    filters at or above the frequency decide each. DAILY and WEEKLY periods start at
+    midnight and are all accepted. Building the mask for SECONDLY with a filter takes
+    one pass over a day's 86400 seconds (a few milliseconds, once per rule).
+    """
+    if freq not in _UNIT_SECONDS:
+        return 1, 1
+    unit = _UNIT_SECONDS[freq]
+    hours, minutes, seconds = filters
+    levels = [(24, hours)]
+    if freq >= MINUTELY:
+        levels.append((60, minutes))
+    if freq == SECONDLY:
+        levels.append((60, seconds))
+    if not any(values for _, values in levels):
+        return 1, 1
+    # allowed[r]: whether period r of a day (r periods after midnight) passes the filters,
+    # built from the finest level out: each coarser value holds a copy of the finer row.
+    rows = [bytes(not values or v in values for v in range(size)) for size, values in levels]
+    allowed = rows[-1]
+    for row in reversed(rows[:-1]):
+        allowed = b"".join(allowed if ok else bytes(len(allowed)) for ok in row)
+    per_day = DAY // unit
+    step = interval % per_day
+    cycle = per_day // gcd(step, per_day)
+    # The visits' residues r0, r0 + step, ... (mod a day), taken a pass at a time.
+    visits = bytearray()
+    residue = origin % per_day
+    while len(visits) < cycle:
+        run = allowed[residue::step] if step else allowed[residue : residue + 1]
+        visits += run
+        residue += len(run) * step - per_day
+    mask = int(bytes(visits[:cycle]).translate(_BITS)[::-1], 2)
+    return cycle, mask
+
+
+def _sources(
+    parts: dict[str, Any], given: dict[str, Any], dtstart: datetime
+) -> tuple[_Periodic | _Occurrences, _Occurrences | None]:
     """The rule's times, and for an HOURLY, MINUTELY or SECONDLY rule with day parts, its days.
 
-    dateutil steps such a rule through every rejected day unit by unit until it
-    reaches a time that BYHOUR/BYMINUTE allow (up to 86400 steps a day), so a
-    rule that matches a few days a year would cost seconds per query. It fires
-    at the times of the same rule without its day parts, on the days of a DAILY
-    rule with only those parts (dateutil filters days the same way at both
-    frequencies, and drops BYDAY counts above MONTHLY in both), and neither of
-    those two ever steps through a rejected day.
+    A SECONDLY to WEEKLY rule without day filters (none `given`, beside WEEKLY's
+    default weekday) is `_Periodic`; MONTHLY, YEARLY and rules with day filters
+    are dateutil's. Below DAILY, day filters are searched apart from the times:
+    dateutil would step such a rule through every rejected day unit by unit until
+    it reaches a time that BYHOUR/BYMINUTE allow (up to 86400 steps a day). It
+    fires at the times of the same rule without its day parts (`_Periodic`), on
+    the days of a DAILY rule with only those parts (dateutil filters days the same
+    way at both frequencies, and drops BYDAY counts above MONTHLY in both).
     """
+    freq = parts["freq"]
     day_parts = {key: value for key, value in parts.items() if key in _DAY_FILTERS}
-    if parts["freq"] < HOURLY or not day_parts:
+    if freq in _PERIOD_SECONDS and not given.keys() & _DAY_FILTERS:
+        return _Periodic(parts, dtstart), None
+    if freq < HOURLY:
         return _Occurrences(parts, dtstart), None
     times = {key: value for key, value in parts.items() if key not in _DAY_FILTERS}
     days = {"freq": DAILY, "interval": 1, "wkst": parts["wkst"], **day_parts}
     days.update(byhour=(0,), byminute=(0,), bysecond=(0,))
     midnight = dtstart.replace(hour=0, minute=0, second=0)
-    return _Occurrences(times, dtstart), _Occurrences(days, midnight)
+    return _Periodic(times, dtstart), _Occurrences(days, midnight)
 
 
-def _next(times: _Occurrences, days: _Occurrences | None, lo: int) -> int | None:
-    """The first occurrence `>= lo` of the rule `_split` returned, or None."""
+def _next(
+    times: _Periodic | _Occurrences, days: _Occurrences | None, lo: int, tries: int
+) -> tuple[int | None, int]:
+    """The first occurrence `>= lo` of the rule `_sources` returned, or None; and how many
+    days it tried. Days are tried within the horizon of `lo`, at most `tries` of them."""
     if days is None:
-        return times.next_wall(lo)
-    for _ in range(MAX_DAYS_WITHOUT_TIME):
+        return times.next_wall(lo), 1
+    horizon = lo + _CYCLE_SECONDS
+    for tried in range(1, tries + 1):
         day = days.next_wall(lo - lo % DAY)
-        if day is None:
-            return None
+        if day is None or day > horizon:
+            return None, tried
         found = times.next_wall(max(lo, day))
         if found is None or found < day + DAY:
-            return found
+            return found, tried
         lo = found  # no time left on that day: try the day of the next time
-    return None
+    return None, tries
 
 
 class RRulePattern:
-    """`next_wall(lo)` over one compiled rule; safe to share between threads."""
+    """`next_wall(lo)` over one compiled rule; safe to share between threads.
+
+    `counts` says whether `count` and `last_wall` can answer (a SECONDLY to
+    WEEKLY rule without day filters): then they count by arithmetic.
+    """
 
     def __init__(
         self,
         rule: str,
-        times: _Occurrences,
+        times: _Periodic | _Occurrences,
         days: _Occurrences | None,
         first: int,
         last: int,
@@ -444,6 +640,7 @@ class RRulePattern:
         self._days = days
         self._first = first
         self._last = last
+        self.counts = isinstance(times, _Periodic) and days is None
 
     def next_wall(self, lo: int) -> int | None:
         """The first occurrence whose wall time is `>= lo`, or None (also past year 9999)."""
@@ -451,8 +648,18 @@ class RRulePattern:
             return self._first
         if lo > self._last:
             return None
-        found = _next(self._times, self._days, lo)
+        found, _ = _next(self._times, self._days, lo, MAX_DAYS_WITHOUT_TIME)
         return found if found is not None and found <= self._last else None
+
+    def count(self, lo: int, hi: int) -> int:
+        """How many occurrences have wall times in `[lo, hi)` (only when `counts`)."""
+        assert isinstance(self._times, _Periodic)
+        return self._times.count(max(lo, self._first), min(hi, self._last + 1))
+
+    def last_wall(self, lo: int, hi: int) -> int | None:
+        """The last occurrence with a wall time in `[lo, hi)`, or None (only when `counts`)."""
+        assert isinstance(self._times, _Periodic)
+        return self._times.last_wall(max(lo, self._first), min(hi, self._last + 1))
 
 
 def compile_rrule(rule: object, dtstart: datetime, zone: ZoneInfo) -> RRulePattern:
@@ -484,13 +691,17 @@ def _compile(rule: str, dtstart: datetime, zone: ZoneInfo) -> RRulePattern:
         count = _count(limits["COUNT"]) if "COUNT" in limits else None
         parts = _explicit_parts(freq, keywords, dtstart)
         _check_shape(freq, parts)
-        times, days = _split(parts, dtstart)
-        first = _next(times, days, start)
+        times, days = _sources(parts, keywords, dtstart)
+        if isinstance(times, _Periodic) and not times.fires():
+            raise ValueError(
+                "its INTERVAL never reaches a time that BYHOUR, BYMINUTE and BYSECOND allow"
+            )
+        first, tried = _next(times, days, start, MAX_DAYS_WITHOUT_TIME)
     except _Invalid as exc:
         raise ValidationError(
             "rrule", f"'rrule' is not a valid RRULE: {exc} (got {shorten(rule)})"
         ) from None
-    except ValueError as exc:  # dateutil's own checks, e.g. BYHOUR unreachable with INTERVAL
+    except ValueError as exc:  # dateutil's own checks
         raise ValidationError(
             "rrule", f"'rrule' can never fire: {exc} (got {shorten(rule)})"
         ) from None
@@ -504,18 +715,67 @@ def _compile(rule: str, dtstart: datetime, zone: ZoneInfo) -> RRulePattern:
     if first > last:
         raise ValidationError("rrule", f"'rrule' never fires before UNTIL (got {shorten(rule)})")
     if count is not None:
-        # COUNT=n is UNTIL at the n-th occurrence, which must come within the horizon.
-        nth = first
-        for _ in range(count - 1):
-            if nth + 1 >= MAX_INSTANT:
-                break  # the end of the calendar ends the rule before COUNT does
-            found = _next(times, days, nth + 1)
-            if found is None or found - start > _CYCLE_SECONDS:
-                raise ValidationError(
-                    "rrule",
-                    f"'rrule' does not reach COUNT={count} within {HORIZON_YEARS} years of "
-                    f"dtstart (got {shorten(rule)})",
-                )
-            nth = found
+        nth = _nth(times, days, first=first, count=count, start=start, tried=tried, rule=rule)
         last = min(nth, last)
     return RRulePattern(text, times, days, first, last)
+
+
+def _nth(
+    times: _Periodic | _Occurrences,
+    days: _Occurrences | None,
+    *,
+    first: int,
+    count: int,
+    start: int,
+    tried: int,
+    rule: str,
+) -> int:
+    """The COUNT-th occurrence (COUNT=n is UNTIL at it), which must come within the
+    horizon of DTSTART and be found within `MAX_DAYS_TRIED` days tried in all."""
+    if isinstance(times, _Periodic) and days is None:
+        nth = _periodic_nth(times, first, count)
+        if nth - start > _CYCLE_SECONDS:
+            raise _count_not_reached(count, rule)
+        return nth
+    nth = first
+    for _ in range(count - 1):
+        if nth + 1 >= MAX_INSTANT:
+            break  # the end of the calendar ends the rule before COUNT does
+        found, days_tried = _next(times, days, nth + 1, MAX_DAYS_TRIED - tried)
+        tried += days_tried
+        if found is None and tried >= MAX_DAYS_TRIED:
+            raise ValidationError(
+                "rrule",
+                f"'rrule' COUNT={count} cannot be checked in bounded work: its occurrences "
+                f"are too sparse among the days it allows ({MAX_DAYS_TRIED} days tried); "
+                f"use UNTIL or the schedule's max_runs (got {shorten(rule)})",
+            )
+        if found is None or found - start > _CYCLE_SECONDS:
+            raise _count_not_reached(count, rule)
+        nth = found
+    return nth
+
+
+def _periodic_nth(times: _Periodic, first: int, count: int) -> int:
+    """The `count`-th occurrence from `first` (a bisection on wall seconds over counts,
+    which `_Periodic` makes by arithmetic); past the horizon when it is that far."""
+    lo, hi = first, first + 1  # count(first, lo) < count <= count(first, hi)
+    while times.count(first, hi) < count:
+        lo, hi = hi, first + 2 * (hi - first)
+        if hi - first > 2 * _CYCLE_SECONDS:
+            return hi
+    while hi - lo > 1:
+        middle = (lo + hi) // 2
+        if times.count(first, middle) >= count:
+            hi = middle
+        else:
+            lo = middle
+    return lo
+
+
+def _count_not_reached(count: int, rule: str) -> ValidationError:
+    return ValidationError(
+        "rrule",
+        f"'rrule' does not reach COUNT={count} within {HORIZON_YEARS} years of "
+        f"dtstart (got {shorten(rule)})",
+    )
