@@ -8,6 +8,7 @@ None or a `ValidationError`: never a raw `OverflowError`. Within the bounds,
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -285,8 +286,6 @@ def test_rrule_answers_the_true_next_fire_near_both_ends(
 def reference_walls(rule: str, dtstart: datetime) -> list[datetime]:
     """dateutil's first occurrences (a week past 9999-12-31 it cannot build: they end)."""
     walls: list[datetime] = []
-    try:
+    with contextlib.suppress(ValueError):
         walls.extend(islice(rrulestr(rule, dtstart=dtstart), 200))
-    except ValueError:
-        pass
     return walls

@@ -3,8 +3,11 @@
 `Cron`, `Once`, `Interval` and `RRule` are frozen attrs classes validated on
 construction. Each answers `next_after(after)`: the first fire instant
 strictly after an aware `after`, as an aware UTC datetime, or None once the
-spec is exhausted. Calendar specs match wall-clock time in their IANA zone
-and follow the DST rules of DESIGN.md (see `docs/dst.md`).
+spec is exhausted; and `count_fires(after, until)`: how many fires come
+after `after` up to `until`, and the last of them, without stepping through
+them (None from an RRULE that only `next_after` can step through). Instants
+passed in are bounded to 1970-9999. Calendar specs match wall-clock time in
+their IANA zone and follow the DST rules of DESIGN.md (see `docs/dst.md`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .timing.zones import (
     MAX_INSTANT,
     ZoneTable,
     check_zone,
+    count_fires,
     from_instant,
     load_zone,
     walk,
@@ -55,31 +59,31 @@ __all__ = [
 _MAX_HASH_KEY = 256
 
 
-def _after_instant(after: object) -> int:
-    """Whole seconds since the epoch of an aware `after` in 1970-9999 (the hot path's
-    check); a `ValidationError` naming `after` otherwise."""
+def _seconds(value: object, field: str) -> int:
+    """Whole seconds since the epoch of an aware instant in 1970-9999 (the hot path's
+    check); a `ValidationError` naming `field` otherwise."""
     try:
-        elapsed = after - EPOCH  # type: ignore[operator]
+        elapsed = value - EPOCH  # type: ignore[operator]
     except (TypeError, AttributeError):
-        require_aware(after, "after")  # raises the ValidationError naming the field
+        require_aware(value, field)  # raises the ValidationError naming the field
         raise
     # A timedelta keeps 0 <= seconds < 86400: this floors to whole seconds.
     instant: int = elapsed.days * DAY + elapsed.seconds
     if not 0 <= instant < MAX_INSTANT:
-        raise _after_out_of_range(after)
+        # Instants are bounded to 1970-9999 (UTC) wherever a caller passes one.
+        shown = value.isoformat() if isinstance(value, datetime) else shorten(value)
+        raise ValidationError(field, f"{field!r} must be in 1970-9999 (got {shown})")
     return instant
 
 
-def _after_out_of_range(after: object) -> ValidationError:
-    # Instants are bounded to 1970-9999 (UTC) wherever a caller passes one.
-    shown = after.isoformat() if isinstance(after, datetime) else shorten(after)
-    return ValidationError("after", f"'after' must be in 1970-9999 (got {shown})")
+def _instant(value: object, field: str) -> datetime:
+    """`value` as an aware UTC datetime in 1970-9999, or a `ValidationError` naming it."""
+    _seconds(value, field)
+    return require_aware(value, field)
 
 
-def _after(after: object) -> datetime:
-    """`after` as an aware UTC datetime in 1970-9999, or a `ValidationError` naming it."""
-    _after_instant(after)
-    return require_aware(after, "after")
+def _counted(count: int, last: int | None) -> tuple[int, datetime | None]:
+    return count, None if last is None else from_instant(last)
 
 
 def _zone_name(value: str | zoneinfo.ZoneInfo) -> str:
@@ -174,7 +178,20 @@ class Cron:
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first fire instant strictly after `after` (aware), in UTC."""
-        instant = _after_instant(after)
+        instant = _seconds(after, "after")
+        pattern = self._firing_pattern()
+        found = walk(self._table, instant, pattern.next_wall, pattern.fixed_time)
+        return None if found is None else from_instant(found)
+
+    def count_fires(self, after: datetime, until: datetime) -> tuple[int, datetime | None]:
+        """How many fires come after `after` up to `until` included, and the last of
+        them: counted by whole local days from the field masks, the DST rules applied at
+        each transition, never one fire at a time."""
+        first, last = _seconds(after, "after"), _seconds(until, "until")
+        pattern = self._firing_pattern()
+        return _counted(*count_fires(self._table, first, last, pattern, pattern.fixed_time))
+
+    def _firing_pattern(self) -> CronPattern:
         pattern = self._pattern
         if pattern.uses_hash and self.hash_key is None:
             raise ValidationError(
@@ -182,8 +199,7 @@ class Cron:
                 f"{self.expression!r} uses H, which needs a 'hash_key' "
                 "(Scheduler.create passes the schedule id)",
             )
-        found = walk(self._table, instant, pattern.next_wall, pattern.fixed_time)
-        return None if found is None else from_instant(found)
+        return pattern
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -235,7 +251,13 @@ class Once:
 
     def next_after(self, after: datetime) -> datetime | None:
         """`run_at` if it is strictly after `after`, else None."""
-        return self.run_at if self.run_at > _after(after) else None
+        return self.run_at if self.run_at > _instant(after, "after") else None
+
+    def count_fires(self, after: datetime, until: datetime) -> tuple[int, datetime | None]:
+        """`(1, run_at)` if `run_at` is after `after` and not after `until`, else `(0, None)`."""
+        if _instant(after, "after") < self.run_at <= _instant(until, "until"):
+            return 1, self.run_at
+        return 0, None
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "once", "run_at": format_instant(self.run_at), "timezone": self.timezone}
@@ -269,7 +291,7 @@ class Interval:
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first `start_at + k * every` strictly after `after`."""
-        after = _after(after)
+        after = _instant(after, "after")
         try:
             if self.start_at is None:
                 return after + self.every
@@ -278,6 +300,19 @@ class Interval:
             return self.start_at + ((after - self.start_at) // self.every + 1) * self.every
         except OverflowError:
             return None
+
+    def count_fires(self, after: datetime, until: datetime) -> tuple[int, datetime | None]:
+        """How many fires come after `after` up to `until` included, and the last of
+        them, by division (without `start_at`, the fires `after + k * every`)."""
+        after, until = _instant(after, "after"), _instant(until, "until")
+        start = after if self.start_at is None else self.start_at
+        if until < start:
+            return 0, None
+        first = 0 if after < start else (after - start) // self.every + 1
+        last = (until - start) // self.every
+        if last < first:
+            return 0, None
+        return last - first + 1, start + last * self.every
 
     def to_dict(self) -> dict[str, Any]:
         seconds = self.every.total_seconds()
@@ -354,9 +389,18 @@ class RRule:
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first occurrence strictly after `after`, in UTC."""
-        instant = _after_instant(after)
+        instant = _seconds(after, "after")
         found = walk(self._table, instant, self._pattern.next_wall, True)
         return None if found is None else from_instant(found)
+
+    def count_fires(self, after: datetime, until: datetime) -> tuple[int, datetime | None] | None:
+        """How many occurrences come after `after` up to `until` included, and the last
+        of them, by arithmetic for a SECONDLY to WEEKLY rule without day filters (see
+        `docs/rrule.md`); None for the others, which only `next_after` can step through."""
+        first, last = _seconds(after, "after"), _seconds(until, "until")
+        if not self._pattern.counts:
+            return None
+        return _counted(*count_fires(self._table, first, last, self._pattern, True))
 
     def to_dict(self) -> dict[str, Any]:
         return {

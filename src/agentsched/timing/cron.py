@@ -50,6 +50,7 @@ _EVERY_MONTH = (1 << 29) - 2  # days 1-28
 _WEEKLY = sum(1 << 7 * week for week in range(5))
 _LAST_ORDINAL = date.max.toordinal()
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_WALL_END = (_LAST_ORDINAL + 1 - EPOCH_ORDINAL) * DAY  # the end of 9999-12-31, local time
 
 
 class _Bad(Exception):
@@ -218,6 +219,9 @@ class CronPattern:
         self._first_minute = (minute.values & -minute.values).bit_length() - 1
         first_hour = (hour.values & -hour.values).bit_length() - 1
         self._first_time = first_hour * 3600 + self._first_minute * 60
+        self._last_minute = minute.values.bit_length() - 1
+        self._last_time_of_day = (hour.values.bit_length() - 1) * 3600 + self._last_minute * 60
+        self._per_day = hour.values.bit_count() * minute.values.bit_count()
         self._dom = dom
         self._dow = dow
         # Vixie cron: if either day field begins with '*' the day must match both
@@ -338,6 +342,105 @@ class CronPattern:
                     break
         first_day = date(year, month, 1).toordinal() - EPOCH_ORDINAL
         return (first_day + (days & -days).bit_length() - 2) * DAY + self._first_time
+
+    def count_walls(self, lo: int, hi: int) -> int:
+        """How many matching wall minutes lie in `[lo, hi)` (none after year 9999).
+
+        Whole days count by the day masks, a month at a time; the partial days at
+        either end by the hour and minute masks: nothing is stepped through.
+        """
+        hi = min(hi, _WALL_END)
+        if hi <= lo:
+            return 0
+        first_day, first_second = divmod(lo, DAY)
+        last_day, last_second = divmod(hi, DAY)
+        if first_day == last_day:
+            times = self._times_before(last_second) - self._times_before(first_second)
+            return times if self._matches(first_day) else 0
+        count = self._matching_days(first_day + 1, last_day) * self._per_day
+        if self._matches(first_day):
+            count += self._per_day - self._times_before(first_second)
+        if last_second and self._matches(last_day):
+            count += self._times_before(last_second)
+        return count
+
+    def last_wall(self, lo: int, hi: int) -> int | None:
+        """The last matching wall minute in `[lo, hi)`, or None."""
+        hi = min(hi, _WALL_END)
+        if hi <= lo:
+            return None
+        day_number, second = divmod((hi - 1) // 60 * 60, DAY)
+        found = self._last_time(second) if self._matches(day_number) else None
+        if found is not None:
+            found += day_number * DAY
+        else:
+            day = self._last_day_before(day_number, lo // DAY)
+            found = None if day is None else day * DAY + self._last_time_of_day
+        return found if found is not None and found >= lo else None
+
+    def _times_before(self, second: int) -> int:
+        """How many matching times of day come before `second` (0-86400) past midnight."""
+        hour, minute = divmod(-(-second // 60), 60)
+        count = (self._hours & ((1 << hour) - 1)).bit_count() * self._minutes.bit_count()
+        if self._hours >> hour & 1:
+            count += (self._minutes & ((1 << minute) - 1)).bit_count()
+        return count
+
+    def _last_time(self, second: int) -> int | None:
+        """The last matching time of day at or before `second` past midnight, or None."""
+        hour, rest = divmod(second, 3600)
+        if self._hours >> hour & 1:
+            minutes = self._minutes & ((2 << rest // 60) - 1)
+            if minutes:
+                return hour * 3600 + (minutes.bit_length() - 1) * 60
+        hours = self._hours & ((1 << hour) - 1)
+        if hours:
+            return (hours.bit_length() - 1) * 3600 + self._last_minute * 60
+        return None
+
+    def _matches(self, day_number: int) -> bool:
+        """Whether the expression fires on a day (days since 1970-01-01)."""
+        today = date.fromordinal(day_number + EPOCH_ORDINAL)
+        return bool(
+            self._months >> today.month & 1
+            and self.day_mask(today.year, today.month) >> today.day & 1
+        )
+
+    def _matching_days(self, first: int, stop: int) -> int:
+        """How many days in `[first, stop)` the expression fires on, a month at a time."""
+        count = 0
+        while first < stop:
+            today = date.fromordinal(first + EPOCH_ORDINAL)
+            year, month = today.year, today.month
+            length = _MONTH_DAYS[month] + (month == 2 and calendar.isleap(year))
+            span = min(stop - first, length - today.day + 1)  # to the month's end at most
+            if self._months >> month & 1:
+                days = self.day_mask(year, month) >> today.day
+                count += (days & ((1 << span) - 1)).bit_count()
+            first += span
+        return count
+
+    def _last_day_before(self, day_number: int, floor: int) -> int | None:
+        """The last day the expression fires on before `day_number`, not before `floor`."""
+        today = date.fromordinal(day_number + EPOCH_ORDINAL)
+        year, month = today.year, today.month
+        below = (1 << today.day) - 1  # days of this month before today
+        month_start = day_number - today.day + 1
+        while month_start + (below.bit_length() - 1) > floor:
+            if self._months >> month & 1:
+                days = self.day_mask(year, month) & below
+                if days:
+                    found = month_start + days.bit_length() - 2
+                    return found if found >= floor else None
+            month -= 1
+            if month == 0:
+                year, month = year - 1, 12
+                if year < 1:
+                    return None
+            length = _MONTH_DAYS[month] + (month == 2 and calendar.isleap(year))
+            month_start -= length
+            below = (2 << length) - 1
+        return None
 
 
 def _split(expression: str) -> list[str]:

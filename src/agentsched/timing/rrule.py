@@ -651,7 +651,7 @@ class RRulePattern:
         found, _ = _next(self._times, self._days, lo, MAX_DAYS_WITHOUT_TIME)
         return found if found is not None and found <= self._last else None
 
-    def count(self, lo: int, hi: int) -> int:
+    def count_walls(self, lo: int, hi: int) -> int:
         """How many occurrences have wall times in `[lo, hi)` (only when `counts`)."""
         assert isinstance(self._times, _Periodic)
         return self._times.count(max(lo, self._first), min(hi, self._last + 1))

@@ -35,8 +35,10 @@ __all__ = [
     "EPOCH_ORDINAL",
     "MAX_INSTANT",
     "MIN_INSTANT",
+    "CountingPattern",
     "ZoneTable",
     "check_zone",
+    "count_fires",
     "from_instant",
     "load_zone",
     "walk",
@@ -57,6 +59,18 @@ _MAX_ZONE_NAME = 255
 
 NextWall = Callable[[int], "int | None"]
 """`next_wall(lo)`: the first matching wall time `>= lo`, or None if none ever matches."""
+
+
+class CountingPattern(Protocol):
+    """Wall times a pattern matches, counted without stepping through them."""
+
+    def count_walls(self, lo: int, hi: int) -> int:
+        """How many matching wall times lie in `[lo, hi)`."""
+        ...
+
+    def last_wall(self, lo: int, hi: int) -> int | None:
+        """The last matching wall time in `[lo, hi)`, or None."""
+        ...
 
 
 @lru_cache(maxsize=1024)
@@ -344,3 +358,58 @@ def walk(table: ZoneTable, after: int, next_wall: NextWall, fixed: bool) -> int 
             else:
                 lo = transition + new_offset
             offset = new_offset
+
+
+def count_fires(
+    table: ZoneTable, after: int, until: int, pattern: CountingPattern, fixed: bool
+) -> tuple[int, int | None]:
+    """How many instants in `(after, until]` `walk` fires at, and the last of them.
+
+    Counted segment by segment, each by `pattern.count_walls` over the segment's
+    wall times, with the DST rules `walk` applies at each transition (the
+    fixed-time rule's one fire for a spring-forward gap with matches in it, and
+    its skipping of the wall times a fall-back repeats): the work grows with the
+    number of transitions in the range, not with the number of fires.
+    """
+    until = min(until, MAX_INSTANT - 1)
+    if until <= after:
+        return 0, None
+    after = max(after, MIN_INSTANT)
+    start, end, previous, offset = table.segment(after)
+    lo = after + offset + 1
+    if fixed and previous > offset:
+        lo = max(lo, start + previous)  # wall times the fall-back repeats fired before
+    count = 0
+    last: tuple[int, int, int] | int | None = None  # a segment's walls, or a gap's fire
+    while True:
+        hi = min(end, until + 1) + offset
+        if lo < hi:
+            found = pattern.count_walls(lo, hi)
+            if found:
+                count += found
+                last = (lo, hi, offset)
+        if end > until:
+            break
+        transition = end
+        start, end, _, new_offset = table.segment(transition)
+        if new_offset > offset:
+            # Spring forward: the fixed-time rule fires once at the transition for
+            # matches in the gap, and that fire stands for a match at its end too.
+            gap = (max(lo, transition + offset), transition + new_offset)
+            if fixed and pattern.count_walls(*gap):
+                count += 1
+                last = transition
+                lo = transition + new_offset + 1
+            else:
+                lo = transition + new_offset
+        elif new_offset < offset:
+            lo = transition + (offset if fixed else new_offset)
+        else:
+            lo = transition + new_offset
+        offset = new_offset
+    if isinstance(last, tuple):
+        wall_lo, wall_hi, wall_offset = last
+        found_wall = pattern.last_wall(wall_lo, wall_hi)
+        assert found_wall is not None
+        return count, found_wall - wall_offset
+    return count, last
