@@ -51,13 +51,11 @@ def test_the_one_fire_path_plans_what_the_general_rules_plan(
     schedule, activity, late = case
     assert schedule.next_run_at is not None
     now = schedule.next_run_at + late
-    fires, not_due = due_fires(schedule, now)
-    if not fires:
+    due = due_fires(schedule, now)
+    if due.last is None:
         return
     planned = plan_claim(schedule, activity, now, lambda: "run_fixed")
-    expected = _plan_claim(
-        schedule, activity, now, lambda: "run_fixed", fires=fires, not_due=not_due
-    )
+    expected = _plan_claim(schedule, activity, now, lambda: "run_fixed", due)
     assert planned == expected
 
 
@@ -93,14 +91,12 @@ def test_plan_claim_is_the_general_walk_whenever_it_is_asked(
     schedule, activity, late = case
     assert schedule.next_run_at is not None
     now = schedule.next_run_at + late
-    fires, not_due = due_fires(schedule, now)
+    due = due_fires(schedule, now)
     retry = schedule.pending_retry
     expected = (
         None
-        if not fires and (retry is None or retry.at > now)
-        else _plan_claim(
-            schedule, activity, now, iter(["run_1", "run_2"]).__next__, fires=fires, not_due=not_due
-        )
+        if due.last is None and (retry is None or retry.at > now)
+        else _plan_claim(schedule, activity, now, iter(["run_1", "run_2"]).__next__, due)
     )
     assert plan_claim(schedule, activity, now, iter(["run_1", "run_2"]).__next__) == expected
 

@@ -7,9 +7,9 @@ finished run back into its schedule. The stores apply both atomically.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import attrs
 
@@ -28,8 +28,11 @@ from .model import (
     replace,
     updater,
 )
+from .specs import Spec
 
-__all__ = ["Outcome", "apply_outcome", "due_fires", "plan_claim"]
+__all__ = ["CATCHUP_WALK_LIMIT", "DueFires", "Outcome", "apply_outcome", "due_fires", "plan_claim"]
+
+_INSTANT = timedelta(microseconds=1)
 
 
 @attrs.define
@@ -49,25 +52,113 @@ class Outcome:
     it is recorded, but not counted toward `failure_count`."""
 
 
-def due_fires(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:
-    """Every fire due at `now` from `next_run_at` on, oldest first, and the first fire
-    that is not due yet (found on the way; None when unknown or none).
+CATCHUP_WALK_LIMIT = 1000
+"""Fires counted one by one, per catch-up region, for a spec that cannot count them."""
+
+
+class DueFires(NamedTuple):
+    """What is due at a claim: fires older than `catchup_window` (`missed`, the last
+    of them `last_missed`), fires within it (`recent`, `last_recent`), and the first
+    fire not due yet (None when there is none, or when `end_at` ends the schedule)."""
+
+    missed: int
+    last_missed: datetime | None
+    recent: int
+    last_recent: datetime | None
+    not_due: datetime | None
+
+    @property
+    def last(self) -> datetime | None:
+        """The last due fire."""
+        return self.last_recent or self.last_missed
+
+
+def due_fires(schedule: Schedule, now: datetime) -> DueFires:
+    """The fires due at `now` from `next_run_at` on, on either side of `catchup_window`,
+    and the first fire that is not due yet.
 
     A fire `t` is due once `t` plus its jitter offset has come; none after
     `end_at` is. (`max_runs` needs no check here: a claim starts at most one
-    run, and a schedule that reached it is completed.)
+    run, and a schedule that reached it is completed.) The cost does not grow
+    with the downtime: every fire up to `now - jitter` (and `end_at`) is due
+    whatever its offset, and those are counted (`_fires_in`), on either side of
+    `now - catchup_window`; only the fires of the last `jitter` are looked at one
+    by one, up to the first that is not due.
     """
-    fires: list[datetime] = []
     t = schedule.next_run_at
+    if t is None:
+        return DueFires(0, None, 0, None, None)
+    spec = schedule.schedule
     jitter = schedule.jitter
-    while t is not None:
-        if schedule.end_at is not None and t > schedule.end_at:
-            return fires, None
+    end_at = schedule.end_at
+    split = now - schedule.catchup_window  # fires before it are missed
+    sure = now - jitter if jitter else now  # fires up to it are due, whatever their offset
+    if end_at is not None and end_at < sure:
+        sure = end_at
+    missed = recent = 0
+    last_missed = last_recent = None
+    if t <= sure:  # t and the fires up to `sure` are due: counted, not stepped through
+        count, last = _fires_in(spec, t, min(sure, split - _INSTANT) if t < split else sure)
+        last_due = last or t
+        if t < split:
+            missed, last_missed = count + 1, last_due
+            if sure >= split:
+                recent, last_recent = _fires_in(spec, last_due, sure)
+                last_due = last_recent or last_due
+        else:
+            recent, last_recent = count + 1, last_due
+        t = spec.next_after(last_due)
+    while t is not None:  # the fires of the last `jitter`, one by one
+        if end_at is not None and t > end_at:
+            return DueFires(missed, last_missed, recent, last_recent, None)
         if (later(t, jitter_offset(schedule.id, t, jitter)) if jitter else t) > now:
-            return fires, t
-        fires.append(t)
-        t = schedule.schedule.next_after(t)
-    return fires, None
+            return DueFires(missed, last_missed, recent, last_recent, t)
+        if t < split:
+            missed, last_missed = missed + 1, t
+        else:
+            recent, last_recent = recent + 1, t
+        t = spec.next_after(t)
+    return DueFires(missed, last_missed, recent, last_recent, None)
+
+
+def _fires_in(spec: Spec, after: datetime, until: datetime) -> tuple[int, datetime | None]:
+    """How many fires come after `after` up to `until` included, and the last of them.
+
+    Counted by the spec where it can (`count_fires`: Interval, Once, Cron, and
+    RRULEs of fixed periods without day filters), exactly. Otherwise stepped
+    through, at most `CATCHUP_WALK_LIMIT` fires: past that, the count is a lower
+    bound and the last fire is found by bisection.
+    """
+    if until <= after:
+        return 0, None
+    counted = spec.count_fires(after, until)
+    if counted is not None:
+        return counted
+    count, last = 0, None
+    t = spec.next_after(after)
+    while t is not None and t <= until:
+        count, last = count + 1, t
+        if count == CATCHUP_WALK_LIMIT:
+            final = _last_fire(spec, t, until)
+            return count + (final > t), final
+        t = spec.next_after(t)
+    return count, last
+
+
+def _last_fire(spec: Spec, fire: datetime, until: datetime) -> datetime:
+    """The last fire up to `until`, from a fire before it, by bisection on instants:
+    about 40 `next_after` calls however many fires lie between."""
+    low, high = fire, until  # `low` is a fire; no fire lies in (high, until]
+    while True:
+        following = spec.next_after(low)
+        if following is None or following > high:
+            return low
+        middle = low + (high - low) / 2
+        found = spec.next_after(middle)
+        if found is not None and found <= high:
+            low = found
+        else:
+            high = middle
 
 
 _RUN_TEMPLATE = Run(
@@ -138,11 +229,11 @@ def plan_claim(
         upcoming = schedule.schedule.next_after(fire)
         if upcoming is None or upcoming > now:
             return _claim_one_fire(schedule, fire, upcoming, now, new_id())
-    fires, not_due = due_fires(schedule, now)
+    due = due_fires(schedule, now)
     retry = schedule.pending_retry
-    if not fires and (retry is None or retry.at > now):
+    if due.last is None and (retry is None or retry.at > now):
         return None
-    return _plan_claim(schedule, activity, now, new_id, fires=fires, not_due=not_due)
+    return _plan_claim(schedule, activity, now, new_id, due)
 
 
 _start_run = updater(Run, "id", "schedule_id", "agent_id", "owner", "scheduled_for", "started_at")
@@ -182,15 +273,14 @@ def _plan_claim(
     activity: Activity,
     now: datetime,
     new_id: Callable[[], str],
-    *,
-    fires: list[datetime],
-    not_due: datetime | None,
+    due: DueFires,
 ) -> tuple[Schedule, list[Run]]:
     retry = schedule.pending_retry
     changes: dict[str, object] = {"version": schedule.version + 1, "updated_at": now}
     if retry is not None:
         changes["pending_retry"] = None
-    if not fires:
+    last_due = due.last
+    if last_due is None:
         assert retry is not None
         run = _admit(
             schedule,
@@ -209,24 +299,27 @@ def _plan_claim(
         return replace(schedule, **changes), [run]
     if retry is not None:
         changes["failure_count"] = schedule.failure_count + 1
-    split = bisect_left(fires, now - schedule.catchup_window)  # older ones are missed
-    missed, recent = fires[:split], fires[split:]
     runs: list[Run] = []
-    if missed:
+    if due.missed:
         runs.append(
             _run(
                 schedule,
                 new_id,
                 RunStatus.MISSED,
-                scheduled_for=missed[-1],
+                scheduled_for=due.last_missed,
                 finished_at=now,
-                coalesced=len(missed),
+                coalesced=due.missed,
             )
         )
     started = 0
-    if recent:
+    if due.recent:
         run = _admit(
-            schedule, activity, now, new_id, scheduled_for=recent[-1], coalesced=len(recent)
+            schedule,
+            activity,
+            now,
+            new_id,
+            scheduled_for=due.last_recent,
+            coalesced=due.recent,
         )
         runs.append(run)
         if run.status is RunStatus.RUNNING:
@@ -236,9 +329,9 @@ def _plan_claim(
     count = schedule.run_count + started
     changes["run_count"] = count
     if schedule.max_runs is None and schedule.end_at is None:
-        upcoming = not_due  # what next_fire_for would find, already known
+        upcoming = due.not_due  # what next_fire_for would find, already known
     else:
-        upcoming = states.next_fire_for(schedule, fires[-1], run_count=count)
+        upcoming = states.next_fire_for(schedule, last_due, run_count=count)
     if upcoming is None:
         changes.update(states.moved_on(schedule, None))
     else:
