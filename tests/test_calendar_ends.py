@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import islice
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,10 +20,14 @@ from cron_reference import CronShape, cron_shapes
 from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
-from agentsched import Cron, Interval, Once, RRule, ValidationError
+from agentsched import Cron, Interval, MemoryStore, Once, RRule, Scheduler, ValidationError
+from agentsched.asgi import create_app
+from agentsched.cli import main
 from agentsched.errors import AgentschedError
 from agentsched.specs import Spec, spec_from_dict
+from agentsched.testing import FakeClock
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -141,6 +146,27 @@ def test_an_until_before_1970_is_refused_in_every_zone(zone: str, until: str) ->
     with pytest.raises(ValidationError, match="UNTIL must be in 1970-9999") as info:
         RRule(f"FREQ=DAILY;UNTIL={until}", datetime(2020, 1, 1), zone)
     assert info.value.field == "rrule"
+
+
+def test_an_until_near_year_1_is_a_422_on_the_web_and_one_line_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reported path end to end: the web API answered 500, the CLI "unexpected"."""
+    rule = "FREQ=DAILY;UNTIL=00010101T000000Z"
+    sched = Scheduler(store=MemoryStore(), clock=FakeClock(datetime(2026, 1, 5, tzinfo=UTC)))
+    with TestClient(create_app(sched)) as client:
+        spec = {"type": "rrule", "rrule": rule, "dtstart": "2026-01-05T09:00:00"}
+        spec["timezone"] = "America/New_York"
+        answer = client.post("/api/v1/agents/bot/schedules", json={"schedule": spec, "input": "go"})
+    assert answer.status_code == 422  # the API's answer to a ValidationError
+    assert answer.json()["error"]["field"] == "schedule.rrule"
+    assert "UNTIL must be in 1970-9999" in answer.json()["error"]["message"]
+    argv = ["--db", f"sqlite:///{tmp_path / 'a.db'}", "add", "--agent", "a", "--input", "x"]
+    argv += ["--rrule", rule, "--dtstart", "2026-01-05T09:00", "--tz", "America/New_York"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agentsched: error: ") and err.count("\n") == 1
+    assert "UNTIL must be in 1970-9999" in err
 
 
 @pytest.mark.parametrize(
