@@ -428,14 +428,10 @@ class _Periodic:
         # DTSTART's weekday only, whatever WKST says; other periods from midnight.
         self.phase = (start - start % DAY) % unit if freq == WEEKLY else 0
         self.origin = (start - self.phase) // unit
-        finer = [
-            (keyword, scale)
-            for level, keyword, scale in ((HOURLY, "byhour", 3600), (MINUTELY, "byminute", 60))
-            if freq < level
-        ] + ([("bysecond", 1)] if freq < SECONDLY else [])
         times = {0}
-        for keyword, scale in finer:
-            times = {t + v * scale for t in times for v in set(parts[keyword])}
+        for level, keyword, scale in _TIME_PARTS:
+            if freq < level:  # a part finer than the frequency: times within a period
+                times = {t + v * scale for t in times for v in set(parts[keyword])}
         offsets = sorted(times)
         positions = parts.get("bysetpos")
         if positions:
@@ -444,11 +440,12 @@ class _Periodic:
                 {offsets[p - 1 if p > 0 else p] for p in positions if abs(p) <= len(offsets)}
             )
         self.offsets = tuple(offsets)
+        residue = self.origin % (DAY // unit) if freq in _UNIT_SECONDS else 0
         self.cycle, self.accepted = _accepted_visits(
             freq,
-            self.origin % (DAY // _UNIT_SECONDS.get(freq, 1)),
+            residue,
             self.interval,
-            tuple(tuple(sorted(set(parts[k]))) if k in parts else () for k in _TIME_FILTERS),
+            tuple(tuple(sorted(set(parts[k]))) if k in parts else () for _, k, _ in _TIME_PARTS),
         )
 
     def fires(self) -> bool:
@@ -527,21 +524,22 @@ class _Periodic:
 
 
 _PERIOD_SECONDS = {WEEKLY: 7 * DAY, DAILY: DAY, HOURLY: 3600, MINUTELY: 60, SECONDLY: 1}
-_TIME_FILTERS = ("byhour", "byminute", "bysecond")
+_TIME_PARTS = ((HOURLY, "byhour", 3600), (MINUTELY, "byminute", 60), (SECONDLY, "bysecond", 1))
 _BITS = bytes.maketrans(b"\x00\x01", b"01")
 
 
 @lru_cache(maxsize=256)
 def _accepted_visits(
-    freq: int, origin: int, interval: int, filters: tuple[tuple[int, ...], ...]
+    freq: int, first: int, interval: int, filters: tuple[tuple[int, ...], ...]
 ) -> tuple[int, int]:
     """`(cycle, mask)`: bit j of `mask` says whether visits j, j + cycle, ... are accepted.
 
-    Below DAILY a visit's period starts at the time of day `origin + k * interval`
-    periods after midnight (`origin` is taken mod a day), which repeats after `cycle` visits; the
-    filters at or above the frequency decide each. DAILY and WEEKLY periods start at
-    midnight and are all accepted. Building the mask for SECONDLY with a filter takes
-    one pass over a day's 86400 seconds (a few milliseconds, once per rule).
+    Below DAILY, visit k's period is the `(first + k * interval)`-th of its day (mod
+    a day's periods), which repeats after `cycle` visits; the `filters` (BYHOUR,
+    BYMINUTE, BYSECOND) at or above the frequency decide each. DAILY and WEEKLY
+    periods start at midnight and are all accepted. Building the mask for SECONDLY
+    with a filter takes one pass over a day's 86400 seconds (a few milliseconds,
+    once per rule).
     """
     if freq not in _UNIT_SECONDS:
         return 1, 1
@@ -565,7 +563,7 @@ def _accepted_visits(
     cycle = per_day // gcd(step, per_day)
     # The visits' residues r0, r0 + step, ... (mod a day), taken a pass at a time.
     visits = bytearray()
-    residue = origin % per_day
+    residue = first
     while len(visits) < cycle:
         run = allowed[residue::step] if step else allowed[residue : residue + 1]
         visits += run
