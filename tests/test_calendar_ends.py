@@ -151,7 +151,8 @@ def test_an_until_before_1970_is_refused_in_every_zone(zone: str, until: str) ->
 def test_an_until_near_year_1_is_a_422_on_the_web_and_one_line_on_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The reported path end to end: the web API answered 500, the CLI "unexpected"."""
+    """End to end, where a raw OverflowError was a 500 from the web API and an
+    "unexpected" error from the command line."""
     rule = "FREQ=DAILY;UNTIL=00010101T000000Z"
     sched = Scheduler(store=MemoryStore(), clock=FakeClock(datetime(2026, 1, 5, tzinfo=UTC)))
     with TestClient(create_app(sched)) as client:

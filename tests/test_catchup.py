@@ -247,7 +247,7 @@ def test_cron_counts_the_fires_next_after_steps_through(
     assert spec.count_fires(start, until) == (len(fires), fires[-1] if fires else None)
 
 
-# -- the reported cases, and work that does not grow with the downtime ------------------
+# -- slow claims of old, and work that does not grow with the downtime ------------------
 
 
 @pytest.fixture
@@ -286,7 +286,7 @@ def schedule_at(spec: Spec, t0: datetime) -> Schedule:
 def test_a_secondly_rrule_after_any_downtime_costs_a_few_steps(
     down: timedelta, steps: list[int]
 ) -> None:
-    """Once 4.2 s for one tick after 7 days down (every fire stepped through, in the
+    """Once seconds for one tick after 7 days down (every fire stepped through, in the
     claim's write transaction): now counted, exactly, in a few steps."""
     spec = RRule("FREQ=SECONDLY", T0.replace(tzinfo=None))
     due = due_fires(schedule_at(spec, T0), T0 + down)

@@ -597,7 +597,7 @@ def test_fixed_period_rules_are_dateutils_by_arithmetic(
     ],
 )
 def test_count_rules_with_sparse_days_end_at_dateutils_last(rule: str, periods: list[int]) -> None:
-    """The reported slow constructions: the COUNT-th occurrence is dateutil's, found
+    """Constructions that once took seconds: the COUNT-th occurrence is dateutil's, found
     with day sets for at most the horizon's days (times cost none: arithmetic)."""
     dtstart = datetime(2028, 2, 28, 23, 59, 1)  # dateutil, the reference, crawls to Feb 29
     spec = RRule(rule, dtstart)
