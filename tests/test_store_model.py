@@ -172,3 +172,24 @@ class PostgresStoreModel(StoreModel):
 TestMemoryStoreModel = StoreModel.TestCase
 TestSQLiteStoreModel = SQLiteStoreModel.TestCase
 TestPostgresStoreModel = PostgresStoreModel.TestCase
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_schedule_due_again_at_an_instant_whose_ids_were_all_claimed(kind: str) -> None:
+    """The instant's id list is empty but still indexed when a schedule becomes due at it
+    again: claiming both then takes both, by id (MemoryStore raised IndexError)."""
+    machine = {"memory": StoreModel, "sqlite": SQLiteStoreModel}[kind]()
+    try:
+        machine.add(name=None, status=Status.ACTIVE, minutes=0)
+        machine.claim(minutes=0, limit=1)
+        machine.add(name=None, status=Status.ACTIVE, minutes=0)
+        first = machine.model["sched_00000"]
+        machine.store.update(
+            attrs.evolve(first, next_run_at=BASE, version=first.version + 1),
+            expected_version=first.version,
+        )
+        machine.model[first.id] = attrs.evolve(first, next_run_at=BASE, version=first.version + 1)
+        machine.claim(minutes=0, limit=2)
+        machine.agrees()
+    finally:
+        machine.teardown()

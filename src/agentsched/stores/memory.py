@@ -116,7 +116,7 @@ class MemoryStore:
             self._due[due] = [schedule_id]
             heapq.heappush(self._due_times, due)
         else:
-            if schedule_id > ids[-1]:
+            if ids and schedule_id > ids[-1]:  # emptied by claims, its instant not yet popped
                 self._unsorted.add(due)  # sorted again before its next id is taken
             ids.append(schedule_id)
         self._due_ids += 1
