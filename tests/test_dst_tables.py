@@ -1,7 +1,7 @@
 """Hand-written DST tables: the expected UTC instants, spelled out.
 
 Each row: zone, expression, start (UTC), the next fires (UTC). The comments
-give the local wall times and which DESIGN.md rule applies.
+give the local wall times and which rule of docs/dst.md applies.
 """
 
 from __future__ import annotations

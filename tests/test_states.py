@@ -1,4 +1,4 @@
-"""The state machine: the DESIGN.md table, and random sequences against a model."""
+"""The state machine: the table of docs/concepts.md, and random sequences against a model."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ spec is exhausted; and `count_fires(after, until)`: how many fires come
 after `after` up to `until`, and the last of them, without stepping through
 them (None from an RRULE that only `next_after` can step through). Instants
 passed in are bounded to 1970-9999. Calendar specs match wall-clock time in
-their IANA zone and follow the DST rules of DESIGN.md (see `docs/dst.md`).
+their IANA zone and follow the DST rules of `docs/dst.md`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The schedule state machine: pure functions, no I/O, "now" passed in.
 
-Statuses: active, paused, completed, deleted (DESIGN.md, "State machine").
+Statuses: active, paused, completed, deleted (docs/concepts.md, "States").
 
 | from \\ event | pause  | resume                 | exhausted | delete  | update (new spec)       |
 |--------------|--------|------------------------|-----------|---------|-------------------------|

@@ -3,7 +3,7 @@
 Instants are whole seconds since the Unix epoch (UTC). Wall times are whole
 seconds since 1970-01-01 00:00 *local*, so `wall = instant + offset`. Calendar
 specs only say which wall times match (`next_wall`); `walk` turns that into
-instants by applying the DST rules of DESIGN.md segment by segment, where a
+instants by applying the DST rules of docs/dst.md segment by segment, where a
 segment is a stretch of instants with one UTC offset.
 
 A zone's transitions come exactly from its TZif file (`tzif`), found where
@@ -309,7 +309,7 @@ def walk(table: ZoneTable, after: int, next_wall: NextWall, fixed: bool) -> int 
     """The first instant strictly after `after` at which a wall-time pattern fires.
 
     `next_wall(lo)` gives the first matching wall time `>= lo`, or None when
-    nothing ever matches again. `fixed` selects the DESIGN.md rule for
+    nothing ever matches again. `fixed` selects the docs/dst.md rule for
     fixed-time expressions (a repeated wall time fires at its first occurrence
     only; matches inside a spring-forward gap collapse into one firing at the
     first instant after the gap); otherwise the wildcard rule (follow the
