@@ -38,7 +38,7 @@ from agentsched import (
     Scheduler,
     SQLiteStore,
 )
-from agentsched.specs import Spec
+from agentsched.model.specs import Spec
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 

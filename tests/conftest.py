@@ -11,7 +11,7 @@ import pytest
 from drivers import make  # noqa: F401  (the store x scheduler fixture)
 from hypothesis import HealthCheck, settings
 
-from agentsched.engine import Engine
+from agentsched.firing.core import FiringCore
 from agentsched.model import Run
 from agentsched.stores.base import Store
 
@@ -59,4 +59,4 @@ def claim_and_die(
 ) -> list[Run]:
     """What a scheduler that claims due work and dies before running any of it leaves:
     the runs it claimed, `running`, leased until `now + lease`."""
-    return Engine(store, launch=lambda launch: None, lease=lease).tick(now)
+    return FiringCore(store, launch=lambda launch: None, lease=lease).tick(now)

@@ -23,7 +23,7 @@ import pytest
 
 from agentsched import AsyncScheduler, InlineExecutor, MemoryStore, Scheduler, SQLiteStore
 from agentsched.clock import Clock
-from agentsched.engine import DEFAULT_LEASE
+from agentsched.firing.core import DEFAULT_LEASE
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 

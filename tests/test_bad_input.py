@@ -42,8 +42,8 @@ from agentsched import (
 )
 from agentsched.cli import main
 from agentsched.errors import MAX_MESSAGE
-from agentsched.specs import spec_from_dict
-from agentsched.states import UPDATABLE
+from agentsched.model.specs import spec_from_dict
+from agentsched.rules.states import UPDATABLE
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 

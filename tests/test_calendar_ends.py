@@ -26,7 +26,7 @@ from agentsched import Cron, Interval, MemoryStore, Once, RRule, Scheduler, Vali
 from agentsched.asgi import create_app
 from agentsched.cli import main
 from agentsched.errors import AgentschedError
-from agentsched.specs import Spec, spec_from_dict
+from agentsched.model.specs import Spec, spec_from_dict
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc

@@ -21,10 +21,11 @@ from cron_reference import CronShape, cases
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from agentsched import Cron, Interval, Once, RRule, planning
+from agentsched import Cron, Interval, Once, RRule
 from agentsched.model import Schedule, Status, jitter_offset
-from agentsched.planning import CATCHUP_WALK_LIMIT, DueFires, due_fires
-from agentsched.specs import Spec
+from agentsched.model.specs import Spec
+from agentsched.rules import claims as claim_rules
+from agentsched.rules.claims import CATCHUP_WALK_LIMIT, DueFires, due_fires
 from agentsched.testing import schedules
 
 UTC = timezone.utc
@@ -212,7 +213,7 @@ def test_a_walk_past_its_limit_counts_a_lower_bound_and_finds_the_last_fire(
     of each side (the runs' `scheduled_for`) and the next fire are exact."""
     schedule, claims = case
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(planning, "CATCHUP_WALK_LIMIT", 50)
+        patch.setattr(claim_rules, "CATCHUP_WALK_LIMIT", 50)
         for now in claims:
             found = due_fires(schedule, now)
             expected = walked(schedule, now)

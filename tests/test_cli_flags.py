@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from agentsched import Interval, Scheduler, SQLiteStore
 from agentsched.cli import _build_parser, main
-from agentsched.executors import InlineExecutor
+from agentsched.firing.executors import InlineExecutor
 
 PARSER, COMMANDS = _build_parser()
 

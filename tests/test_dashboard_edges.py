@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from agentsched import Cron, InlineExecutor, Interval, MemoryStore, Once, RRule, Scheduler
-from agentsched._web.describe import describe, local_time, wall_time
-from agentsched._web.pages import Links, Row, list_page, schedule_page
 from agentsched.asgi import create_app
 from agentsched.model import Run, RunStatus, RunTrigger, Schedule, Status
 from agentsched.testing import FakeClock
+from agentsched.web.describe import describe, local_time, wall_time
+from agentsched.web.pages import Links, Row, list_page, schedule_page
 
 UTC = timezone.utc
 FIRST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from agentsched import Cron, InlineExecutor, Interval, Once, RunContext, Scheduler, Status
 from agentsched.model import RunTrigger
-from agentsched.specs import Spec
+from agentsched.model.specs import Spec
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentsched.grouping import GroupWriter
+from agentsched.firing.group_commit import GroupWriter
 
 
 class Recorder:

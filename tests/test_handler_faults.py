@@ -32,8 +32,8 @@ from agentsched import (
     Scheduler,
     Status,
 )
-from agentsched._validate import clean_text
-from agentsched.handlers import error_line
+from agentsched._checks import clean_text
+from agentsched.firing.handlers import error_line
 from agentsched.model import MAX_ERROR
 from agentsched.testing import FakeClock
 

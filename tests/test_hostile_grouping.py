@@ -32,8 +32,8 @@ from agentsched import (
     Scheduler,
     StoreError,
 )
-from agentsched.engine import INTERRUPTED, Engine
-from agentsched.grouping import GroupWriter
+from agentsched.firing.core import INTERRUPTED, FiringCore
+from agentsched.firing.group_commit import GroupWriter
 from agentsched.model import Run, RunTrigger, replace
 from agentsched.stores.base import Finishing
 from agentsched.testing import FakeClock
@@ -51,7 +51,7 @@ HANG = 3.0  # seconds after which a wait that should end at once is called a han
 # -- helpers ---------------------------------------------------------------------------
 
 
-def engine_of(sched: Any) -> Engine:
+def engine_of(sched: Any) -> FiringCore:
     return sched.scheduler._core.engine if isinstance(sched, AsyncDriver) else sched.engine
 
 

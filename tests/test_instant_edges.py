@@ -30,7 +30,7 @@ from agentsched import (
     Scheduler,
     SQLiteStore,
 )
-from agentsched._datetimes import FIRST_INSTANT, LAST_INSTANT, later
+from agentsched._instants import FIRST_INSTANT, LAST_INSTANT, later
 from agentsched.model import MAX_ATTEMPTS, jitter_offset
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock

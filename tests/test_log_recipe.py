@@ -115,7 +115,7 @@ def documented_handlers() -> list[logging.Handler]:
     return root.handlers
 
 
-LOGGER_NAMES = st.sampled_from(["agentsched", "agentsched.engine", "myapp", "", "urllib3"]) | (
+LOGGER_NAMES = st.sampled_from(["agentsched", "agentsched.firing.core", "myapp", "", "urllib3"]) | (
     st.from_regex(r"[a-z][a-z0-9_]{0,8}(\.[a-z][a-z0-9_]{0,8}){0,2}", fullmatch=True)
 )
 SOME_FIELDS = st.dictionaries(st.sampled_from(FIELDS), st.none() | st.text(max_size=20))

@@ -28,7 +28,7 @@ from agentsched import (
     Status,
     ValidationError,
 )
-from agentsched._datetimes import parse_instant
+from agentsched._instants import parse_instant
 from agentsched.errors import MAX_MESSAGE
 from agentsched.model import MAX_ATTEMPTS, MAX_COUNT, PendingRetry, replace, updater
 from agentsched.testing import schedules

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from agentsched import Retry, RunStatus, Status
 from agentsched.model import Activity, PendingRetry, Run, RunTrigger, Schedule
-from agentsched.planning import Outcome, _plan_claim, apply_outcome, due_fires, plan_claim
+from agentsched.rules.claims import _plan_claim, due_fires, plan_claim
+from agentsched.rules.outcomes import Outcome, apply_outcome
 from agentsched.testing import schedules
 
 

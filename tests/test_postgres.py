@@ -46,10 +46,11 @@ from agentsched import (
 )
 from agentsched.cli import main
 from agentsched.ids import new_run_id
-from agentsched.planning import plan_claim
-from agentsched.stores._pg_connect import Cursor
+from agentsched.rules.claims import plan_claim
 from agentsched.stores.base import Finish, Finishing
-from agentsched.stores.postgres import SCHEMA_VERSION, PostgresStore, _Locked
+from agentsched.stores.postgres import PostgresStore
+from agentsched.stores.postgres.connection import Cursor
+from agentsched.stores.postgres.store import SCHEMA_VERSION, _Locked
 from agentsched.stores.urls import _take_schema, store_from_url
 from agentsched.testing import FakeClock
 
@@ -796,7 +797,7 @@ def test_a_connection_killed_while_recording_a_run_loses_and_repeats_nothing(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import agentsched.engine as engine
+    import agentsched.firing.core as engine
 
     store, kill = killable
     calls: list[tuple[str, datetime | None]] = []
@@ -843,7 +844,7 @@ def test_a_connection_killed_once_while_recording_is_retried(
     killable: tuple[PostgresStore, Callable[[], int]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import agentsched.engine as engine
+    import agentsched.firing.core as engine
 
     store, kill = killable
     sched = scheduler(store, lambda ctx: "ok", clock=FakeClock(T0))
@@ -892,7 +893,12 @@ def test_without_psycopg_a_postgres_url_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in list(sys.modules):  # as if never imported, and psycopg not installed
-        if name.startswith(("psycopg", "agentsched.stores.postgres", "agentsched.stores._pg")):
+        if name.startswith(
+            (
+                "psycopg",
+                "agentsched.stores.postgres",
+            )
+        ):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(StoreError, match=r"agentsched\[postgres\]"):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from agentsched import Cron, Interval, Once, RRule, ValidationError
 from agentsched.errors import AgentschedError
-from agentsched.specs import Spec, spec_from_dict
+from agentsched.model.specs import Spec, spec_from_dict
 
 
 def nested(depth: int) -> list[Any]:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentsched import Cron, Interval, Once, RRule, ValidationError, next_fire
-from agentsched.specs import spec_from_dict
+from agentsched.model.specs import spec_from_dict
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)

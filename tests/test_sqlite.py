@@ -22,9 +22,9 @@ from agentsched import (
     StoreError,
     ValidationError,
 )
-from agentsched.stores import _checkpoint
-from agentsched.stores._checkpoint import BACKSTOP_PAGES
-from agentsched.stores.sqlite import SCHEMA_VERSION
+from agentsched.stores.sqlite import checkpoint
+from agentsched.stores.sqlite.checkpoint import BACKSTOP_PAGES
+from agentsched.stores.sqlite.store import SCHEMA_VERSION
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -185,7 +185,7 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path:
 def test_an_idle_store_holds_no_checkpoint_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_checkpoint, "_IDLE", 0.05)
+    monkeypatch.setattr(checkpoint, "_IDLE", 0.05)
     store = SQLiteStore(tmp_path / "agents.db")
     sched = Scheduler(store=store, clock=FakeClock(T0))
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")

@@ -19,8 +19,8 @@ from agentsched import (
     Scheduler,
     Status,
     ValidationError,
-    states,
 )
+from agentsched.rules import states
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc

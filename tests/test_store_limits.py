@@ -23,7 +23,7 @@ from agentsched import (
     SQLiteStore,
     ValidationError,
 )
-from agentsched._datetimes import LAST_INSTANT
+from agentsched._instants import LAST_INSTANT
 from agentsched.model import MAX_ATTEMPTS, MAX_COUNT, PendingRetry
 from agentsched.stores.base import Store
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentsched import Cron, Interval, Once, RRule
-from agentsched._web.describe import describe
 from agentsched.timing.cron import cron_fields
+from agentsched.web.describe import describe
 
 UTC = timezone.utc
 

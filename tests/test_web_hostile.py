@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from agentsched import InlineExecutor, MemoryStore, Scheduler
-from agentsched._validate import clean_text
-from agentsched._web.errors import MAX_ECHO
-from agentsched._web.openapi import ERROR_TYPES
+from agentsched._checks import clean_text
 from agentsched.asgi import create_app
 from agentsched.testing import FakeClock
+from agentsched.web.errors import MAX_ECHO
+from agentsched.web.openapi import ERROR_TYPES
 
 CRON = {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Paris"}
 VALID = {"name": "daily", "schedule": CRON, "input": "Summarise", "retry": {"attempts": 2}}

@@ -24,7 +24,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from agentsched import Cron, Once, RRule, UnknownTimezone
-from agentsched.specs import Spec, spec_from_dict
+from agentsched.model.specs import Spec, spec_from_dict
 from agentsched.timing import zones
 from agentsched.timing.tzif import parse_tzif, read_tzif
 from agentsched.timing.zones import (

@@ -1,6 +1,5 @@
 """agentsched: an embeddable, DST-correct scheduler for AI-agent runs."""
 
-from .aio import AsyncScheduler
 from .errors import (
     AgentschedError,
     ConflictError,
@@ -11,12 +10,13 @@ from .errors import (
     UnknownTimezone,
     ValidationError,
 )
-from .events import Event
-from .executors import InlineExecutor
-from .handlers import RunContext, RunResult
+from .firing.events import Event
+from .firing.executors import InlineExecutor
+from .firing.handlers import RunContext, RunResult
 from .model import Overlap, Retry, Run, RunStatus, Schedule, Status
-from .scheduler import Scheduler
-from .specs import Cron, Interval, Once, RRule, next_fire, spec_from_dict
+from .model.specs import Cron, Interval, Once, RRule, next_fire, spec_from_dict
+from .schedulers.async_scheduler import AsyncScheduler
+from .schedulers.scheduler import Scheduler
 from .stores import MemoryStore, SQLiteStore
 
 __version__ = "0.1.0.dev0"

@@ -8,9 +8,7 @@ or a log pipeline can always use them.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from .model import Run, Schedule
+from typing import Any, Protocol
 
 __all__ = ["fields", "log"]
 
@@ -29,9 +27,25 @@ log.addFilter(_Fields())
 log.addHandler(logging.NullHandler())  # a library's records go where the app sends them
 
 
+class _ScheduleLike(Protocol):
+    """What a record about a schedule needs of it (a `Schedule`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+
+
+class _RunLike(_ScheduleLike, Protocol):
+    """What a record about a run needs of it (a `Run`)."""
+
+    @property
+    def schedule_id(self) -> str: ...
+
+
 def fields(
-    schedule: Schedule | None = None,
-    run: Run | None = None,
+    schedule: _ScheduleLike | None = None,
+    run: _RunLike | None = None,
     *,
     schedule_id: str | None = None,
     run_id: str | None = None,

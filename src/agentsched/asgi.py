@@ -23,13 +23,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
-from ._web.access import Authenticate, Backend, caller_owner, cross_site_refusal
-from ._web.api import api_routes
-from ._web.dashboard import FORMS, base_path, dashboard_routes, refusal_page, route_path
-from ._web.errors import EXCEPTION_HANDLERS, error_response
-from ._web.openapi import openapi_document
-from .aio import AsyncScheduler
-from .scheduler import Scheduler
+from .schedulers.async_scheduler import AsyncScheduler
+from .schedulers.scheduler import Scheduler
+from .web.access import Authenticate, Backend, caller_owner, cross_site_refusal
+from .web.api import api_routes
+from .web.dashboard import FORMS, base_path, dashboard_routes, refusal_page, route_path
+from .web.errors import EXCEPTION_HANDLERS, error_response
+from .web.openapi import openapi_document
 
 __all__ = ["Authenticate", "create_app"]
 

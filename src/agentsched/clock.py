@@ -14,7 +14,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
-from ._datetimes import require_aware
+from ._instants import require_aware
 from .errors import ValidationError, shorten
 
 __all__ = ["Clock", "FakeClock", "SystemClock"]

@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from ._datetimes import format_instant
+from ._instants import format_instant
 from .errors import AgentschedError
-from .events import Event
-from .handlers import RunContext
-from .specs import Cron
+from .firing.events import Event
+from .firing.handlers import RunContext
+from .model.specs import Cron
 
 __all__ = ["instrument"]
 

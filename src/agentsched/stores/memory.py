@@ -22,8 +22,6 @@ from datetime import datetime
 from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
-from ._finish import fold
-from ._watchers import Watchers
 from .base import (
     DEFAULT_KEEP_RUNS,
     Claim,
@@ -33,6 +31,8 @@ from .base import (
     check_keep_runs,
     schedule_exists,
 )
+from .finishing import fold
+from .watchers import Watchers
 
 __all__ = ["MemoryStore"]
 

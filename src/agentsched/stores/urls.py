@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from .._validate import text_problem
+from .._checks import text_problem
 from ..errors import StoreError, ValidationError, shorten
 from .base import Store
 from .memory import MemoryStore
