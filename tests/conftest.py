@@ -1,19 +1,18 @@
+"""The suite's settings: hypothesis profiles, the store x shell fixture family
+(`support.matrix`), and the options that run one store or one shell of it:
+
+    python -m pytest --store sqlite --shell async    # also --store memory,postgres
+"""
+
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-from collections.abc import Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from drivers import make  # noqa: F401  (the store x scheduler fixture)
 from hypothesis import HealthCheck, settings
+from support.matrix import SHELLS, STORES, make, shell, store_kind, stores
 
-from agentsched.firing.core import FiringCore
-from agentsched.model import Run
-from agentsched.stores.base import Store
+__all__ = ["make", "shell", "store_kind", "stores"]
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -24,39 +23,39 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
-def need(available: bool, reason: str) -> None:
-    """Skip a test whose environment is missing locally; in CI (`CI=true`) fail instead,
-    because `.ci/run` provides everything the suite needs."""
-    if available:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must provide it)")
-    pytest.skip(reason)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agentsched")
+    for axis, choices in (("store", STORES), ("shell", SHELLS)):
+        group.addoption(
+            f"--{axis}",
+            action="append",
+            default=[],
+            metavar="NAME[,NAME]",
+            help=f"run the {axis} x shell family on these {axis}s only ({', '.join(choices)})",
+        )
 
 
-@contextlib.contextmanager
-def mounted_tmpfs(where: Path, size: str = "1m") -> Iterator[Path]:
-    """A small tmpfs at `where` (needs root, or skips): for full and read-only disks."""
-    where.mkdir(parents=True, exist_ok=True)
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-        capture_output=True,
-        check=False,
-    )
-    need(made.returncode == 0, f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+def _chosen(config: pytest.Config, axis: str, choices: tuple[str, ...]) -> set[str]:
+    named = {name for value in config.getoption(axis) for name in value.split(",") if name}
+    unknown = named - set(choices)
+    if unknown:
+        raise pytest.UsageError(f"--{axis}: no {axis} named {', '.join(sorted(unknown))}")
+    return named or set(choices)
 
 
-def remount_read_only(where: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the family's tests of the stores and shells not chosen."""
+    chosen = {
+        "store_kind": _chosen(config, "store", STORES),
+        "shell": _chosen(config, "shell", SHELLS),
+    }
 
+    def wanted(item: pytest.Item) -> bool:
+        callspec = getattr(item, "callspec", None)
+        params: dict[str, object] = callspec.params if callspec is not None else {}
+        return all(params[axis] in names for axis, names in chosen.items() if axis in params)
 
-def claim_and_die(
-    store: Store, now: datetime, lease: timedelta = timedelta(minutes=5)
-) -> list[Run]:
-    """What a scheduler that claims due work and dies before running any of it leaves:
-    the runs it claimed, `running`, leased until `now + lease`."""
-    return FiringCore(store, launch=lambda launch: None, lease=lease).tick(now)
+    dropped = [item for item in items if not wanted(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if wanted(item)]

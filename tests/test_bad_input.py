@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from hostile import hostile
 from hypothesis import given
 from hypothesis import strategies as st
+from support.hostile import hostile
 
 from agentsched import (
     Cron,

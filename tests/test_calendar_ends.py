@@ -16,11 +16,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from cron_reference import CronShape, cron_shapes
 from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from support.cron_reference import CronShape, cron_shapes
 
 from agentsched import Cron, Interval, MemoryStore, Once, RRule, Scheduler, ValidationError
 from agentsched.asgi import create_app

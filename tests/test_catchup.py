@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from cron_reference import CronShape, cases
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from support.cron_reference import CronShape, cases
 
 from agentsched import Cron, Interval, Once, RRule
 from agentsched.model import Schedule, Status, jitter_offset

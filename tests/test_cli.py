@@ -6,10 +6,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from support.waiting import eventually
 
 from agentsched import RunStatus, SQLiteStore
 from agentsched.cli import main
@@ -168,13 +168,6 @@ def _start_run(tmp_path: Path, body: str, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(path: Path) -> None:
-    deadline = time.monotonic() + 10
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.02)
-
-
 def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
     try:
         return proc.communicate(timeout=10)
@@ -192,7 +185,7 @@ def test_run_fires_until_sigterm_and_shuts_down_cleanly(tmp_path: Path) -> None:
         "    Path('fired').write_text(ctx.run_id)\n"
         "    return 'ok'\n",
     )
-    _wait_for(tmp_path / "fired")
+    eventually((tmp_path / "fired").exists)
     proc.send_signal(signal.SIGTERM)
     out, err = _finish(proc)
     assert proc.returncode == 0, err
@@ -211,7 +204,7 @@ HUNG = (
 
 def test_a_second_signal_exits_at_once_past_a_hung_handler(tmp_path: Path) -> None:
     proc = _start_run(tmp_path, HUNG)
-    _wait_for(tmp_path / "inside")
+    eventually((tmp_path / "inside").exists)
     proc.send_signal(signal.SIGINT)
     assert proc.stdout is not None
     while "stopping" not in (line := proc.stdout.readline()):
@@ -229,7 +222,7 @@ def test_a_second_signal_exits_at_once_past_a_hung_handler(tmp_path: Path) -> No
 
 def test_grace_bounds_the_wait_for_a_hung_handler(tmp_path: Path) -> None:
     proc = _start_run(tmp_path, HUNG, "--grace", "0.5")
-    _wait_for(tmp_path / "inside")
+    eventually((tmp_path / "inside").exists)
     proc.send_signal(signal.SIGTERM)
     out, err = _finish(proc)
     assert proc.returncode == 130 and "still running after 0.5s" in out, (out, err)

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pg_server
 import pytest
+from support import postgres
 
 from agentsched import Cron, InlineExecutor, Interval, RunStatus, Scheduler, Status
 from agentsched.model import RunTrigger
@@ -32,7 +32,7 @@ UTC = timezone.utc
 START = datetime(2026, 3, 28, 22, tzinfo=UTC)  # across Paris's spring-forward night
 STEP = timedelta(minutes=2)
 STEPS = 120
-WORKER = Path(__file__).with_name("crash_worker.py")
+WORKER = Path(__file__).with_name("support") / "crash_worker.py"
 WORKERS = 3
 KILLS = 14
 DEADLINE = 50.0  # seconds of real time for the whole storm
@@ -44,10 +44,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'agents.db'}"
         return
-    pg_server.require()
-    schema = pg_server.new_schema()
-    yield pg_server.url(schema)
-    pg_server.drop_schema(schema)
+    postgres.require()
+    schema = postgres.new_schema()
+    yield postgres.url(schema)
+    postgres.drop_schema(schema)
 
 
 def spawn(url: str, log: Path, seed: int) -> subprocess.Popen[bytes]:

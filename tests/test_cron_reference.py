@@ -6,8 +6,8 @@ import itertools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cron_reference import CronShape, cases, cases_inside_repeated_hour, reference_fires
 from hypothesis import given
+from support.cron_reference import CronShape, cases, cases_inside_repeated_hour, reference_fires
 
 from agentsched import Cron
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chromium import CHROMIUM, Chromium
-from conftest import need
-from serving import Server, serving, wait_for
+from support.chromium import CHROMIUM, Chromium
+from support.environment import need
+from support.serving import Server, serving
+from support.waiting import eventually
 
 API = "/api/v1/agents/support-bot/schedules"
 LONG_AGENT = "nightly-reconciliation-agent-for-the-accounts-payable-ledger-eu"
@@ -80,8 +81,9 @@ def test_the_dashboard_in_chromium(tmp_path: Path) -> None:
         )
         paused = _create(server, {"name": "paused triage", "schedule": every_second, "input": "t"})
         assert server.call("POST", f"{API}/{paused['id']}/pause")[0] == 200
-        run = wait_for(lambda: _runs(server, fast, "succeeded"), "the heartbeat's first run")[-1]
-        wait_for(lambda: _runs(server, failing, "failed"), "the failing schedule's first run")
+        runs = eventually(lambda: _runs(server, fast, "succeeded"), what="the heartbeat's run")
+        run = runs[-1]
+        eventually(lambda: _runs(server, failing, "failed"), what="the failing schedule's run")
 
         with Chromium(tmp_path / "profile", width=1280, height=900) as browser:
             pages = {

@@ -23,11 +23,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from cron_reference import CronShape, cron_shapes, utc_fires
 from croniter import croniter
 from cronsim import CronSim
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from support.cron_reference import CronShape, cron_shapes, utc_fires
 
 from agentsched import Cron
 

@@ -1,7 +1,7 @@
 """README.md and docs/: every ```python block runs as pasted, and every link leads somewhere.
 
 Each page's blocks run in order, sharing one namespace, in a process of their
-own and a fresh directory (tests/doc_pages.py), so that the files, loggers and
+own and a fresh directory (tests/support/doc_pages.py), so that the files, loggers and
 global providers a page sets up never leak. A page whose blocks read
 `AGENTSCHED_PG_DSN` gets a database of its own on the test server.
 """
@@ -18,15 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
-import pg_server
 import pytest
-from conftest import need
-from doc_pages import parse, promised_output
+from support import postgres
+from support.doc_pages import parse, promised_output
+from support.environment import need
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
-RUNNER = Path(__file__).resolve().with_name("doc_pages.py")
+RUNNER = Path(__file__).resolve().with_name("support") / "doc_pages.py"
 SOURCES = {page: [block.parsed for block in parse(page)] for page in PAGES}
 WITH_CODE = [page for page in PAGES if SOURCES[page]]
 
@@ -38,19 +38,19 @@ def name(page: Path) -> str:
 @contextlib.contextmanager
 def scratch_database() -> Iterator[str]:
     """A new database on the test server, as a connection string; dropped afterwards."""
-    pg_server.require()
+    postgres.require()
     import psycopg
     from psycopg.conninfo import make_conninfo
 
     database = f"agentsched_docs_{uuid.uuid4().hex[:12]}"
     try:
-        pg_server.sql(f'CREATE DATABASE "{database}"')
+        postgres.sql(f'CREATE DATABASE "{database}"')
     except psycopg.Error as exc:
-        need(False, f"cannot create a database on {pg_server.DSN} for the page: {exc}")
+        need(False, f"cannot create a database on {postgres.DSN} for the page: {exc}")
     try:
-        yield make_conninfo(pg_server.DSN, dbname=database)
+        yield make_conninfo(postgres.DSN, dbname=database)
     finally:
-        pg_server.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        postgres.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize("page", WITH_CODE, ids=[name(page) for page in WITH_CODE])

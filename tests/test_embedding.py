@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drivers import Factory
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.matrix import Factory, settle
 
 from agentsched import (
     AgentschedError,
@@ -274,7 +274,7 @@ def test_events_follow_a_schedules_life(make: Factory) -> None:
     sched.tick(now=NINE + timedelta(hours=1))
     sched.tick(now=NINE + timedelta(hours=4, minutes=30))  # 11:00, 12:00 missed; 13:00 runs
     sched.delete(s.id)
-    _settle(sched)
+    settle(sched)
     assert recorded.kinds() == [
         "schedule.created",
         "schedule.updated",
@@ -306,12 +306,6 @@ def test_events_follow_a_schedules_life(make: Factory) -> None:
     assert ends[1].run is not None and ends[1].run.error == "RuntimeError: agent down"
 
 
-def _settle(sched: Any) -> None:
-    """Event callbacks of an AsyncScheduler run on its loop: let them."""
-    if hasattr(sched, "scheduler"):
-        sched._run(__import__("asyncio").sleep(0.01))
-
-
 def test_kinds_filter_unsubscribe_and_a_raising_callback(
     make: Factory, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -326,17 +320,17 @@ def test_kinds_filter_unsubscribe_and_a_raising_callback(
     with caplog.at_level(logging.ERROR, logger="agentsched"):
         s = sched.create(agent_id="bot", schedule=Cron("* * * * *"), input="go")
         (run,) = sched.tick(now=NINE)
-        _settle(sched)
+        settle(sched)
     assert run.status is RunStatus.SUCCEEDED  # the broken callback changed nothing
     assert failed == []
     assert any("event callback failed" in r.getMessage() for r in caplog.records)
     sched.handler = lambda ctx: 1 / 0
     sched.tick(now=NINE + MINUTE)
-    _settle(sched)
+    settle(sched)
     assert failed == ["run.failed"]
     unsubscribe()
     sched.tick(now=NINE + 2 * MINUTE)
-    _settle(sched)
+    settle(sched)
     assert failed == ["run.failed"] and sched.get(s.id).failure_count == 2
     with pytest.raises(ValidationError) as info:
         sched.subscribe(print, kinds=["run.exploded"])
@@ -423,7 +417,7 @@ def test_a_failed_run_is_retried_with_backoff_and_only_the_last_failure_counts(
     )
     assert sched.tick(now=NINE + timedelta(minutes=10)) == []
     assert attempts == [(NINE, 1), (NINE, 2), (NINE, 3)]
-    _settle(sched)
+    settle(sched)
     assert retrying == [1, 2]
     assert [r.attempt for r in sched.runs(s.id)] == [3, 2, 1]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from drivers import Factory
+from support.matrix import Factory
+from support.waiting import eventually
 
 from agentsched import (
     AgentschedError,
@@ -621,10 +621,13 @@ def test_a_failing_store_call_is_retried_not_fatal(caplog: pytest.LogCaptureFixt
     sched.create(agent_id="bot", schedule=Once(NINE), input="go")
     with caplog.at_level(logging.ERROR, logger="agentsched"):
         sched.start()
-        clock.set(NINE)  # the failed ticks back off on the fake clock: move it along
-        while not fired.calls:
-            clock.advance(timedelta(seconds=1))
-            time.sleep(0.001)
+        clock.set(NINE)
+
+        def fired_once_the_clock_moved() -> bool:
+            clock.advance(timedelta(seconds=1))  # the failed ticks back off on the clock
+            return bool(fired.calls)
+
+        eventually(fired_once_the_clock_moved)
         sched.stop()
     assert sum("tick failed" in r.getMessage() for r in caplog.records) == 2
 
@@ -672,7 +675,7 @@ def test_a_long_run_keeps_its_lease_renewed_once_a_third_of_it_has_gone(make: Fa
         s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
         (run,) = sched.tick(now=NINE)
         assert entered.wait(WAIT)
-        engine = sched.engine if not make.is_async else sched.scheduler._core.engine
+        engine = sched.engine
         assert engine.next_wake(NINE) == NINE + lease / 3
 
         def swept_at(at: datetime) -> bool:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.waiting import eventually
 
 from agentsched.firing.group_commit import GroupWriter
 
@@ -49,8 +50,7 @@ def test_items_arriving_during_a_write_share_the_next_one() -> None:
         first = pool.submit(writer.submit, 0)
         assert write.entered.wait(10)
         rest = [pool.submit(writer.submit, n) for n in range(1, 8)]
-        while len(writer._waiting) < 7:  # all seven queued behind the held write
-            threading.Event().wait(0.001)
+        eventually(lambda: len(writer._waiting) == 7)  # all seven behind the held write
         write.release.set()
         assert first.result(10) == 0
         assert [f.result(10) for f in rest] == [n * 10 for n in range(1, 8)]
@@ -78,8 +78,7 @@ def test_a_failed_write_raises_in_every_thread_of_its_group_only() -> None:
         first = pool.submit(writer.submit, 1)
         assert entered.wait(10)
         group = [pool.submit(writer.submit, n) for n in (2, 3)]
-        while len(writer._waiting) < 2:
-            threading.Event().wait(0.001)
+        eventually(lambda: len(writer._waiting) == 2)
         release.set()
         assert first.result(10) == 1
         for future in group:

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from drivers import Factory
 from hypothesis import given
 from hypothesis import strategies as st
+from support.matrix import Factory
 
 from agentsched import (
     AgentschedError,

@@ -11,7 +11,6 @@ import asyncio
 import itertools
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +19,8 @@ from typing import Any
 
 import attrs
 import pytest
-from drivers import AsyncDriver, Factory
+from support.matrix import Factory
+from support.waiting import DEADLINE, eventually
 
 from agentsched import (
     AsyncScheduler,
@@ -32,7 +32,7 @@ from agentsched import (
     Scheduler,
     StoreError,
 )
-from agentsched.firing.core import INTERRUPTED, FiringCore
+from agentsched.firing.core import INTERRUPTED
 from agentsched.firing.group_commit import GroupWriter
 from agentsched.model import Run, RunTrigger, replace
 from agentsched.stores.base import Finishing
@@ -44,26 +44,9 @@ NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 LEASE = timedelta(seconds=30)
-WAIT = 10.0  # seconds a thread may take to get somewhere before the test fails
-HANG = 3.0  # seconds after which a wait that should end at once is called a hang
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def engine_of(sched: Any) -> FiringCore:
-    return sched.scheduler._core.engine if isinstance(sched, AsyncDriver) else sched.engine
-
-
-def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
-    """Poll `check` until true (False once `timeout` seconds have gone)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.002)
-    return True
 
 
 def waiting(writer: GroupWriter[Any, Any]) -> int:
@@ -85,7 +68,7 @@ class HeldWrites:
     def __call__(self, finishing: list[Finishing], lease_until: Any = None) -> Any:
         if not self.release.is_set() and self._when(finishing):
             self.entered.set()
-            assert self.release.wait(WAIT)
+            assert self.release.wait(DEADLINE)
         return self._inner(finishing, lease_until)
 
 
@@ -108,11 +91,11 @@ class Background:
         except BaseException as exc:
             self._error = exc
 
-    def done(self, timeout: float = WAIT) -> bool:
+    def done(self, timeout: float = DEADLINE) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def result(self, timeout: float = WAIT) -> Any:
+    def result(self, timeout: float = DEADLINE) -> Any:
         assert self.done(timeout), "still blocked"
         if self._error is not None:
             raise self._error
@@ -136,7 +119,7 @@ class Gates:
             self.calls.append((ctx.schedule.id, ctx.run_id))
         if agent in self.gates:
             self.entered[agent].set()
-            assert self.gates[agent].wait(WAIT)
+            assert self.gates[agent].wait(DEADLINE)
         answer = self.answers.get(agent, agent)
         if isinstance(answer, BaseException):
             raise answer
@@ -207,22 +190,22 @@ def _failing_group_run(error: BaseException) -> tuple[list[Background], list[lis
         calls.append(list(items))
         if len(calls) == 1:
             entered.set()
-            assert release.wait(WAIT)
+            assert release.wait(DEADLINE)
         elif len(calls) == 2:
             failing_entered.set()
-            assert failing_release.wait(WAIT)
+            assert failing_release.wait(DEADLINE)
             raise error
         return [item * 2 for item in items]
 
     writer: GroupWriter[int, int] = GroupWriter(write)
     first = Background(lambda: writer.submit(0))
-    assert entered.wait(WAIT)
+    assert entered.wait(DEADLINE)
     group = [Background(lambda n=n: writer.submit(n)) for n in range(1, 6)]
-    assert eventually(lambda: waiting(writer) == 5)
+    eventually(lambda: waiting(writer) == 5)
     release.set()
-    assert failing_entered.wait(WAIT)
+    assert failing_entered.wait(DEADLINE)
     late = [Background(lambda n=n: writer.submit(n)) for n in range(10, 14)]
-    assert eventually(lambda: waiting(writer) == 4)
+    eventually(lambda: waiting(writer) == 4)
     failing_release.set()
     assert first.result() == 0
     return group + late, calls, writer
@@ -283,13 +266,13 @@ def test_a_waiter_interrupted_by_ctrl_c_does_not_wedge_the_writer() -> None:
     def write(items: list[int]) -> list[int]:
         if items == [0]:
             entered.set()
-            assert release.wait(WAIT)
+            assert release.wait(DEADLINE)
         return items
 
     writer: GroupWriter[int, int] = GroupWriter(write)
     with interrupt_main_on() as fire:
         first = Background(lambda: writer.submit(0))
-        assert entered.wait(WAIT)
+        assert entered.wait(DEADLINE)
         interrupter = Background(lambda: eventually(lambda: waiting(writer) == 1) and fire())
         with pytest.raises(KeyboardInterrupt):
             writer.submit(1)  # the main thread waits behind the held write; Ctrl-C
@@ -298,7 +281,7 @@ def test_a_waiter_interrupted_by_ctrl_c_does_not_wedge_the_writer() -> None:
     assert first.result() == 0
     later = Background(lambda: writer.submit(2))
     try:
-        assert later.done(HANG), "a submit after the interrupted one never returns"
+        assert later.done(), "a submit after the interrupted one never returns"
         assert later.result() == 2
     finally:
         unwedge(writer)
@@ -322,14 +305,14 @@ def _main_thread_tick_setup(
     daily(sched, "later")
     held = HeldWrites(store, of_agent("quick"))
     runs = {run.agent_id: run for run in sched.tick(now=NINE)}
-    assert held.entered.wait(WAIT) and gates.entered["later"].wait(WAIT)
+    assert held.entered.wait(DEADLINE) and gates.entered["later"].wait(DEADLINE)
     return sched, gates, held, runs
 
 
 def test_ctrl_c_during_a_main_thread_tick_leaves_later_outcomes_recordable() -> None:
     with pool(4) as executor:
         sched, gates, held, runs = _main_thread_tick_setup(executor)
-        engine = engine_of(sched)
+        engine = sched.engine
         try:
             with interrupt_main_on() as fire:
                 interrupter = Background(
@@ -341,21 +324,22 @@ def test_ctrl_c_during_a_main_thread_tick_leaves_later_outcomes_recordable() -> 
             held.release.set()
             gates.gates["later"].set()
             later = runs["later"].id
-            assert eventually(lambda: later not in engine._in_flight, HANG), (
-                "the 'later' handler returned but its outcome is never written"
+            eventually(
+                lambda: later not in engine._in_flight,
+                what="the 'later' handler returned but its outcome is never written",
             )
             assert sched.store.get_run(later).status is RunStatus.SUCCEEDED
         finally:
             unwedge(engine._outcomes)
             gates.open()
-            sched.stop(wait=True, timeout=WAIT)
+            sched.stop(wait=True, timeout=DEADLINE)
 
 
 def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> None:
     main = threading.main_thread()
     with pool(4) as executor:
         sched, gates, held, runs = _main_thread_tick_setup(executor)
-        engine = engine_of(sched)
+        engine = sched.engine
         inner = held._inner
 
         def interrupted_in_main(finishing: list[Finishing], lease_until: Any = None) -> Any:
@@ -366,9 +350,9 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
         held._inner = interrupted_in_main
 
         def order_the_group() -> None:  # the main thread first in line, 'later' second
-            assert eventually(lambda: waiting(engine._outcomes) == 1)
+            eventually(lambda: waiting(engine._outcomes) == 1)
             gates.gates["later"].set()
-            assert eventually(lambda: waiting(engine._outcomes) == 2)
+            eventually(lambda: waiting(engine._outcomes) == 2)
             held.release.set()
 
         try:
@@ -377,12 +361,12 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
                 sched.tick(now=NINE + 10 * SECOND)  # leads the group [slow's timeout, later]
             helper.result()
             later = runs["later"].id
-            assert eventually(lambda: later not in engine._in_flight)
+            eventually(lambda: later not in engine._in_flight)
             assert sched.store.get_run(later).status is RunStatus.SUCCEEDED
         finally:
             held._inner = inner
             gates.open()
-            sched.stop(wait=True, timeout=WAIT)
+            sched.stop(wait=True, timeout=DEADLINE)
 
 
 def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finish_them(
@@ -395,7 +379,7 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
     gates = Gates("a", "b", "c", "d")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        engine = engine_of(sched)
+        engine = sched.engine
         made = {agent: daily(sched, agent) for agent in "abcd"}
         store = sched.store
         inner = store.finish_runs
@@ -408,18 +392,18 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
                 raise StoreError("database is locked")
             if not first_in.is_set():
                 first_in.set()
-                assert gates.gates["d"].wait(WAIT)  # 'a' writes while b, c wait behind
+                assert gates.gates["d"].wait(DEADLINE)  # 'a' writes while b, c wait behind
             return inner(finishing, lease_until)
 
         store.finish_runs = failing
         runs = {run.agent_id: run for run in sched.tick(now=NINE)}
         gates.gates["a"].set()
-        assert first_in.wait(WAIT)
+        assert first_in.wait(DEADLINE)
         gates.gates["b"].set()
         gates.gates["c"].set()
-        assert eventually(lambda: waiting(engine._outcomes) == 2)
+        eventually(lambda: waiting(engine._outcomes) == 2)
         gates.gates["d"].set()  # 'a' writes; b, c and d share the failing write
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         store.finish_runs = inner
         status = {agent: store.get_run(run.id).status for agent, run in runs.items()}
         assert status["a"] is RunStatus.SUCCEEDED
@@ -446,7 +430,7 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
     gates = Gates("a", "b", "c")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        engine = engine_of(sched)
+        engine = sched.engine
         for agent in "abc":
             daily(sched, agent)
         held = HeldWrites(sched.store, of_agent("a"))
@@ -462,13 +446,13 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
         held._inner = exploding
         runs = {run.agent_id: run for run in sched.tick(now=NINE)}
         gates.gates["a"].set()
-        assert held.entered.wait(WAIT)
+        assert held.entered.wait(DEADLINE)
         gates.gates["b"].set()
-        assert eventually(lambda: waiting(engine._outcomes) == 1)
+        eventually(lambda: waiting(engine._outcomes) == 1)
         held.release.set()  # a is written; b leads its own group and explodes
-        assert eventually(lambda: runs["b"].id not in engine._in_flight)
+        eventually(lambda: runs["b"].id not in engine._in_flight)
         gates.gates["c"].set()
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         store = sched.store
         assert store.get_run(runs["a"].id).status is RunStatus.SUCCEEDED
         assert store.get_run(runs["c"].id).status is RunStatus.SUCCEEDED
@@ -497,7 +481,7 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
 
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        engine = engine_of(sched)
+        engine = sched.engine
         a = daily(sched, "a", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
         daily(sched, "b")
         daily(sched, "c")
@@ -506,12 +490,12 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
         runs = {run.agent_id: run for run in sched.tick(now=NINE)}
         sched.tick(now=NINE + MINUTE)  # a's 9:01 fire waits behind a's 9:00 run
         gates.gates["b"].set()
-        assert held.entered.wait(WAIT)
+        assert held.entered.wait(DEADLINE)
         gates.gates["a"].set()
         gates.gates["c"].set()
-        assert eventually(lambda: waiting(engine._outcomes) == 2)
+        eventually(lambda: waiting(engine._outcomes) == 2)
         held.release.set()  # then a and c share a write
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         store = sched.store
         assert [store.get_run(runs[x].id).status for x in "abc"] == [RunStatus.SUCCEEDED] * 3
         assert sorted(announced) == ["b", "c"]
@@ -533,23 +517,23 @@ def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its
     gates = Gates("slow", "quick")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = engine_of(sched)
+        engine = sched.engine
         slow = daily(sched, "slow", schedule=Cron("* * * * *"), timeout=10 * SECOND)
         daily(sched, "quick")
         held = HeldWrites(sched.store, of_agent("quick"))
         runs = {run.agent_id: run for run in sched.tick(now=NINE)}
         gates.gates["quick"].set()
-        assert held.entered.wait(WAIT)  # quick's outcome is being written (slowly)
+        assert held.entered.wait(DEADLINE)  # quick's outcome is being written (slowly)
         ticker = Background(lambda: sched.tick(now=NINE + 10 * SECOND))
-        assert eventually(lambda: waiting(engine._outcomes) == 1)  # slow's failure waits
+        eventually(lambda: waiting(engine._outcomes) == 1)  # slow's failure waits
         gates.gates["slow"].set()  # ... and slow's handler returns meanwhile
-        assert eventually(lambda: engine._in_flight[runs["slow"].id].returned_at is not None)
+        eventually(lambda: engine._in_flight[runs["slow"].id].returned_at is not None)
         held.release.set()
         ticker.result()  # the failure stored, the tick frees the slot
         assert runs["slow"].id not in engine._in_flight
         failed = sched.store.get_run(runs["slow"].id)
         assert failed.status is RunStatus.FAILED and "timed out" in (failed.error or "")
-        assert eventually(lambda: engine.in_flight() == 0)  # quick lands on its own thread
+        eventually(lambda: engine.in_flight() == 0)  # quick lands on its own thread
         (next_run,) = [r for r in sched.tick(now=NINE + MINUTE) if r.schedule_id == slow.id]
         assert next_run.status is not RunStatus.SKIPPED, "skipped beside a run that is gone"
 
@@ -563,7 +547,7 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
     gates = Gates("slow", "quick")
     with pool(16) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = engine_of(sched)
+        engine = sched.engine
         slow = [
             daily(sched, "slow", schedule=Cron("* * * * *"), timeout=10 * SECOND) for _ in range(12)
         ]
@@ -572,9 +556,9 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
         held = HeldWrites(sched.store, of_agent("quick"))
         runs = sched.tick(now=NINE)
         gates.gates["quick"].set()
-        assert held.entered.wait(WAIT)
+        assert held.entered.wait(DEADLINE)
         ticker = Background(lambda: sched.tick(now=NINE + 10 * SECOND))
-        assert eventually(lambda: waiting(engine._outcomes) >= 1)
+        eventually(lambda: waiting(engine._outcomes) >= 1)
         held.release.set()
         ticker.result()
         for run in runs:
@@ -582,13 +566,13 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
                 stored = sched.store.get_run(run.id)
                 assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
         # timed out, still occupying their slots (the quick ones land on their own threads)
-        assert eventually(lambda: engine.in_flight() == 12)
+        eventually(lambda: engine.in_flight() == 12)
         gates.gates["slow"].set()
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         fired = sched.tick(now=NINE + MINUTE)
         assert sorted(r.schedule_id for r in fired) == sorted(s.id for s in slow)
         assert all(r.status is not RunStatus.SKIPPED for r in fired)
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         for s in slow:
             after = sched.get(s.id)
             assert after.run_count == 2 and after.failure_count == 0
@@ -633,16 +617,16 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
     gates = Gates("a", "b", "c")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = engine_of(sched)
+        engine = sched.engine
         for agent in "abc":
             daily(sched, agent)
         held = HeldWrites(sched.store, of_agent("a"))
         runs = sched.tick(now=NINE)
         gates.gates["a"].set()
-        assert held.entered.wait(WAIT)
+        assert held.entered.wait(DEADLINE)
         gates.gates["b"].set()
         gates.gates["c"].set()
-        assert eventually(lambda: waiting(engine._outcomes) == 2)
+        eventually(lambda: waiting(engine._outcomes) == 2)
         stopper = Background(lambda: sched.stop(wait=wait))
         if wait:
             assert not stopper.done(0.05)  # it cannot return while outcomes wait
@@ -650,7 +634,7 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
             stopper.result()
         held.release.set()
         stopper.result()
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         assert [sched.store.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 3
         assert not engine._outcomes._writing
 
@@ -682,7 +666,7 @@ def test_a_run_started_after_the_clock_stepped_back_keeps_its_lease(make: Factor
         sched.tick(now=NINE)  # 'long' in flight, leased from 9:00:00
         clock.set(NINE - 25 * SECOND)  # the system clock steps back 25 s
         run = sched.trigger(manual.id)  # started 8:59:35, leased until 9:00:05
-        assert gates.entered["manual"].wait(WAIT)
+        assert gates.entered["manual"].wait(DEADLINE)
         try:
             _run_side_by_side(sched, other, clock, NINE - 24 * SECOND, NINE + 20 * SECOND)
             stored = sched.store.get_run(run.id)
@@ -702,7 +686,7 @@ def test_a_buffered_run_started_by_a_delayed_write_keeps_its_lease(make: Factory
         calls.append(ctx.run_id)
         n = len(calls) - 1
         entered[n].set()
-        assert (first, second)[n].wait(WAIT)
+        assert (first, second)[n].wait(DEADLINE)
         return "done"
 
     with pool(4) as executor:
@@ -710,18 +694,18 @@ def test_a_buffered_run_started_by_a_delayed_write_keeps_its_lease(make: Factory
         other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
         s = daily(sched, "bot", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
         sched.tick(now=NINE)
-        assert entered[0].wait(WAIT)
+        assert entered[0].wait(DEADLINE)
         clock.set(NINE + MINUTE)
         sched.tick(now=NINE + MINUTE)  # renews; the 9:01 fire is buffered
         held = HeldWrites(sched.store, of_agent("bot"))
         clock.set(NINE + 61 * SECOND)
         first.set()  # finished at 9:01:01; its write stalls 30 s
-        assert held.entered.wait(WAIT)
+        assert held.entered.wait(DEADLINE)
         for at in (71, 81, 91):  # the loop keeps renewing the leases meanwhile
             clock.set(NINE + at * SECOND)
             sched.tick(now=NINE + at * SECOND)
         held.release.set()
-        assert entered[1].wait(WAIT)  # the buffered run started, leased until 9:01:31
+        assert entered[1].wait(DEADLINE)  # the buffered run started, leased until 9:01:31
         try:
             _run_side_by_side(sched, other, clock, NINE + 92 * SECOND, NINE + 110 * SECOND)
             (buffered, _) = sched.store.runs(s.id)
@@ -745,14 +729,14 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
         if ctx.schedule.agent_id == "buf" and ctx.scheduled_for != NINE:
             with lock:
                 buffered_started.append(ctx.run_id)
-            assert release_buffered.wait(WAIT)
+            assert release_buffered.wait(DEADLINE)
             return "buffered"
         return gates(ctx)
 
     with pool(16) as executor:
         sched = make(handler, executor=executor, clock=clock, lease=LEASE)
         other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        engine = engine_of(sched)
+        engine = sched.engine
         daily(sched, "long")
         manual = daily(sched, "manual", schedule=Cron("0 10 * * *"))
         buf = [
@@ -766,7 +750,7 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
         sched.tick(now=NINE + MINUTE)  # the buffered fires
         clock.set(NINE + 65 * SECOND)
         gates.gates["buf"].set()  # six outcomes at once: grouped; each starts its buffered run
-        assert eventually(lambda: len(buffered_started) == 6)
+        eventually(lambda: len(buffered_started) == 6)
         started = {r.id: r for r in (sched.store.get_run(i) for i in buffered_started)}
         for run in started.values():
             assert run.started_at == NINE + 65 * SECOND
@@ -779,7 +763,7 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
         finally:
             gates.open()
             release_buffered.set()
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         for run_id in [manual_run.id, *started]:
             assert sched.store.get_run(run_id).status is RunStatus.SUCCEEDED
         for s in buf:  # later fires: one more buffered (started when 9:01's ended), rest skipped
@@ -798,7 +782,7 @@ def test_a_failed_renewal_is_retried_by_the_next_tick(make: Factory) -> None:
     with pool(4) as executor:
         sched = make(gates, executor=executor, clock=clock, lease=LEASE)
         other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        engine = engine_of(sched)
+        engine = sched.engine
         daily(sched, "long")
         (run,) = sched.tick(now=NINE)
         store = sched.store
@@ -842,7 +826,7 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
             clock=clock,
             lease=LEASE,
         )
-        engine = engine_of(sched)
+        engine = sched.engine
         made = [
             daily(sched, "bot", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
             for _ in range(5)
@@ -854,7 +838,7 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
             swept = sched.store.get_run(run.id)
             assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
         gates.open()  # the owner's handlers return now, all at once
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         assert len(other_calls) == 5 and len(gates.calls) == 5
         for run in owned:
             assert sched.store.get_run(run.id).error == INTERRUPTED
@@ -873,7 +857,7 @@ def test_a_run_abandoned_by_an_async_stop_is_not_running_forever() -> None:
     gate = threading.Event()
 
     def handler(ctx: RunContext) -> str:
-        assert gate.wait(WAIT)
+        assert gate.wait(DEADLINE)
         return "late"
 
     async def main() -> None:
@@ -909,7 +893,7 @@ def test_hundreds_of_runs_on_sixteen_threads_are_each_handled_once(make: Factory
     def handler(ctx: RunContext) -> str:
         with lock:
             seen.append((ctx.run_id, ctx.schedule.id, ctx.scheduled_for))
-        assert gate.wait(WAIT)
+        assert gate.wait(DEADLINE)
         if ctx.schedule.input == "fail":
             raise RuntimeError("agent failed")
         return "ok"
@@ -917,7 +901,7 @@ def test_hundreds_of_runs_on_sixteen_threads_are_each_handled_once(make: Factory
     overlaps = [Overlap.SKIP, Overlap.BUFFER_ONE, Overlap.ALLOW_ALL]
     with pool(16) as executor:
         sched = make(handler, executor=executor, clock=FakeClock(T0))
-        engine = engine_of(sched)
+        engine = sched.engine
         made = [
             sched.create(
                 agent_id="bot",
@@ -930,9 +914,9 @@ def test_hundreds_of_runs_on_sixteen_threads_are_each_handled_once(make: Factory
         sched.tick(now=NINE)
         sched.tick(now=NINE + MINUTE)  # SKIP skipped, BUFFER_ONE buffered, ALLOW_ALL started
         gate.set()
-        assert eventually(lambda: engine.in_flight() == 0, 60)
+        eventually(lambda: engine.in_flight() == 0)
         sched.tick(now=NINE + 2 * MINUTE)
-        assert eventually(lambda: engine.in_flight() == 0, 60)
+        eventually(lambda: engine.in_flight() == 0)
         ids = [run_id for run_id, _, _ in seen]
         assert len(ids) == len(set(ids))  # no run handled twice
         fires = [(sid, at) for _, sid, at in seen]
@@ -1001,7 +985,7 @@ def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(make: F
             else RunStatus.SUCCEEDED
         )
         assert run.status is want and store.get_run(run.id).status is want
-    assert engine_of(sched).in_flight() == 0
+    assert sched.engine.in_flight() == 0
     sched.tick(now=NINE + LEASE + SECOND)  # their leases lapse: failed, interrupted
     for run_id in lost:
         swept = store.get_run(run_id)
@@ -1052,7 +1036,7 @@ def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_nex
     gates = Gates("slow")
     with pool(4) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = engine_of(sched)
+        engine = sched.engine
         made = [daily(sched, "slow", timeout=10 * SECOND) for _ in range(2)]
         inner = sched.store.finish_runs
         armed = {"left": 1}
@@ -1065,7 +1049,7 @@ def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_nex
 
         sched.store.finish_runs = interrupted_once
         runs = sched.tick(now=NINE)
-        assert eventually(gates.entered["slow"].is_set)
+        eventually(gates.entered["slow"].is_set)
         with pytest.raises(KeyboardInterrupt):
             sched.tick(now=NINE + 10 * SECOND)
         sched.tick(now=NINE + 11 * SECOND)
@@ -1073,7 +1057,7 @@ def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_nex
             stored = sched.store.get_run(run.id)
             assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
         gates.open()
-        assert eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: engine.in_flight() == 0)
         sched.store.finish_runs = inner
         nexts = [r for r in sched.tick(now=NINE + timedelta(days=1)) if r.agent_id == "slow"]
         assert sorted(r.schedule_id for r in nexts) == sorted(s.id for s in made)

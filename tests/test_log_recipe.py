@@ -16,9 +16,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from doc_pages import python_blocks
 from hypothesis import given
 from hypothesis import strategies as st
+from support.doc_pages import python_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 OBSERVABILITY = ROOT / "docs" / "observability.md"

@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import hypothesis
-import openapi_hooks  # noqa: F401  (the formats and rules of the document)
 import pytest
 import schemathesis
+import support.openapi_hooks  # noqa: F401  (the formats and rules of the document)
 from hypothesis import HealthCheck
 from starlette.types import ASGIApp
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from drivers import Factory
+from support.matrix import Factory
 
 from agentsched import Cron, Interval, Overlap, RunContext, RunStatus
 from agentsched.otel import instrument

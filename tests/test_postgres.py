@@ -1,7 +1,7 @@
 """PostgresStore beyond the shared suites: schema, several openers, corrupt rows,
 NOTIFY, clock skew, lost connections, URLs and app-owned pools.
 
-Runs against `AGENTSCHED_PG_DSN` (see tests/pg_server.py); each test works in
+Runs against `AGENTSCHED_PG_DSN` (see tests/postgres.py); each test works in
 a schema of its own.
 """
 
@@ -20,13 +20,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
-import pg_server
 import psycopg
 import psycopg_pool
 import pytest
-from conftest import claim_and_die
 from hypothesis import given
 from hypothesis import strategies as st
+from support import postgres
+from support.firing import claim_and_die
+from support.waiting import eventually
 
 from agentsched import (
     ConflictError,
@@ -62,10 +63,10 @@ WAIT = 10.0  # seconds a test may wait for another thread before failing
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    pg_server.require()
-    name = pg_server.new_schema()
+    postgres.require()
+    name = postgres.new_schema()
     yield name
-    pg_server.drop_schema(name)
+    postgres.drop_schema(name)
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def opened(schema: str) -> Iterator[Callable[..., PostgresStore]]:
     """Opens stores on the test's schema, and closes them after the test."""
     made: list[PostgresStore] = []
 
-    def open_store(dsn: str = pg_server.DSN, **options: Any) -> PostgresStore:
+    def open_store(dsn: str = postgres.DSN, **options: Any) -> PostgresStore:
         store = PostgresStore(dsn, schema=schema, **options)
         made.append(store)
         return store
@@ -105,7 +106,7 @@ def hourly(sched: Scheduler, name: str, **changes: Any) -> Schedule:
 
 
 def body(schema: str, table: str, row_id: str) -> str:
-    ((text,),) = pg_server.sql(f'SELECT body FROM "{schema}".{table} WHERE id = %s', row_id)
+    ((text,),) = postgres.sql(f'SELECT body FROM "{schema}".{table} WHERE id = %s', row_id)
     return str(text)
 
 
@@ -116,11 +117,11 @@ def test_the_schema_is_versioned_and_a_newer_one_is_refused(
     schema: str, opened: Callable[..., PostgresStore]
 ) -> None:
     opened().close()
-    versions = pg_server.sql(f'SELECT version FROM "{schema}".schema_versions ORDER BY version')
+    versions = postgres.sql(f'SELECT version FROM "{schema}".schema_versions ORDER BY version')
     assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     opened().close()  # opening again applies nothing twice
-    assert pg_server.sql(f'SELECT count(*) FROM "{schema}".schema_versions') == [(SCHEMA_VERSION,)]
-    pg_server.sql(
+    assert postgres.sql(f'SELECT count(*) FROM "{schema}".schema_versions') == [(SCHEMA_VERSION,)]
+    postgres.sql(
         f'INSERT INTO "{schema}".schema_versions (version) VALUES (%s)', SCHEMA_VERSION + 1
     )
     with pytest.raises(StoreError, match="upgrade agentsched") as info:
@@ -129,13 +130,13 @@ def test_the_schema_is_versioned_and_a_newer_one_is_refused(
 
 
 def test_tables_live_in_the_chosen_schema_only(schema: str) -> None:
-    other = pg_server.new_schema()
+    other = postgres.new_schema()
     try:
-        first = scheduler(PostgresStore(pg_server.DSN, schema=schema))
-        second = scheduler(PostgresStore(pg_server.DSN, schema=other))
+        first = scheduler(PostgresStore(postgres.DSN, schema=schema))
+        second = scheduler(PostgresStore(postgres.DSN, schema=other))
         s = hourly(first, "only here")
         assert [x.id for x in first.list()] == [s.id] and second.list() == []
-        tables = pg_server.sql(
+        tables = postgres.sql(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
             "ORDER BY table_name",
             schema,
@@ -144,7 +145,7 @@ def test_tables_live_in_the_chosen_schema_only(schema: str) -> None:
         first.store.close()
         second.store.close()
     finally:
-        pg_server.drop_schema(other)
+        postgres.drop_schema(other)
 
 
 @pytest.mark.parametrize("bad", ["", "1abc", "a-b", "x" * 49, 'a"b', None])
@@ -156,11 +157,11 @@ def test_a_bad_schema_name_is_a_validation_error(bad: Any) -> None:
 
 def test_read_only_use_creates_nothing(schema: str) -> None:
     with pytest.raises(StoreError, match=f"no agentsched schema '{schema}'"):
-        PostgresStore(pg_server.DSN, schema=schema, create=False)
-    url = pg_server.url(schema)
+        PostgresStore(postgres.DSN, schema=schema, create=False)
+    url = postgres.url(schema)
     assert main(["--db", url, "list"]) == 2
     assert main(["--db", url, "runs", "sched_x"]) == 2
-    assert pg_server.sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
+    assert postgres.sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
     assert main(["--db", url, "add", "--agent", "bot", "--input", "go", "--every", "1h"]) == 0
     assert main(["--db", url, "list"]) == 0
     store = store_from_url(url, create=False)
@@ -185,14 +186,14 @@ def test_four_processes_opening_a_new_schema_at_once(schema: str) -> None:
     start = time.time() + 1.0
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _OPENER, pg_server.DSN, schema, str(start)],
+            [sys.executable, "-c", _OPENER, postgres.DSN, schema, str(start)],
             stderr=subprocess.PIPE,
         )
         for _ in range(4)
     ]
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
-    assert pg_server.sql(f'SELECT version FROM "{schema}".schema_versions') == [
+    assert postgres.sql(f'SELECT version FROM "{schema}".schema_versions') == [
         (v,) for v in range(1, SCHEMA_VERSION + 1)
     ]
 
@@ -286,7 +287,7 @@ def test_a_batch_at_keep_runs_is_trimmed_in_a_few_statements_whatever_its_size(
     monkeypatch.undo()
     for s in made:  # only the newest run is kept, and counted
         assert [r.scheduled_for for r in store.runs(s.id)] == [later]
-    counts = pg_server.sql(f'SELECT DISTINCT finished_runs FROM "{store.schema}".schedules')
+    counts = postgres.sql(f'SELECT DISTINCT finished_runs FROM "{store.schema}".schedules')
     assert counts == [(1,)]
 
 
@@ -361,8 +362,8 @@ def _store_pair(keep_runs: int | None) -> tuple[PostgresStore, _OneByOne]:
     """A store and its one-by-one reference, each in a schema of its own, opened once
     for all the examples (a schema each would cost more than the example)."""
     pair = (
-        PostgresStore(pg_server.DSN, schema=pg_server.new_schema(), keep_runs=keep_runs),
-        _OneByOne(pg_server.DSN, schema=pg_server.new_schema(), keep_runs=keep_runs),
+        PostgresStore(postgres.DSN, schema=postgres.new_schema(), keep_runs=keep_runs),
+        _OneByOne(postgres.DSN, schema=postgres.new_schema(), keep_runs=keep_runs),
     )
     for store in pair:
         atexit.register(store.close)
@@ -379,7 +380,7 @@ def test_a_batch_of_outcomes_stores_what_one_by_one_stores(
     vanished or rewritten schedules) give the same results, raise the same errors and
     leave the same rows (bodies, versions, counts, due times, leases, trimmed runs) and
     NOTIFYs as recording each outcome on its own."""
-    pg_server.require()
+    postgres.require()
     stores = _store_pair(keep_runs)
     notified = [0, 0]
     for index, store in enumerate(stores):
@@ -466,17 +467,16 @@ def _compare_batches(stores: list[PostgresStore], notified: list[int], data: st.
 
 def _wait_for_lock_waits(schema: str, count: int) -> None:
     """Wait until `count` statements on the schema's tables wait for a row lock."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        waiting = pg_server.sql(
+
+    def waiting() -> bool:
+        ((statements,),) = postgres.sql(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE %s",
             f'%"{schema}".%',
         )
-        if waiting[0][0] >= count:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{count} statements never waited for a lock")
+        return int(statements) >= count
+
+    eventually(waiting, what=f"{count} statements waiting for a lock")
 
 
 def test_renewing_leases_while_their_runs_finish_never_deadlocks(
@@ -510,7 +510,7 @@ def test_renewing_leases_while_their_runs_finish_never_deadlocks(
         target=attempt,
         args=(lambda: store.renew_leases(["run_a", "run_b"], NINE + timedelta(hours=2)),),
     )
-    with psycopg.connect(pg_server.DSN) as holder:  # holds run_a until both wait
+    with psycopg.connect(postgres.DSN) as holder:  # holds run_a until both wait
         holder.execute(f'SELECT 1 FROM "{schema}".runs WHERE id = %s FOR UPDATE', ("run_a",))
         finishing.start()
         _wait_for_lock_waits(schema, 1)
@@ -527,7 +527,7 @@ def test_renewing_leases_while_their_runs_finish_never_deadlocks(
 
 
 def _set_body(schema: str, s: Schedule, expression: str, *params: object) -> None:
-    pg_server.sql(f'UPDATE "{schema}".schedules SET body = {expression} WHERE id = %s', *params)
+    postgres.sql(f'UPDATE "{schema}".schedules SET body = {expression} WHERE id = %s', *params)
 
 
 CORRUPTIONS: dict[str, Callable[[str, Schedule], None]] = {
@@ -570,7 +570,7 @@ def test_a_corrupt_schedule_never_stops_the_others(
             sched.get(bad.id)
     assert body(schema, "schedules", bad.id) == stored  # never rewritten
     # taken out of the due index, until it is written again
-    assert pg_server.sql(f'SELECT due FROM "{schema}".schedules WHERE id = %s', bad.id) == [(None,)]
+    assert postgres.sql(f'SELECT due FROM "{schema}".schedules WHERE id = %s', bad.id) == [(None,)]
 
 
 def test_a_schedule_corrupted_while_its_run_ran_costs_only_its_own_fold(
@@ -596,7 +596,7 @@ def test_a_schedule_corrupted_while_its_run_ran_costs_only_its_own_fold(
         stored = sched.store.get_run(run.id)
         assert stored is not None and stored.status is RunStatus.SUCCEEDED
     assert body(schema, "schedules", bad.id) == "{not json"  # never rewritten
-    counts = pg_server.sql(f'SELECT id, finished_runs FROM "{schema}".schedules ORDER BY id')
+    counts = postgres.sql(f'SELECT id, finished_runs FROM "{schema}".schedules ORDER BY id')
     assert counts == sorted((s.id, 1) for s in [*healthy, bad])
     again = sched.tick(now=NINE + timedelta(hours=1))
     assert sorted(r.schedule_id for r in again) == sorted(s.id for s in healthy)
@@ -609,7 +609,7 @@ def test_corrupt_runs_are_skipped_named_and_set_aside(
     sched = scheduler(store)
     s = hourly(sched, "s")
     first, second = sched.tick(now=NINE)[0], sched.tick(now=NINE + timedelta(hours=1))[0]
-    pg_server.sql(f"UPDATE \"{schema}\".runs SET body = '{{' WHERE id = %s", first.id)
+    postgres.sql(f"UPDATE \"{schema}\".runs SET body = '{{' WHERE id = %s", first.id)
     assert [r.id for r in sched.runs(s.id)] == [second.id]
     with pytest.raises(StoreError, match=first.id):
         store.get_run(first.id)
@@ -621,10 +621,10 @@ def test_corrupt_runs_are_skipped_named_and_set_aside(
         for r in written
         if r.schedule_id in {o.id for o in orphans} and r.status is RunStatus.RUNNING
     ]
-    pg_server.sql(f"UPDATE \"{schema}\".runs SET body = 'garbage' WHERE id = %s", mine[0].id)
+    postgres.sql(f"UPDATE \"{schema}\".runs SET body = 'garbage' WHERE id = %s", mine[0].id)
     later = NINE + timedelta(hours=2, minutes=5)
     sched.tick(now=later)
-    assert pg_server.sql(f'SELECT status FROM "{schema}".runs WHERE id = %s', mine[0].id) == [
+    assert postgres.sql(f'SELECT status FROM "{schema}".runs WHERE id = %s', mine[0].id) == [
         ("failed",)
     ]
     intact = store.get_run(mine[1].id)
@@ -644,12 +644,12 @@ def test_a_corrupt_buffered_run_is_set_aside(
     s = hourly(sched, "buffered", overlap=Overlap.BUFFER_ONE)
     (running,) = sched.tick(now=NINE)
     (buffered,) = sched.tick(now=NINE + timedelta(hours=1))
-    pg_server.sql(f"UPDATE \"{schema}\".runs SET body = 'garbage' WHERE id = %s", buffered.id)
+    postgres.sql(f"UPDATE \"{schema}\".runs SET body = 'garbage' WHERE id = %s", buffered.id)
     release.set()
     sched.stop()
     finished = sched.store.get_run(running.id)
     assert finished is not None and finished.status is RunStatus.SUCCEEDED
-    assert pg_server.sql(f'SELECT status FROM "{schema}".runs WHERE id = %s', buffered.id) == [
+    assert postgres.sql(f'SELECT status FROM "{schema}".runs WHERE id = %s', buffered.id) == [
         ("failed",)
     ]
     assert sched.get(s.id).run_count == 2
@@ -690,14 +690,14 @@ def test_a_sleeping_loop_wakes_for_a_schedule_made_by_another_process(
 def test_the_listener_reconnects_after_losing_its_connection(
     opened: Callable[..., PostgresStore],
 ) -> None:
-    name = f"listen_{pg_server.new_schema()}"
-    watched = opened(pg_server.with_params(pg_server.DSN, application_name=name))
+    name = f"listen_{postgres.new_schema()}"
+    watched = opened(postgres.with_params(postgres.DSN, application_name=name))
     calls = threading.Semaphore(0)
     watched.watch(calls.release)
     writer = scheduler(opened())
     hourly(writer, "first")
     assert calls.acquire(timeout=WAIT)
-    killed = pg_server.sql(
+    killed = postgres.sql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE application_name = %s AND query LIKE 'LISTEN%%'",
         name,
@@ -743,7 +743,7 @@ def test_a_clock_within_the_threshold_is_not_warned_about(
 def _kill(application_name: str) -> int:
     """Terminate every server process of connections with that application_name, and
     wait until they are gone (the server ends them asynchronously)."""
-    killed = pg_server.sql(
+    killed = postgres.sql(
         "SELECT pg_terminate_backend(pid, %s) FROM pg_stat_activity WHERE application_name = %s",
         int(WAIT * 1000),
         application_name,
@@ -754,8 +754,8 @@ def _kill(application_name: str) -> int:
 @pytest.fixture
 def killable(opened: Callable[..., PostgresStore]) -> tuple[PostgresStore, Callable[[], int]]:
     """A store whose connections a test can kill (they carry a name of their own)."""
-    name = f"kill_{pg_server.new_schema()}"
-    store = opened(pg_server.with_params(pg_server.DSN, application_name=name))
+    name = f"kill_{postgres.new_schema()}"
+    store = opened(postgres.with_params(postgres.DSN, application_name=name))
     return store, lambda: _kill(name)
 
 
@@ -865,7 +865,7 @@ def test_a_connection_killed_once_while_recording_is_retried(
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
-    pg_server.require()
+    postgres.require()
     with pytest.raises(StoreError, match="refused the connection") as info:
         PostgresStore("postgresql://postgres:secret@127.0.0.1:1/nowhere")
     assert "secret" not in str(info.value)
@@ -919,7 +919,7 @@ def test_an_app_owned_pool_is_used_and_left_open(schema: str) -> None:
 
     # not autocommit, dict rows: the store must cope with whatever the app configured
     with psycopg_pool.ConnectionPool(
-        pg_server.DSN, min_size=1, max_size=4, kwargs={"row_factory": dict_row}, open=True
+        postgres.DSN, min_size=1, max_size=4, kwargs={"row_factory": dict_row}, open=True
     ) as pool:
         store = PostgresStore(pool, schema=schema)
         woken = threading.Event()

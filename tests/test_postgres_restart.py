@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import need
+from support.environment import need
 
 from agentsched import Cron, InlineExecutor, RunContext, RunStatus, Scheduler, StoreError
 from agentsched.stores.postgres import PostgresStore

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import HOSTILE, Hostile, labelled
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from support.hostile import HOSTILE, Hostile, labelled
 
 from agentsched import (
     AgentschedError,

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pg_server
 import pytest
-from conftest import claim_and_die
+from support import postgres
+from support.firing import claim_and_die
 
 from agentsched import (
     Cron,
@@ -47,7 +47,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
         elif request.param == "sqlite":
             store = SQLiteStore(tmp_path / f"s{len(made)}.db", **options)  # type: ignore[arg-type]
         else:
-            store = pg_server.scratch_store(**options)
+            store = postgres.scratch_store(**options)
         made.append(store)
         return store
 

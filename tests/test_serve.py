@@ -5,9 +5,11 @@ from __future__ import annotations
 import signal
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
-from serving import serving, wait_for
+from support.serving import serving
+from support.waiting import eventually
 
 from agentsched import RunStatus, SQLiteStore
 from agentsched.cli import main
@@ -29,11 +31,11 @@ def test_serve_fires_schedules_and_stops_on_a_signal(tmp_path: Path, signum: int
         status, made = server.call("POST", API, {"schedule": EVERY_SECOND, "input": "tick"})
         assert status == 201
 
-        def a_finished_run() -> object:
+        def a_finished_run() -> list[Any]:
             runs = server.call("GET", f"{API}/{made['id']}/runs")[1]["data"]
             return [r for r in runs if r["status"] == "succeeded"]
 
-        assert wait_for(a_finished_run, "a scheduled run")[0]["output"] == "did tick"
+        assert eventually(a_finished_run, what="a scheduled run")[0]["output"] == "did tick"
         output = server.stop(signum)
         assert server.process.returncode == 0, output
     assert "agentsched: stopped" in output

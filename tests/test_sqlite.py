@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import claim_and_die
+from support.firing import claim_and_die
+from support.waiting import eventually
 
 from agentsched import (
     Cron,
@@ -143,15 +142,6 @@ def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert info.value.field == "url"
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path: Path) -> None:
     path = tmp_path / "agents.db"
     sched = scheduler(path, FakeClock(T0))
@@ -172,13 +162,13 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path:
             except sqlite3.DatabaseError:  # not there yet, or a checkpoint is writing it
                 return -1
 
-    assert _wait_for(lambda: in_main_file() == len(created))
+    eventually(lambda: in_main_file() == len(created))
     assert store._checkpointer.checkpoints >= 1
     checkpointer = store._checkpointer
     store.close()
     assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")  # usable again
-    assert _wait_for(lambda: in_main_file() == len(created) + 1)
+    eventually(lambda: in_main_file() == len(created) + 1)
     store.close()
 
 
@@ -191,7 +181,7 @@ def test_an_idle_store_holds_no_checkpoint_thread(
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
     first = store._checkpointer._thread
     assert first is not None
-    assert _wait_for(lambda: not first.is_alive())  # ended, its connection closed
+    eventually(lambda: not first.is_alive())  # ended, its connection closed
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
     second = store._checkpointer._thread
     assert second is not None and second is not first  # the next write starts another

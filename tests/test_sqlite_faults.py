@@ -18,7 +18,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import claim_and_die, mounted_tmpfs, remount_read_only
+from support.environment import mounted_tmpfs, remount_read_only
+from support.firing import claim_and_die
 
 from agentsched import (
     Cron,

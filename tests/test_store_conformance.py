@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pg_server
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import postgres
 
 from agentsched import Cron, MemoryStore, Scheduler, SQLiteStore
 from agentsched.model import Run, Schedule, Status, replace
@@ -36,7 +36,7 @@ class TestSQLiteStore(StoreConformance):
 class TestPostgresStore(StoreConformance):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
-        store = pg_server.scratch_store()
+        store = postgres.scratch_store()
         yield store
         store.close()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import pg_server
 import pytest
+from support import postgres
 
 from agentsched import (
     ConflictError,
@@ -36,7 +36,7 @@ def _open(kind: str, directory: Path, **options: Any) -> Store:
         return MemoryStore(**options)
     if kind == "sqlite":
         return SQLiteStore(directory / "s.db", **options)
-    made: Store = pg_server.scratch_store(**options)
+    made: Store = postgres.scratch_store(**options)
     return made
 
 

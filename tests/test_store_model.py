@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
-import pg_server
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from support import postgres
 
 from agentsched import ConflictError, Cron, MemoryStore, RunStatus, Schedule, SQLiteStore, Status
 from agentsched.model import Activity, Run
@@ -77,7 +77,7 @@ class StoreModel(RuleBasedStateMachine):
         elif self.kind == "sqlite":
             self.store = SQLiteStore(self.directory / "m.db")
         else:
-            self.store = pg_server.shared_store()
+            self.store = postgres.scratch_store()
         self.model: dict[str, Schedule] = {}
         self.runs: dict[str, list[str]] = {}
         self.fired: set[tuple[str, datetime | None]] = set()

@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-import pg_server
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from support import postgres
 
 from agentsched import Interval, MemoryStore, Scheduler, SQLiteStore, StoreError, ValidationError
 from agentsched.cli import main
@@ -169,9 +169,9 @@ def test_every_way_in_reads_the_options(
 
 
 def test_postgres_takes_the_schema_and_leaves_libpq_its_parameters() -> None:
-    pg_server.require()
-    schema = pg_server.new_schema()
-    url = f"{pg_server.DSN}{'&' if '?' in pg_server.DSN else '?'}application_name=a%20b"
+    postgres.require()
+    schema = postgres.new_schema()
+    url = f"{postgres.DSN}{'&' if '?' in postgres.DSN else '?'}application_name=a%20b"
     store = store_from_url(f"{url}&schema={schema}")
     try:
         Scheduler(store).create(agent_id="bot", input="go", schedule=HOUR)
@@ -180,4 +180,4 @@ def test_postgres_takes_the_schema_and_leaves_libpq_its_parameters() -> None:
     with pytest.raises(ValidationError) as info:  # libpq's to refuse, not ours
         store_from_url(f"{url}&schema={schema}&mode=ro")
     assert info.value.field == "url" and 'invalid URI query parameter: "mode"' in str(info.value)
-    pg_server.drop_schema(schema)
+    postgres.drop_schema(schema)

@@ -1,6 +1,6 @@
 """The ```python blocks of a page run as a reader pasting them would run them.
 
-`python tests/doc_pages.py PAGE` runs the blocks of one page (README.md or a
+`python tests/support/doc_pages.py PAGE` runs the blocks of one page (README.md or a
 docs/*.md) in order, in one namespace (a fresh `__main__`, as in a new
 interpreter), in the current directory. It stops at the first block that
 raises, or whose `print(...)` lines print other than their comments promise,

@@ -2,7 +2,7 @@
 
 A handler module is written into the directory the server runs in (it is
 imported from the current directory, as users' own modules are); the server
-listens on a free loopback port, and every wait polls with a deadline.
+listens on a free loopback port, and every wait is `eventually`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEADLINE = 30.0
+from support.waiting import DEADLINE, eventually
 
 
 def free_port() -> int:
@@ -29,18 +28,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def wait_for(check: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    """Poll `check` until it returns something truthy; fail after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -102,7 +89,7 @@ def serving(directory: Path, handler_source: str) -> Iterator[Server]:
         return False
 
     try:
-        wait_for(up, "agentsched serve to answer")
+        eventually(up, what="agentsched serve to answer")
         yield server
     finally:
         if process.poll() is None:

@@ -6,7 +6,7 @@ teaches schemathesis both, process-wide: valid values for the formats, and
 positive cases (requests meant to be accepted) brought within the two rules.
 Negative cases are left alone. The same module serves the `st` command line:
 
-    SCHEMATHESIS_HOOKS=openapi_hooks PYTHONPATH=tests st run URL/openapi.json --checks all
+    SCHEMATHESIS_HOOKS=openapi_hooks PYTHONPATH=tests/support st run URL/openapi.json --checks all
 """
 
 from __future__ import annotations

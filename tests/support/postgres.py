@@ -2,9 +2,14 @@
 
 The server is `AGENTSCHED_PG_DSN`, else a local default. A test that needs
 it calls `require()`: it skips with the reason when no server answers, and
-fails in CI (`.ci/run` always provides one). Every test gets a schema of its
-own, with a random name, dropped when its first store closes (and, as a
-fallback, when the test process exits).
+fails in CI (`.ci/run` always provides one).
+
+A scratch store gets a schema no other store uses at the same time. Making a schema
+(tables, indexes, the migrations' bookkeeping) costs a hundred times what emptying
+one does, so a closed scratch store's schema is emptied and handed to the next
+scratch store of this process; every schema is dropped when the process exits.
+Tests that look at a schema itself (its tables, its versions) make their own with
+`new_schema()`.
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ import atexit
 import functools
 import os
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from support.environment import need
+
+if TYPE_CHECKING:  # psycopg is imported when a test asks for the server, not before
+    from agentsched.stores.postgres import PostgresStore
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 DSN = os.environ.get("AGENTSCHED_PG_DSN") or DEFAULT_DSN  # a postgresql:// URL
 
 _made: set[str] = set()
+_emptied: list[str] = []  # schemas of closed scratch stores, ready for the next one
+_tables: dict[str, list[str]] = {}  # the tables to empty, per schema
 
 
 @functools.cache
@@ -43,8 +55,6 @@ def _problem() -> str | None:
 
 def require() -> None:
     """Skip the calling test (fail it in CI) when there is no server to test against."""
-    from conftest import need  # late: conftest imports the drivers, which import this
-
     problem = _problem()
     need(problem is None, problem or "")
 
@@ -66,7 +76,7 @@ def sql(statement: str, *params: object) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(DSN, autocommit=True) as conn:
-        cur = conn.execute(statement, params)
+        cur = conn.execute(statement.encode(), params)
         return cur.fetchall() if cur.description else []
 
 
@@ -86,12 +96,28 @@ def drop_schema(name: str) -> None:
         try:
             with psycopg.connect(DSN, autocommit=True) as conn:
                 conn.execute("SET lock_timeout = '10s'")
-                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'.encode())
             break
         except psycopg.errors.DeadlockDetected:
             if attempt == 4:
                 raise
     _made.discard(name)
+
+
+def _empty(schema: str) -> None:
+    """Delete every row of the schema's tables but its migrations' record, once every
+    transaction still writing to them has ended (the lock waits for them), in one
+    transaction."""
+    if schema not in _tables:
+        rows = sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s "
+            "AND tablename <> 'schema_versions'",
+            schema,
+        )
+        _tables[schema] = [f'"{schema}"."{table}"' for (table,) in rows]
+    tables = _tables[schema]
+    deletes = "; ".join(f"DELETE FROM {table}" for table in tables)
+    sql(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE; {deletes}")
 
 
 @atexit.register
@@ -103,45 +129,31 @@ def _drop_leftovers() -> None:
             print(f"could not drop test schema {name}: {exc}")
 
 
-def scratch_store(**options: Any) -> Any:
-    """A `PostgresStore` in a new schema, dropped when this store closes."""
-    require()
+@functools.cache
+def _scratch_class() -> type[PostgresStore]:
     from agentsched.stores.postgres import PostgresStore
 
     class ScratchStore(PostgresStore):
+        """A `PostgresStore` whose schema is emptied for the next scratch store when it
+        closes (closing twice empties it once)."""
+
         def close(self) -> None:
             super().close()
-            if self.schema in _made:
-                drop_schema(self.schema)
+            if self.schema in _made and self.schema not in _emptied:
+                _empty(self.schema)
+                _emptied.append(self.schema)
 
-    return ScratchStore(DSN, schema=new_schema(), **options)
-
-
-@functools.cache
-def _shared() -> Any:
-    from agentsched.stores.postgres import PostgresStore
-
-    class SharedStore(PostgresStore):
-        """Closing empties it, for the next user; it really closes at exit."""
-
-        def close(self) -> None:
-            with self._db.transaction("empty the test schema") as cur:
-                cur.execute(f"DELETE FROM {self._r}")
-                cur.execute(f"DELETE FROM {self._s}")
-
-    store = SharedStore(DSN, schema=new_schema())
-    atexit.register(PostgresStore.close, store)
-    return store
+    return ScratchStore
 
 
-def shared_store() -> Any:
-    """An empty `PostgresStore`, the same one each call: for tests that open a store
-    hundreds of times (a schema each would cost more than the test)."""
+def scratch_store(**options: Any) -> PostgresStore:
+    """A `PostgresStore` in an empty schema of its own until it closes."""
     require()
-    return _shared()
+    schema = _emptied.pop() if _emptied else new_schema()
+    return _scratch_class()(DSN, schema=schema, **options)
 
 
-def reopen(store: Any, **options: Any) -> Any:
+def reopen(store: Any, **options: Any) -> PostgresStore:
     """Another `PostgresStore` on the same schema (what another process would open)."""
     from agentsched.stores.postgres import PostgresStore
 
