@@ -1,9 +1,6 @@
-"""The web app: every route, error and owner rule, over both stores and both schedulers.
-
-Each test runs on MemoryStore and SQLiteStore, behind `Scheduler` and
-`AsyncScheduler` (the app awaits the one and runs the other's calls in worker
-threads), with a fake clock and inline handlers so that runs are
-deterministic.
+"""The web app: every route, error and owner rule, on every store behind both shells
+(the app awaits an `AsyncScheduler` and runs a `Scheduler`'s calls in worker threads),
+with a fake clock and inline handlers so that runs are deterministic (`support.web`).
 """
 
 from __future__ import annotations
@@ -12,9 +9,8 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,114 +21,21 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.testclient import TestClient
+from support.matrix import SHELLS, Factory, family
+from support.web import API, CRON, JSON, T0, Web, app_over, body, handler, not_found
 
-from agentsched import (
-    AsyncScheduler,
-    InlineExecutor,
-    MemoryStore,
-    RunContext,
-    RunResult,
-    ScheduleNotFound,
-    Scheduler,
-    SQLiteStore,
-    StoreError,
-)
+from agentsched import StoreError
 from agentsched.asgi import create_app
-from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
-
-UTC = timezone.utc
-T0 = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Paris
-API = "/api/v1/agents/bot/schedules"
-CRON = {"type": "cron", "expression": "0 9 * * mon-fri", "timezone": "Europe/Paris"}
-KINDS = ["memory-sync", "memory-async", "sqlite-sync", "sqlite-async"]
-
-
-def handler(ctx: RunContext) -> RunResult:
-    if ctx.input == "fail":
-        raise RuntimeError("the agent fell over")
-    return RunResult(response_id=f"resp_{ctx.run_id[-4:]}", output=f"did {ctx.input}")
-
-
-def body(**changes: Any) -> dict[str, Any]:
-    made: dict[str, Any] = {"name": "daily summary", "schedule": CRON, "input": "Summarise"}
-    made.update(changes)
-    return {k: v for k, v in made.items() if v is not ...}
-
-
-@dataclass
-class Env:
-    """A scheduler, its store, and a client of the app over it."""
-
-    kind: str
-    sched: Scheduler | AsyncScheduler
-    store: Store
-    clock: FakeClock
-    client: TestClient
-
-    def tick(self) -> None:
-        if isinstance(self.sched, AsyncScheduler):
-            self.client.portal.call(self.sched.tick)  # type: ignore[union-attr]
-        else:
-            self.sched.tick()
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        return [s.to_dict() for s in self.store.list(include_deleted=True, limit=1000)]
-
-    def create(self, agent: str = "bot", owner: str | None = None, **changes: Any) -> Any:
-        headers = {"X-On-Behalf-Of": owner} if owner else {}
-        made = self.client.post(
-            f"/api/v1/agents/{agent}/schedules", json=body(**changes), headers=headers
-        )
-        assert made.status_code == 201, made.text
-        return made.json()
-
-
-def make_env(
-    kind: str,
-    directory: Path,
-    *,
-    authenticate: Any = None,
-    with_handler: bool = True,
-    raise_server_exceptions: bool = True,
-) -> Iterator[Env]:
-    store: Store = MemoryStore() if kind.startswith("memory") else SQLiteStore(directory / "s.db")
-    clock = FakeClock(T0)
-    options: dict[str, Any] = {
-        "store": store,
-        "handler": handler if with_handler else None,
-        "executor": InlineExecutor(),
-        "clock": clock,
-    }
-    sched: Scheduler | AsyncScheduler = (
-        AsyncScheduler(**options) if kind.endswith("async") else Scheduler(**options)
-    )
-    app = create_app(sched, authenticate=authenticate)
-    with TestClient(app, raise_server_exceptions=raise_server_exceptions) as client:
-        yield Env(kind, sched, store, clock, client)
-    store.close()
-
-
-@pytest.fixture(params=KINDS)
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    yield from make_env(request.param, tmp_path)
-
-
-def not_found(schedule_id: str) -> dict[str, Any]:
-    """The one 404 body: a missing id, another owner's and another agent's look alike."""
-    return {
-        "error": {"type": "not_found", "message": str(ScheduleNotFound(schedule_id)), "field": None}
-    }
-
 
 # -- create, get, list ------------------------------------------------------------
 
 
-def test_create_returns_the_stored_schedule(env: Env) -> None:
-    made = env.client.post(API, json=body(metadata={"team": "support"}))
+def test_create_returns_the_stored_schedule(web: Web) -> None:
+    made = web.client.post(API, json=body(metadata={"team": "support"}))
     assert made.status_code == 201
     data = made.json()
-    assert data == env.store.get(data["id"]).to_dict()  # type: ignore[union-attr]
+    assert data == web.store.get(data["id"]).to_dict()  # type: ignore[union-attr]
     assert data["object"] == "agent.schedule"
     assert data["agent_id"] == "bot"
     assert data["owner"] is None
@@ -154,14 +57,14 @@ def test_create_returns_the_stored_schedule(env: Env) -> None:
         ({"type": "cron", "expression": "*/15 * * * *"}, "2026-01-05T07:15:00Z"),
     ],
 )
-def test_every_kind_of_spec(env: Env, spec: dict[str, Any], first: str) -> None:
-    made = env.create(schedule=spec)
+def test_every_kind_of_spec(web: Web, spec: dict[str, Any], first: str) -> None:
+    made = web.create(schedule=spec)
     assert made["next_run_at"] == first
     assert made["schedule"]["type"] == spec["type"]
 
 
-def test_create_with_every_optional_field(env: Env) -> None:
-    made = env.create(
+def test_create_with_every_optional_field(web: Web) -> None:
+    made = web.create(
         id="nightly-report",
         conversation="conv_1",
         previous_response_id="resp_0",
@@ -183,23 +86,23 @@ def test_create_with_every_optional_field(env: Env) -> None:
     assert made["end_at"] == "2026-12-31T00:00:00Z"
 
 
-def test_get(env: Env) -> None:
-    made = env.create()
-    got = env.client.get(f"{API}/{made['id']}")
+def test_get(web: Web) -> None:
+    made = web.create()
+    got = web.client.get(f"{API}/{made['id']}")
     assert got.status_code == 200
     assert got.json() == made
 
 
-def test_missing_ids_are_404(env: Env) -> None:
+def test_missing_ids_are_404(web: Web) -> None:
     for schedule_id in ("sched_nope", "not an id!", "x" * 300):
-        got = env.client.get(f"{API}/{schedule_id}")
+        got = web.client.get(f"{API}/{schedule_id}")
         assert got.status_code == 404
         assert got.json() == not_found(schedule_id)
 
 
-def test_a_schedule_of_another_agent_is_404_on_every_route(env: Env) -> None:
-    other = env.create(agent="other-bot")
-    before = env.snapshot()
+def test_a_schedule_of_another_agent_is_404_on_every_route(web: Web) -> None:
+    other = web.create(agent="other-bot")
+    before = web.snapshot()
     path = f"{API}/{other['id']}"
     for method, url, payload in (
         ("GET", path, None),
@@ -210,25 +113,25 @@ def test_a_schedule_of_another_agent_is_404_on_every_route(env: Env) -> None:
         ("POST", f"{path}/trigger", None),
         ("GET", f"{path}/runs", None),
     ):
-        got = env.client.request(method, url, json=payload)
+        got = web.client.request(method, url, json=payload)
         assert got.status_code == 404, (method, url)
         assert got.json() == not_found(other["id"])
-    assert env.snapshot() == before
-    listed = env.client.get(API).json()
+    assert web.snapshot() == before
+    listed = web.client.get(API).json()
     assert listed["data"] == []
 
 
-def test_list_pages_walk_every_schedule_in_order(env: Env) -> None:
+def test_list_pages_walk_every_schedule_in_order(web: Web) -> None:
     names = ["delta", "alpha", None, "charlie", "alpha", "bravo", "echo"]
-    made = [env.create(name=name) for name in names]
-    env.create(agent="other-bot")
+    made = [web.create(name=name) for name in names]
+    web.create(agent="other-bot")
     expected = [s["id"] for s in sorted(made, key=lambda s: (s["name"] or "", s["id"]))]
     seen: list[str] = []
     after = None
     pages = 0
     while True:
         query = {"limit": "3", **({"after": after} if after else {})}
-        page = env.client.get(API, params=query).json()
+        page = web.client.get(API, params=query).json()
         pages += 1
         assert page["object"] == "list"
         ids = [s["id"] for s in page["data"]]
@@ -241,8 +144,8 @@ def test_list_pages_walk_every_schedule_in_order(env: Env) -> None:
     assert pages == 3
 
 
-def test_list_defaults_and_an_empty_page(env: Env) -> None:
-    page = env.client.get(API).json()
+def test_list_defaults_and_an_empty_page(web: Web) -> None:
+    page = web.client.get(API).json()
     assert page == {
         "object": "list",
         "data": [],
@@ -251,25 +154,25 @@ def test_list_defaults_and_an_empty_page(env: Env) -> None:
         "has_more": False,
     }
     for _ in range(21):
-        env.create()
-    page = env.client.get(API).json()
+        web.create()
+    page = web.client.get(API).json()
     assert len(page["data"]) == 20 and page["has_more"] is True
 
 
-def test_list_by_status(env: Env) -> None:
-    kept = env.create(name="a")
-    paused = env.create(name="b")
-    gone = env.create(name="c")
-    env.client.post(f"{API}/{paused['id']}/pause")
-    env.client.delete(f"{API}/{gone['id']}")
+def test_list_by_status(web: Web) -> None:
+    kept = web.create(name="a")
+    paused = web.create(name="b")
+    gone = web.create(name="c")
+    web.client.post(f"{API}/{paused['id']}/pause")
+    web.client.delete(f"{API}/{gone['id']}")
 
     def ids(status: str) -> list[str]:
-        return [s["id"] for s in env.client.get(API, params={"status": status}).json()["data"]]
+        return [s["id"] for s in web.client.get(API, params={"status": status}).json()["data"]]
 
     assert ids("active") == [kept["id"]]
     assert ids("paused") == [paused["id"]]
     assert ids("deleted") == [gone["id"]]
-    assert [s["id"] for s in env.client.get(API).json()["data"]] == [kept["id"], paused["id"]]
+    assert [s["id"] for s in web.client.get(API).json()["data"]] == [kept["id"], paused["id"]]
 
 
 @pytest.mark.parametrize(
@@ -284,17 +187,17 @@ def test_list_by_status(env: Env) -> None:
         ({"status": ""}, "status"),
     ],
 )
-def test_bad_list_queries_are_422(env: Env, query: dict[str, str], field: str) -> None:
-    got = env.client.get(API, params=query)
+def test_bad_list_queries_are_422(web: Web, query: dict[str, str], field: str) -> None:
+    got = web.client.get(API, params=query)
     assert got.status_code == 422
     assert got.json()["error"]["field"] == field
 
 
 @pytest.mark.parametrize("after", ["sched_unknown", "", "not an id!", "x" * 300, "a\x00b"])
-def test_a_cursor_naming_no_schedule_is_404_naming_after(env: Env, after: str) -> None:
+def test_a_cursor_naming_no_schedule_is_404_naming_after(web: Web, after: str) -> None:
     """As an unknown id in a path is: the cursor names a schedule, which is not found."""
-    env.create()
-    got = env.client.get(API, params={"after": after})
+    web.create()
+    got = web.client.get(API, params={"after": after})
     assert got.status_code == 404
     assert got.json()["error"]["type"] == "not_found"
     assert got.json()["error"]["field"] == "after"
@@ -303,45 +206,45 @@ def test_a_cursor_naming_no_schedule_is_404_naming_after(env: Env, after: str) -
 # -- update, delete, pause, resume ----------------------------------------------------
 
 
-def test_update_changes_only_the_fields_given(env: Env) -> None:
-    made = env.create(metadata={"team": "support"})
-    got = env.client.post(f"{API}/{made['id']}", json={"name": "renamed", "input": "Other"})
+def test_update_changes_only_the_fields_given(web: Web) -> None:
+    made = web.create(metadata={"team": "support"})
+    got = web.client.post(f"{API}/{made['id']}", json={"name": "renamed", "input": "Other"})
     assert got.status_code == 200
     updated = got.json()
     assert updated["name"] == "renamed" and updated["input"] == "Other"
     assert updated["metadata"] == {"team": "support"}
     assert updated["schedule"] == made["schedule"]
     assert updated["version"] == made["version"] + 1
-    assert updated == env.store.get(made["id"]).to_dict()  # type: ignore[union-attr]
+    assert updated == web.store.get(made["id"]).to_dict()  # type: ignore[union-attr]
 
 
-def test_update_of_the_spec_recomputes_the_next_fire(env: Env) -> None:
-    made = env.create()
+def test_update_of_the_spec_recomputes_the_next_fire(web: Web) -> None:
+    made = web.create()
     spec = {"type": "cron", "expression": "30 7 * * *", "timezone": "UTC"}
-    updated = env.client.post(f"{API}/{made['id']}", json={"schedule": spec}).json()
+    updated = web.client.post(f"{API}/{made['id']}", json={"schedule": spec}).json()
     assert updated["next_run_at"] == "2026-01-05T07:30:00Z"
     assert updated["schedule"]["expression"] == "30 7 * * *"
 
 
-def test_update_clears_nullable_fields(env: Env) -> None:
-    made = env.create(metadata={"a": "b"}, timeout=30)
-    updated = env.client.post(
+def test_update_clears_nullable_fields(web: Web) -> None:
+    made = web.create(metadata={"a": "b"}, timeout=30)
+    updated = web.client.post(
         f"{API}/{made['id']}", json={"name": None, "metadata": None, "timeout": None}
     ).json()
     assert updated["name"] is None and updated["metadata"] == {} and updated["timeout"] is None
 
 
-def test_an_empty_update_changes_nothing(env: Env) -> None:
-    made = env.create()
-    got = env.client.post(f"{API}/{made['id']}", json={})
+def test_an_empty_update_changes_nothing(web: Web) -> None:
+    made = web.create()
+    got = web.client.post(f"{API}/{made['id']}", json={})
     assert got.status_code == 200
     assert got.json() == made
 
 
-def test_delete_is_soft(env: Env) -> None:
-    made = env.create()
-    env.client.post(f"{API}/{made['id']}/trigger")
-    got = env.client.delete(f"{API}/{made['id']}")
+def test_delete_is_soft(web: Web) -> None:
+    made = web.create()
+    web.client.post(f"{API}/{made['id']}/trigger")
+    got = web.client.delete(f"{API}/{made['id']}")
     assert got.status_code == 200
     deleted = got.json()
     assert deleted["status"] == "deleted" and deleted["deleted_at"] is not None
@@ -352,81 +255,81 @@ def test_delete_is_soft(env: Env) -> None:
         ("POST", "/pause"),
         ("GET", "/runs"),  # gone with its schedule, as every path under it
     ):
-        got = env.client.request(method, f"{API}/{made['id']}{url}")
+        got = web.client.request(method, f"{API}/{made['id']}{url}")
         assert got.json() == not_found(made["id"]), (method, url)
-    assert env.store.get(made["id"]).status == "deleted"  # type: ignore[union-attr]
-    assert len(env.store.runs(made["id"])) == 1  # the history is kept in the store
-    listed = env.client.get(API, params={"status": "deleted"}).json()["data"]
+    assert web.store.get(made["id"]).status == "deleted"  # type: ignore[union-attr]
+    assert len(web.store.runs(made["id"])) == 1  # the history is kept in the store
+    listed = web.client.get(API, params={"status": "deleted"}).json()["data"]
     assert [s["id"] for s in listed] == [made["id"]]
 
 
-def test_pause_and_resume(env: Env) -> None:
-    made = env.create()
-    paused = env.client.post(f"{API}/{made['id']}/pause")
+def test_pause_and_resume(web: Web) -> None:
+    made = web.create()
+    paused = web.client.post(f"{API}/{made['id']}/pause")
     assert paused.status_code == 200
     assert paused.json()["status"] == "paused" and paused.json()["next_run_at"] is None
-    again = env.client.post(f"{API}/{made['id']}/pause")
+    again = web.client.post(f"{API}/{made['id']}/pause")
     assert again.json() == paused.json()  # a no-op
-    resumed = env.client.post(f"{API}/{made['id']}/resume").json()
+    resumed = web.client.post(f"{API}/{made['id']}/resume").json()
     assert resumed["status"] == "active" and resumed["next_run_at"] == "2026-01-05T08:00:00Z"
 
 
-def test_a_completed_schedule_cannot_be_paused_or_resumed(env: Env) -> None:
-    made = env.create(schedule={"type": "once", "run_at": "2026-01-05T07:00:30Z"})
-    env.clock.advance(timedelta(minutes=1))
-    env.tick()
-    assert env.client.get(f"{API}/{made['id']}").json()["status"] == "completed"
+def test_a_completed_schedule_cannot_be_paused_or_resumed(web: Web) -> None:
+    made = web.create(schedule={"type": "once", "run_at": "2026-01-05T07:00:30Z"})
+    web.clock.advance(timedelta(minutes=1))
+    web.tick()
+    assert web.client.get(f"{API}/{made['id']}").json()["status"] == "completed"
     for action in ("pause", "resume"):
-        got = env.client.post(f"{API}/{made['id']}/{action}")
+        got = web.client.post(f"{API}/{made['id']}/{action}")
         assert got.status_code == 409
         assert got.json()["error"]["type"] == "invalid_transition"
 
 
-def test_a_taken_id_is_a_conflict(env: Env) -> None:
-    env.create(id="daily")
-    before = env.snapshot()
-    got = env.client.post(API, json=body(id="daily"))
+def test_a_taken_id_is_a_conflict(web: Web) -> None:
+    web.create(id="daily")
+    before = web.snapshot()
+    got = web.client.post(API, json=body(id="daily"))
     assert got.status_code == 409
     assert got.json()["error"]["type"] == "conflict"
-    assert env.snapshot() == before
+    assert web.snapshot() == before
 
 
 # -- trigger and runs -------------------------------------------------------------
 
 
-def test_trigger_runs_the_agent_now(env: Env) -> None:
-    made = env.create()
-    got = env.client.post(f"{API}/{made['id']}/trigger")
+def test_trigger_runs_the_agent_now(web: Web) -> None:
+    made = web.create()
+    got = web.client.post(f"{API}/{made['id']}/trigger")
     assert got.status_code == 201
     run = got.json()
     assert run["object"] == "agent.schedule.run"
     assert run["trigger"] == "manual" and run["status"] == "succeeded"
     assert run["output"] == "did Summarise"
-    runs = env.client.get(f"{API}/{made['id']}/runs").json()
+    runs = web.client.get(f"{API}/{made['id']}/runs").json()
     assert [r["id"] for r in runs["data"]] == [run["id"]]
-    assert runs["data"][0] == env.store.get_run(run["id"]).to_dict()  # type: ignore[union-attr]
+    assert runs["data"][0] == web.store.get_run(run["id"]).to_dict()  # type: ignore[union-attr]
 
 
-def test_runs_newest_first_with_a_limit(env: Env) -> None:
-    made = env.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
+def test_runs_newest_first_with_a_limit(web: Web) -> None:
+    made = web.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
     for _ in range(3):
-        env.clock.advance(timedelta(minutes=1))
-        env.tick()
-    runs = env.client.get(f"{API}/{made['id']}/runs", params={"limit": "2"}).json()
+        web.clock.advance(timedelta(minutes=1))
+        web.tick()
+    runs = web.client.get(f"{API}/{made['id']}/runs", params={"limit": "2"}).json()
     assert [r["status"] for r in runs["data"]] == ["failed", "failed"]
     assert runs["has_more"] is True
     first, second = runs["data"]
     assert first["scheduled_for"] > second["scheduled_for"]
     assert first["error"] == "RuntimeError: the agent fell over"
-    everything = env.client.get(f"{API}/{made['id']}/runs").json()
+    everything = web.client.get(f"{API}/{made['id']}/runs").json()
     assert len(everything["data"]) == 3 and everything["has_more"] is False
-    assert env.client.get(f"{API}/{made['id']}").json()["failure_count"] == 3
+    assert web.client.get(f"{API}/{made['id']}").json()["failure_count"] == 3
 
 
-def test_trigger_without_a_handler_is_503(tmp_path: Path) -> None:
-    for env in make_env("memory-sync", tmp_path, with_handler=False):
-        made = env.create()
-        got = env.client.post(f"{API}/{made['id']}/trigger")
+def test_trigger_without_a_handler_is_503(make: Factory) -> None:
+    with app_over(make, with_handler=False) as web:
+        made = web.create()
+        got = web.client.post(f"{API}/{made['id']}/trigger")
         assert got.status_code == 503
         assert "no handler" in got.json()["error"]["message"]
 
@@ -446,11 +349,11 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 
 @pytest.mark.parametrize(("method", "url", "payload"), ROUTES)
 def test_an_owner_never_sees_or_touches_another_owners_schedule(
-    env: Env, method: str, url: str, payload: dict[str, Any] | None
+    web: Web, method: str, url: str, payload: dict[str, Any] | None
 ) -> None:
-    alices = env.create(owner="alice")
-    before = env.snapshot()
-    got = env.client.request(
+    alices = web.create(owner="alice")
+    before = web.snapshot()
+    got = web.client.request(
         method,
         url.format(path=f"{API}/{alices['id']}"),
         json=payload,
@@ -458,35 +361,35 @@ def test_an_owner_never_sees_or_touches_another_owners_schedule(
     )
     assert got.status_code == 404
     assert got.json() == not_found(alices["id"])  # word for word a missing id
-    assert env.snapshot() == before
+    assert web.snapshot() == before
 
 
-def test_owners_see_their_own_schedules_only(env: Env) -> None:
-    alices = env.create(owner="alice", name="a")
-    bobs = env.create(owner="bob", name="b")
+def test_owners_see_their_own_schedules_only(web: Web) -> None:
+    alices = web.create(owner="alice", name="a")
+    bobs = web.create(owner="bob", name="b")
     assert alices["owner"] == "alice"
 
     def listed(owner: str | None) -> list[str]:
         headers = {"X-On-Behalf-Of": owner} if owner else {}
-        return [s["id"] for s in env.client.get(API, headers=headers).json()["data"]]
+        return [s["id"] for s in web.client.get(API, headers=headers).json()["data"]]
 
     assert listed("alice") == [alices["id"]]
     assert listed("bob") == [bobs["id"]]
     assert listed(None) == [alices["id"], bobs["id"]]  # no owner: unscoped
     bob = {"X-On-Behalf-Of": "bob"}
-    unknown = env.client.get(API, params={"after": "sched_nope"}, headers=bob)
-    alices_cursor = env.client.get(API, params={"after": alices["id"]}, headers=bob)
+    unknown = web.client.get(API, params={"after": "sched_nope"}, headers=bob)
+    alices_cursor = web.client.get(API, params={"after": alices["id"]}, headers=bob)
     assert alices_cursor.status_code == 404
     assert alices_cursor.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
         "sched_nope", alices["id"]
     )
-    own = env.client.post(f"{API}/{bobs['id']}/pause", headers=bob)
+    own = web.client.post(f"{API}/{bobs['id']}/pause", headers=bob)
     assert own.status_code == 200
 
 
 @pytest.mark.parametrize("owner", [b"x" * 257, b"", b"a\x00b"])
-def test_an_owner_header_must_be_1_to_256_characters_of_text(env: Env, owner: bytes) -> None:
-    got = env.client.get(API, headers={"X-On-Behalf-Of": owner})
+def test_an_owner_header_must_be_1_to_256_characters_of_text(web: Web, owner: bytes) -> None:
+    got = web.client.get(API, headers={"X-On-Behalf-Of": owner})
     assert got.status_code == 400
     assert got.json()["error"]["field"] == "X-On-Behalf-Of"
 
@@ -513,43 +416,38 @@ ALL_ROUTES = [
 
 
 @pytest.mark.parametrize("authenticate", [_by_token, _by_token_async], ids=["sync", "async"])
-@pytest.mark.parametrize("kind", ["memory-sync", "sqlite-async"])
-def test_authenticate_guards_every_route(
-    kind: str, authenticate: Callable[..., Any], tmp_path: Path
-) -> None:
-    for env in make_env(kind, tmp_path, authenticate=authenticate):
+def test_authenticate_guards_every_route(make: Factory, authenticate: Callable[..., Any]) -> None:
+    with app_over(make, authenticate=authenticate) as web:
         for method, url, payload in ALL_ROUTES:
-            got = env.client.request(method, url, json=payload, headers={"X-On-Behalf-Of": "a"})
+            got = web.client.request(method, url, json=payload, headers={"X-On-Behalf-Of": "a"})
             assert got.status_code == 401, (method, url)
             if not url.startswith("/schedules") and url != "/":
                 assert got.json()["error"]["type"] == "unauthorized"
-        assert env.snapshot() == []
+        assert web.snapshot() == []
 
 
 @pytest.mark.parametrize("authenticate", [_by_token, _by_token_async], ids=["sync", "async"])
-def test_authenticate_decides_the_owner(authenticate: Callable[..., Any], tmp_path: Path) -> None:
-    for env in make_env("sqlite-sync", tmp_path, authenticate=authenticate):
+def test_authenticate_decides_the_owner(make: Factory, authenticate: Callable[..., Any]) -> None:
+    with app_over(make, authenticate=authenticate) as web:
         alice = {"Authorization": "Bearer alice-key"}
         # The header cannot widen what authenticate allows.
-        made = env.client.post(API, json=body(), headers={**alice, "X-On-Behalf-Of": "bob"})
+        made = web.client.post(API, json=body(), headers={**alice, "X-On-Behalf-Of": "bob"})
         assert made.json()["owner"] == "alice"
         bob = {"Authorization": "Bearer bob-key"}
-        assert env.client.get(f"{API}/{made.json()['id']}", headers=bob).status_code == 404
-        assert env.client.get(API, headers=bob).json()["data"] == []
-        assert env.client.get(f"{API}/{made.json()['id']}", headers=alice).status_code == 200
-        page = env.client.get("/", headers=bob)
+        assert web.client.get(f"{API}/{made.json()['id']}", headers=bob).status_code == 404
+        assert web.client.get(API, headers=bob).json()["data"] == []
+        assert web.client.get(f"{API}/{made.json()['id']}", headers=alice).status_code == 200
+        page = web.client.get("/", headers=bob)
         assert page.status_code == 200 and made.json()["id"] not in page.text
-        assert made.json()["id"] in env.client.get("/", headers=alice).text
+        assert made.json()["id"] in web.client.get("/", headers=alice).text
 
 
-def test_a_broken_authenticate_is_a_plain_500(tmp_path: Path) -> None:
+def test_a_broken_authenticate_is_a_plain_500(make: Factory) -> None:
     def broken(request: Request) -> Any:
         return 42
 
-    for env in make_env(
-        "memory-sync", tmp_path, authenticate=broken, raise_server_exceptions=False
-    ):
-        got = env.client.get(API)
+    with app_over(make, authenticate=broken, raise_server_exceptions=False) as web:
+        got = web.client.get(API)
         assert got.status_code == 500
         assert got.json() == {
             "error": {"type": "internal_error", "message": "internal error", "field": None}
@@ -637,16 +535,16 @@ def _ids(cases: list[tuple[dict[str, Any], str]]) -> list[str]:
 
 @pytest.mark.parametrize(("changes", "field"), BAD_BODIES, ids=_ids(BAD_BODIES))
 def test_a_bad_create_body_is_422_naming_the_field_and_stores_nothing(
-    env: Env, changes: dict[str, Any], field: str
+    web: Web, changes: dict[str, Any], field: str
 ) -> None:
-    env.create()
-    before = env.snapshot()
-    got = env.client.post(API, content=json.dumps(body(**changes)).encode(), headers=JSON)
+    web.create()
+    before = web.snapshot()
+    got = web.client.post(API, content=json.dumps(body(**changes)).encode(), headers=JSON)
     assert got.status_code == 422, got.text
     error = got.json()["error"]
     assert error["type"] == "validation_error"
     assert error["field"] == field
-    assert env.snapshot() == before
+    assert web.snapshot() == before
 
 
 UPDATABLE_BAD = [
@@ -659,17 +557,14 @@ UPDATABLE_BAD = [
 
 @pytest.mark.parametrize(("changes", "field"), UPDATABLE_BAD, ids=_ids(UPDATABLE_BAD))
 def test_a_bad_update_body_is_422_naming_the_field_and_changes_nothing(
-    env: Env, changes: dict[str, Any], field: str
+    web: Web, changes: dict[str, Any], field: str
 ) -> None:
-    made = env.create()
-    before = env.snapshot()
-    got = env.client.post(f"{API}/{made['id']}", json=changes)
+    made = web.create()
+    before = web.snapshot()
+    got = web.client.post(f"{API}/{made['id']}", json=changes)
     assert got.status_code == 422, got.text
     assert got.json()["error"]["field"] == field
-    assert env.snapshot() == before
-
-
-JSON = {"content-type": "application/json"}
+    assert web.snapshot() == before
 
 
 @pytest.mark.parametrize(
@@ -717,47 +612,47 @@ JSON = {"content-type": "application/json"}
     ],
 )
 def test_malformed_requests(
-    env: Env, data: bytes, headers: dict[str, str], status: int, field: str | None
+    web: Web, data: bytes, headers: dict[str, str], status: int, field: str | None
 ) -> None:
-    got = env.client.post(API, content=data, headers=headers)
+    got = web.client.post(API, content=data, headers=headers)
     assert got.status_code == status, got.text
     assert got.json()["error"]["field"] == field
-    assert env.snapshot() == []
+    assert web.snapshot() == []
 
 
-def test_a_json_content_type_with_charset_or_suffix_is_json(env: Env) -> None:
+def test_a_json_content_type_with_charset_or_suffix_is_json(web: Web) -> None:
     data = json.dumps(body()).encode()
     for kind in ("application/json; charset=utf-8", "application/merge-patch+json"):
-        assert env.client.post(API, content=data, headers={"content-type": kind}).status_code == 201
+        assert web.client.post(API, content=data, headers={"content-type": kind}).status_code == 201
 
 
 def test_a_failing_store_is_503_and_does_not_leak_its_message(
-    env: Env, monkeypatch: pytest.MonkeyPatch
+    web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise StoreError("disk I/O error on /srv/secret/agents.db")
 
-    monkeypatch.setattr(env.store, "list", broken)
-    got = env.client.get(API)
+    monkeypatch.setattr(web.store, "list", broken)
+    got = web.client.get(API)
     assert got.status_code == 503
     assert got.json()["error"]["type"] == "store_unavailable"
     assert "/srv/secret" not in got.text
 
 
-def test_unknown_routes_and_methods_are_json(env: Env) -> None:
-    missing = env.client.get("/api/v1/nothing")
+def test_unknown_routes_and_methods_are_json(web: Web) -> None:
+    missing = web.client.get("/api/v1/nothing")
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
-    wrong = env.client.put(API, json={})
+    wrong = web.client.put(API, json={})
     assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "method_not_allowed"
 
 
-def test_a_write_from_another_site_is_refused(env: Env) -> None:
-    made = env.create()
+def test_a_write_from_another_site_is_refused(web: Web) -> None:
+    made = web.create()
     for url in (f"{API}/{made['id']}/pause", f"/schedules/{made['id']}/pause"):
-        got = env.client.post(url, headers={"Sec-Fetch-Site": "cross-site"})
+        got = web.client.post(url, headers={"Sec-Fetch-Site": "cross-site"})
         assert got.status_code == 403
-    assert env.client.get(f"{API}/{made['id']}").json()["status"] == "active"
-    same = env.client.post(f"{API}/{made['id']}/pause", headers={"Sec-Fetch-Site": "same-origin"})
+    assert web.client.get(f"{API}/{made['id']}").json()["status"] == "active"
+    same = web.client.post(f"{API}/{made['id']}/pause", headers={"Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 200
 
 
@@ -795,14 +690,16 @@ def _create_bodies(draw: st.DrawFn) -> dict[str, Any]:
     return made
 
 
+@pytest.mark.parametrize("shell", SHELLS)
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=_create_bodies())
-def test_no_body_is_a_server_error(payload: dict[str, Any], tmp_path: Path) -> None:
-    for env in make_env("memory-sync", tmp_path):
-        got = env.client.post(API, json=payload)
+def test_no_body_is_a_server_error(payload: dict[str, Any], shell: str, tmp_path: Path) -> None:
+    """Over a `MemoryStore`: a case is an app of its own, and the body is what varies."""
+    with family("memory", shell, tmp_path) as make, app_over(make) as web:
+        got = web.client.post(API, json=payload)
         assert got.status_code in (201, 409, 422), got.text
         if got.status_code != 201:
-            assert env.snapshot() == []
+            assert web.snapshot() == []
 
 
 # -- the dashboard ----------------------------------------------------------------
@@ -811,11 +708,11 @@ XSS = '<script>alert("x")</script>'
 XSS_ATTR = '"><img src=x onerror=alert(1)>'
 
 
-def test_the_dashboard_lists_schedules(env: Env) -> None:
-    made = env.create(name="morning report")
-    env.create(name="quarter-hourly", schedule={"type": "cron", "expression": "*/15 * * * *"})
-    env.client.post(f"{API}/{made['id']}/trigger")
-    page = env.client.get("/")
+def test_the_dashboard_lists_schedules(web: Web) -> None:
+    made = web.create(name="morning report")
+    web.create(name="quarter-hourly", schedule={"type": "cron", "expression": "*/15 * * * *"})
+    web.client.post(f"{API}/{made['id']}/trigger")
+    page = web.client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "script-src" not in page.headers["content-security-policy"]  # no scripts at all
@@ -828,15 +725,15 @@ def test_the_dashboard_lists_schedules(env: Env) -> None:
     assert f'action="/schedules/{made["id"]}/pause?back=list"' in text
 
 
-def test_the_schedule_page_shows_runs_and_a_sparkline(env: Env) -> None:
-    made = env.create(schedule={"type": "interval", "every_seconds": 60})
+def test_the_schedule_page_shows_runs_and_a_sparkline(web: Web) -> None:
+    made = web.create(schedule={"type": "interval", "every_seconds": 60})
     for _ in range(3):
-        env.clock.advance(timedelta(minutes=1))
-        env.tick()
-    env.client.post(f"{API}/{made['id']}", json={"input": "fail"})
-    env.clock.advance(timedelta(minutes=1))
-    env.tick()
-    page = env.client.get(f"/schedules/{made['id']}")
+        web.clock.advance(timedelta(minutes=1))
+        web.tick()
+    web.client.post(f"{API}/{made['id']}", json={"input": "fail"})
+    web.clock.advance(timedelta(minutes=1))
+    web.tick()
+    page = web.client.get(f"/schedules/{made['id']}")
     assert page.status_code == 200
     text = page.text
     assert "every minute" in text
@@ -845,54 +742,54 @@ def test_the_schedule_page_shows_runs_and_a_sparkline(env: Env) -> None:
     assert "<svg" in text and "Recent runs" in text
 
 
-def test_the_dashboard_escapes_user_text(env: Env) -> None:
-    made = env.create(
+def test_the_dashboard_escapes_user_text(web: Web) -> None:
+    made = web.create(
         name=XSS,
         input=XSS_ATTR,
         metadata={XSS: XSS_ATTR},
         schedule={"type": "interval", "every_seconds": 60},
     )
-    env.client.post(f"{API}/{made['id']}/trigger")  # output: "did " + XSS_ATTR
+    web.client.post(f"{API}/{made['id']}/trigger")  # output: "did " + XSS_ATTR
     for url in ("/", f"/schedules/{made['id']}"):
-        text = env.client.get(url).text
+        text = web.client.get(url).text
         assert XSS not in text and XSS_ATTR not in text and "<img" not in text
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert "did &quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
 
 
-def test_dashboard_buttons(env: Env) -> None:
-    made = env.create()
+def test_dashboard_buttons(web: Web) -> None:
+    made = web.create()
     url = f"/schedules/{made['id']}"
-    paused = env.client.post(f"{url}/pause?back=list", follow_redirects=False)
+    paused = web.client.post(f"{url}/pause?back=list", follow_redirects=False)
     assert paused.status_code == 303 and paused.headers["location"] == "/"
-    assert env.store.get(made["id"]).status == "paused"  # type: ignore[union-attr]
-    resumed = env.client.post(f"{url}/resume", follow_redirects=False)
+    assert web.store.get(made["id"]).status == "paused"  # type: ignore[union-attr]
+    resumed = web.client.post(f"{url}/resume", follow_redirects=False)
     assert resumed.status_code == 303 and resumed.headers["location"] == url
-    assert env.store.get(made["id"]).status == "active"  # type: ignore[union-attr]
-    page = env.client.post(f"{url}/trigger")  # follows the redirect to the page
+    assert web.store.get(made["id"]).status == "active"  # type: ignore[union-attr]
+    page = web.client.post(f"{url}/trigger")  # follows the redirect to the page
     assert page.status_code == 200 and "did Summarise" in page.text
-    assert env.client.post(f"{url}/explode").status_code == 404
+    assert web.client.post(f"{url}/explode").status_code == 404
 
 
-def test_dashboard_errors_are_pages(env: Env) -> None:
-    missing = env.client.get("/schedules/sched_nope")
+def test_dashboard_errors_are_pages(web: Web) -> None:
+    missing = web.client.get("/schedules/sched_nope")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert "sched_nope" in missing.text
-    done = env.create(schedule={"type": "once", "run_at": "2026-01-05T07:00:30Z"})
-    env.clock.advance(timedelta(minutes=1))
-    env.tick()
-    conflict = env.client.post(f"/schedules/{done['id']}/pause")
+    done = web.create(schedule={"type": "once", "run_at": "2026-01-05T07:00:30Z"})
+    web.clock.advance(timedelta(minutes=1))
+    web.tick()
+    conflict = web.client.post(f"/schedules/{done['id']}/pause")
     assert conflict.status_code == 409 and "completed" in conflict.text
 
 
-def test_the_dashboard_is_scoped_by_owner(env: Env) -> None:
-    alices = env.create(owner="alice", name="alice's")
+def test_the_dashboard_is_scoped_by_owner(web: Web) -> None:
+    alices = web.create(owner="alice", name="alice's")
     bob = {"X-On-Behalf-Of": "bob"}
-    assert "alice&#x27;s" not in env.client.get("/", headers=bob).text
-    assert env.client.get(f"/schedules/{alices['id']}", headers=bob).status_code == 404
-    assert env.client.post(f"/schedules/{alices['id']}/pause", headers=bob).status_code == 404
-    assert env.store.get(alices["id"]).status == "active"  # type: ignore[union-attr]
-    assert "alice&#x27;s" in env.client.get("/", headers={"X-On-Behalf-Of": "alice"}).text
+    assert "alice&#x27;s" not in web.client.get("/", headers=bob).text
+    assert web.client.get(f"/schedules/{alices['id']}", headers=bob).status_code == 404
+    assert web.client.post(f"/schedules/{alices['id']}/pause", headers=bob).status_code == 404
+    assert web.store.get(alices["id"]).status == "active"  # type: ignore[union-attr]
+    assert "alice&#x27;s" in web.client.get("/", headers={"X-On-Behalf-Of": "alice"}).text
 
 
 def _visible_text(page: str) -> str:
@@ -900,58 +797,58 @@ def _visible_text(page: str) -> str:
     return re.sub(r"<[^>]*>", " ", page)
 
 
-def test_an_unnamed_schedule_shows_its_id_once(env: Env) -> None:
-    unnamed = env.create(name=None)
-    named = env.create(name="named")
-    listed = _visible_text(env.client.get("/").text)
+def test_an_unnamed_schedule_shows_its_id_once(web: Web) -> None:
+    unnamed = web.create(name=None)
+    named = web.create(name="named")
+    listed = _visible_text(web.client.get("/").text)
     assert listed.count(unnamed["id"]) == 1
     assert listed.count(named["id"]) == 1 and "named" in listed
-    page = _visible_text(env.client.get(f"/schedules/{unnamed['id']}").text)
+    page = _visible_text(web.client.get(f"/schedules/{unnamed['id']}").text)
     assert page.count(unnamed["id"]) == 2  # the title (in the tab) and the heading
     assert "Id" not in page.split()
 
 
-def test_a_paused_schedule_lists_no_fires(env: Env) -> None:
-    made = env.create(schedule={"type": "interval", "every_seconds": 60})
-    env.client.post(f"{API}/{made['id']}/pause")
+def test_a_paused_schedule_lists_no_fires(web: Web) -> None:
+    made = web.create(schedule={"type": "interval", "every_seconds": 60})
+    web.client.post(f"{API}/{made['id']}/pause")
     for url in ("/", f"/schedules/{made['id']}"):
-        page = env.client.get(url).text
+        page = web.client.get(url).text
         assert ">paused</span>" in page and "<time" not in page.split("Paused since")[0]
-    env.client.post(f"{API}/{made['id']}/resume")
-    assert "Mon 5 Jan 07:01 UTC" in env.client.get(f"/schedules/{made['id']}").text
+    web.client.post(f"{API}/{made['id']}/resume")
+    assert "Mon 5 Jan 07:01 UTC" in web.client.get(f"/schedules/{made['id']}").text
 
 
-def test_the_run_counts_say_what_they_count(env: Env) -> None:
+def test_the_run_counts_say_what_they_count(web: Web) -> None:
     """`run_count` counts the scheduled runs started; the list of runs shows every kind:
     here 2 scheduled and 1 manual."""
-    made = env.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
+    made = web.create(schedule={"type": "interval", "every_seconds": 60}, input="fail")
     for _ in range(2):
-        env.clock.advance(timedelta(minutes=1))
-        env.tick()
-    env.client.post(f"{API}/{made['id']}/trigger")
-    page = env.client.get(f"/schedules/{made['id']}").text
-    runs = env.client.get(f"{API}/{made['id']}/runs").json()["data"]
+        web.clock.advance(timedelta(minutes=1))
+        web.tick()
+    web.client.post(f"{API}/{made['id']}/trigger")
+    page = web.client.get(f"/schedules/{made['id']}").text
+    runs = web.client.get(f"{API}/{made['id']}/runs").json()["data"]
     assert len(runs) == 3
     assert "2 started" in page and "manual triggers" in page
     assert "the last 3 of every kind" in page
-    assert "Scheduled runs" in env.client.get("/").text
+    assert "Scheduled runs" in web.client.get("/").text
 
 
-def test_the_dashboard_pages_and_filters(env: Env) -> None:
+def test_the_dashboard_pages_and_filters(web: Web) -> None:
     for i in range(51):
-        env.create(name=f"row {i:02d}")
-    env.client.post(f"{API}/{env.client.get(API).json()['data'][0]['id']}/pause")
-    first = env.client.get("/").text
+        web.create(name=f"row {i:02d}")
+    web.client.post(f"{API}/{web.client.get(API).json()['data'][0]['id']}/pause")
+    first = web.client.get("/").text
     assert ">row 49<" in first and ">row 50<" not in first and "Next page" in first
-    last_shown = env.client.get(API, params={"limit": "50"}).json()["last_id"]
-    second = env.client.get("/", params={"after": last_shown}).text
+    last_shown = web.client.get(API, params={"limit": "50"}).json()["last_id"]
+    second = web.client.get("/", params={"after": last_shown}).text
     assert ">row 50<" in second and "Next page" not in second
-    paused = env.client.get("/", params={"status": "paused"}).text
+    paused = web.client.get("/", params={"status": "paused"}).text
     assert ">row 00<" in paused and ">row 01<" not in paused
 
 
-def test_mounted_under_a_prefix_the_links_follow(tmp_path: Path) -> None:
-    sched = Scheduler(handler=handler, executor=InlineExecutor(), clock=FakeClock(T0))
+def test_mounted_under_a_prefix_the_links_follow(make: Factory) -> None:
+    sched = make.native(handler, clock=FakeClock(T0))
     outer = Starlette(routes=[Mount("/agents", app=create_app(sched))])
     with TestClient(outer) as client:
         made = client.post(f"/agents{API}", json=body()).json()
@@ -965,23 +862,23 @@ def test_mounted_under_a_prefix_the_links_follow(tmp_path: Path) -> None:
 # -- OpenAPI ----------------------------------------------------------------------
 
 
-def test_the_openapi_document_is_valid_and_matches_the_records(env: Env) -> None:
+def test_the_openapi_document_is_valid_and_matches_the_records(web: Web) -> None:
     from openapi_schema_validator import OAS31Validator
     from openapi_spec_validator import validate
 
-    doc = env.client.get("/openapi.json").json()
+    doc = web.client.get("/openapi.json").json()
     validate(doc)
     schemas = doc["components"]["schemas"]
-    made = env.create(retry={"attempts": 2})
-    run = env.client.post(f"{API}/{made['id']}/trigger").json()
+    made = web.create(retry={"attempts": 2})
+    run = web.client.post(f"{API}/{made['id']}/trigger").json()
     assert set(schemas["Schedule"]["properties"]) == set(made)
     assert set(schemas["Run"]["properties"]) == set(run)
     responses = {
         "Schedule": made,
         "Run": run,
-        "ScheduleList": env.client.get(API).json(),
-        "RunList": env.client.get(f"{API}/{made['id']}/runs").json(),
-        "Error": env.client.get(f"{API}/nope").json(),
+        "ScheduleList": web.client.get(API).json(),
+        "RunList": web.client.get(f"{API}/{made['id']}/runs").json(),
+        "Error": web.client.get(f"{API}/nope").json(),
         "CreateScheduleRequest": body(max_runs=3, retry={"attempts": 2}, timeout=1.5),
         "UpdateScheduleRequest": {"name": None, "metadata": {"a": "b"}},
     }
@@ -1006,26 +903,26 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def test_every_operation_documents_the_400_of_a_bad_owner_header(env: Env) -> None:
+def test_every_operation_documents_the_400_of_a_bad_owner_header(web: Web) -> None:
     """Reported: an over-long X-On-Behalf-Of was an undocumented 400 on 6 operations."""
-    made = env.create()
-    doc = env.client.get("/openapi.json").json()
+    made = web.create()
+    doc = web.client.get("/openapi.json").json()
     for method, path, operation in _operations(doc):
         assert {"400", "401", "503"} <= set(operation["responses"]), (method, path)
         url = path.format(agent_id="bot", schedule_id=made["id"])
         for bad in ("x" * 257, ""):
-            got = env.client.request(method, url, json={}, headers={"X-On-Behalf-Of": bad})
+            got = web.client.request(method, url, json={}, headers={"X-On-Behalf-Of": bad})
             assert got.status_code == 400, (method, path)
             assert got.json()["error"]["field"] == "X-On-Behalf-Of"
 
 
-def test_each_path_allows_exactly_its_documented_methods(env: Env) -> None:
+def test_each_path_allows_exactly_its_documented_methods(web: Web) -> None:
     """Reported: OPTIONS answered an `Allow` naming only one route's methods."""
-    doc = env.client.get("/openapi.json").json()
+    doc = web.client.get("/openapi.json").json()
     for path, item in doc["paths"].items():
         documented = {m.upper() for m in item if m != "parameters"}
         documented |= {"HEAD"} if "GET" in documented else set()
-        got = env.client.options(path.format(agent_id="bot", schedule_id="sched_x"))
+        got = web.client.options(path.format(agent_id="bot", schedule_id="sched_x"))
         assert got.status_code == 405
         assert set(got.headers["allow"].split(", ")) == documented, path
 
@@ -1035,14 +932,14 @@ def test_each_path_allows_exactly_its_documented_methods(env: Env) -> None:
     [(0, 422), (5e-324, 422), (4e-7, 422), (1e-6, 201), (0.5, 201), (366 * 86400, 201)],
 )
 def test_the_least_timeout_is_the_documented_microsecond(
-    env: Env, seconds: float, status: int
+    web: Web, seconds: float, status: int
 ) -> None:
     """Reported: `timeout` above 0 passed the schema and was refused (below a microsecond).
     The document's bounds are the ones the app checks, on the number sent."""
-    doc = env.client.get("/openapi.json").json()
+    doc = web.client.get("/openapi.json").json()
     timeout = doc["components"]["schemas"]["CreateScheduleRequest"]["properties"]["timeout"]
     assert timeout["minimum"] == 1e-6 and timeout["maximum"] == 366 * 86400
-    got = env.client.post(API, json=body(timeout=seconds))
+    got = web.client.post(API, json=body(timeout=seconds))
     assert got.status_code == status, got.text
 
 
@@ -1077,9 +974,9 @@ def test_the_least_timeout_is_the_documented_microsecond(
     ],
 )
 def test_values_the_document_allows_are_accepted(
-    env: Env, changes: dict[str, Any], stored: dict[str, Any]
+    web: Web, changes: dict[str, Any], stored: dict[str, Any]
 ) -> None:
-    made = env.create(**changes)
+    made = web.create(**changes)
     assert made == {**made, **stored}
 
 
@@ -1098,12 +995,12 @@ def test_values_the_document_allows_are_accepted(
     ],
 )
 def test_values_the_document_refuses_are_refused(
-    env: Env, changes: dict[str, Any], field: str
+    web: Web, changes: dict[str, Any], field: str
 ) -> None:
-    got = env.client.post(API, json=body(**changes))
+    got = web.client.post(API, json=body(**changes))
     assert got.status_code == 422, got.text
     assert got.json()["error"]["field"] == field
-    assert env.snapshot() == []
+    assert web.snapshot() == []
 
 
 # -- packaging ----------------------------------------------------------------------
