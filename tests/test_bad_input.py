@@ -1,6 +1,6 @@
 """Bad input of every kind: a `ValidationError` naming the field, nothing stored or changed.
 
-One grid of bad values, checked on both stores through `Scheduler` and through
+One grid of bad values, checked on every store behind both shells and through
 the command line (one line on stderr, exit status 2), plus fuzzed record and
 spec decoders that must never raise anything but `ValidationError`.
 """
@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.hostile import hostile
+from support.matrix import EACH_STORE_AND_SHELL, Factory, family
 
 from agentsched import (
     Cron,
-    InlineExecutor,
     Interval,
-    MemoryStore,
     Once,
     Retry,
     RRule,
@@ -44,7 +43,6 @@ from agentsched.cli import main
 from agentsched.errors import MAX_MESSAGE
 from agentsched.model.specs import spec_from_dict
 from agentsched.rules.states import UPDATABLE
-from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -53,23 +51,11 @@ SURROGATE = "\ud800"
 NUL = "\x00"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    yield made
-    made.close()
+def _scheduler(make: Factory, handler: Callable[[RunContext], Any] | None = None) -> Any:
+    return make(handler or (lambda ctx: None), clock=FakeClock(T0))
 
 
-def _scheduler(store: Store, handler: Callable[[RunContext], Any] | None = None) -> Scheduler:
-    return Scheduler(
-        store=store,
-        handler=handler or (lambda ctx: None),
-        executor=InlineExecutor(),
-        clock=FakeClock(T0),
-    )
-
-
-def _snapshot(sched: Scheduler) -> list[dict[str, Any]]:
+def _snapshot(sched: Any) -> list[dict[str, Any]]:
     return [s.to_dict() for s in sched.list(include_deleted=True, limit=1000)]
 
 
@@ -140,14 +126,14 @@ BAD_SPECS: list[tuple[Callable[[], object], str]] = [
 
 
 @pytest.fixture
-def seeded(store: Store) -> tuple[Scheduler, Schedule]:
-    sched = _scheduler(store)
+def seeded(make: Factory) -> tuple[Any, Schedule]:
+    sched = _scheduler(make)
     return sched, sched.create(**GOOD, name="keep me")
 
 
 @pytest.mark.parametrize(("bad", "field"), BAD_CREATE, ids=[f for _, f in BAD_CREATE])
 def test_create_refuses_bad_input_and_stores_nothing(
-    seeded: tuple[Scheduler, Schedule], bad: dict[str, Any], field: str
+    seeded: tuple[Any, Schedule], bad: dict[str, Any], field: str
 ) -> None:
     sched, kept = seeded
     before = _snapshot(sched)
@@ -165,7 +151,7 @@ def test_create_refuses_bad_input_and_stores_nothing(
     ids=[f for b, f in BAD_CREATE if b.keys() - {"agent_id", "owner"}],
 )
 def test_update_refuses_bad_input_and_changes_nothing(
-    seeded: tuple[Scheduler, Schedule], bad: dict[str, Any], field: str
+    seeded: tuple[Any, Schedule], bad: dict[str, Any], field: str
 ) -> None:
     sched, kept = seeded
     with pytest.raises(ValidationError) as info:
@@ -200,7 +186,7 @@ def test_bad_specs_name_the_field(build: Callable[[], object], field: str) -> No
     ],
 )
 def test_lookups_with_unstorable_text_are_validation_errors(
-    seeded: tuple[Scheduler, Schedule], call: Callable[[Scheduler], object]
+    seeded: tuple[Any, Schedule], call: Callable[[Any], object]
 ) -> None:
     sched, _ = seeded
     before = _snapshot(sched)
@@ -209,9 +195,9 @@ def test_lookups_with_unstorable_text_are_validation_errors(
     assert _snapshot(sched) == before
 
 
-def test_year_9999_is_in_range_and_fires() -> None:
+def test_year_9999_is_in_range_and_fires(make: Factory) -> None:
     """The last representable hour still fires; nothing past it is silently 'completed'."""
-    sched = _scheduler(MemoryStore())
+    sched = _scheduler(make)
     once = sched.create(**{**GOOD, "schedule": Once(datetime(9999, 12, 31, 23, tzinfo=UTC))})
     assert once.status == "active" and once.next_run_at == datetime(9999, 12, 31, 23, tzinfo=UTC)
     rule = sched.create(**{**GOOD, "schedule": RRule("FREQ=YEARLY", datetime(9999, 12, 31, 23))})
@@ -257,9 +243,9 @@ def test_a_zoneinfo_without_a_name_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_unstorable_handler_output_is_recorded_never_left_running(
-    store: Store, returned: object, status: RunStatus, output: str | None
+    make: Factory, returned: object, status: RunStatus, output: str | None
 ) -> None:
-    sched = _scheduler(store, lambda ctx: returned)
+    sched = _scheduler(make, lambda ctx: returned)
     s = sched.create(**GOOD, stateful=True)
     (run,) = sched.tick(datetime(2026, 1, 5, 9, tzinfo=UTC))
     assert run.status is status and run.output == output
@@ -269,11 +255,11 @@ def test_unstorable_handler_output_is_recorded_never_left_running(
         assert sched.get(s.id).previous_response_id is None
 
 
-def test_an_exception_message_with_bad_text_is_recorded(store: Store) -> None:
+def test_an_exception_message_with_bad_text_is_recorded(make: Factory) -> None:
     def handler(ctx: RunContext) -> None:
         raise RuntimeError(f"broke on {SURROGATE} and {NUL}")
 
-    sched = _scheduler(store, handler)
+    sched = _scheduler(make, handler)
     s = sched.create(**GOOD)
     (run,) = sched.tick(datetime(2026, 1, 5, 9, tzinfo=UTC))
     assert run.status is RunStatus.FAILED
@@ -431,16 +417,14 @@ _KEYWORDS = {
 }
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(("store_kind", "shell"), EACH_STORE_AND_SHELL)
 @given(st.data())
 def test_every_scheduler_keyword_refuses_hostile_values_briefly(
-    kind: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+    store_kind: str, shell: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    store: Store = (
-        MemoryStore() if kind == "memory" else SQLiteStore(tmp_path_factory.mktemp("h") / "s.db")
-    )
-    try:
-        sched = _scheduler(store)
+    directory = tmp_path_factory.mktemp("h")
+    with family(store_kind, shell, directory) as make:
+        sched = _scheduler(make)
         kept = sched.create(**GOOD, id="kept")
         method = data.draw(st.sampled_from(sorted(_KEYWORDS)))
         keyword = data.draw(st.sampled_from(_KEYWORDS[method]))
@@ -451,8 +435,6 @@ def test_every_scheduler_keyword_refuses_hostile_values_briefly(
             given_id = {"id": "new"} if method == "ensure" else {}
             _refused(lambda: getattr(sched, method)(**{**GOOD, **given_id, **bad}), keyword)
         assert _snapshot(sched) == [kept.to_dict()]
-    finally:
-        store.close()
 
 
 _GOOD_RECORDS: dict[type, dict[str, Any]] = {

@@ -19,15 +19,13 @@ import pytest
 from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 from support.cron_reference import CronShape, cron_shapes
+from support.web import Web
 
-from agentsched import Cron, Interval, MemoryStore, Once, RRule, Scheduler, ValidationError
-from agentsched.asgi import create_app
+from agentsched import Cron, Interval, Once, RRule, ValidationError
 from agentsched.cli import main
 from agentsched.errors import AgentschedError
 from agentsched.model.specs import Spec, spec_from_dict
-from agentsched.testing import FakeClock
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,10 +72,10 @@ def in_bounds(value: datetime) -> bool:
     return timedelta(0) <= elapsed <= LAST - EPOCH
 
 
-def outcome(make: Callable[[], object]) -> object:
-    """What `make` returns, or the agentsched error it raises (any other error fails)."""
+def outcome(call: Callable[[], object]) -> object:
+    """What `call` returns, or the agentsched error it raises (any other error fails)."""
     try:
-        return make()
+        return call()
     except AgentschedError as exc:
         return exc
 
@@ -149,16 +147,14 @@ def test_an_until_before_1970_is_refused_in_every_zone(zone: str, until: str) ->
 
 
 def test_an_until_near_year_1_is_a_422_on_the_web_and_one_line_on_the_command_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    web: Web, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """End to end, where a raw OverflowError was a 500 from the web API and an
     "unexpected" error from the command line."""
     rule = "FREQ=DAILY;UNTIL=00010101T000000Z"
-    sched = Scheduler(store=MemoryStore(), clock=FakeClock(datetime(2026, 1, 5, tzinfo=UTC)))
-    with TestClient(create_app(sched)) as client:
-        spec = {"type": "rrule", "rrule": rule, "dtstart": "2026-01-05T09:00:00"}
-        spec["timezone"] = "America/New_York"
-        answer = client.post("/api/v1/agents/bot/schedules", json={"schedule": spec, "input": "go"})
+    spec = {"type": "rrule", "rrule": rule, "dtstart": "2026-01-05T09:00:00"}
+    spec["timezone"] = "America/New_York"
+    answer = web.client.post("/api/v1/agents/bot/schedules", json={"schedule": spec, "input": "go"})
     assert answer.status_code == 422  # the API's answer to a ValidationError
     assert answer.json()["error"]["field"] == "schedule.rrule"
     assert "UNTIL must be in 1970-9999" in answer.json()["error"]["message"]

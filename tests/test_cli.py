@@ -6,13 +6,15 @@ import json
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from support.waiting import eventually
 
-from agentsched import RunStatus, SQLiteStore
+from agentsched import Cron, InlineExecutor, RunContext, RunStatus, Scheduler, SQLiteStore
 from agentsched.cli import main
+from agentsched.testing import FakeClock
 
 AFTER = ["--after", "2026-03-27T00:00:00Z"]
 
@@ -141,6 +143,30 @@ def test_owner_scoping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     schedule_id = capsys.readouterr().out.split()[1]
     assert main([*db, "--owner", "bob", "show", schedule_id]) == 2
     assert main([*db, "--owner", "alice", "show", schedule_id]) == 0
+
+
+def _broken_agent(ctx: RunContext) -> None:
+    data: dict[str, str] = {}
+    print(data["missing"])
+
+
+def test_runs_verbose_prints_tracebacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.db"
+    nine = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    sched = Scheduler(
+        store=SQLiteStore(path),
+        handler=_broken_agent,
+        executor=InlineExecutor(),
+        clock=FakeClock(nine - timedelta(minutes=1)),
+    )
+    s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+    sched.tick(now=nine)
+    sched.store.close()
+    assert main(["--db", f"sqlite:///{path}", "runs", s.id]) == 0
+    assert "Traceback" not in capsys.readouterr().out
+    assert main(["--db", f"sqlite:///{path}", "runs", s.id, "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "Traceback (most recent call last)" in out and "_broken_agent" in out
 
 
 def test_python_dash_m_runs() -> None:

@@ -13,12 +13,10 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
+from support.web import Web
 
-from agentsched import Cron, InlineExecutor, Interval, MemoryStore, Once, RRule, Scheduler
-from agentsched.asgi import create_app
+from agentsched import Cron, Interval, Once, RRule
 from agentsched.model import Run, RunStatus, RunTrigger, Schedule, Status
-from agentsched.testing import FakeClock
 from agentsched.web.describe import describe, local_time, wall_time
 from agentsched.web.pages import Links, Row, list_page, schedule_page
 
@@ -131,30 +129,24 @@ def test_a_time_past_the_calendars_end_in_its_zone_is_shown_in_utc(
     assert local_time(instant, zone).endswith(" UTC" if past_the_end else f" {zone}")
 
 
-def test_a_once_at_the_end_of_9999_in_tokyo_is_listed() -> None:
+def test_a_once_at_the_end_of_9999_in_tokyo_is_listed(web: Web) -> None:
     """The reported case: `Once` at 9999-12-31 23:00 UTC is 10000-01-01 08:00 in Tokyo."""
-    sched = Scheduler(
-        handler=lambda ctx: "done",
-        store=MemoryStore(),
-        executor=InlineExecutor(),
-        clock=FakeClock(datetime(2026, 1, 5, tzinfo=UTC)),
-    )
-    with TestClient(create_app(sched)) as client:
-        made = client.post(
-            "/api/v1/agents/bot/schedules",
-            json={
-                "name": "the last hour",
-                "schedule": {
-                    "type": "once",
-                    "run_at": "9999-12-31T23:00:00Z",
-                    "timezone": "Asia/Tokyo",
-                },
-                "input": "x",
+    client = web.client
+    made = client.post(
+        "/api/v1/agents/bot/schedules",
+        json={
+            "name": "the last hour",
+            "schedule": {
+                "type": "once",
+                "run_at": "9999-12-31T23:00:00Z",
+                "timezone": "Asia/Tokyo",
             },
-        ).json()
-        listed = client.get("/")
-        assert listed.status_code == 200
-        assert "once, at 9999-12-31 23:00 UTC" in listed.text
-        assert "Fri 31 Dec 9999 23:00 UTC" in listed.text
-        page = client.get(f"/schedules/{made['id']}")
-        assert page.status_code == 200 and "Fri 31 Dec 9999 23:00 UTC" in page.text
+            "input": "x",
+        },
+    ).json()
+    listed = client.get("/")
+    assert listed.status_code == 200
+    assert "once, at 9999-12-31 23:00 UTC" in listed.text
+    assert "Fri 31 Dec 9999 23:00 UTC" in listed.text
+    page = client.get(f"/schedules/{made['id']}")
+    assert page.status_code == 200 and "Fri 31 Dec 9999 23:00 UTC" in page.text

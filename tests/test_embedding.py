@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import postgres
 from support.matrix import Factory, settle
 
 from agentsched import (
@@ -30,11 +31,11 @@ from agentsched import (
     RunResult,
     RunStatus,
     Scheduler,
-    SQLiteStore,
     Status,
     ValidationError,
 )
 from agentsched.model import jitter_offset
+from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -198,9 +199,9 @@ _RACER = textwrap.dedent(
     """
     import sys, time
     from datetime import timedelta
-    from agentsched import Interval, Scheduler, SQLiteStore
-    path, start, name = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-    sched = Scheduler(store=SQLiteStore(path))
+    from agentsched import Interval, Scheduler
+    url, start, name = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    sched = Scheduler.from_url(url)
     while time.time() < start:
         pass
     s = sched.ensure(id="declared", agent_id="bot", input="go",
@@ -210,14 +211,19 @@ _RACER = textwrap.dedent(
 )
 
 
-def test_ensure_raced_by_four_processes_makes_one_schedule(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])  # the stores processes share
+def test_ensure_raced_by_four_processes_makes_one_schedule(store_kind: str, tmp_path: Path) -> None:
     for round_number in range(3):
-        path = tmp_path / f"race-{round_number}.db"
-        SQLiteStore(path).close()
+        if store_kind == "sqlite":
+            url = f"sqlite:///{tmp_path / f'race-{round_number}.db'}"
+        else:
+            postgres.require()
+            url = postgres.url(postgres.new_schema())
+        store_from_url(url).close()  # made before the race: the race is ensure's
         start = time.time() + 0.5
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", _RACER, str(path), str(start), "same name"],
+                [sys.executable, "-c", _RACER, url, str(start), "same name"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -226,7 +232,7 @@ def test_ensure_raced_by_four_processes_makes_one_schedule(tmp_path: Path) -> No
         ]
         outputs = [p.communicate(timeout=60) for p in procs]
         assert [p.returncode for p in procs] == [0] * 4, outputs
-        store = SQLiteStore(path)
+        store = store_from_url(url)
         try:
             (only,) = store.list(include_deleted=True)
         finally:

@@ -17,7 +17,6 @@ from agentsched import (
     AgentschedError,
     Cron,
     Interval,
-    MemoryStore,
     Once,
     Overlap,
     Run,
@@ -582,9 +581,17 @@ def test_start_and_stop_are_idempotent_and_start_again(make: Factory) -> None:
 
 
 def test_the_context_manager_starts_and_stops() -> None:
-    with Scheduler(handler=Recorder()) as inner:
-        assert inner._thread is not None and inner._thread.is_alive()
-    assert inner._thread is None
+    """`with Scheduler(...)` runs the loop (its thread, "agentsched-loop") inside the block
+    only."""
+
+    def loops() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "agentsched-loop"}
+
+    before = loops()
+    with Scheduler(handler=Recorder()):
+        (started,) = loops() - before
+        assert started.is_alive()
+    assert not started.is_alive()
 
 
 def test_stop_sets_cancel_and_waits_for_handlers(make: Factory) -> None:
@@ -604,20 +611,22 @@ def test_stop_sets_cancel_and_waits_for_handlers(make: Factory) -> None:
     assert sched.runs(s.id)[0].status is RunStatus.SUCCEEDED
 
 
-def test_a_failing_store_call_is_retried_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_store_call_is_retried_not_fatal(
+    make: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
     fired = Fired()
+    store = make.store()
+    claim_due = store.claim_due
+    failures = [OSError("disk on fire")] * 2
 
-    class Flaky(MemoryStore):
-        failures = 2
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return claim_due(*args, **kwargs)
 
-        def claim_due(self, *args: Any, **kwargs: Any) -> Any:
-            if self.failures:
-                self.failures -= 1
-                raise OSError("disk on fire")
-            return super().claim_due(*args, **kwargs)
-
+    store.claim_due = flaky  # type: ignore[method-assign]
     clock = FakeClock(T0)
-    sched = Scheduler(store=Flaky(), handler=fired, clock=clock)
+    sched = make(fired, executor=None, store=store, clock=clock)
     sched.create(agent_id="bot", schedule=Once(NINE), input="go")
     with caplog.at_level(logging.ERROR, logger="agentsched"):
         sched.start()

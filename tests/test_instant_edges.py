@@ -16,23 +16,19 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.matrix import EACH_STORE_AND_SHELL, Factory, family
 
 from agentsched import (
     Cron,
-    InlineExecutor,
     Interval,
-    MemoryStore,
     Once,
     Overlap,
     Retry,
     RunContext,
     RunStatus,
-    Scheduler,
-    SQLiteStore,
 )
 from agentsched._instants import FIRST_INSTANT, LAST_INSTANT, later
 from agentsched.model import MAX_ATTEMPTS, jitter_offset
-from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -64,12 +60,10 @@ def test_retry_delays_double_up_to_their_cap_without_overflowing(
         assert after == min(before * 2, cap)
 
 
-def test_jitter_lease_and_timeout_at_the_end_of_year_9999() -> None:
+def test_jitter_lease_and_timeout_at_the_end_of_year_9999(make: Factory) -> None:
     """jitter, lease and timeout near 9999-12-31 at create, tick and trigger."""
     clock = FakeClock(END - timedelta(hours=1))
-    sched = Scheduler(
-        handler=lambda ctx: "done", executor=InlineExecutor(), clock=clock, lease=YEAR
-    )
+    sched = make(lambda ctx: "done", clock=clock, lease=YEAR)
     jittered = sched.create(agent_id="a", input="x", schedule=Once(END), jitter=YEAR)
     timed = sched.create(agent_id="a", input="x", schedule=Once(END), timeout=YEAR)
     assert jittered.due_at == later(END, jitter_offset(jittered.id, END, YEAR))
@@ -153,23 +147,17 @@ def edge_cases(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(("store_kind", "shell"), EACH_STORE_AND_SHELL)
 @settings(max_examples=60)
 @given(case=edge_cases())
 def test_near_either_edge_every_run_ends_and_nothing_raises(
-    kind: str, case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    store_kind: str, shell: str, case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    store: Store = (
-        MemoryStore()
-        if kind == "memory"
-        else SQLiteStore(tmp_path_factory.mktemp("edges") / "s.db")
-    )
     clock = FakeClock(case["start"])
     agent = Agent(clock, case["plan"], case["overrun"])
-    sched = Scheduler(
-        store=store, handler=agent, executor=InlineExecutor(), clock=clock, lease=case["lease"]
-    )
-    try:
+    with family(store_kind, shell, tmp_path_factory.mktemp("edges")) as make:
+        sched = make(agent, clock=clock, lease=case["lease"])
+        store = sched.store
         made = sched.create(agent_id="a", input="x", schedule=case["spec"], **case["policies"])
         for step in case["steps"]:
             if step == "trigger":
@@ -190,5 +178,3 @@ def test_near_either_edge_every_run_ends_and_nothing_raises(
         runs = store.runs(made.id, limit=1000)
         assert all(run.status is not RunStatus.RUNNING for run in runs)
         assert all(run.finished_at is not None for run in runs)
-    finally:
-        store.close()

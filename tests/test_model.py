@@ -37,7 +37,7 @@ UTC = timezone.utc
 T = datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)
 
 
-def make(**changes: Any) -> Schedule:
+def schedule_of(**changes: Any) -> Schedule:
     fields: dict[str, Any] = {
         "id": "sched_1",
         "agent_id": "agent_1",
@@ -53,7 +53,7 @@ def make(**changes: Any) -> Schedule:
 def test_enums_are_strings() -> None:
     assert Status.ACTIVE == "active" and str(Status.PAUSED) == "paused"
     assert RunStatus.SKIPPED == "skipped" and Overlap.BUFFER_ONE == "buffer_one"
-    assert make(status="paused").status is Status.PAUSED
+    assert schedule_of(status="paused").status is Status.PAUSED
 
 
 def test_seed_example_object_reproduced() -> None:
@@ -125,7 +125,7 @@ def test_run_round_trips() -> None:
 
 def test_instants_are_stored_in_utc() -> None:
     paris = T.astimezone(ZoneInfo("Europe/Paris"))
-    schedule = make(created_at=paris, updated_at=paris)
+    schedule = schedule_of(created_at=paris, updated_at=paris)
     assert schedule.created_at.tzinfo is UTC and schedule.created_at == T
 
 
@@ -165,14 +165,14 @@ def test_instants_are_stored_in_utc() -> None:
 )
 def test_limits_name_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as info:
-        make(**changes)
+        schedule_of(**changes)
     assert info.value.field == field
     assert repr(field) in str(info.value)
 
 
 def test_long_bad_values_are_echoed_shortened() -> None:
     with pytest.raises(ValidationError) as info:
-        make(status="x" * 10_000)
+        schedule_of(status="x" * 10_000)
     assert len(str(info.value)) < 200
 
 
@@ -188,7 +188,7 @@ def test_long_bad_values_are_echoed_shortened() -> None:
     ],
 )
 def test_from_dict_rejects_malformed(mutate: Any, field: str) -> None:
-    data = make().to_dict()
+    data = schedule_of().to_dict()
     mutate(data)
     with pytest.raises(ValidationError) as info:
         Schedule.from_dict(data)
@@ -197,7 +197,7 @@ def test_from_dict_rejects_malformed(mutate: Any, field: str) -> None:
 
 def test_records_are_frozen() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        make().name = "x"  # type: ignore[misc]
+        schedule_of().name = "x"  # type: ignore[misc]
 
 
 @given(schedule=schedules(), other=schedules(), data=st.data())
@@ -332,7 +332,7 @@ WHOLE_NUMBERS: list[tuple[type, str, int, int]] = [
     (Retry, "attempts", 1, MAX_ATTEMPTS),
 ]
 _RECORDS: dict[type, Callable[..., Any]] = {
-    Schedule: make,
+    Schedule: schedule_of,
     Run: partial(Run, id="run_1", schedule_id="sched_1", agent_id="a", status="running"),
     Retry: Retry,
 }
@@ -366,5 +366,7 @@ def test_a_pending_retry_attempt_is_bounded_like_a_runs() -> None:
             PendingRetry(attempt, T, T)  # type: ignore[arg-type]
         assert info.value.field == "pending_retry.attempt"
     with pytest.raises(ValidationError) as info:
-        make(pending_retry={"attempt": 10**40, "scheduled_for": "2026-01-01T00:00:00Z", "at": T})
+        schedule_of(
+            pending_retry={"attempt": 10**40, "scheduled_for": "2026-01-01T00:00:00Z", "at": T}
+        )
     assert info.value.field == "pending_retry.attempt"

@@ -15,13 +15,12 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from support.hostile import HOSTILE, Hostile, labelled
+from support.matrix import EACH_STORE_AND_SHELL, family
 
 from agentsched import (
     AgentschedError,
     Cron,
-    InlineExecutor,
     Interval,
-    MemoryStore,
     Once,
     Overlap,
     Retry,
@@ -29,11 +28,8 @@ from agentsched import (
     RunContext,
     RunStatus,
     Schedule,
-    Scheduler,
-    SQLiteStore,
     Status,
 )
-from agentsched.stores.base import Store
 from agentsched.testing import FakeClock, schedules, specs
 
 UTC = timezone.utc
@@ -153,10 +149,10 @@ def test_decoders_take_any_mutation_of_a_valid_document(
 
 
 @contextmanager
-def seeded(kind: str, directory: Path) -> Iterator[tuple[Scheduler, FakeClock]]:
-    """A scheduler over a fresh store holding valid schedules of every status, whose fires
-    all end within a week (so a tick at any instant walks a few fires, not millennia)."""
-    store: Store = MemoryStore() if kind == "memory" else SQLiteStore(directory / "s.db")
+def seeded(store_kind: str, shell: str, directory: Path) -> Iterator[tuple[Any, FakeClock]]:
+    """A scheduler of the family over a fresh store holding valid schedules of every
+    status, whose fires all end within a week (so a tick at any instant walks a few
+    fires, not millennia)."""
     clock = FakeClock(T0)
 
     def handler(ctx: RunContext) -> str:
@@ -164,7 +160,11 @@ def seeded(kind: str, directory: Path) -> Iterator[tuple[Scheduler, FakeClock]]:
             raise RuntimeError("no\nluck")
         return "done"
 
-    sched = Scheduler(store=store, handler=handler, executor=InlineExecutor(), clock=clock)
+    with family(store_kind, shell, directory) as make:
+        yield _seed(make(handler, clock=clock)), clock
+
+
+def _seed(sched: Any) -> Any:
     week = T0 + timedelta(days=7)
     base: dict[str, Any] = {"agent_id": "a", "input": "go", "end_at": week}
     sched.create(**base, id="daily", schedule=Cron("0 9 * * *", "Europe/Paris"))
@@ -181,18 +181,15 @@ def seeded(kind: str, directory: Path) -> Iterator[tuple[Scheduler, FakeClock]]:
     )
     sched.pause(sched.create(**base, id="paused", schedule=Cron("* * * * *")).id)
     sched.delete(sched.create(**base, id="deleted", schedule=Cron("* * * * *")).id)
-    try:
-        yield sched, clock
-    finally:
-        store.close()
+    return sched
 
 
-def _snapshot(sched: Scheduler) -> dict[str, Any]:
+def _snapshot(sched: Any) -> dict[str, Any]:
     schedules = sched.list(include_deleted=True, limit=1000)
     return {s.id: (s, sched.store.runs(s.id, limit=1000)) for s in schedules}
 
 
-def _check_fired(sched: Scheduler, before: dict[str, Any]) -> None:
+def _check_fired(sched: Any, before: dict[str, Any]) -> None:
     """After an accepted tick: paused and deleted schedules as they were, every record
     still valid, every run it wrote finished."""
     after = _snapshot(sched)
@@ -215,13 +212,13 @@ _NOW = st.one_of(
 )
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(("store_kind", "shell"), EACH_STORE_AND_SHELL)
 @settings(max_examples=60)
 @given(now=_NOW)
 def test_tick_takes_any_now(
-    kind: str, now: Hostile, tmp_path_factory: pytest.TempPathFactory
+    store_kind: str, shell: str, now: Hostile, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    with seeded(kind, tmp_path_factory.mktemp("tick")) as (sched, _):
+    with seeded(store_kind, shell, tmp_path_factory.mktemp("tick")) as (sched, _):
         before = _snapshot(sched)
         accepted = _only_agentsched_errors(lambda: sched.tick(now=now.value))
         event("accepted" if accepted else "refused")
@@ -263,16 +260,16 @@ _CREATE = {
 }
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(("store_kind", "shell"), EACH_STORE_AND_SHELL)
 @settings(max_examples=60)
 @given(data=st.data())
 def test_create_takes_any_keywords(
-    kind: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+    store_kind: str, shell: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     required = {"agent_id", "schedule", "input"}
     chosen = data.draw(st.sets(st.sampled_from(sorted(_CREATE.keys() - required))))
     keywords = {name: data.draw(_CREATE[name], label=name) for name in sorted(required | chosen)}
-    with seeded(kind, tmp_path_factory.mktemp("create")) as (sched, clock):
+    with seeded(store_kind, shell, tmp_path_factory.mktemp("create")) as (sched, clock):
         before = _snapshot(sched)
         made: list[Schedule] = []
         accepted = _only_agentsched_errors(lambda: made.append(sched.create(**keywords)))

@@ -1,4 +1,5 @@
-"""Scheduler CRUD: create, get, list, update, pause, resume, delete, upcoming."""
+"""Scheduler CRUD: create, get, list, update, pause, resume, delete, upcoming, on every
+store behind both shells."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from typing import Any
 
 import attrs
 import pytest
+from support.matrix import Factory
 
 from agentsched import (
     ConflictError,
     Cron,
     Interval,
-    MemoryStore,
     Once,
     Overlap,
     Schedule,
     ScheduleNotFound,
-    Scheduler,
     Status,
     ValidationError,
 )
@@ -34,11 +34,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def sched(clock: FakeClock) -> Scheduler:
-    return Scheduler(store=MemoryStore(), clock=clock)
+def sched(make: Factory, clock: FakeClock) -> Any:
+    return make(clock=clock)
 
 
-def create(sched: Scheduler, **changes: Any) -> Schedule:
+def create(sched: Any, **changes: Any) -> Schedule:
     fields: dict[str, Any] = {
         "agent_id": "support-bot",
         "schedule": Cron("0 9 * * mon-fri", "Europe/Paris"),
@@ -49,7 +49,7 @@ def create(sched: Scheduler, **changes: Any) -> Schedule:
     return sched.create(**fields)
 
 
-def test_create_fills_in_the_record(sched: Scheduler) -> None:
+def test_create_fills_in_the_record(sched: Any) -> None:
     s = create(
         sched,
         metadata={"team": "support"},
@@ -66,11 +66,11 @@ def test_create_fills_in_the_record(sched: Scheduler) -> None:
     assert sched.get(s.id) == s
 
 
-def test_ids_are_unique(sched: Scheduler) -> None:
+def test_ids_are_unique(sched: Any) -> None:
     assert len({create(sched).id for _ in range(200)}) == 200
 
 
-def test_hash_is_seeded_with_the_schedule_id(sched: Scheduler) -> None:
+def test_hash_is_seeded_with_the_schedule_id(sched: Any) -> None:
     a = create(sched, schedule=Cron("H 9 * * *"))
     b = create(sched, schedule=Cron("H 9 * * *"))
     assert isinstance(a.schedule, Cron) and a.schedule.hash_key == a.id
@@ -79,13 +79,13 @@ def test_hash_is_seeded_with_the_schedule_id(sched: Scheduler) -> None:
     assert len(minutes) > 10 and b.schedule != a.schedule
 
 
-def test_interval_is_anchored_at_creation(sched: Scheduler, clock: FakeClock) -> None:
+def test_interval_is_anchored_at_creation(sched: Any, clock: FakeClock) -> None:
     s = create(sched, schedule=Interval(timedelta(minutes=90)))
     assert s.next_run_at == NOW + timedelta(minutes=90)
     assert isinstance(s.schedule, Interval) and s.schedule.start_at == NOW
 
 
-def test_a_past_once_is_completed_at_creation(sched: Scheduler) -> None:
+def test_a_past_once_is_completed_at_creation(sched: Any) -> None:
     s = create(sched, schedule=Once(NOW - timedelta(hours=1)))
     assert s.status is Status.COMPLETED and s.next_run_at is None
 
@@ -104,7 +104,7 @@ def test_a_past_once_is_completed_at_creation(sched: Scheduler) -> None:
     ],
 )
 def test_failed_validation_leaves_store_untouched(
-    sched: Scheduler, changes: dict[str, Any], field: str
+    sched: Any, changes: dict[str, Any], field: str
 ) -> None:
     kept = create(sched)
     with pytest.raises(ValidationError) as info:
@@ -113,7 +113,7 @@ def test_failed_validation_leaves_store_untouched(
     assert sched.list() == [kept]
 
 
-def test_owner_scoping_hides_other_owners(sched: Scheduler) -> None:
+def test_owner_scoping_hides_other_owners(sched: Any) -> None:
     mine = create(sched, owner="alice")
     theirs = create(sched, owner="bob")
     assert sched.get(mine.id, owner="alice") == mine
@@ -127,7 +127,7 @@ def test_owner_scoping_hides_other_owners(sched: Scheduler) -> None:
     assert sched.get(theirs.id) == theirs  # no owner given: unscoped
 
 
-def test_list_sorted_filtered_and_paged(sched: Scheduler) -> None:
+def test_list_sorted_filtered_and_paged(sched: Any) -> None:
     made = [
         create(sched, name=n, agent_id=a)
         for n, a in [("b", "x"), ("a", "y"), ("c", "x"), ("a", "x"), ("d", "y")]
@@ -155,7 +155,7 @@ def test_list_sorted_filtered_and_paged(sched: Scheduler) -> None:
     assert info.value.field == "after"
 
 
-def test_update_is_a_patch_and_recomputes_timing(sched: Scheduler, clock: FakeClock) -> None:
+def test_update_is_a_patch_and_recomputes_timing(sched: Any, clock: FakeClock) -> None:
     s = create(sched)
     clock.advance(timedelta(minutes=5))
     renamed = sched.update(s.id, name="renamed", metadata={"a": "b"})
@@ -173,7 +173,7 @@ def test_update_is_a_patch_and_recomputes_timing(sched: Scheduler, clock: FakeCl
     assert sched.get(s.id) == hourly
 
 
-def test_pause_resume_delete_round_trip(sched: Scheduler, clock: FakeClock) -> None:
+def test_pause_resume_delete_round_trip(sched: Any, clock: FakeClock) -> None:
     s = create(sched)
     paused = sched.pause(s.id)
     assert paused.status is Status.PAUSED and paused.next_run_at is None
@@ -191,7 +191,7 @@ def test_pause_resume_delete_round_trip(sched: Scheduler, clock: FakeClock) -> N
         sched.delete(s.id)
 
 
-def test_upcoming(sched: Scheduler) -> None:
+def test_upcoming(sched: Any) -> None:
     s = create(sched, schedule=Cron("0 9 * * *"), max_runs=3)
     assert sched.upcoming(s.id, n=5) == [datetime(2026, 1, d, 9, tzinfo=UTC) for d in (5, 6, 7)]
     t = create(sched, schedule=Cron("0 9 * * *"), end_at=datetime(2026, 1, 6, 10, tzinfo=UTC))
@@ -202,7 +202,7 @@ def test_upcoming(sched: Scheduler) -> None:
         sched.upcoming(s.id, n=0)
 
 
-def test_writes_retry_on_a_concurrent_change(sched: Scheduler) -> None:
+def test_writes_retry_on_a_concurrent_change(sched: Any) -> None:
     s = create(sched)
     store = sched.store
     real_update = store.update
@@ -223,7 +223,7 @@ def test_writes_retry_on_a_concurrent_change(sched: Scheduler) -> None:
     assert renamed.run_count == 7 and renamed.name == "after the race" and renamed.version == 3
 
 
-def test_conflicts_that_never_settle_surface(sched: Scheduler) -> None:
+def test_conflicts_that_never_settle_surface(sched: Any) -> None:
     s = create(sched)
 
     def always_conflict(schedule: Schedule, expected_version: int) -> None:
@@ -234,7 +234,7 @@ def test_conflicts_that_never_settle_surface(sched: Scheduler) -> None:
         sched.pause(s.id)
 
 
-def test_non_string_ids_are_validation_errors(sched: Scheduler) -> None:
+def test_non_string_ids_are_validation_errors(sched: Any) -> None:
     with pytest.raises(ValidationError) as info:
         sched.get(42)  # type: ignore[arg-type]
     assert info.value.field == "id"

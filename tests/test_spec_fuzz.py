@@ -113,11 +113,11 @@ JSON_LIKE = st.recursive(
 ANYTHING = JSON_LIKE | DATETIMES | TIMEDELTAS | ZONES
 
 
-def built(make: Any, *args: object) -> Spec | None:
-    """The spec `make(*args)` builds, or None if it refuses them with an agentsched error
-    (any other exception fails the test)."""
+def built(constructor: Any, *args: object) -> Spec | None:
+    """The spec `constructor(*args)` builds, or None if it refuses them with an agentsched
+    error (any other exception fails the test)."""
     try:
-        spec: Spec = make(*args)
+        spec: Spec = constructor(*args)
     except AgentschedError:
         return None
     assert spec_from_dict(spec.to_dict()) == spec

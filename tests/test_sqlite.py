@@ -23,7 +23,7 @@ from agentsched import (
 )
 from agentsched.stores.sqlite import checkpoint
 from agentsched.stores.sqlite.checkpoint import BACKSTOP_PAGES
-from agentsched.stores.sqlite.store import SCHEMA_VERSION
+from agentsched.stores.sqlite.store import _MIGRATIONS, SCHEMA_VERSION
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -68,6 +68,50 @@ def test_schema_is_versioned_and_newer_files_are_refused(tmp_path: Path) -> None
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="upgrade agentsched"):
         SQLiteStore(path)
+
+
+def test_a_version_1_file_is_migrated_and_pruned(tmp_path: Path) -> None:
+    """An older file with a long history gets counted, bounded, and keeps its runs' ids."""
+    path = tmp_path / "old.db"
+    old = SQLiteStore(path, keep_runs=None)
+    sched = Scheduler(
+        store=old, handler=lambda ctx: None, executor=InlineExecutor(), clock=FakeClock(T0)
+    )
+    s = sched.create(agent_id="bot", schedule=Cron("* * * * *"), input="go")
+    for minute in range(12):
+        sched.tick(now=NINE + minute * timedelta(minutes=1))
+    old.close()
+    with sqlite3.connect(path) as conn:  # rebuild the file as version 1 had it
+        rows = conn.execute(
+            "SELECT id, owner, agent_id, sort_name, status, next_run_at, version, body "
+            "FROM schedules"
+        ).fetchall()
+        runs = conn.execute(
+            "SELECT id, schedule_id, trigger, scheduled_for, status, started_at, body FROM runs"
+        ).fetchall()
+        conn.execute("DROP TABLE schedules")
+        conn.execute("DROP TABLE runs")
+        conn.executescript(_MIGRATIONS[1])
+        conn.executemany(
+            "INSERT INTO schedules (id, owner, agent_id, sort_name, status, next_run_at, "
+            "version, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(
+            "INSERT INTO runs (id, schedule_id, trigger, scheduled_for, status, started_at, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            runs,
+        )
+        conn.execute("PRAGMA user_version=1")
+    store = SQLiteStore(path, keep_runs=5)
+    assert len(store.runs(s.id, limit=100)) == 12  # nothing dropped by the migration itself
+    again = Scheduler(
+        store=store, handler=lambda ctx: None, executor=InlineExecutor(), clock=FakeClock(T0)
+    )
+    again.tick(now=NINE + 12 * timedelta(minutes=1))
+    assert [r.scheduled_for for r in again.runs(s.id, limit=100)] == [
+        NINE + m * timedelta(minutes=1) for m in range(12, 7, -1)
+    ]
 
 
 def test_corrupt_rows_are_named_and_the_others_keep_firing(tmp_path: Path) -> None:

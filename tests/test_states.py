@@ -27,7 +27,7 @@ UTC = timezone.utc
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
-def make(status: Status = Status.ACTIVE, **changes: Any) -> Schedule:
+def schedule_of(status: Status = Status.ACTIVE, **changes: Any) -> Schedule:
     fields: dict[str, Any] = {
         "id": "sched_1",
         "agent_id": "a",
@@ -46,7 +46,7 @@ LATER = NOW + timedelta(hours=1)
 
 
 def test_pause_table() -> None:
-    paused = states.pause(make(), LATER)
+    paused = states.pause(schedule_of(), LATER)
     assert (paused.status, paused.paused_at, paused.next_run_at, paused.version) == (
         Status.PAUSED,
         LATER,
@@ -56,83 +56,83 @@ def test_pause_table() -> None:
     assert paused.updated_at == LATER
     assert states.pause(paused, LATER) is paused
     with pytest.raises(InvalidTransition):
-        states.pause(make(Status.COMPLETED), LATER)
+        states.pause(schedule_of(Status.COMPLETED), LATER)
     with pytest.raises(ScheduleNotFound):
-        states.pause(make(Status.DELETED), LATER)
+        states.pause(schedule_of(Status.DELETED), LATER)
 
 
 def test_resume_table_recomputes_from_now_without_backfill() -> None:
-    paused = make(Status.PAUSED, paused_at=NOW)
+    paused = schedule_of(Status.PAUSED, paused_at=NOW)
     much_later = NOW + timedelta(days=3, hours=1)
     resumed = states.resume(paused, much_later)
     assert resumed.status is Status.ACTIVE and resumed.paused_at is None
     assert resumed.next_run_at == datetime(2026, 1, 9, 9, tzinfo=UTC)
-    active = make()
+    active = schedule_of()
     assert states.resume(active, LATER) is active
     with pytest.raises(InvalidTransition):
-        states.resume(make(Status.COMPLETED), LATER)
+        states.resume(schedule_of(Status.COMPLETED), LATER)
     with pytest.raises(ScheduleNotFound):
-        states.resume(make(Status.DELETED), LATER)
-    gone = states.resume(make(Status.PAUSED, schedule=Once(NOW)), LATER)
+        states.resume(schedule_of(Status.DELETED), LATER)
+    gone = states.resume(schedule_of(Status.PAUSED, schedule=Once(NOW)), LATER)
     assert gone.status is Status.COMPLETED and gone.next_run_at is None
 
 
 def test_exhaustion_and_delete_table() -> None:
     """The one exhaustion rule: no next fire, `max_runs` reached or past `end_at`."""
-    assert states.moved_on(make(), None) == {"status": Status.COMPLETED, "next_run_at": None}
-    assert states.moved_on(make(), LATER) == {"status": Status.ACTIVE, "next_run_at": LATER}
-    fresh = make(next_run_at=None)
+    assert states.moved_on(schedule_of(), None) == {"status": Status.COMPLETED, "next_run_at": None}
+    assert states.moved_on(schedule_of(), LATER) == {"status": Status.ACTIVE, "next_run_at": LATER}
+    fresh = schedule_of(next_run_at=None)
     assert states.activate(fresh, NOW).next_run_at == states.next_fire_for(fresh, NOW)
     for exhausted in (
-        make(schedule=Once(NOW)),
-        make(max_runs=2, run_count=2),
-        make(end_at=NOW + timedelta(minutes=1)),
+        schedule_of(schedule=Once(NOW)),
+        schedule_of(max_runs=2, run_count=2),
+        schedule_of(end_at=NOW + timedelta(minutes=1)),
     ):
         assert states.next_fire_for(exhausted, NOW) is None
         done = states.activate(exhausted, NOW)
         assert done.status is Status.COMPLETED and done.next_run_at is None
     for status in (Status.ACTIVE, Status.PAUSED, Status.COMPLETED):
-        deleted = states.delete(make(status), LATER)
+        deleted = states.delete(schedule_of(status), LATER)
         assert (
             deleted.status is Status.DELETED
             and deleted.deleted_at == LATER
             and deleted.next_run_at is None
         )
     with pytest.raises(ScheduleNotFound):
-        states.delete(make(Status.DELETED), LATER)
+        states.delete(schedule_of(Status.DELETED), LATER)
 
 
 def test_update_table() -> None:
     hourly = Cron("0 * * * *", hash_key="k")
-    active = states.update(make(), LATER, {"schedule": hourly})
+    active = states.update(schedule_of(), LATER, {"schedule": hourly})
     assert active.status is Status.ACTIVE and active.next_run_at == datetime(
         2026, 1, 5, 14, tzinfo=UTC
     )
-    past = states.update(make(), LATER, {"schedule": Once(NOW)})
+    past = states.update(schedule_of(), LATER, {"schedule": Once(NOW)})
     assert past.status is Status.COMPLETED and past.next_run_at is None
-    paused = states.update(make(Status.PAUSED), LATER, {"schedule": hourly})
+    paused = states.update(schedule_of(Status.PAUSED), LATER, {"schedule": hourly})
     assert paused.status is Status.PAUSED and paused.next_run_at is None
-    revived = states.update(make(Status.COMPLETED), LATER, {"schedule": hourly})
+    revived = states.update(schedule_of(Status.COMPLETED), LATER, {"schedule": hourly})
     assert revived.status is Status.ACTIVE and revived.next_run_at is not None
-    still = states.update(make(Status.COMPLETED), LATER, {"name": "renamed"})
+    still = states.update(schedule_of(Status.COMPLETED), LATER, {"name": "renamed"})
     assert still.status is Status.COMPLETED and still.version == 2
     with pytest.raises(ScheduleNotFound):
-        states.update(make(Status.DELETED), LATER, {"name": "x"})
-    unchanged = make()
+        states.update(schedule_of(Status.DELETED), LATER, {"name": "x"})
+    unchanged = schedule_of()
     assert states.update(unchanged, LATER, {"input": "x"}) is unchanged
     for bad in ("status", "version", "id", "run_count", "owner", "nonsense"):
         with pytest.raises(ValidationError) as info:
-            states.update(make(), LATER, {bad: 1})
+            states.update(schedule_of(), LATER, {bad: 1})
         assert info.value.field == bad
     with pytest.raises(ValidationError) as info:
-        states.update(make(), LATER, {"name": ""})
+        states.update(schedule_of(), LATER, {"name": ""})
     assert info.value.field == "name"
 
 
 def test_max_runs_and_end_at_bound_the_next_fire() -> None:
-    assert states.next_fire_for(make(max_runs=3, run_count=3), NOW) is None
-    assert states.next_fire_for(make(end_at=NOW + timedelta(hours=1)), NOW) is None
-    assert states.next_fire_for(make(end_at=NOW + timedelta(days=1)), NOW) == datetime(
+    assert states.next_fire_for(schedule_of(max_runs=3, run_count=3), NOW) is None
+    assert states.next_fire_for(schedule_of(end_at=NOW + timedelta(hours=1)), NOW) is None
+    assert states.next_fire_for(schedule_of(end_at=NOW + timedelta(days=1)), NOW) == datetime(
         2026, 1, 6, 9, tzinfo=UTC
     )
 

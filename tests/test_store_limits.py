@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from support import postgres
+from support.matrix import Stores
 
 from agentsched import (
     ConflictError,
     Cron,
-    MemoryStore,
     Once,
     Retry,
     Run,
     RunStatus,
     Schedule,
-    SQLiteStore,
     ValidationError,
 )
 from agentsched._instants import LAST_INSTANT
@@ -29,30 +25,6 @@ from agentsched.stores.base import Store
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-
-
-def _open(kind: str, directory: Path, **options: Any) -> Store:
-    if kind == "memory":
-        return MemoryStore(**options)
-    if kind == "sqlite":
-        return SQLiteStore(directory / "s.db", **options)
-    made: Store = postgres.scratch_store(**options)
-    return made
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made = _open(request.param, tmp_path)
-    yield made
-    made.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A store with `add_many`, which adds schedules in one transaction."""
-    made = _open(request.param, tmp_path)
-    yield made
-    made.close()
 
 
 def _schedule(schedule_id: str = "daily-summary", **changes: object) -> Schedule:
@@ -110,6 +82,7 @@ def test_a_taken_id_is_named(store: Store) -> None:
     assert store.get("daily-summary") == _schedule()
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])  # the stores with add_many
 @pytest.mark.parametrize(
     ("batch", "taken"),
     [
@@ -118,20 +91,17 @@ def test_a_taken_id_is_named(store: Store) -> None:
     ],
 )
 def test_a_batch_with_a_taken_id_names_it_and_adds_none(
-    sql_store: Any, batch: list[str], taken: str
+    store: Any, batch: list[str], taken: str
 ) -> None:
-    sql_store.add(_schedule())
+    store.add(_schedule())
     with pytest.raises(ConflictError) as info:
-        sql_store.add_many([_schedule(schedule_id) for schedule_id in batch])
+        store.add_many([_schedule(schedule_id) for schedule_id in batch])
     assert str(info.value) == f"a schedule with id {taken!r} exists already"
-    assert [s.id for s in sql_store.list()] == ["daily-summary"]
+    assert [s.id for s in store.list()] == ["daily-summary"]
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
 @pytest.mark.parametrize("keep_runs", [0, -1, MAX_COUNT + 1, 10**40, True, 2.0, "5"])
-def test_keep_runs_beyond_its_bounds_is_refused(
-    kind: str, keep_runs: object, tmp_path: Path
-) -> None:
+def test_keep_runs_beyond_its_bounds_is_refused(stores: Stores, keep_runs: object) -> None:
     with pytest.raises(ValidationError) as info:
-        _open(kind, tmp_path, keep_runs=keep_runs)
+        stores(keep_runs=keep_runs)
     assert info.value.field == "keep_runs"

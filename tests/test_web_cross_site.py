@@ -10,18 +10,16 @@ not a browser, and passes. Reads are never refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
+from support.matrix import Factory
+from support.web import Web
 
-from agentsched import InlineExecutor, MemoryStore, Scheduler
 from agentsched.asgi import create_app
-from agentsched.testing import FakeClock
 
 API = "/api/v1/agents/bot/schedules"
 BODY = {"name": "daily", "schedule": {"type": "cron", "expression": "0 9 * * *"}, "input": "x"}
@@ -59,15 +57,9 @@ def _ids(cases: list[dict[str, str]]) -> list[str]:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    sched = Scheduler(
-        handler=lambda ctx: "done",
-        store=MemoryStore(),
-        executor=InlineExecutor(),
-        clock=FakeClock(datetime(2026, 1, 5, 7, tzinfo=timezone.utc)),
-    )
-    with TestClient(create_app(sched)) as test_client:
-        yield test_client
+def client(web: Web) -> TestClient:
+    """A client of the app on each store and shell of the family."""
+    return web.client
 
 
 def _writes(schedule_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -132,8 +124,8 @@ def test_reads_are_never_refused(client: TestClient) -> None:
         assert client.get(url, headers=evil).status_code == 200, url
 
 
-def test_mounted_under_a_prefix_a_refused_form_is_a_page() -> None:
-    sched = Scheduler(handler=lambda ctx: "done", executor=InlineExecutor())
+def test_mounted_under_a_prefix_a_refused_form_is_a_page(make: Factory) -> None:
+    sched = make.native(lambda ctx: "done")
     outer = Starlette(routes=[Mount("/agents", app=create_app(sched))])
     with TestClient(outer) as client:
         made = client.post(f"/agents{API}", json=BODY).json()

@@ -15,18 +15,18 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from support.matrix import SHELLS, Factory, family
+from support.web import app_over
 
-from agentsched import InlineExecutor, MemoryStore, Scheduler
 from agentsched._checks import clean_text
-from agentsched.asgi import create_app
-from agentsched.testing import FakeClock
+from agentsched.stores.base import Store
 from agentsched.web.errors import MAX_ECHO
 from agentsched.web.openapi import ERROR_TYPES
 
@@ -176,21 +176,15 @@ def requests(draw: st.DrawFn, schedule_id: str, routes: list[tuple[str, str]]) -
 
 
 @contextmanager
-def app() -> Iterator[tuple[TestClient, MemoryStore, str]]:
-    store = MemoryStore()
-    sched = Scheduler(
-        handler=lambda ctx: "done",
-        store=store,
-        executor=InlineExecutor(),
-        clock=FakeClock(datetime(2026, 1, 5, 7, tzinfo=timezone.utc)),
-    )
-    with TestClient(create_app(sched)) as client:  # a 5xx raises, with its traceback
-        made = client.post("/api/v1/agents/bot/schedules", json=VALID).json()
-        client.post(f"/api/v1/agents/bot/schedules/{made['id']}/trigger")
-        yield client, store, made["id"]
+def app(make: Factory) -> Iterator[tuple[TestClient, Store, str]]:
+    """The app over `make`'s kind, holding a schedule that ran once."""
+    with app_over(make) as web:  # a 5xx raises, with its traceback
+        made = web.client.post("/api/v1/agents/bot/schedules", json=VALID).json()
+        web.client.post(f"/api/v1/agents/bot/schedules/{made['id']}/trigger")
+        yield web.client, web.store, made["id"]
 
 
-def _stored(store: MemoryStore, schedule_id: str) -> list[object]:
+def _stored(store: Store, schedule_id: str) -> list[object]:
     schedules = [s.to_dict() for s in store.list(include_deleted=True, limit=1000)]
     return [schedules, [r.to_dict() for r in store.runs(schedule_id)]]
 
@@ -209,20 +203,25 @@ def check_error_shape(body: Any) -> None:
     assert error["field"] is None or _safe(error["field"]), error
 
 
+@pytest.mark.parametrize("shell", SHELLS)
 @given(data=st.data())
-def test_no_body_is_a_server_error(data: st.DataObject) -> None:
-    check_an_answer(data, BODY_ROUTES)
+def test_no_body_is_a_server_error(shell: str, data: st.DataObject) -> None:
+    check_an_answer(shell, data, BODY_ROUTES)
 
 
+@pytest.mark.parametrize("shell", SHELLS)
 @given(data=st.data())
-def test_no_path_query_or_header_on_any_route_is_a_server_error(data: st.DataObject) -> None:
-    check_an_answer(data, ROUTES)
+def test_no_path_query_or_header_on_any_route_is_a_server_error(
+    shell: str, data: st.DataObject
+) -> None:
+    check_an_answer(shell, data, ROUTES)
 
 
-def check_an_answer(data: st.DataObject, routes: list[tuple[str, str]]) -> None:
-    """One request, drawn for one of `routes`: below 500; a JSON error in the documented
-    shape, a page as valid text; nothing stored changed by an error."""
-    with app() as (client, store, schedule_id):
+def check_an_answer(shell: str, data: st.DataObject, routes: list[tuple[str, str]]) -> None:
+    """One request, drawn for one of `routes`, to an app of its own (over a `MemoryStore`:
+    what varies is the request): below 500; a JSON error in the documented shape, a
+    page as valid text; nothing stored changed by an error."""
+    with family("memory", shell) as make, app(make) as (client, store, schedule_id):
         request = data.draw(requests(schedule_id, routes))
         before = _stored(store, schedule_id)
         got = client.request(
@@ -257,12 +256,15 @@ PLACES = [
 ]
 
 
-def test_nesting_past_the_bound_is_400_at_every_depth_up_to_the_parsers_limit() -> None:
+@pytest.mark.parametrize("store_kind", ["memory"])  # refused before any store is asked
+def test_nesting_past_the_bound_is_400_at_every_depth_up_to_the_parsers_limit(
+    make: Factory,
+) -> None:
     """The reported case: JSON nested just below the parser's depth limit (near 960
     levels, by the stack) was parsed, then some later step recursed past the limit
     (a 500). Every depth past 32 is now refused at once, wherever it sits."""
     depths = [33, 100, 500, *range(900, 1011), 3000]
-    with app() as (client, store, schedule_id):
+    with app(make) as (client, store, schedule_id):
         before = _stored(store, schedule_id)
         for place in PLACES:
             for depth in depths:

@@ -5,12 +5,14 @@ behind every shell (sync, async), so that one test proves a behaviour on each.
   synchronous face of `Scheduler` (an `AsyncScheduler` through an `AsyncDriver`);
   `make.store()` opens another store of the kind, `make.native()` gives the shell
   itself (for the web app, which awaits an `AsyncScheduler`).
-- `stores`: a `Stores` factory alone, for tests of what a store keeps.
+- `stores`: a `Stores` factory alone, and `store`, one store it opened, for tests of
+  what a store keeps (the store conformance suite takes `store`).
 - `store_kind` and `shell` are the two axes; `--store` and `--shell` (see conftest.py)
   run one of each. PostgreSQL stores need the test server (`support.postgres`).
 
 Tests whose case is drawn by hypothesis cannot take a function-scoped fixture per
-example; they parametrize over `STORES` or `KINDS` and open a `family()` inside it.
+example; they parametrize `store_kind` and `shell` over `KINDS` (or
+`EACH_STORE_AND_SHELL`) and open a `family()` in each example.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ from support.waiting import DEADLINE
 STORES = ("memory", "sqlite", "postgres")
 SHELLS = ("sync", "async")
 KINDS = tuple((store, shell) for store in STORES for shell in SHELLS)
+EACH_STORE_AND_SHELL = (("memory", "sync"), ("sqlite", "sync"), ("postgres", "sync"))
+EACH_STORE_AND_SHELL += (("memory", "async"),)
+"""Every store and every shell, each once: for property tests, whose examples cost a
+store and a scheduler each, where the six kinds would cost more than they find (the
+shells share the firing core; the stores differ in what they keep)."""
 
 
 class AsyncDriver:
@@ -101,15 +108,16 @@ class Stores:
     """Opens stores of one kind, each fresh (on sqlite, a file each; on postgres, a
     schema each), and closes them after the test."""
 
-    def __init__(self, kind: str, directory: Path) -> None:
+    def __init__(self, kind: str, directory: Path | None = None) -> None:
         self.kind = kind
-        self.directory = directory
+        self.directory = directory  # for sqlite files
         self.opened: list[Store] = []
 
     def __call__(self, **options: Any) -> Store:
         if self.kind == "memory":
             made: Store = MemoryStore(**options)
         elif self.kind == "sqlite":
+            assert self.directory is not None, "sqlite stores need a directory"
             made = SQLiteStore(self.directory / f"store-{len(self.opened)}.db", **options)
         elif self.kind == "postgres":
             made = postgres.scratch_store(**options)
@@ -221,8 +229,9 @@ class Factory:
 
 
 @contextlib.contextmanager
-def family(store_kind: str, shell: str, directory: Path) -> Iterator[Factory]:
-    """A `Factory` for one hypothesis example (or any block), closed at its end."""
+def family(store_kind: str, shell: str, directory: Path | None = None) -> Iterator[Factory]:
+    """A `Factory` for one hypothesis example (or any block), closed at its end; sqlite
+    stores need a `directory`."""
     opened = Stores(store_kind, directory)
     factory = Factory(opened, shell)
     try:
@@ -232,10 +241,6 @@ def family(store_kind: str, shell: str, directory: Path) -> Iterator[Factory]:
             factory.close()
         finally:
             opened.close()
-
-
-def kind_id(kind: tuple[str, str]) -> str:
-    return "-".join(kind)
 
 
 @pytest.fixture(params=STORES)
@@ -257,6 +262,11 @@ def stores(store_kind: str, tmp_path: Path) -> Iterator[Stores]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def store(stores: Stores) -> Store:
+    return stores()
 
 
 @pytest.fixture
