@@ -20,16 +20,19 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from support.cron_reference import CronShape, cases
+from support.firing import Recorder
+from support.matrix import Factory
 
-from agentsched import Cron, Interval, Once, RRule
+from agentsched import Cron, Interval, Once, RRule, RunStatus
 from agentsched.model import Schedule, Status, jitter_offset
 from agentsched.model.specs import Spec
 from agentsched.rules import claims as claim_rules
 from agentsched.rules.claims import CATCHUP_WALK_LIMIT, DueFires, due_fires
-from agentsched.testing import schedules
+from agentsched.testing import FakeClock, schedules
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
 DST_ZONES = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"]
 
 
@@ -333,3 +336,43 @@ def test_interval_counts_by_division() -> None:
     assert due.missed == 30 * 86400 - 3600
     assert due.recent == 3601
     assert due.not_due == T0 + timedelta(days=30, seconds=1)
+
+
+# -- through a scheduler, on every store and shell -----------------------------------
+
+
+def test_catch_up_coalesces_recent_fires_and_records_older_ones_as_one_missed_run(
+    make: Factory,
+) -> None:
+    clock = FakeClock(T0 - MINUTE)
+    sched = make(Recorder(), clock=clock)
+    s = sched.create(
+        agent_id="bot", schedule=Cron("*/10 * * * *"), input="go", catchup_window=timedelta(hours=1)
+    )
+    clock.set(T0 + timedelta(hours=3, minutes=4))  # down from 08:59 to 12:04
+    runs = sched.tick()
+    missed, ran = runs
+    # fires 09:00 ... 12:00 are 19; those at or after 11:04 (11:10 ... 12:00) are recent: 6
+    assert (missed.status, missed.coalesced, missed.scheduled_for) == (
+        RunStatus.MISSED,
+        13,
+        datetime(2026, 1, 5, 11, 0, tzinfo=UTC),
+    )
+    assert (ran.status, ran.coalesced, ran.scheduled_for) == (
+        RunStatus.SUCCEEDED,
+        6,
+        datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+    )
+    after = sched.get(s.id)
+    assert after.next_run_at == datetime(2026, 1, 5, 12, 10, tzinfo=UTC) and after.run_count == 1
+
+
+def test_catch_up_window_zero_records_late_fires_as_missed(make: Factory) -> None:
+    sched = make(Recorder(), clock=FakeClock(T0 - MINUTE))
+    sched.create(
+        agent_id="bot", schedule=Cron("0 9 * * *"), input="go", catchup_window=timedelta(0)
+    )
+    assert [r.status for r in sched.tick(now=T0)] == [RunStatus.SUCCEEDED]
+    assert [r.status for r in sched.tick(now=T0 + timedelta(days=1, seconds=1))] == [
+        RunStatus.MISSED
+    ]

@@ -1,25 +1,27 @@
-"""Hostile tests of group commit (`GroupWriter`), the lease rule (renew once a third of
-a lease has gone) and the batched inline outcomes.
+"""Group commit: outcomes that finish at once in many threads share one store write
+(`GroupWriter`), each thread hears its own result, and no failure, interrupt or stop
+loses, doubles or strands an outcome; inline ticks write theirs 64 at a time.
 
-Each test states a guarantee; several pin bugs found and fixed (named in their docstrings).
-Time is a `FakeClock`; threads meet on events, waits are bounded.
+Several tests pin bugs found and fixed (named in their docstrings). Time is a
+`FakeClock`; threads meet on events, waits are bounded. The tests of the writer's
+queue read it (`support.firing.waiting`, the engine's `_outcomes` and `_in_flight`):
+the order of group writes is their subject.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import signal
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.firing import HeldWrites, of_agent, waiting
 from support.matrix import Factory
+from support.threads import Background, Gates, interrupt_main_on, pool
 from support.waiting import DEADLINE, eventually
 
 from agentsched import (
@@ -34,7 +36,6 @@ from agentsched import (
 )
 from agentsched.firing.core import INTERRUPTED
 from agentsched.firing.group_commit import GroupWriter
-from agentsched.model import Run, RunTrigger, replace
 from agentsched.stores.base import Finishing
 from agentsched.testing import FakeClock
 
@@ -47,115 +48,6 @@ LEASE = timedelta(seconds=30)
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def waiting(writer: GroupWriter[Any, Any]) -> int:
-    with writer._lock:
-        return len(writer._waiting)
-
-
-class HeldWrites:
-    """Wraps a store's `finish_runs`: the first call for which `when(finishing)` holds
-    blocks inside (before writing) until `release` is set."""
-
-    def __init__(self, store: Any, when: Callable[[list[Finishing]], bool]) -> None:
-        self._inner = store.finish_runs
-        self._when = when
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        store.finish_runs = self
-
-    def __call__(self, finishing: list[Finishing], lease_until: Any = None) -> Any:
-        if not self.release.is_set() and self._when(finishing):
-            self.entered.set()
-            assert self.release.wait(DEADLINE)
-        return self._inner(finishing, lease_until)
-
-
-def of_agent(agent: str) -> Callable[[list[Finishing]], bool]:
-    return lambda finishing: any(item.run.agent_id == agent for item in finishing)
-
-
-class Background:
-    """`fn()` in a daemon thread; `result()` waits for it and re-raises what it raised."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[[], Any]) -> None:
-        try:
-            self._value = fn()
-        except BaseException as exc:
-            self._error = exc
-
-    def done(self, timeout: float = DEADLINE) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def result(self, timeout: float = DEADLINE) -> Any:
-        assert self.done(timeout), "still blocked"
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-class Gates:
-    """A handler routed by agent id: `agent` waits on its gate (if it has one), then
-    returns `agent`'s answer (an exception is raised)."""
-
-    def __init__(self, *gated: str) -> None:
-        self.gates = {agent: threading.Event() for agent in gated}
-        self.entered = {agent: threading.Event() for agent in gated}
-        self.answers: dict[str, Any] = {}
-        self.calls: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, ctx: RunContext) -> Any:
-        agent = ctx.schedule.agent_id
-        with self._lock:
-            self.calls.append((ctx.schedule.id, ctx.run_id))
-        if agent in self.gates:
-            self.entered[agent].set()
-            assert self.gates[agent].wait(DEADLINE)
-        answer = self.answers.get(agent, agent)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    def open(self) -> None:
-        for gate in self.gates.values():
-            gate.set()
-
-
-@contextmanager
-def pool(workers: int = 8) -> Iterator[ThreadPoolExecutor]:
-    executor = ThreadPoolExecutor(workers, thread_name_prefix="hostile")
-    try:
-        yield executor
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-
-
-@contextmanager
-def interrupt_main_on(signum: int = signal.SIGUSR1) -> Iterator[Callable[[], None]]:
-    """While inside: `fire()` (from any thread) raises KeyboardInterrupt in the main thread,
-    as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        pytest.skip("needs the main thread")
-
-    def raise_interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signum, raise_interrupt)
-    main = threading.main_thread().ident
-    assert main is not None
-    try:
-        yield lambda: signal.pthread_kill(main, signum)
-    finally:
-        signal.signal(signum, previous)
 
 
 def unwedge(writer: GroupWriter[Any, Any]) -> None:
@@ -177,6 +69,116 @@ def daily(sched: Any, agent: str, **changes: Any) -> Any:
 
 
 # -- GroupWriter on its own -------------------------------------------------------------
+
+
+class RecordedWrite:
+    """A write that records its calls, checks it is never entered twice at once,
+    and can be held inside its first call."""
+
+    def __init__(self, hold_first: bool = False) -> None:
+        self.calls: list[list[int]] = []
+        self.inside = threading.Lock()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not hold_first:
+            self.release.set()
+
+    def __call__(self, items: list[int]) -> list[int]:
+        assert self.inside.acquire(blocking=False), "two writes at once"
+        try:
+            self.calls.append(list(items))
+            self.entered.set()
+            assert self.release.wait(10)
+            return [item * 10 for item in items]
+        finally:
+            self.inside.release()
+
+
+def test_alone_a_thread_writes_its_item_at_once() -> None:
+    write = RecordedWrite()
+    writer = GroupWriter(write)
+    assert [writer.submit(n) for n in range(3)] == [0, 10, 20]
+    assert write.calls == [[0], [1], [2]]
+
+
+def test_items_arriving_during_a_write_share_the_next_one() -> None:
+    write = RecordedWrite(hold_first=True)
+    writer: GroupWriter[int, int] = GroupWriter(write)
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(writer.submit, 0)
+        assert write.entered.wait(10)
+        rest = [pool.submit(writer.submit, n) for n in range(1, 8)]
+        eventually(lambda: len(writer._waiting) == 7)  # all seven behind the held write
+        write.release.set()
+        assert first.result(10) == 0
+        assert [f.result(10) for f in rest] == [n * 10 for n in range(1, 8)]
+    assert write.calls[0] == [0]
+    assert sorted(write.calls[1]) == list(range(1, 8))
+    assert len(write.calls) == 2
+
+
+def test_a_failed_write_raises_in_every_thread_of_its_group_only() -> None:
+    entered, release = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def write(items: list[int]) -> list[int]:
+        calls.append(items)
+        if len(calls) == 1:
+            entered.set()
+            assert release.wait(10)
+            return [1]
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return list(items)
+
+    writer: GroupWriter[int, int] = GroupWriter(write)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(writer.submit, 1)
+        assert entered.wait(10)
+        group = [pool.submit(writer.submit, n) for n in (2, 3)]
+        eventually(lambda: len(writer._waiting) == 2)
+        release.set()
+        assert first.result(10) == 1
+        for future in group:
+            with pytest.raises(OSError, match="disk full"):
+                future.result(10)
+    assert writer.submit(4) == 4  # the writer carries on after a failure
+
+
+def test_a_thread_interrupted_while_writing_hands_on_the_role() -> None:
+    """BaseException (a handler thread told to stop) still frees the writer."""
+
+    def write(items: list[int]) -> list[int]:
+        if items == [0]:
+            raise KeyboardInterrupt
+        return items
+
+    writer: GroupWriter[int, int] = GroupWriter(write)
+    with pytest.raises(KeyboardInterrupt):
+        writer.submit(0)
+    assert writer.submit(5) == 5
+
+
+@settings(max_examples=25, deadline=None)
+@given(threads=st.integers(1, 8), per_thread=st.integers(1, 30))
+def test_every_item_is_written_once_and_answered_to_its_thread(
+    threads: int, per_thread: int
+) -> None:
+    write = RecordedWrite()
+    writer: GroupWriter[int, int] = GroupWriter(write)
+
+    def worker(base: int) -> list[int]:
+        return [writer.submit(base + n) for n in range(per_thread)]
+
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(worker, [t * 1000 for t in range(threads)]))
+    for t, got in enumerate(answers):
+        assert got == [(t * 1000 + n) * 10 for n in range(per_thread)]
+    written = [item for call in write.calls for item in call]
+    assert sorted(written) == sorted(
+        t * 1000 + n for t in range(threads) for n in range(per_thread)
+    )
+    assert not writer._waiting and not writer._writing
 
 
 def _failing_group_run(error: BaseException) -> tuple[list[Background], list[list[int]], Any]:
@@ -340,14 +342,14 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
     with pool(4) as executor:
         sched, gates, held, runs = _main_thread_tick_setup(executor)
         engine = sched.engine
-        inner = held._inner
+        inner = held.inner
 
         def interrupted_in_main(finishing: list[Finishing], lease_until: Any = None) -> Any:
             if threading.current_thread() is main:
                 raise KeyboardInterrupt  # Ctrl-C while the main thread commits
             return inner(finishing, lease_until)
 
-        held._inner = interrupted_in_main
+        held.inner = interrupted_in_main
 
         def order_the_group() -> None:  # the main thread first in line, 'later' second
             eventually(lambda: waiting(engine._outcomes) == 1)
@@ -364,7 +366,7 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
             eventually(lambda: later not in engine._in_flight)
             assert sched.store.get_run(later).status is RunStatus.SUCCEEDED
         finally:
-            held._inner = inner
+            held.inner = inner
             gates.open()
             sched.stop(wait=True, timeout=DEADLINE)
 
@@ -434,7 +436,7 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
         for agent in "abc":
             daily(sched, agent)
         held = HeldWrites(sched.store, of_agent("a"))
-        inner = held._inner
+        inner = held.inner
         armed = {"left": 1}
 
         def exploding(finishing: list[Finishing], lease_until: Any = None) -> Any:
@@ -443,7 +445,7 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
                 raise error
             return inner(finishing, lease_until)
 
-        held._inner = exploding
+        held.inner = exploding
         runs = {run.agent_id: run for run in sched.tick(now=NINE)}
         gates.gates["a"].set()
         assert held.entered.wait(DEADLINE)
@@ -508,105 +510,6 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
         assert engine.in_flight() == 0
 
 
-# -- timeouts, recorded from the loop thread through the group writer ---------------------
-
-
-def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its_slot(
-    make: Factory,
-) -> None:
-    gates = Gates("slow", "quick")
-    with pool(8) as executor:
-        sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
-        slow = daily(sched, "slow", schedule=Cron("* * * * *"), timeout=10 * SECOND)
-        daily(sched, "quick")
-        held = HeldWrites(sched.store, of_agent("quick"))
-        runs = {run.agent_id: run for run in sched.tick(now=NINE)}
-        gates.gates["quick"].set()
-        assert held.entered.wait(DEADLINE)  # quick's outcome is being written (slowly)
-        ticker = Background(lambda: sched.tick(now=NINE + 10 * SECOND))
-        eventually(lambda: waiting(engine._outcomes) == 1)  # slow's failure waits
-        gates.gates["slow"].set()  # ... and slow's handler returns meanwhile
-        eventually(lambda: engine._in_flight[runs["slow"].id].returned_at is not None)
-        held.release.set()
-        ticker.result()  # the failure stored, the tick frees the slot
-        assert runs["slow"].id not in engine._in_flight
-        failed = sched.store.get_run(runs["slow"].id)
-        assert failed.status is RunStatus.FAILED and "timed out" in (failed.error or "")
-        eventually(lambda: engine.in_flight() == 0)  # quick lands on its own thread
-        (next_run,) = [r for r in sched.tick(now=NINE + MINUTE) if r.schedule_id == slow.id]
-        assert next_run.status is not RunStatus.SKIPPED, "skipped beside a run that is gone"
-
-
-def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_stored(
-    make: Factory,
-) -> None:
-    """Twelve runs time out together while three other handlers' writes are in flight:
-    each timeout is stored once, the slots are freed when the handlers return, and the
-    next fire of every schedule runs."""
-    gates = Gates("slow", "quick")
-    with pool(16) as executor:
-        sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
-        slow = [
-            daily(sched, "slow", schedule=Cron("* * * * *"), timeout=10 * SECOND) for _ in range(12)
-        ]
-        for _ in range(3):
-            daily(sched, "quick")
-        held = HeldWrites(sched.store, of_agent("quick"))
-        runs = sched.tick(now=NINE)
-        gates.gates["quick"].set()
-        assert held.entered.wait(DEADLINE)
-        ticker = Background(lambda: sched.tick(now=NINE + 10 * SECOND))
-        eventually(lambda: waiting(engine._outcomes) >= 1)
-        held.release.set()
-        ticker.result()
-        for run in runs:
-            if run.agent_id == "slow":
-                stored = sched.store.get_run(run.id)
-                assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
-        # timed out, still occupying their slots (the quick ones land on their own threads)
-        eventually(lambda: engine.in_flight() == 12)
-        gates.gates["slow"].set()
-        eventually(lambda: engine.in_flight() == 0)
-        fired = sched.tick(now=NINE + MINUTE)
-        assert sorted(r.schedule_id for r in fired) == sorted(s.id for s in slow)
-        assert all(r.status is not RunStatus.SKIPPED for r in fired)
-        eventually(lambda: engine.in_flight() == 0)
-        for s in slow:
-            after = sched.get(s.id)
-            assert after.run_count == 2 and after.failure_count == 0
-
-
-def test_a_timeout_whose_write_failed_is_recorded_by_a_later_tick(make: Factory) -> None:
-    gates = Gates("stuck")
-    with pool(4) as executor:
-        sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        s = daily(sched, "stuck", timeout=10 * SECOND)
-        (run,) = sched.tick(now=NINE)
-        store = sched.store
-        inner = store.finish_runs
-        fails = {"left": 2}  # the write and its retry
-
-        def flaky(finishing: list[Finishing], lease_until: Any = None) -> Any:
-            if fails["left"]:
-                fails["left"] -= 1
-                raise StoreError("connection reset")
-            return inner(finishing, lease_until)
-
-        store.finish_runs = flaky
-        try:
-            sched.tick(now=NINE + 10 * SECOND)  # the timeout's write fails
-            for minute in range(1, 6):  # the handler never returns; the loop goes on
-                sched.tick(now=NINE + minute * MINUTE)
-            stored = store.get_run(run.id)
-            assert stored.status is RunStatus.FAILED, "running 5 minutes past its timeout"
-            assert sched.get(s.id).failure_count == 1
-        finally:
-            gates.open()
-            sched.stop(wait=True)
-
-
 # -- stop() while writes are in flight ---------------------------------------------------
 
 
@@ -637,220 +540,6 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
         eventually(lambda: engine.in_flight() == 0)
         assert [sched.store.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 3
         assert not engine._outcomes._writing
-
-
-# -- leases ---------------------------------------------------------------------------------
-
-
-def _run_side_by_side(
-    sched: Any, other: Any, clock: FakeClock, start: datetime, end: datetime
-) -> None:
-    """Both schedulers tick every second from `start` to `end` (far more often than the
-    loop would): the owner renews by its rule, the other sweeps what has lapsed."""
-    at = start
-    while at <= end:
-        clock.set(at)
-        sched.tick(now=at)
-        other.tick(now=at)
-        at += SECOND
-
-
-def test_a_run_started_after_the_clock_stepped_back_keeps_its_lease(make: Factory) -> None:
-    clock = FakeClock(T0)
-    gates = Gates("long", "manual")
-    with pool(4) as executor:
-        sched = make(gates, executor=executor, clock=clock, lease=LEASE)
-        other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        daily(sched, "long")
-        manual = daily(sched, "manual", schedule=Cron("0 10 * * *"))
-        sched.tick(now=NINE)  # 'long' in flight, leased from 9:00:00
-        clock.set(NINE - 25 * SECOND)  # the system clock steps back 25 s
-        run = sched.trigger(manual.id)  # started 8:59:35, leased until 9:00:05
-        assert gates.entered["manual"].wait(DEADLINE)
-        try:
-            _run_side_by_side(sched, other, clock, NINE - 24 * SECOND, NINE + 20 * SECOND)
-            stored = sched.store.get_run(run.id)
-            assert stored.status is RunStatus.RUNNING, f"swept while running: {stored.error}"
-        finally:
-            gates.open()
-            sched.stop(wait=True)
-
-
-def test_a_buffered_run_started_by_a_delayed_write_keeps_its_lease(make: Factory) -> None:
-    clock = FakeClock(T0)
-    first, second = threading.Event(), threading.Event()
-    entered = [threading.Event(), threading.Event()]
-    calls: list[str] = []
-
-    def handler(ctx: RunContext) -> str:
-        calls.append(ctx.run_id)
-        n = len(calls) - 1
-        entered[n].set()
-        assert (first, second)[n].wait(DEADLINE)
-        return "done"
-
-    with pool(4) as executor:
-        sched = make(handler, executor=executor, clock=clock, lease=LEASE)
-        other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        s = daily(sched, "bot", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
-        sched.tick(now=NINE)
-        assert entered[0].wait(DEADLINE)
-        clock.set(NINE + MINUTE)
-        sched.tick(now=NINE + MINUTE)  # renews; the 9:01 fire is buffered
-        held = HeldWrites(sched.store, of_agent("bot"))
-        clock.set(NINE + 61 * SECOND)
-        first.set()  # finished at 9:01:01; its write stalls 30 s
-        assert held.entered.wait(DEADLINE)
-        for at in (71, 81, 91):  # the loop keeps renewing the leases meanwhile
-            clock.set(NINE + at * SECOND)
-            sched.tick(now=NINE + at * SECOND)
-        held.release.set()
-        assert entered[1].wait(DEADLINE)  # the buffered run started, leased until 9:01:31
-        try:
-            _run_side_by_side(sched, other, clock, NINE + 92 * SECOND, NINE + 110 * SECOND)
-            (buffered, _) = sched.store.runs(s.id)
-            assert buffered.status is RunStatus.RUNNING, f"swept while running: {buffered.error}"
-        finally:
-            second.set()
-            sched.stop(wait=True)
-
-
-def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
-    """A manual run started while another is in flight, and buffered runs started by a
-    group write of several threads, all hold their leases for four minutes of ticks by
-    the owner (by its renewal rule) and by a second scheduler sweeping beside it."""
-    clock = FakeClock(T0)
-    gates = Gates("long", "manual", "buf")
-    release_buffered = threading.Event()
-    buffered_started: list[str] = []
-    lock = threading.Lock()
-
-    def handler(ctx: RunContext) -> Any:
-        if ctx.schedule.agent_id == "buf" and ctx.scheduled_for != NINE:
-            with lock:
-                buffered_started.append(ctx.run_id)
-            assert release_buffered.wait(DEADLINE)
-            return "buffered"
-        return gates(ctx)
-
-    with pool(16) as executor:
-        sched = make(handler, executor=executor, clock=clock, lease=LEASE)
-        other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        engine = sched.engine
-        daily(sched, "long")
-        manual = daily(sched, "manual", schedule=Cron("0 10 * * *"))
-        buf = [
-            daily(sched, "buf", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
-            for _ in range(6)
-        ]
-        sched.tick(now=NINE)
-        clock.set(NINE + 7 * SECOND)
-        manual_run = sched.trigger(manual.id)
-        clock.set(NINE + MINUTE)
-        sched.tick(now=NINE + MINUTE)  # the buffered fires
-        clock.set(NINE + 65 * SECOND)
-        gates.gates["buf"].set()  # six outcomes at once: grouped; each starts its buffered run
-        eventually(lambda: len(buffered_started) == 6)
-        started = {r.id: r for r in (sched.store.get_run(i) for i in buffered_started)}
-        for run in started.values():
-            assert run.started_at == NINE + 65 * SECOND
-            # leased for at least a lease from its start
-            assert run.id not in {r.id for r in sched.store.expired_runs(NINE + 94 * SECOND)}
-        try:
-            _run_side_by_side(sched, other, clock, NINE + 66 * SECOND, NINE + 5 * MINUTE)
-            for run_id in [manual_run.id, *started]:
-                assert sched.store.get_run(run_id).status is RunStatus.RUNNING
-        finally:
-            gates.open()
-            release_buffered.set()
-        eventually(lambda: engine.in_flight() == 0)
-        for run_id in [manual_run.id, *started]:
-            assert sched.store.get_run(run_id).status is RunStatus.SUCCEEDED
-        for s in buf:  # later fires: one more buffered (started when 9:01's ended), rest skipped
-            runs = sched.runs(s.id)
-            ran = [r for r in runs if r.started_at is not None]
-            assert all(r.status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED) for r in runs)
-            after = sched.get(s.id)
-            assert after.run_count == len(ran) == 3
-            assert after.last_run_id == max(ran, key=lambda r: r.scheduled_for).id
-        sched.stop(wait=True)
-
-
-def test_a_failed_renewal_is_retried_by_the_next_tick(make: Factory) -> None:
-    clock = FakeClock(T0)
-    gates = Gates("long")
-    with pool(4) as executor:
-        sched = make(gates, executor=executor, clock=clock, lease=LEASE)
-        other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        engine = sched.engine
-        daily(sched, "long")
-        (run,) = sched.tick(now=NINE)
-        store = sched.store
-        inner = store.renew_leases
-        fails = {"left": 1}
-
-        def flaky(run_ids: Any, until: datetime) -> None:
-            if fails["left"]:
-                fails["left"] -= 1
-                raise StoreError("connection reset")
-            inner(run_ids, until)
-
-        store.renew_leases = flaky
-        try:
-            with pytest.raises(StoreError):
-                sched.tick(now=NINE + 10 * SECOND)
-            assert engine.next_wake(NINE + 10 * SECOND) == NINE + 10 * SECOND  # due again
-            sched.tick(now=NINE + 11 * SECOND)  # renews now
-            other.tick(now=NINE + 35 * SECOND)
-            assert store.get_run(run.id).status is RunStatus.RUNNING
-            assert engine.next_wake(NINE + 12 * SECOND) == NINE + 21 * SECOND
-        finally:
-            gates.open()
-            sched.stop(wait=True)
-        assert store.get_run(run.id).status is RunStatus.SUCCEEDED
-
-
-def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> None:
-    """The owner stalls (no tick) past the lease: another scheduler fails its runs as
-    interrupted and starts the buffered ones itself. When the owner's handlers return,
-    together (grouped), nothing is written twice, nothing is started twice, the runs
-    leave its in-flight set, and the counters count each run once."""
-    clock = FakeClock(T0)
-    gates = Gates("bot")
-    with pool(8) as executor:
-        sched = make(gates, executor=executor, clock=clock, lease=LEASE)
-        other_calls: list[str] = []
-        other = make(
-            lambda ctx: other_calls.append(ctx.run_id) or "other",
-            store=make.reopen(sched.store),
-            clock=clock,
-            lease=LEASE,
-        )
-        engine = sched.engine
-        made = [
-            daily(sched, "bot", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
-            for _ in range(5)
-        ]
-        owned = sched.tick(now=NINE)
-        clock.set(NINE + MINUTE)
-        other.tick(now=NINE + MINUTE)  # sweeps the five, then runs the 9:01 fires
-        for run in owned:
-            swept = sched.store.get_run(run.id)
-            assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
-        gates.open()  # the owner's handlers return now, all at once
-        eventually(lambda: engine.in_flight() == 0)
-        assert len(other_calls) == 5 and len(gates.calls) == 5
-        for run in owned:
-            assert sched.store.get_run(run.id).error == INTERRUPTED
-        for s in made:
-            after = sched.get(s.id)
-            runs = sched.runs(s.id)
-            assert [r.status for r in runs] == [RunStatus.SUCCEEDED, RunStatus.FAILED]
-            assert after.run_count == 2 and after.failure_count == 0
-            assert after.last_run_id == runs[0].id
-        sched.tick(now=NINE + MINUTE + SECOND)
-        assert engine.in_flight() == 0
-        sched.stop(wait=True)
 
 
 def test_a_run_abandoned_by_an_async_stop_is_not_running_forever() -> None:
@@ -994,71 +683,3 @@ def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(make: F
         after = sched.get(s.id)
         assert after.run_count == 1
         assert after.failure_count == int(s.input == "fail" or after.last_error == INTERRUPTED)
-
-
-def test_record_copies_are_right_whatever_the_order_and_number_of_changed_fields() -> None:
-    """More change sets than the copier cache holds, in every order: each copy equals
-    `attrs.evolve`, and an unknown field is refused even once the cache is full."""
-    base = Run(
-        id="run_1",
-        schedule_id="sched_1",
-        agent_id="bot",
-        status=RunStatus.RUNNING,
-        trigger=RunTrigger.SCHEDULE,
-        scheduled_for=NINE,
-        started_at=NINE,
-    )
-    values: dict[str, Any] = {
-        "output": "out",
-        "error": "err",
-        "traceback": "tb",
-        "response_id": "resp",
-        "attempt": 3,
-        "coalesced": 2,
-        "finished_at": NINE + MINUTE,
-    }
-    for size in (1, 2, 4, 7):
-        for names in itertools.islice(itertools.permutations(values, size), 200):
-            changes = {name: values[name] for name in names}
-            assert replace(base, **changes) == attrs.evolve(base, **changes)
-    with pytest.raises(TypeError):
-        replace(base, output="x", bogus=1)
-
-
-def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_next(
-    make: Factory,
-) -> None:
-    """Two runs time out in one tick and the first timeout's write is interrupted
-    (Ctrl-C in the ticking thread): the tick raises, the second timeout is recorded by
-    the next tick, and both slots are freed when the handlers return."""
-    if make.is_async:
-        pytest.skip("SystemExit/KeyboardInterrupt in a task stop asyncio's loop by design")
-    gates = Gates("slow")
-    with pool(4) as executor:
-        sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
-        made = [daily(sched, "slow", timeout=10 * SECOND) for _ in range(2)]
-        inner = sched.store.finish_runs
-        armed = {"left": 1}
-
-        def interrupted_once(finishing: list[Finishing], lease_until: Any = None) -> Any:
-            if armed["left"] and any(item.occupied for item in finishing):
-                armed["left"] = 0
-                raise KeyboardInterrupt
-            return inner(finishing, lease_until)
-
-        sched.store.finish_runs = interrupted_once
-        runs = sched.tick(now=NINE)
-        eventually(gates.entered["slow"].is_set)
-        with pytest.raises(KeyboardInterrupt):
-            sched.tick(now=NINE + 10 * SECOND)
-        sched.tick(now=NINE + 11 * SECOND)
-        for run in runs:
-            stored = sched.store.get_run(run.id)
-            assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
-        gates.open()
-        eventually(lambda: engine.in_flight() == 0)
-        sched.store.finish_runs = inner
-        nexts = [r for r in sched.tick(now=NINE + timedelta(days=1)) if r.agent_id == "slow"]
-        assert sorted(r.schedule_id for r in nexts) == sorted(s.id for s in made)
-        assert all(r.status is not RunStatus.SKIPPED for r in nexts)

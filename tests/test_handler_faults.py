@@ -1,6 +1,6 @@
-"""Handlers at their worst: escaping exceptions, stopping their own scheduler, hanging
-past their timeout. On every store and both shells, the run is recorded, the loop
-lives on, and no SKIP schedule ever runs twice at once.
+"""Handlers at their worst: escaping exceptions, stopping their own scheduler, a
+shut-down executor, errors no line can hold. On every store and both shells, the run
+is recorded and the loop lives on (hanging past a timeout: test_timeouts.py).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.matrix import Factory
+from support.waiting import DEADLINE
 
 from agentsched import (
     AgentschedError,
     AsyncScheduler,
     Cron,
     InlineExecutor,
-    Overlap,
     Run,
     RunContext,
     RunStatus,
@@ -41,7 +41,6 @@ UTC = timezone.utc
 T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
 NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-WAIT = 5.0
 
 
 class Calls:
@@ -59,7 +58,7 @@ class Calls:
 
     def wait_for(self, count: int) -> None:
         with self._changed:
-            assert self._changed.wait_for(lambda: self.count >= count, WAIT), self.count
+            assert self._changed.wait_for(lambda: self.count >= count, DEADLINE), self.count
 
 
 ESCAPING: list[Callable[[], BaseException]] = [
@@ -193,116 +192,6 @@ def test_a_shut_down_executor_is_refused_at_start_and_never_counts_as_failures(
     assert run.status is RunStatus.FAILED and "not started" in (run.error or "")
     after = sched.get(s.id)
     assert after.failure_count == 0 and after.status is Status.ACTIVE
-
-
-@pytest.mark.parametrize("overlap", [Overlap.SKIP, Overlap.BUFFER_ONE])
-def test_a_timed_out_handler_keeps_its_slot_until_it_returns(
-    make: Factory, overlap: Overlap
-) -> None:
-    """The timeout is recorded at once; no second copy starts while the code still runs."""
-    clock = FakeClock(T0)
-    release, entered = threading.Event(), threading.Event()
-    inside = 0
-    most = 0
-    lock = threading.Lock()
-
-    def stubborn(ctx: RunContext) -> str:
-        nonlocal inside, most
-        with lock:
-            inside += 1
-            most = max(most, inside)
-        entered.set()
-        release.wait(WAIT)  # ignores ctx.cancel
-        with lock:
-            inside -= 1
-        return "late"
-
-    sched = make(stubborn, executor=None, clock=clock)
-    s = sched.create(
-        agent_id="bot",
-        schedule=Cron("* * * * *"),
-        input="go",
-        overlap=overlap,
-        timeout=timedelta(seconds=30),
-    )
-    (first,) = sched.tick(now=NINE)
-    assert entered.wait(WAIT)
-    sched.tick(now=NINE + timedelta(seconds=31))  # past the deadline
-    timed_out = sched.store.get_run(first.id)
-    assert timed_out.status is RunStatus.FAILED and timed_out.error == "timed out after 30s"
-    later = [sched.tick(now=NINE + m * MINUTE) for m in (1, 2, 3)]
-    statuses = [run.status for runs in later for run in runs]
-    if overlap is Overlap.SKIP:
-        assert statuses == [RunStatus.SKIPPED] * 3
-    else:  # one buffered, then skips; the buffered one waits for the code to leave
-        assert statuses == [RunStatus.RUNNING, RunStatus.SKIPPED, RunStatus.SKIPPED]
-        assert later[0][0].started_at is None
-    assert most == 1
-    entered.clear()
-    release.set()
-    if overlap is Overlap.BUFFER_ONE:
-        assert entered.wait(WAIT)  # the buffered run starts once the first one left
-    sched.stop()
-    assert most == 1
-    assert sched.store.get_run(first.id) == timed_out  # its late result changes nothing
-    runs = sched.runs(s.id, limit=10)
-    assert sum(r.status is RunStatus.SUCCEEDED for r in runs) == (
-        1 if overlap is Overlap.BUFFER_ONE else 0
-    )
-    assert sched.get(s.id).failure_count == (0 if overlap is Overlap.BUFFER_ONE else 1)
-
-
-def test_a_timed_out_run_occupies_its_slot_for_other_schedulers_too(make: Factory) -> None:
-    """Another scheduler on the same store sees the slot taken until the code returns."""
-    clock = FakeClock(T0)
-    release, entered = threading.Event(), threading.Event()
-
-    def stubborn(ctx: RunContext) -> None:
-        entered.set()
-        release.wait(WAIT)
-
-    store = make.store()
-    first = make(stubborn, executor=None, clock=clock, store=store)
-    other = make(lambda ctx: None, clock=clock, store=make.reopen(store))
-    s = first.create(
-        agent_id="bot", schedule=Cron("* * * * *"), input="go", timeout=timedelta(seconds=5)
-    )
-    first.tick(now=NINE)
-    assert entered.wait(WAIT)
-    first.tick(now=NINE + timedelta(seconds=6))
-    assert [r.status for r in other.tick(now=NINE + MINUTE)] == [RunStatus.SKIPPED]
-    release.set()
-    first.stop()
-    assert [r.status for r in other.tick(now=NINE + 2 * MINUTE)] == [RunStatus.SUCCEEDED]
-    assert first.get(s.id).run_count == 2
-
-
-def test_a_timed_out_run_whose_scheduler_died_frees_its_slot_at_lease_expiry(
-    make: Factory,
-) -> None:
-    clock = FakeClock(T0)
-    release, entered = threading.Event(), threading.Event()
-
-    def stubborn(ctx: RunContext) -> None:
-        entered.set()
-        release.wait(WAIT)
-
-    store = make.store()
-    doomed = make(stubborn, executor=None, clock=clock, store=store, lease=timedelta(minutes=2))
-    s = doomed.create(
-        agent_id="bot", schedule=Cron("* * * * *"), input="go", timeout=timedelta(seconds=5)
-    )
-    doomed.tick(now=NINE)
-    assert entered.wait(WAIT)
-    doomed.tick(now=NINE + timedelta(seconds=6))  # timed out; lease now runs to 09:02:06
-    survivor = make(lambda ctx: "ok", clock=clock, store=make.reopen(store))
-    assert [r.status for r in survivor.tick(now=NINE + MINUTE)] == [RunStatus.SKIPPED]
-    # `doomed` never ticks again (as if its process died): the lease runs out
-    ran = survivor.tick(now=NINE + 3 * MINUTE)
-    assert [r.status for r in ran] == [RunStatus.SUCCEEDED]
-    release.set()
-    doomed.stop(wait=True)  # its handler returns and frees a slot no longer held
-    assert survivor.get(s.id).status is Status.ACTIVE
 
 
 # -- the error of a run: one line ---------------------------------------------------------

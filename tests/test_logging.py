@@ -1,4 +1,6 @@
-"""The logging setup docs/observability.md gives, and docs/examples/two_agents_bot.py uses.
+"""Logging: one line per outcome, every record of the `agentsched` logger carries the
+ids of its schedule and run and writes instants in ISO 8601 (on every store and shell);
+and the setup docs/observability.md gives (docs/examples/two_agents_bot.py uses it).
 
 A format that names `agent_id` and `run_id` must still log the records of
 every other logger (the app's, its libraries'), which carry neither: after the
@@ -12,6 +14,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from unittest import mock
 
@@ -19,11 +22,54 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.doc_pages import python_blocks
+from support.firing import Recorder
+from support.matrix import Factory
 
+from agentsched import Cron
+from agentsched.testing import FakeClock
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
+NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 OBSERVABILITY = ROOT / "docs" / "observability.md"
 BOT = ROOT / "docs" / "examples" / "two_agents_bot.py"
 FIELDS = ("schedule_id", "run_id", "agent_id")
+
+
+def test_every_log_record_carries_the_ids_and_iso_times(
+    make: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    sched = make(lambda ctx: 1 / 0, clock=FakeClock(T0))
+    s = sched.create(agent_id="bot", schedule=Cron("*/10 * * * *"), input="go")
+    with caplog.at_level(logging.DEBUG, logger="agentsched"):
+        sched.tick(now=NINE)
+        sched.tick(now=NINE + timedelta(hours=3))  # catch-up: a missed record
+    records = [r for r in caplog.records if r.name == "agentsched"]
+    messages = [r.getMessage() for r in records]
+    assert any("started" in m for m in messages) and any("failed" in m for m in messages)
+    assert any("missed" in m for m in messages)
+    for record in records:
+        assert record.schedule_id == s.id and record.agent_id == "bot"  # type: ignore[attr-defined]
+        assert record.run_id is not None  # type: ignore[attr-defined]
+    assert any("2026-01-05T09:00:00Z" in m for m in messages)
+    assert not any("+00:00" in m for m in messages)
+
+
+def test_one_log_line_per_outcome(make: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    sched = make(Recorder(ValueError("nope")), clock=FakeClock(T0))
+    sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+    with caplog.at_level(logging.INFO, logger="agentsched"):
+        sched.tick(now=NINE)
+    lines = [r for r in caplog.records if r.name == "agentsched"]
+    assert (
+        len(lines) == 1
+        and "failed" in lines[0].getMessage()
+        and "ValueError: nope" in lines[0].getMessage()
+    )
+
+
+# -- the documented setup ------------------------------------------------------------
 
 
 def documented_setup() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import pickle
 import weakref
@@ -30,7 +31,7 @@ from agentsched import (
 )
 from agentsched._instants import parse_instant
 from agentsched.errors import MAX_MESSAGE
-from agentsched.model import MAX_ATTEMPTS, MAX_COUNT, PendingRetry, replace, updater
+from agentsched.model import MAX_ATTEMPTS, MAX_COUNT, PendingRetry, RunTrigger, replace, updater
 from agentsched.testing import schedules
 
 UTC = timezone.utc
@@ -370,3 +371,32 @@ def test_a_pending_retry_attempt_is_bounded_like_a_runs() -> None:
             pending_retry={"attempt": 10**40, "scheduled_for": "2026-01-01T00:00:00Z", "at": T}
         )
     assert info.value.field == "pending_retry.attempt"
+
+
+def test_record_copies_are_right_whatever_the_order_and_number_of_changed_fields() -> None:
+    """More change sets than the copier cache holds, in every order: each copy equals
+    `attrs.evolve`, and an unknown field is refused even once the cache is full."""
+    base = Run(
+        id="run_1",
+        schedule_id="sched_1",
+        agent_id="bot",
+        status=RunStatus.RUNNING,
+        trigger=RunTrigger.SCHEDULE,
+        scheduled_for=T,
+        started_at=T,
+    )
+    values: dict[str, Any] = {
+        "output": "out",
+        "error": "err",
+        "traceback": "tb",
+        "response_id": "resp",
+        "attempt": 3,
+        "coalesced": 2,
+        "finished_at": T + timedelta(minutes=1),
+    }
+    for size in (1, 2, 4, 7):
+        for names in itertools.islice(itertools.permutations(values, size), 200):
+            changes = {name: values[name] for name in names}
+            assert replace(base, **changes) == attrs.evolve(base, **changes)
+    with pytest.raises(TypeError):
+        replace(base, output="x", bogus=1)

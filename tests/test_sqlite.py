@@ -7,19 +7,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from support.firing import claim_and_die
 from support.waiting import eventually
 
 from agentsched import (
     Cron,
     InlineExecutor,
-    MemoryStore,
-    RunContext,
     RunStatus,
     Scheduler,
     SQLiteStore,
     StoreError,
-    ValidationError,
 )
 from agentsched.stores.sqlite import checkpoint
 from agentsched.stores.sqlite.checkpoint import BACKSTOP_PAGES
@@ -146,44 +142,6 @@ def test_schedules_and_runs_survive_a_restart(tmp_path: Path) -> None:
     assert second.tick(now=NINE) == []  # already fired, by the first
     assert len(second.tick(now=NINE + timedelta(hours=1))) == 1
     assert [r.scheduled_for for r in second.runs(s.id)] == [NINE + timedelta(hours=1), NINE]
-
-
-def test_a_dead_schedulers_run_is_marked_interrupted_and_never_rerun(tmp_path: Path) -> None:
-    path = tmp_path / "agents.db"
-    clock = FakeClock(T0)
-    calls: list[str] = []
-
-    def record(ctx: RunContext) -> None:
-        calls.append(ctx.run_id)
-
-    store = SQLiteStore(path)
-    sched = Scheduler(store=store, handler=record, clock=clock, lease=timedelta(minutes=5))
-    s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
-    # simulate a scheduler that claimed the fire and then died: claim without running
-    written = claim_and_die(store, NINE)
-    (orphan,) = written
-    survivor = scheduler(path, clock, record, lease=timedelta(minutes=5))
-    assert survivor.tick(now=NINE + timedelta(minutes=4)) == []
-    assert survivor.runs(s.id)[0].status is RunStatus.RUNNING  # lease still valid
-    survivor.tick(now=NINE + timedelta(minutes=6))
-    (final,) = survivor.runs(s.id)
-    assert final.id == orphan.id and final.status is RunStatus.FAILED
-    assert final.error is not None and final.error.startswith("interrupted")
-    assert calls == [] and survivor.get(s.id).failure_count == 1
-
-
-def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert isinstance(Scheduler.from_url("sqlite:///relative.db").store, SQLiteStore)
-    assert (tmp_path / "relative.db").exists()
-    absolute = tmp_path / "absolute.db"
-    assert isinstance(Scheduler.from_url(f"sqlite:///{absolute}").store, SQLiteStore)
-    assert absolute.exists()
-    assert isinstance(Scheduler.from_url("memory://").store, MemoryStore)
-    for bad in ("mysql://x", "sqlite:///", 3):
-        with pytest.raises(ValidationError) as info:
-            Scheduler.from_url(bad)  # type: ignore[arg-type]
-        assert info.value.field == "url"
 
 
 def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path: Path) -> None:

@@ -181,3 +181,17 @@ def test_postgres_takes_the_schema_and_leaves_libpq_its_parameters() -> None:
         store_from_url(f"{url}&schema={schema}&mode=ro")
     assert info.value.field == "url" and 'invalid URI query parameter: "mode"' in str(info.value)
     postgres.drop_schema(schema)
+
+
+def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(Scheduler.from_url("sqlite:///relative.db").store, SQLiteStore)
+    assert (tmp_path / "relative.db").exists()
+    absolute = tmp_path / "absolute.db"
+    assert isinstance(Scheduler.from_url(f"sqlite:///{absolute}").store, SQLiteStore)
+    assert absolute.exists()
+    assert isinstance(Scheduler.from_url("memory://").store, MemoryStore)
+    for bad in ("mysql://x", "sqlite:///", 3):
+        with pytest.raises(ValidationError) as info:
+            Scheduler.from_url(bad)  # type: ignore[arg-type]
+        assert info.value.field == "url"
