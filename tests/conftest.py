@@ -10,10 +10,11 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from support.cli import agents, db
 from support.matrix import SHELLS, STORES, make, shell, store, store_kind, stores
 from support.web import web
 
-__all__ = ["make", "shell", "store", "store_kind", "stores", "web"]
+__all__ = ["agents", "db", "make", "shell", "store", "store_kind", "stores", "web"]
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -1,8 +1,8 @@
 """Bad input of every kind: a `ValidationError` naming the field, nothing stored or changed.
 
-One grid of bad values, checked on every store behind both shells and through
-the command line (one line on stderr, exit status 2), plus fuzzed record and
-spec decoders that must never raise anything but `ValidationError`.
+One grid of bad values, checked on every store behind both shells (the command
+line's: test_cli_errors.py), plus fuzzed record and spec decoders that must never
+raise anything but `ValidationError`.
 """
 
 from __future__ import annotations
@@ -36,10 +36,8 @@ from agentsched import (
     RunStatus,
     Schedule,
     Scheduler,
-    SQLiteStore,
     ValidationError,
 )
-from agentsched.cli import main
 from agentsched.errors import MAX_MESSAGE
 from agentsched.model.specs import spec_from_dict
 from agentsched.rules.states import UPDATABLE
@@ -265,53 +263,6 @@ def test_an_exception_message_with_bad_text_is_recorded(make: Factory) -> None:
     assert run.status is RunStatus.FAILED
     assert run.error == "RuntimeError: broke on \ufffd and \ufffd"
     assert sched.get(s.id).last_error == run.error
-
-
-# -- the command line ---------------------------------------------------------------
-
-CLI_BAD: list[list[str]] = [
-    ["add", "--agent", "\udcff", "--input", "x", "--every", "5m"],
-    ["add", "--agent", "a", "--input", "x\udcffy", "--every", "5m"],
-    ["add", "--agent", "a", "--input", "x", "--name", "n\udcff", "--every", "5m"],
-    ["add", "--agent", "a", "--input", "x", "--every", "999999999999d"],
-    ["add", "--agent", "a", "--input", "x", "--every", "99999999d"],
-    ["add", "--agent", "a", "--input", "x", "--every", "-5"],
-    ["add", "--agent", "a", "--input", "x", "--every", "nan"],
-    ["add", "--agent", "a", "--input", "x", "--every", "1e400"],
-    ["add", "--agent", "a", "--input", "x", "--cron", "0 0 31 2 *"],
-    ["add", "--agent", "a", "--input", "x", "--cron", "0 9 * * *", "--tz", "\udcff"],
-    ["add", "--agent", "a", "--input", "x", "--once", "0001-01-01T00:00"],
-    ["add", "--agent", "a", "--input", "x", "--rrule", "FREQ=DAILY", "--dtstart", "0001-01-01"],
-    ["add", "--agent", "a", "--input", "x", "--every", "5m", "--metadata", "k=\udcff"],
-    ["list", "--agent", "\udcff"],
-    ["show", "\udcff"],
-    ["pause", "\udcff"],
-    ["runs", "\udcff"],
-    ["next", "* * * * *", "--tz", "\udcff"],
-]
-
-
-@pytest.mark.parametrize("argv", CLI_BAD)
-def test_cli_bad_input_is_one_line_and_exit_2(
-    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    db = tmp_path / "a.db"
-    url = f"sqlite:///{db}"
-    assert main(["--db", url, "add", "--agent", "a", "--input", "kept", "--every", "5m"]) == 0
-    before = _stored(db)
-    capsys.readouterr()
-    assert main(["--db", url, *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("agentsched: error: ") and err.count("\n") == 1
-    assert _stored(db) == before
-
-
-def _stored(db: Path) -> list[dict[str, Any]]:
-    store = SQLiteStore(db)
-    try:
-        return [s.to_dict() for s in store.list(include_deleted=True)]
-    finally:
-        store.close()
 
 
 # -- decoders, fuzzed ---------------------------------------------------------------

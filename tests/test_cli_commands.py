@@ -1,329 +1,41 @@
-"""The command line's later additions: update, trigger, --json, next for every spec,
---version, AGENTSCHED_DB, options after the command, usage lines, deleted schedules."""
+"""The command line's commands: add, list, show, update, pause, resume, delete, runs,
+trigger and demo, their output for people and as JSON, owners, and deleted schedules
+told from missing ones. (`next`, `run`, `serve`, the errors and the common options have
+files of their own.)"""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.cli import added, one_line_error, printed, printed_json, shown_schedule
 
-import agentsched
-from agentsched import Cron, Interval, Once, Retry, RRule, Run, Schedule, cli
-from agentsched.cli import main, parse_duration
-from agentsched.errors import ValidationError
+from agentsched import (
+    Cron,
+    InlineExecutor,
+    Interval,
+    Once,
+    Retry,
+    RRule,
+    Run,
+    RunContext,
+    Schedule,
+    Scheduler,
+    SQLiteStore,
+)
+from agentsched.cli import main
+from agentsched.testing import FakeClock
 
 UTC = timezone.utc
-AGENTS = """\
-import asyncio
-
-
-def handle(ctx):
-    return "did " + ctx.input
-
-
-def bad(ctx):
-    raise ValueError("the agent broke")
-
-
-async def ahandle(ctx):
-    await asyncio.sleep(0)
-    return "async " + ctx.input
-
-
-def interrupt(ctx):
-    raise KeyboardInterrupt
-"""
-
-
-ADD = ["add", "--agent", "a", "--input", "x"]
-EVERY_5M = [*ADD, "--every", "5m"]
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> list[str]:
-    return ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
-
-
-@pytest.fixture
-def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """`cli_agents.py` in the current directory, importable as --handler cli_agents:..."""
-    (tmp_path / "cli_agents.py").write_text(AGENTS)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))  # the CLI adds the current directory
-    sys.modules.pop("cli_agents", None)
-    yield "cli_agents"
-    sys.modules.pop("cli_agents", None)
-
-
-def _out(capsys: pytest.CaptureFixture[str], argv: list[str], status: int = 0) -> str:
-    assert main(argv) == status, capsys.readouterr()
-    return capsys.readouterr().out
-
-
-def _json(capsys: pytest.CaptureFixture[str], argv: list[str], status: int = 0) -> Any:
-    return json.loads(_out(capsys, [*argv, "--json"], status))
-
-
-def _schedule(capsys: pytest.CaptureFixture[str], db: list[str], schedule_id: str) -> Schedule:
-    shown = _json(capsys, [*db, "show", schedule_id])
-    schedule = Schedule.from_dict(shown)
-    assert schedule.to_dict() == shown
-    return schedule
-
-
-def _add(capsys: pytest.CaptureFixture[str], db: list[str], *extra: str) -> str:
-    out = _out(capsys, [*db, "add", "--agent", "bot", "--input", "go", *extra])
-    assert out.startswith("created ")
-    return out.split()[1]
-
-
-def _error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("agentsched: error: ") and err.count("\n") == 1, err
-    return err
-
-
-# -- --version, --help -----------------------------------------------------------
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _out(capsys, ["--version"]) == f"agentsched {agentsched.__version__}\n"
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        "next",
-        "add",
-        "update",
-        "list",
-        "show",
-        "pause",
-        "resume",
-        "delete",
-        "runs",
-        "trigger",
-        "run",
-    ],
-)
-def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    out = _out(capsys, [command, "--help"])
-    assert out.startswith(f"usage: agentsched {command}")
-    assert out.splitlines()[0].count("usage:") == 1
-
-
-def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _out(capsys, ["--help"])
-    for command in ("next", "add", "update", "list", "show", "runs", "trigger", "run", "demo"):
-        assert f"\n    {command} " in out
-    assert "AGENTSCHED_DB" in out
-
-
-# -- where the store is -------------------------------------------------------------
-
-
-def test_agentsched_db_names_the_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AGENTSCHED_DB", f"sqlite:///{tmp_path / 'env.db'}")
-    schedule_id = _add(capsys, [], "--every", "1h")
-    assert (tmp_path / "env.db").exists() and not (tmp_path / "agentsched.db").exists()
-    assert schedule_id in _out(capsys, ["list"])
-    other = ["--db", f"sqlite:///{tmp_path / 'other.db'}"]
-    assert main([*other, "list"]) == 2  # --db wins over the variable
-    assert "no database" in _error(capsys)
-
-
-def test_without_db_or_variable_the_default_file_is_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("AGENTSCHED_DB", raising=False)
-    _add(capsys, [], "--every", "1h")
-    assert (tmp_path / "agentsched.db").exists()
-
-
-def test_db_and_owner_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    out = _out(
-        capsys,
-        [*ADD, "--every", "1h", "--db", url, "--owner", "al"],
-    )
-    schedule_id = out.split()[1]
-    assert schedule_id in _out(capsys, ["list", "--db", url, "--owner", "al"])
-    assert schedule_id not in _out(capsys, ["--owner", "al", "list", "--db", url, "--owner", "bo"])
-    missing = f"sqlite:///{tmp_path / 'missing.db'}"
-    assert schedule_id in _out(capsys, ["--db", missing, "list", "--db", url])  # after wins
-    assert main(["--db", url, "list", "--db", missing]) == 2
-    assert not (tmp_path / "missing.db").exists()
-
-
-# -- usage errors and one-line errors ---------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("argv", "command"),
-    [
-        (["list", "--frobnicate"], "list"),
-        (["--frobnicate", "list"], "list"),
-        (["show"], "show"),
-        (["update", "x"], "update"),
-        (["update", "x", "--tz", "Europe/Paris"], "update"),
-        (["update", "x", "--name", "n", "--clear", "name"], "update"),
-        (["update", "x", "--retry-backoff", "5s"], "update"),
-        ([*ADD, "--every", "5m", "--dtstart", "2026-01-01"], "add"),
-        ([*ADD, "--cron", "* * * * *", "--start-at", "2026-01-01"], "add"),
-        (["trigger", "x"], "trigger"),
-        (["run", "--handler", "m:f", "--owner", "al"], "run"),
-        (["--owner", "al", "run", "--handler", "m:f"], "run"),
-        (["--owner", "al", "next", "* * * * *"], "next"),
-        (["next"], "next"),
-        (["next", "* * * * *", "--every", "5m"], "next"),
-        (["next", "--rrule", "FREQ=DAILY"], "next"),
-        (["show", "x", "y"], "show"),
-        (["list", "--json=yes"], "list"),
-        (["add", "--agnet", "a"], "add"),
-    ],
-)
-def test_usage_errors_show_the_command_usage(
-    argv: list[str], command: str, db: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main([*db, *argv]) == 2
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2, lines
-    assert lines[0].startswith(f"usage: agentsched {command} ")
-    assert lines[1].startswith("agentsched: error: ")
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        [*ADD, "--every", "-5"],
-        [*ADD, "--every=-5m"],
-        [*ADD, "--every", "0"],
-        [*EVERY_5M, "--timeout", "0"],
-        [*EVERY_5M, "--jitter", "400d"],
-        [*EVERY_5M, "--max-runs", "0"],
-        [*EVERY_5M, "--retry", "0"],
-        [*EVERY_5M, "--retry", "2", "--retry-backoff", "5m", "--retry-max-backoff", "1m"],
-        [*EVERY_5M, "--id", "has space"],
-        [*EVERY_5M, "--end-at", "2030-01-01T00:00"],
-        [*EVERY_5M, "--start-at", "1960-01-01T00:00"],
-        [*ADD, "--cron", "0 9 * * *", "--tz", "Mars/Base"],
-        ["list", "--limit", "0"],
-        ["runs", "x", "-n", "5000"],
-        ["runs", "x", "-n", "many"],
-        ["list", "--status", "sleeping"],
-        ["update", "x", "--clear", "agent"],
-        [*ADD, "--once", "next tuesday"],
-        [*EVERY_5M, "--max-runs", "two"],
-        [*EVERY_5M, "--end-at", "soon"],
-        [*EVERY_5M, "--overlap", "queue"],
-        ["trigger", "x", "--handler", "no-colon"],
-        ["next", "--every", "5 minutes"],
-    ],
-)
-def test_refused_values_are_one_line(
-    argv: list[str], db: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    assert main([*db, *argv]) == 2
-    _error(capsys)
-    assert not (tmp_path / "agents.db").exists()  # nothing was created for a bad add
-
-
-def test_every_must_be_positive(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*db, "add", "--agent", "a", "--input", "x", "--every", "-5"]) == 2
-    assert "must be positive" in _error(capsys)
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("90m", 5400),
-        ("1h30m", 5400),
-        ("45s", 45),
-        ("2d", 172800),
-        ("600", 600),
-        ("1.5", 1.5),
-        ("500ms", 0.5),
-        ("1h 30m", 5400),
-        ("2H", 7200),
-    ],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "soon", "5 minutes", "-5", "0", "nan", "1e400", "367d"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValidationError):
-        parse_duration(text, "every")
-
-
-def test_zero_is_a_duration_where_allowed() -> None:
-    assert parse_duration("0", "jitter", zero_ok=True) == timedelta(0)
-    with pytest.raises(ValidationError, match="zero or more"):
-        parse_duration("-1s", "jitter", zero_ok=True)
-
-
-def test_non_utf8_arguments_never_show_a_traceback(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'a.db'}".encode()
-    for argv in (
-        [b"add", b"--agent", b"\xff", b"--input", b"x", b"--every", b"5m"],
-        [b"list", b"\xff\xfe"],
-        [b"show", b"\xff"],
-        [b"\xff"],
-        [b"next", b"\xff"],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "agentsched", b"--db", db, *argv],
-            capture_output=True,
-            check=False,
-        )
-        assert done.returncode == 2, done
-        assert b"Traceback" not in done.stderr and b"agentsched: error: " in done.stderr
-
-
-def test_an_unexpected_error_is_one_line_too(
-    db: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def broken(url: str, create: bool = True) -> None:
-        raise OSError("the disk is on fire")
-
-    monkeypatch.setattr(cli, "store_from_url", broken)
-    assert main([*db, "list"]) == 1
-    assert _error(capsys) == "agentsched: error: unexpected OSError: the disk is on fire\n"
-
-
-def test_a_closed_stdout_is_not_a_traceback(tmp_path: Path) -> None:
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "agentsched", "next", "* * * * *", "-n", "100"],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            check=False,
-        )
-    finally:
-        os.close(write)
-    assert done.returncode == 141 and done.stderr == b""
 
 
 # -- add ---------------------------------------------------------------------------
 
 
 def test_add_takes_every_field(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    _add(
+    added(
         capsys,
         db,
         "--id", "nightly",
@@ -344,7 +56,7 @@ def test_add_takes_every_field(db: list[str], capsys: pytest.CaptureFixture[str]
         "--conversation", "conv_1",
         "--metadata", "team=ops",
     )  # fmt: skip
-    s = _schedule(capsys, db, "nightly")
+    s = shown_schedule(capsys, db, "nightly")
     assert (s.name, s.schedule) == ("nightly report", Cron("0 2 * * *", "Europe/Paris", "nightly"))
     assert s.timeout == timedelta(minutes=10) and s.catchup_window == timedelta(0)
     assert s.pause_after_failures == 3 and s.jitter == timedelta(seconds=90)
@@ -355,16 +67,16 @@ def test_add_takes_every_field(db: list[str], capsys: pytest.CaptureFixture[str]
 
 
 def test_add_with_a_taken_id(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    _add(capsys, db, "--id", "daily", "--every", "1d")
+    added(capsys, db, "--id", "daily", "--every", "1d")
     assert main([*db, "add", "--agent", "a", "--input", "x", "--every", "1h", "--id", "daily"]) == 2
-    assert "schedule id 'daily' is taken" in _error(capsys)
+    assert "schedule id 'daily' is taken" in one_line_error(capsys)
 
 
 def test_retry_defaults_to_the_library_backoffs(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1h", "--retry", "2")
-    assert _schedule(capsys, db, schedule_id).retry == Retry(attempts=2)
+    schedule_id = added(capsys, db, "--every", "1h", "--retry", "2")
+    assert shown_schedule(capsys, db, schedule_id).retry == Retry(attempts=2)
 
 
 @pytest.mark.parametrize(
@@ -383,7 +95,7 @@ def test_add_refuses_a_schedule_that_never_fires(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main([*db, "add", "--agent", "a", "--input", "x", *extra]) == 2
-    err = _error(capsys)
+    err = one_line_error(capsys)
     assert "would never fire" in err and reason in err and "no schedule was created" in err
     assert not (tmp_path / "agents.db").exists()
 
@@ -391,17 +103,19 @@ def test_add_refuses_a_schedule_that_never_fires(
 def test_start_at_is_local_time_in_tz_or_an_instant(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    local = _add(
+    local = added(
         capsys, db, "--every", "1d", "--start-at", "2026-07-01T09:00", "--tz", "Europe/Paris"
     )
-    spec = _schedule(capsys, db, local).schedule
+    spec = shown_schedule(capsys, db, local).schedule
     assert spec == Interval(timedelta(days=1), datetime(2026, 7, 1, 7, tzinfo=UTC))
-    gap = _add(
+    gap = added(
         capsys, db, "--every", "1d", "--start-at", "2026-03-29T02:30", "--tz", "Europe/Paris"
     )
-    assert _schedule(capsys, db, gap).schedule.start_at == datetime(2026, 3, 29, 1, tzinfo=UTC)
-    given = _add(capsys, db, "--every", "1d", "--start-at", "2026-07-01T09:00+05:00")
-    assert _schedule(capsys, db, given).schedule.start_at == datetime(2026, 7, 1, 4, tzinfo=UTC)
+    assert shown_schedule(capsys, db, gap).schedule.start_at == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    given = added(capsys, db, "--every", "1d", "--start-at", "2026-07-01T09:00+05:00")
+    assert shown_schedule(capsys, db, given).schedule.start_at == datetime(
+        2026, 7, 1, 4, tzinfo=UTC
+    )
 
 
 # -- update ---------------------------------------------------------------------------
@@ -410,14 +124,16 @@ def test_start_at_is_local_time_in_tz_or_an_instant(
 def test_update_changes_only_the_fields_given(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(
+    schedule_id = added(
         capsys, db, "--name", "daily", "--cron", "0 9 * * *", "--tz", "Europe/Paris",
         "--metadata", "team=ops", "--max-runs", "5",
     )  # fmt: skip
-    before = _schedule(capsys, db, schedule_id)
-    out = _out(capsys, [*db, "update", schedule_id, "--cron", "30 8 * * mon-fri", "--input", "new"])
+    before = shown_schedule(capsys, db, schedule_id)
+    out = printed(
+        capsys, [*db, "update", schedule_id, "--cron", "30 8 * * mon-fri", "--input", "new"]
+    )
     assert out.startswith(f"updated {schedule_id} (active, next run 20")
-    after = _schedule(capsys, db, schedule_id)
+    after = shown_schedule(capsys, db, schedule_id)
     assert after.schedule == Cron("30 8 * * mon-fri", "Europe/Paris", schedule_id)  # zone kept
     assert after.input == "new" and after.version == before.version + 1
     unchanged = ("name", "agent_id", "metadata", "max_runs", "created_at", "run_count")
@@ -427,8 +143,8 @@ def test_update_changes_only_the_fields_given(
 def test_update_sets_every_updatable_field(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--cron", "0 9 * * *", "--metadata", "a=1", "--metadata", "b=2")
-    shown = _json(
+    schedule_id = added(capsys, db, "--cron", "0 9 * * *", "--metadata", "a=1", "--metadata", "b=2")
+    shown = printed_json(
         capsys,
         [
             *db, "update", schedule_id,
@@ -462,19 +178,21 @@ def test_update_sets_every_updatable_field(
     assert s.timeout == timedelta(minutes=90) and s.catchup_window == timedelta(hours=2)
     assert s.pause_after_failures == 2 and s.jitter == timedelta(seconds=45)
     assert s.retry == Retry(3, timedelta(seconds=10), timedelta(minutes=2))
-    _out(capsys, [*db, "update", schedule_id, "--no-stateful", "--every", "2h"])
-    s = _schedule(capsys, db, schedule_id)
+    printed(capsys, [*db, "update", schedule_id, "--no-stateful", "--every", "2h"])
+    s = shown_schedule(capsys, db, schedule_id)
     assert not s.stateful and isinstance(s.schedule, Interval)
     assert s.schedule.every == timedelta(hours=2)
-    _out(capsys, [*db, "update", schedule_id, "--once", "2099-06-01T12:00", "--tz", "Europe/Paris"])
-    s = _schedule(capsys, db, schedule_id)
+    printed(
+        capsys, [*db, "update", schedule_id, "--once", "2099-06-01T12:00", "--tz", "Europe/Paris"]
+    )
+    s = shown_schedule(capsys, db, schedule_id)
     assert s.schedule == Once(datetime(2099, 6, 1, 10, tzinfo=UTC), "Europe/Paris")
 
 
 def test_update_clear_unsets_optional_fields(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(
+    schedule_id = added(
         capsys, db, "--every", "1h", "--name", "n", "--max-runs", "3", "--timeout", "5m",
         "--retry", "2", "--jitter", "5s", "--pause-after-failures", "2", "--metadata", "k=v",
         "--end-at", "2099-01-01T00:00:00Z", "--conversation", "c",
@@ -483,8 +201,8 @@ def test_update_clear_unsets_optional_fields(
         "name", "max-runs", "timeout", "retry", "jitter", "pause_after_failures", "metadata",
         "end-at", "conversation", "previous-response-id",
     ]  # fmt: skip
-    _out(capsys, [*db, "update", schedule_id, *(a for c in clears for a in ("--clear", c))])
-    s = _schedule(capsys, db, schedule_id)
+    printed(capsys, [*db, "update", schedule_id, *(a for c in clears for a in ("--clear", c))])
+    s = shown_schedule(capsys, db, schedule_id)
     assert s.name is None and s.max_runs is None and s.timeout is None and s.retry is None
     assert s.jitter is None and s.pause_after_failures is None and s.metadata == {}
     assert s.end_at is None and s.conversation is None
@@ -493,9 +211,9 @@ def test_update_clear_unsets_optional_fields(
 def test_update_keeps_a_paused_schedule_paused(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1h")
-    _out(capsys, [*db, "pause", schedule_id])
-    out = _out(capsys, [*db, "update", schedule_id, "--every", "2h"])
+    schedule_id = added(capsys, db, "--every", "1h")
+    printed(capsys, [*db, "pause", schedule_id])
+    out = printed(capsys, [*db, "update", schedule_id, "--every", "2h"])
     assert out == f"updated {schedule_id} (paused, next run -)\n"
 
 
@@ -516,15 +234,15 @@ def test_update_keeps_a_paused_schedule_paused(
 def test_a_deleted_schedule_is_said_deleted_not_missing(
     argv: list[str], agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1h")
-    _out(capsys, [*db, "delete", schedule_id])
+    schedule_id = added(capsys, db, "--every", "1h")
+    printed(capsys, [*db, "delete", schedule_id])
     command, *options = argv
     assert main([*db, command, schedule_id, *options]) == 2
-    assert f"schedule '{schedule_id}' is deleted" in _error(capsys)
+    assert f"schedule '{schedule_id}' is deleted" in one_line_error(capsys)
     assert main([*db, command, "sched_unknown", *options]) == 2
-    assert "schedule 'sched_unknown' not found" in _error(capsys)
+    assert "schedule 'sched_unknown' not found" in one_line_error(capsys)
     assert main([*db, "--owner", "someone-else", command, schedule_id, *options]) == 2
-    assert "not found" in _error(capsys)  # another owner's deleted schedule stays invisible
+    assert "not found" in one_line_error(capsys)  # another owner's deleted schedule stays invisible
 
 
 # -- trigger -------------------------------------------------------------------------
@@ -533,19 +251,19 @@ def test_a_deleted_schedule_is_said_deleted_not_missing(
 def test_trigger_runs_the_agent_now(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1d")
-    out = _out(capsys, [*db, "trigger", schedule_id, "--handler", f"{agents}:handle"])
+    schedule_id = added(capsys, db, "--every", "1d")
+    out = printed(capsys, [*db, "trigger", schedule_id, "--handler", f"{agents}:handle"])
     assert out.startswith("run_") and " succeeded " in out and out.rstrip().endswith(": did go")
-    (run,) = [Run.from_dict(r) for r in _json(capsys, [*db, "runs", schedule_id])]
+    (run,) = [Run.from_dict(r) for r in printed_json(capsys, [*db, "runs", schedule_id])]
     assert run.trigger == "manual" and run.output == "did go"
-    assert _schedule(capsys, db, schedule_id).run_count == 0  # manual runs do not count
+    assert shown_schedule(capsys, db, schedule_id).run_count == 0  # manual runs do not count
 
 
 def test_trigger_json_and_an_async_handler(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1d")
-    shown = _json(capsys, [*db, "trigger", schedule_id, "--handler", f"{agents}:ahandle"])
+    schedule_id = added(capsys, db, "--every", "1d")
+    shown = printed_json(capsys, [*db, "trigger", schedule_id, "--handler", f"{agents}:ahandle"])
     run = Run.from_dict(shown)
     assert run.to_dict() == shown and run.status == "succeeded" and run.output == "async go"
 
@@ -553,7 +271,7 @@ def test_trigger_json_and_an_async_handler(
 def test_trigger_of_a_failing_agent_exits_1(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1d")
+    schedule_id = added(capsys, db, "--every", "1d")
     assert main([*db, "trigger", schedule_id, "--handler", f"{agents}:bad"]) == 1
     out, err = capsys.readouterr()
     assert " failed " in out and "ValueError: the agent broke" in out and err == ""
@@ -562,18 +280,18 @@ def test_trigger_of_a_failing_agent_exits_1(
 def test_trigger_needs_a_loadable_handler(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1d")
+    schedule_id = added(capsys, db, "--every", "1d")
     assert main([*db, "trigger", schedule_id, "--handler", f"{agents}:missing"]) == 2
-    assert "--handler cannot be loaded from 'cli_agents:missing'" in _error(capsys)
+    assert "--handler cannot be loaded from 'cli_agents:missing'" in one_line_error(capsys)
 
 
 def test_ctrl_c_in_a_handler_exits_130_without_traceback(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1d")
+    schedule_id = added(capsys, db, "--every", "1d")
     assert main([*db, "trigger", schedule_id, "--handler", f"{agents}:interrupt"]) == 130
     assert capsys.readouterr().err == "agentsched: interrupted\n"
-    (run,) = _json(capsys, [*db, "runs", schedule_id])
+    (run,) = printed_json(capsys, [*db, "runs", schedule_id])
     assert run["status"] == "failed"  # recorded before Ctrl-C is honoured
 
 
@@ -583,143 +301,146 @@ def test_ctrl_c_in_a_handler_exits_130_without_traceback(
 def test_json_outputs_are_the_record_shapes(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = _add(capsys, db, "--name", "a", "--every", "1h", "--metadata", "k=v")
-    second = _add(capsys, db, "--name", "b", "--cron", "0 9 * * *", "--tz", "Europe/Paris")
-    listed = _json(capsys, [*db, "list"])
+    first = added(capsys, db, "--name", "a", "--every", "1h", "--metadata", "k=v")
+    second = added(capsys, db, "--name", "b", "--cron", "0 9 * * *", "--tz", "Europe/Paris")
+    listed = printed_json(capsys, [*db, "list"])
     assert [s["id"] for s in listed] == [first, second]
     assert [Schedule.from_dict(s).to_dict() for s in listed] == listed
-    assert _json(capsys, [*db, "show", first]) == listed[0]
+    assert printed_json(capsys, [*db, "show", first]) == listed[0]
     main([*db, "trigger", first, "--handler", f"{agents}:bad"])
-    _out(capsys, [*db, "trigger", first, "--handler", f"{agents}:handle"])
-    runs = _json(capsys, [*db, "runs", first])
+    printed(capsys, [*db, "trigger", first, "--handler", f"{agents}:handle"])
+    runs = printed_json(capsys, [*db, "runs", first])
     assert [Run.from_dict(r).to_dict() for r in runs] == runs
     assert [r["status"] for r in runs] == ["succeeded", "failed"]  # newest first
     assert runs[1]["traceback"].startswith("Traceback") and runs[0]["traceback"] is None
-    assert _json(capsys, [*db, "show", runs[1]["id"]]) == runs[1]
+    assert printed_json(capsys, [*db, "show", runs[1]["id"]]) == runs[1]
     for command in ("pause", "resume", "delete"):
-        assert Schedule.from_dict(_json(capsys, [*db, command, second])).status in (
+        assert Schedule.from_dict(printed_json(capsys, [*db, command, second])).status in (
             "paused", "active", "deleted",
         )  # fmt: skip
-    assert [s["id"] for s in _json(capsys, [*db, "list"])] == [first]
-    assert _json(capsys, [*db, "list", "--all", "--status", "deleted"])[0]["id"] == second
+    assert [s["id"] for s in printed_json(capsys, [*db, "list"])] == [first]
+    assert printed_json(capsys, [*db, "list", "--all", "--status", "deleted"])[0]["id"] == second
 
 
 def test_show_a_run_for_people(
     agents: str, db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    schedule_id = _add(capsys, db, "--every", "1h")
+    schedule_id = added(capsys, db, "--every", "1h")
     main([*db, "trigger", schedule_id, "--handler", f"{agents}:bad"])
     run_id = capsys.readouterr().out.split()[0]
-    lines = _out(capsys, [*db, "show", run_id]).splitlines()
+    lines = printed(capsys, [*db, "show", run_id]).splitlines()
     assert lines[0].split() == ["id", run_id]
     assert ["status", "failed"] in [line.split() for line in lines]
     assert (
         "Traceback (most recent call last):" in lines and lines[-1] == "ValueError: the agent broke"
     )
     assert main([*db, "--owner", "someone-else", "show", run_id]) == 2
-    assert f"run '{run_id}' not found" in _error(capsys)
+    assert f"run '{run_id}' not found" in one_line_error(capsys)
     assert main([*db, "show", "run_missing"]) == 2
-    assert "run 'run_missing' not found" in _error(capsys)
+    assert "run 'run_missing' not found" in one_line_error(capsys)
 
 
 def test_human_output_stays_without_json(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    schedule_id = _add(capsys, db, "--every", "1h")
-    assert _out(capsys, [*db, "list"]).startswith("ID ")
-    assert _out(capsys, [*db, "runs", schedule_id]).startswith("RUN ")
-    assert _out(capsys, [*db, "pause", schedule_id]).startswith(f"{schedule_id} is paused")
-
-
-# -- next for every spec ----------------------------------------------------------------
-
-
-def _next(capsys: pytest.CaptureFixture[str], *argv: str) -> list[datetime]:
-    shown = _json(capsys, ["next", *argv])
-    assert all(isinstance(t, str) and t.endswith("Z") for t in shown)
-    times = [datetime.fromisoformat(t[:-1]).replace(tzinfo=UTC) for t in shown]
-    assert all(a < b for a, b in itertools.pairwise(times))
-    return times
-
-
-def _utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
-
-
-SPRING = "2026-03-28T00:00:00Z"  # Paris moves from +01:00 to +02:00 at 01:00Z on 2026-03-29
-
-
-def test_next_cron_across_spring_forward(capsys: pytest.CaptureFixture[str]) -> None:
-    times = _next(capsys, "30 2 * * *", "--tz", "Europe/Paris", "--after", SPRING, "-n", "3")
-    # 02:30 does not exist on the 29th: it fires once, at the end of the gap (03:00 CEST)
-    assert times == [_utc(2026, 3, 28, 1, 30), _utc(2026, 3, 29, 1), _utc(2026, 3, 30, 0, 30)]
-
-
-def test_next_cron_across_fall_back(capsys: pytest.CaptureFixture[str]) -> None:
-    after = "2026-10-25T00:00:00Z"
-    times = _next(capsys, "*/30 * * * *", "--tz", "Europe/Paris", "--after", after, "-n", "4")
-    assert [b - a for a, b in itertools.pairwise(times)] == [timedelta(minutes=30)] * 3
-
-
-def test_next_every_across_spring_forward(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--every", "90m", "--start-at", "2026-03-29T00:00", "--tz", "Europe/Paris"]
-    times = _next(capsys, *argv, "--after", SPRING, "-n", "4")
-    assert times == [_utc(2026, 3, 28, 23) + timedelta(minutes=90 * k) for k in range(4)]
-    lines = _out(capsys, ["next", *argv, "--after", SPRING, "-n", "4"]).splitlines()
-    assert [line.split()[2:4] for line in lines] == [
-        ["00:00", "CET"], ["01:30", "CET"], ["04:00", "CEST"], ["05:30", "CEST"],
-    ]  # fmt: skip
-
-
-def test_next_every_without_start_counts_from_after(capsys: pytest.CaptureFixture[str]) -> None:
-    times = _next(capsys, "--every", "1h30m", "--after", SPRING, "-n", "2")
-    assert times == [_utc(2026, 3, 28, 1, 30), _utc(2026, 3, 28, 3)]
-
-
-def test_next_rrule_across_spring_forward(capsys: pytest.CaptureFixture[str]) -> None:
-    rule = ["--rrule", "FREQ=DAILY", "--dtstart", "2026-03-27T02:30", "--tz", "Europe/Paris"]
-    times = _next(capsys, *rule, "--after", SPRING, "-n", "3")
-    assert times == [_utc(2026, 3, 28, 1, 30), _utc(2026, 3, 29, 1), _utc(2026, 3, 30, 0, 30)]
-
-
-def test_next_once(capsys: pytest.CaptureFixture[str]) -> None:
-    once = ["--once", "2026-03-29T02:30", "--tz", "Europe/Paris"]
-    assert _next(capsys, *once, "--after", SPRING, "-n", "3") == [_utc(2026, 3, 29, 1)]
-    assert _next(capsys, *once, "--after", "2026-04-01T00:00:00Z") == []
-    out = _out(capsys, ["next", *once, "--after", "2026-04-01T00:00:00Z"])
-    assert out == "no fire time after 2026-04-01T00:00:00Z\n"
-
-
-def test_next_shows_seconds_when_there_are_some(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _out(capsys, ["next", "--every", "45s", "--after", SPRING, "-n", "2"])
-    assert out.splitlines() == [
-        "Sat 2026-03-28 00:00:45 UTC (+0000)  2026-03-28T00:00:45Z",
-        "Sat 2026-03-28 00:01:30 UTC (+0000)  2026-03-28T00:01:30Z",
-    ]
+    schedule_id = added(capsys, db, "--every", "1h")
+    assert printed(capsys, [*db, "list"]).startswith("ID ")
+    assert printed(capsys, [*db, "runs", schedule_id]).startswith("RUN ")
+    assert printed(capsys, [*db, "pause", schedule_id]).startswith(f"{schedule_id} is paused")
 
 
 # -- read-only commands ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["list"],
-        ["list", "--json"],
-        ["show", "sched_x"],
-        ["show", "run_x"],
-        ["runs", "sched_x"],
-        ["pause", "sched_x"],
-        ["resume", "sched_x"],
-        ["delete", "sched_x"],
-        ["update", "sched_x", "--name", "n"],
-        ["trigger", "sched_x", "--handler", "cli_agents:handle"],
-        ["add", "--agent", "", "--input", "x", "--every", "1h"],
-        ["run", "--handler", "cli_agents:missing"],
-    ],
-)
-def test_commands_that_fail_never_create_a_database(
-    argv: list[str], agents: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "missing.db"
-    assert main(["--db", f"sqlite:///{path}", *argv]) == 2
-    _error(capsys)
-    assert not path.exists()
+# -- the whole round, owners, history, the demo -----------------------------------------
+
+
+def test_crud_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
+    assert (
+        main(
+            [
+                *db,
+                "add",
+                "--agent",
+                "support-bot",
+                "--input",
+                "Summarise",
+                "--name",
+                "daily",
+                "--cron",
+                "0 9 * * mon-fri",
+                "--tz",
+                "Europe/Paris",
+                "--metadata",
+                "team=support",
+            ]
+        )
+        == 0
+    )
+    created = capsys.readouterr().out
+    schedule_id = created.split()[1]
+    assert created.startswith("created sched_") and "active" in created
+    for extra in (
+        ["--every", "90m"],
+        ["--once", "2030-01-05T14:00", "--tz", "Europe/Paris"],
+        ["--rrule", "FREQ=WEEKLY;BYDAY=MO", "--dtstart", "2026-01-05T09:00"],
+    ):
+        assert main([*db, "add", "--agent", "other", "--input", "x", *extra]) == 0
+    capsys.readouterr()
+    assert main([*db, "list"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["ID", "NAME", "AGENT", "STATUS"] and len(table) == 5
+    assert any(schedule_id in row and "cron 0 9 * * mon-fri Europe/Paris" in row for row in table)
+    assert main([*db, "show", schedule_id]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == schedule_id and shown["metadata"] == {"team": "support"}
+    assert main([*db, "pause", schedule_id]) == 0
+    assert "is paused" in capsys.readouterr().out
+    assert main([*db, "resume", schedule_id]) == 0
+    assert "is active" in capsys.readouterr().out
+    assert main([*db, "runs", schedule_id]) == 0
+    assert capsys.readouterr().out.startswith("RUN")
+    assert main([*db, "delete", schedule_id]) == 0
+    assert "is deleted" in capsys.readouterr().out
+    assert main([*db, "list"]) == 0
+    assert schedule_id not in capsys.readouterr().out
+    assert main([*db, "list", "--all"]) == 0
+    assert schedule_id in capsys.readouterr().out
+
+
+def test_owner_scoping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'agents.db'}"]
+    main([*db, "--owner", "alice", "add", "--agent", "a", "--input", "x", "--every", "1h"])
+    schedule_id = capsys.readouterr().out.split()[1]
+    assert main([*db, "--owner", "bob", "show", schedule_id]) == 2
+    assert main([*db, "--owner", "alice", "show", schedule_id]) == 0
+
+
+def _broken_agent(ctx: RunContext) -> None:
+    data: dict[str, str] = {}
+    print(data["missing"])
+
+
+def test_runs_verbose_prints_tracebacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.db"
+    nine = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    sched = Scheduler(
+        store=SQLiteStore(path),
+        handler=_broken_agent,
+        executor=InlineExecutor(),
+        clock=FakeClock(nine - timedelta(minutes=1)),
+    )
+    s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+    sched.tick(now=nine)
+    sched.store.close()
+    assert main(["--db", f"sqlite:///{path}", "runs", s.id]) == 0
+    assert "Traceback" not in capsys.readouterr().out
+    assert main(["--db", f"sqlite:///{path}", "runs", s.id, "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "Traceback (most recent call last)" in out and "_broken_agent" in out
+
+
+def test_demo_runs_and_prints_history(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--seconds", "2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "run history" in out and "succeeded" in out and "schedules now:" in out
+    assert "FAILURES IN A ROW" in out  # failure_count restarts at each success
