@@ -52,7 +52,7 @@ from agentsched.stores.base import Finish, Finishing
 from agentsched.stores.postgres import PostgresStore
 from agentsched.stores.postgres.connection import Cursor
 from agentsched.stores.postgres.store import SCHEMA_VERSION, _Locked
-from agentsched.stores.urls import _take_schema, store_from_url
+from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -875,43 +875,6 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
 
 
 # -- URLs, the extra, app-owned pools ----------------------------------------------------
-
-
-def test_urls_keep_libpq_parameters_and_take_the_schema() -> None:
-    assert _take_schema("postgresql://h/db") == ("postgresql://h/db", "agentsched")
-    assert _take_schema("postgres://u@h:5433/db?schema=prod&sslmode=require") == (
-        "postgres://u@h:5433/db?sslmode=require",
-        "prod",
-    )
-    assert _take_schema("postgresql://h/db?application_name=a%20b&schema=x&connect_timeout=3") == (
-        "postgresql://h/db?application_name=a%20b&connect_timeout=3",
-        "x",
-    )
-
-
-def test_without_psycopg_a_postgres_url_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in list(sys.modules):  # as if never imported, and psycopg not installed
-        if name.startswith(
-            (
-                "psycopg",
-                "agentsched.stores.postgres",
-            )
-        ):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(StoreError, match=r"agentsched\[postgres\]"):
-        store_from_url("postgresql://localhost/db")
-
-
-def test_importing_agentsched_does_not_import_psycopg(tmp_path: Any) -> None:
-    code = (
-        "import sys, agentsched; from agentsched.stores.urls import store_from_url; "
-        f"store_from_url('sqlite:///{tmp_path / 'x.db'}').close(); "
-        "assert 'psycopg' not in sys.modules, 'psycopg was imported'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_an_app_owned_pool_is_used_and_left_open(schema: str) -> None:

@@ -17,7 +17,7 @@ from support import postgres
 from agentsched import Interval, MemoryStore, Scheduler, SQLiteStore, StoreError, ValidationError
 from agentsched.cli import main
 from agentsched.errors import shorten
-from agentsched.stores.urls import store_from_url
+from agentsched.stores.urls import _take_schema, store_from_url
 
 HOUR = Interval(timedelta(hours=1))
 
@@ -195,3 +195,17 @@ def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(ValidationError) as info:
             Scheduler.from_url(bad)  # type: ignore[arg-type]
         assert info.value.field == "url"
+
+
+def test_urls_keep_libpq_parameters_and_take_the_schema() -> None:
+    """What a `postgresql://` URL becomes (`_take_schema`, private): the connection string
+    it hands psycopg is visible nowhere else without a server."""
+    assert _take_schema("postgresql://h/db") == ("postgresql://h/db", "agentsched")
+    assert _take_schema("postgres://u@h:5433/db?schema=prod&sslmode=require") == (
+        "postgres://u@h:5433/db?sslmode=require",
+        "prod",
+    )
+    assert _take_schema("postgresql://h/db?application_name=a%20b&schema=x&connect_timeout=3") == (
+        "postgresql://h/db?application_name=a%20b&connect_timeout=3",
+        "x",
+    )

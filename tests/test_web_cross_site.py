@@ -136,3 +136,13 @@ def test_mounted_under_a_prefix_a_refused_form_is_a_page(make: Factory) -> None:
         api = client.post(f"/agents{API}/{made['id']}/pause", headers=evil)
         assert api.status_code == 403 and api.json()["error"]["type"] == "forbidden"
         assert client.get(f"/agents{API}/{made['id']}").json()["status"] == "active"
+
+
+def test_a_write_from_another_site_is_refused(web: Web) -> None:
+    made = web.create()
+    for url in (f"{API}/{made['id']}/pause", f"/schedules/{made['id']}/pause"):
+        got = web.client.post(url, headers={"Sec-Fetch-Site": "cross-site"})
+        assert got.status_code == 403
+    assert web.client.get(f"{API}/{made['id']}").json()["status"] == "active"
+    same = web.client.post(f"{API}/{made['id']}/pause", headers={"Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200

@@ -19,11 +19,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from support.matrix import SHELLS, Factory, family
-from support.web import app_over
+from support.web import API, app_over
 
 from agentsched._checks import clean_text
 from agentsched.stores.base import Store
@@ -277,3 +277,62 @@ def test_nesting_past_the_bound_is_400_at_every_depth_up_to_the_parsers_limit(
                 assert got.status_code == 400, (place, depth, got.text)
                 check_error_shape(got.json())
         assert _stored(store, schedule_id) == before
+
+
+# -- valid bodies with any JSON in a few fields ----------------------------------------
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+_VALID_SPECS = [
+    CRON,
+    {"type": "once", "run_at": "2026-02-01T09:00:00Z", "timezone": "UTC"},
+    {"type": "interval", "every_seconds": 60, "start_at": None},
+    {"type": "rrule", "rrule": "FREQ=DAILY", "dtstart": "2026-01-05T09:00:00", "timezone": "UTC"},
+]
+
+
+_PLAUSIBLE = st.sampled_from([None, True, 60, 1.5, "skip", "daily", "2026-03-01T00:00:00Z"])
+
+
+_VALUES = _PLAUSIBLE | _json_values
+
+
+_FIELDS = ["id", "name", "input", "metadata", "stateful", "overlap", "catchup_window"]
+_FIELDS += ["max_runs", "end_at", "timeout", "retry", "jitter", "conversation", "bogus"]
+
+
+@st.composite
+def _create_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid body with a few fields, of the body or of its spec, replaced by any JSON."""
+    spec = dict(draw(st.sampled_from(_VALID_SPECS)))
+    for key in draw(st.lists(st.sampled_from([*spec, "extra"]), max_size=2)):
+        spec[key] = draw(_VALUES)
+    made = {"input": "x", "schedule": spec}
+    made.update(draw(st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=3)))
+    return made
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@settings(max_examples=150)
+@given(payload=_create_bodies())
+def test_a_valid_body_with_any_json_in_a_few_fields_is_created_or_refused(
+    payload: dict[str, Any], shell: str
+) -> None:
+    """Over a `MemoryStore`: a case is an app of its own, and the body is what varies."""
+    with family("memory", shell) as make, app_over(make) as web:
+        got = web.client.post(API, json=payload)
+        assert got.status_code in (201, 409, 422), got.text
+        if got.status_code != 201:
+            assert web.snapshot() == []
