@@ -1,16 +1,13 @@
 """Bad input of every kind: a `ValidationError` naming the field, nothing stored or changed.
 
 One grid of bad values, checked on every store behind both shells (the command
-line's: test_cli_errors.py), plus fuzzed record and spec decoders that must never
-raise anything but `ValidationError`.
+line's: test_cli_errors.py), and hostile values in every keyword of the scheduler and
+every field of a record (the decoders, fuzzed: test_record_fuzz.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import json
-import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,7 +36,6 @@ from agentsched import (
     ValidationError,
 )
 from agentsched.errors import MAX_MESSAGE
-from agentsched.model.specs import spec_from_dict
 from agentsched.rules.states import UPDATABLE
 from agentsched.testing import FakeClock
 
@@ -263,91 +259,6 @@ def test_an_exception_message_with_bad_text_is_recorded(make: Factory) -> None:
     assert run.status is RunStatus.FAILED
     assert run.error == "RuntimeError: broke on \ufffd and \ufffd"
     assert sched.get(s.id).last_error == run.error
-
-
-# -- decoders, fuzzed ---------------------------------------------------------------
-
-_JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=6,
-)
-_SCHEDULE_DICT = (
-    Scheduler(clock=FakeClock(T0))
-    .create(
-        agent_id="bot",
-        schedule=Cron("0 9 * * mon-fri", "Europe/Paris"),
-        input="go",
-        timeout=timedelta(seconds=30),
-        end_at=datetime(2027, 1, 1, tzinfo=UTC),
-        metadata={"team": "support"},
-    )
-    .to_dict()
-)
-_RUN_DICT = Run(
-    id="run_1",
-    schedule_id="sched_1",
-    agent_id="bot",
-    status=RunStatus.SUCCEEDED,
-    scheduled_for=T0,
-    started_at=T0,
-    finished_at=T0,
-    output="done",
-).to_dict()
-_SPEC_DICTS = [
-    Cron("0 9 * * *", "Europe/Paris").to_dict(),
-    Once(T0).to_dict(),
-    Interval(timedelta(minutes=90), T0).to_dict(),
-    RRule("FREQ=WEEKLY;BYDAY=MO", datetime(2026, 1, 5, 9)).to_dict(),
-]
-
-
-def _only_validation_errors(decode: Callable[[Any], object], data: Any) -> None:
-    with contextlib.suppress(ValidationError):
-        decode(data)
-
-
-@given(st.sampled_from(sorted(_SCHEDULE_DICT)), _JSON)
-def test_schedule_from_dict_with_any_value_in_any_field(field: str, value: Any) -> None:
-    _only_validation_errors(Schedule.from_dict, {**_SCHEDULE_DICT, field: value})
-
-
-@given(st.sampled_from(sorted(_SCHEDULE_DICT["schedule"])), _JSON)
-def test_schedule_from_dict_with_any_value_in_the_spec(field: str, value: Any) -> None:
-    spec = {**_SCHEDULE_DICT["schedule"], field: value}
-    _only_validation_errors(Schedule.from_dict, {**_SCHEDULE_DICT, "schedule": spec})
-
-
-@given(st.sampled_from(sorted(_RUN_DICT)), _JSON)
-def test_run_from_dict_with_any_value_in_any_field(field: str, value: Any) -> None:
-    _only_validation_errors(Run.from_dict, {**_RUN_DICT, field: value})
-
-
-@given(st.sampled_from(_SPEC_DICTS), st.data())
-def test_spec_from_dict_with_any_value_in_any_field(spec: dict[str, Any], data: Any) -> None:
-    field = data.draw(st.sampled_from([*sorted(spec), "extra"]))
-    value = data.draw(_JSON)
-    _only_validation_errors(spec_from_dict, {**spec, field: value})
-
-
-@given(_JSON)
-def test_decoders_take_any_json_document(value: Any) -> None:
-    for decode in (Schedule.from_dict, Run.from_dict, spec_from_dict):
-        _only_validation_errors(decode, value)
-    # and a document that went through JSON text stays decodable or refused cleanly
-    text = json.dumps(value, allow_nan=True)
-    _only_validation_errors(Schedule.from_dict, json.loads(text))
-
-
-def test_nan_and_infinite_durations_are_refused() -> None:
-    for value in (math.nan, math.inf, -math.inf, 1e300):
-        with pytest.raises(ValidationError) as info:
-            Schedule.from_dict({**_SCHEDULE_DICT, "timeout": value})
-        assert info.value.field == "timeout"
 
 
 # -- hostile values, in every keyword and every record field ---------------------------

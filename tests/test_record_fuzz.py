@@ -1,10 +1,14 @@
-"""Fuzzing the records' decoders and the scheduler's ways in: whatever comes in, nothing
+"""Fuzzing the records' decoders (any JSON in any field, any mutation of a valid document,
+any value at all) and the scheduler's ways in (tick, create): whatever comes in, nothing
 but an `AgentschedError` comes out, and the valid schedules a store holds stay as they
 were (or, for a tick that is accepted, fire as they should: every run it writes ends).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -24,12 +28,16 @@ from agentsched import (
     Once,
     Overlap,
     Retry,
+    RRule,
     Run,
     RunContext,
     RunStatus,
     Schedule,
+    Scheduler,
     Status,
+    ValidationError,
 )
+from agentsched.model.specs import spec_from_dict
 from agentsched.testing import FakeClock, schedules, specs
 
 UTC = timezone.utc
@@ -143,6 +151,98 @@ def test_decoders_take_any_mutation_of_a_valid_document(
     if _only_agentsched_errors(lambda: decode(document)):
         decoded = decode(document)
         assert decode(decoded.to_dict()) == decoded  # what is accepted is valid throughout
+
+
+# -- decoders, any JSON in any field -----------------------------------------------------
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+
+
+_SCHEDULE_DICT = (
+    Scheduler(clock=FakeClock(T0))
+    .create(
+        agent_id="bot",
+        schedule=Cron("0 9 * * mon-fri", "Europe/Paris"),
+        input="go",
+        timeout=timedelta(seconds=30),
+        end_at=datetime(2027, 1, 1, tzinfo=UTC),
+        metadata={"team": "support"},
+    )
+    .to_dict()
+)
+
+
+_RUN_DICT = Run(
+    id="run_1",
+    schedule_id="sched_1",
+    agent_id="bot",
+    status=RunStatus.SUCCEEDED,
+    scheduled_for=T0,
+    started_at=T0,
+    finished_at=T0,
+    output="done",
+).to_dict()
+
+
+_SPEC_DICTS = [
+    Cron("0 9 * * *", "Europe/Paris").to_dict(),
+    Once(T0).to_dict(),
+    Interval(timedelta(minutes=90), T0).to_dict(),
+    RRule("FREQ=WEEKLY;BYDAY=MO", datetime(2026, 1, 5, 9)).to_dict(),
+]
+
+
+def _only_validation_errors(decode: Callable[[Any], object], data: Any) -> None:
+    with contextlib.suppress(ValidationError):
+        decode(data)
+
+
+@given(st.sampled_from(sorted(_SCHEDULE_DICT)), _JSON)
+def test_schedule_from_dict_with_any_value_in_any_field(field: str, value: Any) -> None:
+    _only_validation_errors(Schedule.from_dict, {**_SCHEDULE_DICT, field: value})
+
+
+@given(st.sampled_from(sorted(_SCHEDULE_DICT["schedule"])), _JSON)
+def test_schedule_from_dict_with_any_value_in_the_spec(field: str, value: Any) -> None:
+    spec = {**_SCHEDULE_DICT["schedule"], field: value}
+    _only_validation_errors(Schedule.from_dict, {**_SCHEDULE_DICT, "schedule": spec})
+
+
+@given(st.sampled_from(sorted(_RUN_DICT)), _JSON)
+def test_run_from_dict_with_any_value_in_any_field(field: str, value: Any) -> None:
+    _only_validation_errors(Run.from_dict, {**_RUN_DICT, field: value})
+
+
+@given(st.sampled_from(_SPEC_DICTS), st.data())
+def test_spec_from_dict_with_any_value_in_any_field(spec: dict[str, Any], data: Any) -> None:
+    field = data.draw(st.sampled_from([*sorted(spec), "extra"]))
+    value = data.draw(_JSON)
+    _only_validation_errors(spec_from_dict, {**spec, field: value})
+
+
+@given(_JSON)
+def test_decoders_take_any_json_document(value: Any) -> None:
+    for decode in (Schedule.from_dict, Run.from_dict, spec_from_dict):
+        _only_validation_errors(decode, value)
+    # and a document that went through JSON text stays decodable or refused cleanly
+    text = json.dumps(value, allow_nan=True)
+    _only_validation_errors(Schedule.from_dict, json.loads(text))
+
+
+def test_nan_and_infinite_durations_are_refused() -> None:
+    for value in (math.nan, math.inf, -math.inf, 1e300):
+        with pytest.raises(ValidationError) as info:
+            Schedule.from_dict({**_SCHEDULE_DICT, "timeout": value})
+        assert info.value.field == "timeout"
 
 
 # -- the scheduler -----------------------------------------------------------------------
