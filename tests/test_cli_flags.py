@@ -2,8 +2,9 @@
 the user typed, an unknown option is named with the closest real one, and no command
 line at all reaches the last-resort "unexpected" handler.
 
-The grids and the fuzz walk the parser itself (every command, every flag), so a
-flag added later is covered, or fails here until it has a bad value to try.
+The grids and the fuzz walk the parser itself (every command, every flag: the private
+`_build_parser` and argparse's `_actions`), so a flag added later is covered, or fails
+here until it has a bad value to try.
 """
 
 from __future__ import annotations

@@ -326,6 +326,8 @@ def test_wrong_shape(expression: str) -> None:
 def test_never_firing_is_rejected_after_a_bounded_search(
     expression: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The search counts the months it computes (the private `_compute_days`): its bound
+    is the subject."""
     computed: list[tuple[int, int]] = []
     original = CronPattern._compute_days
 

@@ -10,7 +10,6 @@ the order of group writes is their subject.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -25,7 +24,6 @@ from support.threads import Background, Gates, interrupt_main_on, pool
 from support.waiting import DEADLINE, eventually
 
 from agentsched import (
-    AsyncScheduler,
     Cron,
     MemoryStore,
     Overlap,
@@ -542,30 +540,25 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
         assert not engine._outcomes._writing
 
 
-def test_a_run_abandoned_by_an_async_stop_is_not_running_forever() -> None:
+@pytest.mark.parametrize("shell", ["async"])
+def test_a_run_abandoned_by_an_async_stop_is_not_running_forever(make: Factory) -> None:
     gate = threading.Event()
 
     def handler(ctx: RunContext) -> str:
         assert gate.wait(DEADLINE)
         return "late"
 
-    async def main() -> None:
-        with pool(2) as executor:
-            sched = AsyncScheduler(
-                store=MemoryStore(), handler=handler, executor=executor, clock=FakeClock(T0)
-            )
-            s = await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
-            (run,) = await sched.tick(now=NINE)
-            await sched.stop(timeout=0.01)  # the handler's task is abandoned
-            gate.set()  # ... and its code returns
-            engine = sched._core.engine
-            for minute in range(1, 12):  # ticking again (say after start())
-                await sched.tick(now=NINE + minute * MINUTE)
-            assert engine.in_flight() == 0
-            (stored,) = await sched.runs(s.id)
-            assert stored.id == run.id and stored.status is not RunStatus.RUNNING
-
-    asyncio.run(asyncio.wait_for(main(), 30))
+    with pool(2) as executor:
+        sched = make(handler, executor=executor, clock=FakeClock(T0))
+        s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+        (run,) = sched.tick(now=NINE)
+        sched.stop(timeout=0.01)  # the handler's task is abandoned
+        gate.set()  # ... and its code returns
+        for minute in range(1, 12):  # ticking again (say after start())
+            sched.tick(now=NINE + minute * MINUTE)
+        assert sched.engine.in_flight() == 0
+        (stored,) = sched.runs(s.id)
+        assert stored.id == run.id and stored.status is not RunStatus.RUNNING
 
 
 # -- many threads, hundreds of runs -----------------------------------------------------

@@ -335,8 +335,9 @@ MISHAPS = ["none", "none", "none", "corrupt", "gone", "other version"]
 
 
 def _sql(store: PostgresStore, statement: str, *params: object) -> list[tuple[Any, ...]]:
-    """One statement on a connection of the store's pool (cheaper than one of its own);
-    `{s}` and `{r}` stand for its tables."""
+    """One statement on a connection of the store's pool (cheaper than one of its own, in
+    a test of many examples; through the private `_db`); `{s}` and `{r}` stand for its
+    tables."""
     with store._db.transaction("test") as cur:
         cur.execute(statement.format(s=store._s, r=store._r), params)
         return cur.fetchall() if cur.description else []
@@ -379,7 +380,8 @@ def test_a_batch_of_outcomes_stores_what_one_by_one_stores(
     runs finished already, occupied runs, updates that raise or change nothing, corrupt,
     vanished or rewritten schedules) give the same results, raise the same errors and
     leave the same rows (bodies, versions, counts, due times, leases, trimmed runs) and
-    NOTIFYs as recording each outcome on its own."""
+    NOTIFYs as recording each outcome on its own. The store's batching is the subject:
+    the reference overrides its private `_finish_together`, and `_notify` is counted."""
     postgres.require()
     stores = _store_pair(keep_runs)
     notified = [0, 0]
@@ -659,9 +661,17 @@ def test_a_corrupt_buffered_run_is_set_aside(
 
 
 def test_a_write_in_another_store_wakes_a_watcher(opened: Callable[..., PostgresStore]) -> None:
+    """The watcher's LISTEN runs on a thread of its own ("agentsched-listen"), which the
+    first watcher starts and the last one to leave stops."""
+
+    def listeners() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "agentsched-listen"}
+
     watched, writer = opened(), opened()
     woken = threading.Event()
+    before = listeners()
     stop = watched.watch(woken.set)
+    (listener,) = listeners() - before
     sched = scheduler(writer)
     s = hourly(sched, "from elsewhere")
     assert woken.wait(WAIT), "the other store's add did not wake the watcher"
@@ -669,7 +679,7 @@ def test_a_write_in_another_store_wakes_a_watcher(opened: Callable[..., Postgres
     sched.pause(s.id)
     assert woken.wait(WAIT), "the other store's update did not wake the watcher"
     stop()
-    assert not watched._watch.listening  # the last watcher left: the listener stopped
+    assert not listener.is_alive()  # the last watcher left: the listener stopped
 
 
 def test_a_sleeping_loop_wakes_for_a_schedule_made_by_another_process(

@@ -244,7 +244,8 @@ def test_rrule_rejects_bad_dtstart_and_zone() -> None:
 
 @pytest.fixture
 def periods() -> Iterator[list[int]]:
-    """Counts the periods dateutil expands: it builds one day set per period."""
+    """Counts the periods dateutil expands: it builds one day set per period (in its
+    private `_iterinfo`, the only place the work shows)."""
     count = [0]
     info = dateutil_rrule._iterinfo  # type: ignore[attr-defined]
     originals = {name: getattr(info, name) for name in ("ydayset", "mdayset", "wdayset", "ddayset")}

@@ -145,6 +145,8 @@ def test_schedules_and_runs_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path: Path) -> None:
+    """The checkpointer (the store's private `_checkpointer`, and a writer's connection's
+    pragma) is the subject: nothing public tells who checkpoints."""
     path = tmp_path / "agents.db"
     sched = scheduler(path, FakeClock(T0))
     created = [
@@ -177,6 +179,8 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path:
 def test_an_idle_store_holds_no_checkpoint_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The checkpointer's thread (private, as its idle time is) ends when the store is
+    idle and a write starts another."""
     monkeypatch.setattr(checkpoint, "_IDLE", 0.05)
     store = SQLiteStore(tmp_path / "agents.db")
     sched = Scheduler(store=store, clock=FakeClock(T0))

@@ -197,6 +197,9 @@ def test_a_timed_out_run_whose_scheduler_died_frees_its_slot_at_lease_expiry(
 def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its_slot(
     make: Factory,
 ) -> None:
+    """The order of events inside the firing core is the subject: the failure waits in
+    the group writer's queue while the handler returns (the core's private `_outcomes`
+    and `_in_flight` show both), and the slot is freed once the failure is stored."""
     gates = Gates("slow", "quick")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
@@ -224,9 +227,10 @@ def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its
 def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_stored(
     make: Factory,
 ) -> None:
-    """Twelve runs time out together while three other handlers' writes are in flight:
-    each timeout is stored once, the slots are freed when the handlers return, and the
-    next fire of every schedule runs."""
+    """Twelve runs time out together while three other handlers' writes are in flight
+    (the tick waits in the group writer's private queue): each timeout is stored once,
+    the slots are freed when the handlers return, and the next fire of every schedule
+    runs."""
     gates = Gates("slow", "quick")
     with pool(16) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
