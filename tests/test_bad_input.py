@@ -299,7 +299,7 @@ def test_every_scheduler_keyword_refuses_hostile_values_briefly(
         assert _snapshot(sched) == [kept.to_dict()]
 
 
-_GOOD_RECORDS: dict[type, dict[str, Any]] = {
+_GOOD_RECORDS: dict[type[Schedule] | type[Run] | type[Retry], dict[str, Any]] = {
     Schedule: {"id": "s", "agent_id": "a", "schedule": Cron("0 9 * * *"), "input": "go"}
     | {"created_at": T0, "updated_at": T0},
     Run: {"id": "r", "schedule_id": "s", "agent_id": "a", "status": RunStatus.RUNNING},

@@ -83,8 +83,8 @@ def specs_and_downtimes(draw: st.DrawFn) -> tuple[Spec, datetime, timedelta]:
             | st.timedeltas(timedelta(seconds=1), timedelta(days=2))
         )
         start_at = draw(st.none() | st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1)))
-        spec = Interval(every, None if start_at is None else start_at.replace(tzinfo=UTC))
-        return spec, T0, every * 3000
+        interval = Interval(every, None if start_at is None else start_at.replace(tzinfo=UTC))
+        return interval, T0, every * 3000
     if kind == "once":
         run_at = draw(st.datetimes(datetime(2026, 1, 1), datetime(2026, 2, 1)))
         return Once(run_at.replace(tzinfo=UTC)), T0 - timedelta(days=10), timedelta(days=60)

@@ -100,6 +100,12 @@ def test_add_refuses_a_schedule_that_never_fires(
     assert not (tmp_path / "agents.db").exists()
 
 
+def _interval(capsys: pytest.CaptureFixture[str], db: list[str], schedule_id: str) -> Interval:
+    spec = shown_schedule(capsys, db, schedule_id).schedule
+    assert isinstance(spec, Interval)
+    return spec
+
+
 def test_start_at_is_local_time_in_tz_or_an_instant(
     db: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -111,11 +117,9 @@ def test_start_at_is_local_time_in_tz_or_an_instant(
     gap = added(
         capsys, db, "--every", "1d", "--start-at", "2026-03-29T02:30", "--tz", "Europe/Paris"
     )
-    assert shown_schedule(capsys, db, gap).schedule.start_at == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    assert _interval(capsys, db, gap).start_at == datetime(2026, 3, 29, 1, tzinfo=UTC)
     given = added(capsys, db, "--every", "1d", "--start-at", "2026-07-01T09:00+05:00")
-    assert shown_schedule(capsys, db, given).schedule.start_at == datetime(
-        2026, 7, 1, 4, tzinfo=UTC
-    )
+    assert _interval(capsys, db, given).start_at == datetime(2026, 7, 1, 4, tzinfo=UTC)
 
 
 # -- update ---------------------------------------------------------------------------

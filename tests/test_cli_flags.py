@@ -398,7 +398,7 @@ def command_lines(draw: st.DrawFn, names: tuple[str, ...]) -> list[str]:
         if not action.option_strings and draw(st.booleans()):
             argv.append(draw(_values(name, action)))
     for needed in COMMANDS[name].needed:
-        if needed.option_strings and draw(st.integers(0, 9)):
+        if needed.option_strings and draw(st.integers(0, 9)) != 0:
             argv += [_flag(needed), draw(_values(name, needed))]
     if name == "demo":  # without a refused --seconds, the demo runs for 15 seconds
         seconds = next(a for a in arguments if a.dest == "seconds")

@@ -42,8 +42,8 @@ def _next(capsys: pytest.CaptureFixture[str], *argv: str) -> list[datetime]:
     return times
 
 
-def _utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 SPRING = "2026-03-28T00:00:00Z"  # Paris moves from +01:00 to +02:00 at 01:00Z on 2026-03-29

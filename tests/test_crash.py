@@ -25,6 +25,7 @@ from support import postgres
 
 from agentsched import Cron, InlineExecutor, Interval, RunStatus, Scheduler, Status
 from agentsched.model import RunTrigger
+from agentsched.model.specs import Spec
 from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
 
@@ -80,7 +81,7 @@ def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, store_url: str, se
         executor=InlineExecutor(),
         clock=FakeClock(START),
     )
-    specs = [
+    specs: list[Spec] = [
         Cron("*/5 * * * *"),
         Cron("*/7 * * * *"),
         Cron("30 2 * * *", "Europe/Paris"),
@@ -148,11 +149,11 @@ def test_kill_storm_loses_and_doubles_nothing(tmp_path: Path, store_url: str, se
         assert final.get(schedule.id).status is Status.COMPLETED
 
     all_runs = [r for s in created for r in final.store.runs(s.id, limit=10_000)]
-    interrupted = sum(bool(r.error and r.error.startswith("interrupted")) for r in all_runs)
+    interrupted_count = sum(bool(r.error and r.error.startswith("interrupted")) for r in all_runs)
     print(
         f"{store_url.partition(':')[0]} seed {seed}: {kills} kills, "
         f"{len(handled)} handler calls, {len(all_runs)} runs, "
-        f"{interrupted} interrupted, "
+        f"{interrupted_count} interrupted, "
         f"{sum(r.status is RunStatus.MISSED for r in all_runs)} missed, "
         f"{sum(r.coalesced > 1 for r in all_runs)} coalesced"
     )

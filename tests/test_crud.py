@@ -46,7 +46,8 @@ def create(sched: Any, **changes: Any) -> Schedule:
         "name": "daily summary",
     }
     fields.update(changes)
-    return sched.create(**fields)
+    created: Schedule = sched.create(**fields)
+    return created
 
 
 def test_create_fills_in_the_record(sched: Any) -> None:
@@ -119,7 +120,7 @@ def test_owner_scoping_hides_other_owners(sched: Any) -> None:
     assert sched.get(mine.id, owner="alice") == mine
     for call in (sched.get, sched.pause, sched.resume, sched.delete, sched.upcoming):
         with pytest.raises(ScheduleNotFound) as info:
-            call(theirs.id, owner="alice")  # type: ignore[operator]
+            call(theirs.id, owner="alice")
         assert str(info.value) == str(ScheduleNotFound(theirs.id))  # same as a missing id
     with pytest.raises(ScheduleNotFound):
         sched.update(theirs.id, owner="alice", name="hijack")
@@ -218,7 +219,7 @@ def test_writes_retry_on_a_concurrent_change(sched: Any) -> None:
             )
         real_update(schedule, expected_version)
 
-    store.update = racing_update  # type: ignore[method-assign]
+    store.update = racing_update
     renamed = sched.update(s.id, name="after the race")
     assert renamed.run_count == 7 and renamed.name == "after the race" and renamed.version == 3
 
@@ -229,12 +230,12 @@ def test_conflicts_that_never_settle_surface(sched: Any) -> None:
     def always_conflict(schedule: Schedule, expected_version: int) -> None:
         raise ConflictError("moved on")
 
-    sched.store.update = always_conflict  # type: ignore[method-assign]
+    sched.store.update = always_conflict
     with pytest.raises(ConflictError):
         sched.pause(s.id)
 
 
 def test_non_string_ids_are_validation_errors(sched: Any) -> None:
     with pytest.raises(ValidationError) as info:
-        sched.get(42)  # type: ignore[arg-type]
+        sched.get(42)
     assert info.value.field == "id"

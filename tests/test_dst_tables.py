@@ -183,8 +183,9 @@ def test_dst_table(zone: str, expression: str, start: str, expected: list[str]) 
     fires = []
     t = utc(start)
     for _ in expected:
-        t = spec.next_after(t)
-        assert t is not None
+        found = spec.next_after(t)
+        assert found is not None
+        t = found
         fires.append(t)
     assert fires == [utc(e) for e in expected]
 
@@ -208,8 +209,9 @@ def test_rrule_wall_times_follow_fixed_time_rule() -> None:
     t = utc("2025-03-07T00:00")
     fires = []
     for _ in range(4):
-        t = spec.next_after(t)
-        assert t is not None
+        found = spec.next_after(t)
+        assert found is not None
+        t = found
         fires.append(t)
     assert fires == [
         utc(x)
@@ -218,8 +220,9 @@ def test_rrule_wall_times_follow_fixed_time_rule() -> None:
     fall = RRule("FREQ=HOURLY;BYHOUR=0,1,2", datetime(2025, 11, 1), "America/New_York")
     t, fires = utc("2025-11-02T03:30"), []
     for _ in range(4):
-        t = fall.next_after(t)
-        assert t is not None
+        found = fall.next_after(t)
+        assert found is not None
+        t = found
         fires.append(t)
     # 01:00 repeats: an RRULE fires it once, at the first occurrence.
     assert fires == [

@@ -51,7 +51,7 @@ def test_create_with_a_chosen_id_and_conflicts(make: Factory) -> None:
 def test_bad_ids_are_validation_errors(make: Factory, bad: object) -> None:
     sched = make(ok, clock=FakeClock(T0))
     with pytest.raises(ValidationError) as info:
-        sched.create(id=bad, agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
+        sched.create(id=bad, agent_id="bot", schedule=Cron("0 9 * * *"), input="go")  # type: ignore[arg-type]
     assert info.value.field == "id"
     assert sched.list(include_deleted=True) == []
 
@@ -103,7 +103,7 @@ def test_ensure_keeps_an_intervals_phase_across_restarts(make: Factory) -> None:
 
 def test_ensure_refuses_a_deleted_or_another_owners_id(make: Factory) -> None:
     sched = make(ok, clock=FakeClock(T0))
-    base = {"agent_id": "bot", "schedule": Cron("0 9 * * *"), "input": "go"}
+    base: dict[str, Any] = {"agent_id": "bot", "schedule": Cron("0 9 * * *"), "input": "go"}
     sched.ensure(id="mine", owner="alice", **base)
     with pytest.raises(ConflictError, match="owner"):
         sched.ensure(id="mine", owner="bob", **base)

@@ -10,6 +10,7 @@ the order of group writes is their subject.
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.firing import HeldWrites, of_agent, waiting
+from support.firing import HeldWrites, of_agent, stored_run, waiting
 from support.matrix import Factory
 from support.threads import Background, Gates, interrupt_main_on, pool
 from support.waiting import DEADLINE, eventually
@@ -54,10 +55,10 @@ def unwedge(writer: GroupWriter[Any, Any]) -> None:
     strands end and the test fails rather than hangs."""
     while True:
         with writer._lock:
-            stuck = writer._writing and writer._waiting and writer._waiting[0].lead
-        if not stuck:
+            first = writer._waiting[0] if writer._writing and writer._waiting else None
+        if first is None or not first.lead:
             return
-        writer._lead()
+        writer._lead(first)
 
 
 def daily(sched: Any, agent: str, **changes: Any) -> Any:
@@ -200,11 +201,11 @@ def _failing_group_run(error: BaseException) -> tuple[list[Background], list[lis
     writer: GroupWriter[int, int] = GroupWriter(write)
     first = Background(lambda: writer.submit(0))
     assert entered.wait(DEADLINE)
-    group = [Background(lambda n=n: writer.submit(n)) for n in range(1, 6)]
+    group = [Background(functools.partial(writer.submit, n)) for n in range(1, 6)]
     eventually(lambda: waiting(writer) == 5)
     release.set()
     assert failing_entered.wait(DEADLINE)
-    late = [Background(lambda n=n: writer.submit(n)) for n in range(10, 14)]
+    late = [Background(functools.partial(writer.submit, n)) for n in range(10, 14)]
     eventually(lambda: waiting(writer) == 4)
     failing_release.set()
     assert first.result() == 0
@@ -328,7 +329,7 @@ def test_ctrl_c_during_a_main_thread_tick_leaves_later_outcomes_recordable() -> 
                 lambda: later not in engine._in_flight,
                 what="the 'later' handler returned but its outcome is never written",
             )
-            assert sched.store.get_run(later).status is RunStatus.SUCCEEDED
+            assert stored_run(sched.store, later).status is RunStatus.SUCCEEDED
         finally:
             unwedge(engine._outcomes)
             gates.open()
@@ -362,7 +363,7 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
             helper.result()
             later = runs["later"].id
             eventually(lambda: later not in engine._in_flight)
-            assert sched.store.get_run(later).status is RunStatus.SUCCEEDED
+            assert stored_run(sched.store, later).status is RunStatus.SUCCEEDED
         finally:
             held.inner = inner
             gates.open()
@@ -370,7 +371,7 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
 
 
 def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finish_them(
-    make: Factory,
+    make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """finish_runs fails twice (the write and its retry) for the group behind a held
     write (b, c, perhaps d): every
@@ -395,7 +396,7 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
                 assert gates.gates["d"].wait(DEADLINE)  # 'a' writes while b, c wait behind
             return inner(finishing, lease_until)
 
-        store.finish_runs = failing
+        monkeypatch.setattr(store, "finish_runs", failing)
         runs = {run.agent_id: run for run in sched.tick(now=NINE)}
         gates.gates["a"].set()
         assert first_in.wait(DEADLINE)
@@ -404,14 +405,14 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
         eventually(lambda: waiting(engine._outcomes) == 2)
         gates.gates["d"].set()  # 'a' writes; b, c and d share the failing write
         eventually(lambda: engine.in_flight() == 0)
-        store.finish_runs = inner
-        status = {agent: store.get_run(run.id).status for agent, run in runs.items()}
+        monkeypatch.setattr(store, "finish_runs", inner)
+        status = {agent: stored_run(store, run.id).status for agent, run in runs.items()}
         assert status["a"] is RunStatus.SUCCEEDED
         lost = [agent for agent in "bcd" if status[agent] is RunStatus.RUNNING]
         assert {"b", "c"} <= set(lost), status  # the group that failed (d may be in it)
         sched.tick(now=NINE + LEASE + SECOND)
         for agent in lost:
-            run = store.get_run(runs[agent].id)
+            run = stored_run(store, runs[agent].id)
             assert run.status is RunStatus.FAILED and run.error == INTERRUPTED
             assert sched.get(made[agent].id).failure_count == 1
         assert engine.in_flight() == 0
@@ -454,13 +455,13 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
         gates.gates["c"].set()
         eventually(lambda: engine.in_flight() == 0)
         store = sched.store
-        assert store.get_run(runs["a"].id).status is RunStatus.SUCCEEDED
-        assert store.get_run(runs["c"].id).status is RunStatus.SUCCEEDED
+        assert stored_run(store, runs["a"].id).status is RunStatus.SUCCEEDED
+        assert stored_run(store, runs["c"].id).status is RunStatus.SUCCEEDED
         # b's write was interrupted in its own thread: its outcome went back in line and
         # was written with c's.
-        assert store.get_run(runs["b"].id).status is RunStatus.SUCCEEDED
+        assert stored_run(store, runs["b"].id).status is RunStatus.SUCCEEDED
         sched.tick(now=NINE + LEASE + SECOND)
-        assert store.get_run(runs["b"].id).status is RunStatus.SUCCEEDED
+        assert stored_run(store, runs["b"].id).status is RunStatus.SUCCEEDED
         assert not engine._outcomes._writing and not engine._outcomes._waiting
 
 
@@ -497,13 +498,13 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
         held.release.set()  # then a and c share a write
         eventually(lambda: engine.in_flight() == 0)
         store = sched.store
-        assert [store.get_run(runs[x].id).status for x in "abc"] == [RunStatus.SUCCEEDED] * 3
+        assert [stored_run(store, runs[x].id).status for x in "abc"] == [RunStatus.SUCCEEDED] * 3
         assert sorted(announced) == ["b", "c"]
         buffered, first = sched.runs(a.id)
         assert first.id == runs["a"].id and buffered.status is RunStatus.RUNNING
         assert len(gates.calls) == 3  # the buffered run was never launched
         sched.tick(now=NINE + MINUTE + LEASE + SECOND)
-        swept = store.get_run(buffered.id)
+        swept = stored_run(store, buffered.id)
         assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
         assert engine.in_flight() == 0
 
@@ -536,7 +537,7 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
         held.release.set()
         stopper.result()
         eventually(lambda: engine.in_flight() == 0)
-        assert [sched.store.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 3
+        assert [stored_run(sched.store, r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 3
         assert not engine._outcomes._writing
 
 
@@ -626,7 +627,9 @@ def test_hundreds_of_runs_on_sixteen_threads_are_each_handled_once(make: Factory
 # -- inline outcomes, flushed 64 at a time -----------------------------------------------
 
 
-def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(make: Factory) -> None:
+def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(
+    make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """200 inline runs in one tick; the store fails the second write and its retry: the
     runs of that write alone stay 'running' (until their lease), every other run is
     final, in what tick() returns and in the store."""
@@ -653,9 +656,9 @@ def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(make: F
             raise StoreError("disk I/O error")
         return inner(finishing, lease_until)
 
-    store.finish_runs = counting
+    monkeypatch.setattr(store, "finish_runs", counting)
     runs = sched.tick(now=NINE)
-    store.finish_runs = inner
+    monkeypatch.setattr(store, "finish_runs", inner)
     assert len(runs) == 200 and max(sizes) <= 64 and lost
     assert sum(sizes) - sizes[2] == 200  # every outcome offered to the store once, but the retry
     for run in runs:
@@ -666,11 +669,11 @@ def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(make: F
             if made[run.schedule_id].input == "fail"
             else RunStatus.SUCCEEDED
         )
-        assert run.status is want and store.get_run(run.id).status is want
+        assert run.status is want and stored_run(store, run.id).status is want
     assert sched.engine.in_flight() == 0
     sched.tick(now=NINE + LEASE + SECOND)  # their leases lapse: failed, interrupted
     for run_id in lost:
-        swept = store.get_run(run_id)
+        swept = stored_run(store, run_id)
         assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
     for s in made.values():
         after = sched.get(s.id)

@@ -142,7 +142,8 @@ def test_stop_from_inside_a_handler_returns_and_the_run_ends(make: Factory, exec
         calls.hit()
         return "stopped myself"
 
-    sched = make(handler, clock=clock, **({} if executor == "inline" else {"executor": None}))
+    threads: dict[str, Any] = {} if executor == "inline" else {"executor": None}
+    sched = make(handler, clock=clock, **threads)
     holder.append(sched)
     s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
     sched.start()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from support.firing import HeldWrites, claim_and_die, of_agent
+from support.firing import HeldWrites, claim_and_die, of_agent, stored_run
 from support.matrix import Factory
 from support.threads import Gates, pool
 from support.waiting import DEADLINE, eventually
@@ -73,10 +73,10 @@ def test_a_long_run_keeps_its_lease_renewed_once_a_third_of_it_has_gone(make: Fa
             at = NINE + step * lease / 3
             sched.tick(now=at)
             other.tick(now=at + lease / 2)
-        assert sched.store.get_run(run.id).status is RunStatus.RUNNING
+        assert stored_run(sched.store, run.id).status is RunStatus.RUNNING
         release.set()
         sched.stop(wait=True)
-    assert sched.store.get_run(run.id).status is RunStatus.SUCCEEDED
+    assert stored_run(sched.store, run.id).status is RunStatus.SUCCEEDED
     assert s.id == run.schedule_id
 
 
@@ -107,7 +107,7 @@ def test_a_run_started_after_the_clock_stepped_back_keeps_its_lease(make: Factor
         assert gates.entered["manual"].wait(DEADLINE)
         try:
             _run_side_by_side(sched, other, clock, NINE - 24 * SECOND, NINE + 20 * SECOND)
-            stored = sched.store.get_run(run.id)
+            stored = stored_run(sched.store, run.id)
             assert stored.status is RunStatus.RUNNING, f"swept while running: {stored.error}"
         finally:
             gates.open()
@@ -189,7 +189,7 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
         clock.set(NINE + 65 * SECOND)
         gates.gates["buf"].set()  # six outcomes at once: grouped; each starts its buffered run
         eventually(lambda: len(buffered_started) == 6)
-        started = {r.id: r for r in (sched.store.get_run(i) for i in buffered_started)}
+        started = {r.id: r for r in (stored_run(sched.store, i) for i in buffered_started)}
         for run in started.values():
             assert run.started_at == NINE + 65 * SECOND
             # leased for at least a lease from its start
@@ -197,24 +197,27 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
         try:
             _run_side_by_side(sched, other, clock, NINE + 66 * SECOND, NINE + 5 * MINUTE)
             for run_id in [manual_run.id, *started]:
-                assert sched.store.get_run(run_id).status is RunStatus.RUNNING
+                assert stored_run(sched.store, run_id).status is RunStatus.RUNNING
         finally:
             gates.open()
             release_buffered.set()
         eventually(lambda: engine.in_flight() == 0)
         for run_id in [manual_run.id, *started]:
-            assert sched.store.get_run(run_id).status is RunStatus.SUCCEEDED
+            assert stored_run(sched.store, run_id).status is RunStatus.SUCCEEDED
         for s in buf:  # later fires: one more buffered (started when 9:01's ended), rest skipped
             runs = sched.runs(s.id)
             ran = [r for r in runs if r.started_at is not None]
             assert all(r.status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED) for r in runs)
             after = sched.get(s.id)
             assert after.run_count == len(ran) == 3
-            assert after.last_run_id == max(ran, key=lambda r: r.scheduled_for).id
+            latest = max(ran, key=lambda r: r.scheduled_for or datetime.min.replace(tzinfo=UTC))
+            assert after.last_run_id == latest.id
         sched.stop(wait=True)
 
 
-def test_a_failed_renewal_is_retried_by_the_next_tick(make: Factory) -> None:
+def test_a_failed_renewal_is_retried_by_the_next_tick(
+    make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = FakeClock(T0)
     gates = Gates("long")
     with pool(4) as executor:
@@ -233,19 +236,19 @@ def test_a_failed_renewal_is_retried_by_the_next_tick(make: Factory) -> None:
                 raise StoreError("connection reset")
             inner(run_ids, until)
 
-        store.renew_leases = flaky
+        monkeypatch.setattr(store, "renew_leases", flaky)
         try:
             with pytest.raises(StoreError):
                 sched.tick(now=NINE + 10 * SECOND)
             assert engine.next_wake(NINE + 10 * SECOND) == NINE + 10 * SECOND  # due again
             sched.tick(now=NINE + 11 * SECOND)  # renews now
             other.tick(now=NINE + 35 * SECOND)
-            assert store.get_run(run.id).status is RunStatus.RUNNING
+            assert stored_run(store, run.id).status is RunStatus.RUNNING
             assert engine.next_wake(NINE + 12 * SECOND) == NINE + 21 * SECOND
         finally:
             gates.open()
             sched.stop(wait=True)
-        assert store.get_run(run.id).status is RunStatus.SUCCEEDED
+        assert stored_run(store, run.id).status is RunStatus.SUCCEEDED
 
 
 def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> None:
@@ -258,8 +261,13 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=clock, lease=LEASE)
         other_calls: list[str] = []
+
+        def other_handler(ctx: RunContext) -> str:
+            other_calls.append(ctx.run_id)
+            return "other"
+
         other = make(
-            lambda ctx: other_calls.append(ctx.run_id) or "other",
+            other_handler,
             store=make.reopen(sched.store),
             clock=clock,
             lease=LEASE,
@@ -273,13 +281,13 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
         clock.set(NINE + MINUTE)
         other.tick(now=NINE + MINUTE)  # sweeps the five, then runs the 9:01 fires
         for run in owned:
-            swept = sched.store.get_run(run.id)
+            swept = stored_run(sched.store, run.id)
             assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
         gates.open()  # the owner's handlers return now, all at once
         eventually(lambda: engine.in_flight() == 0)
         assert len(other_calls) == 5 and len(gates.calls) == 5
         for run in owned:
-            assert sched.store.get_run(run.id).error == INTERRUPTED
+            assert stored_run(sched.store, run.id).error == INTERRUPTED
         for s in made:
             after = sched.get(s.id)
             runs = sched.runs(s.id)

@@ -77,7 +77,7 @@ def test_stop_refuses_a_timeout_no_thread_can_wait(make: Factory, timeout: objec
     sched = make(Recorder(), executor=None)
     sched.start()
     with pytest.raises(ValidationError) as info:
-        sched.stop(timeout=timeout)
+        sched.stop(timeout=timeout)  # type: ignore[arg-type]  # what is refused
     assert info.value.field == "timeout"
     sched.stop(timeout=0)
 

@@ -63,10 +63,14 @@ def test_memory_store_due_index_follows_every_write(
             version=stored.version + 1,
         )
         store.update(moved, stored.version)
-    current = [s for s in store.list(limit=10) if s.status is Status.ACTIVE]
-    assert store.next_due_at() == min((s.next_run_at for s in current), default=None)
+    current = [
+        (s.next_run_at, s.id)
+        for s in store.list(limit=10)
+        if s.status is Status.ACTIVE and s.next_run_at is not None
+    ]
+    assert store.next_due_at() == min((due for due, _ in current), default=None)
     now = _BASE + timedelta(minutes=at)
-    due = sorted((s.next_run_at, s.id) for s in current if s.next_run_at <= now)
+    due = sorted((at, schedule_id) for at, schedule_id in current if at <= now)
 
     claimed: list[Schedule] = []
 
@@ -77,8 +81,8 @@ def test_memory_store_due_index_follows_every_write(
     while batch := store.claim_due(now, claim_all, limit=limit):
         assert len(batch) <= limit
     assert sorted(s.id for s in claimed) == sorted(i for _, i in due)
-    times = [s.next_run_at for s in claimed]
-    assert times == sorted(times)  # earliest first
+    times = [s.next_run_at for s in claimed if s.next_run_at is not None]
+    assert len(times) == len(claimed) and times == sorted(times)  # earliest first
     assert store._due_ids <= 2 * len(made) + 64 + 1
 
 

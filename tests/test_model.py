@@ -52,8 +52,9 @@ def schedule_of(**changes: Any) -> Schedule:
 
 
 def test_enums_are_strings() -> None:
-    assert Status.ACTIVE == "active" and str(Status.PAUSED) == "paused"
-    assert RunStatus.SKIPPED == "skipped" and Overlap.BUFFER_ONE == "buffer_one"
+    texts: list[str] = ["active", "skipped", "buffer_one"]
+    assert texts == [Status.ACTIVE, RunStatus.SKIPPED, Overlap.BUFFER_ONE]
+    assert str(Status.PAUSED) == "paused"
     assert schedule_of(status="paused").status is Status.PAUSED
 
 
@@ -332,7 +333,7 @@ WHOLE_NUMBERS: list[tuple[type, str, int, int]] = [
     (Run, "coalesced", 1, MAX_COUNT),
     (Retry, "attempts", 1, MAX_ATTEMPTS),
 ]
-_RECORDS: dict[type, Callable[..., Any]] = {
+_RECORDS: dict[type[Schedule] | type[Run] | type[Retry], Callable[..., Any]] = {
     Schedule: schedule_of,
     Run: partial(Run, id="run_1", schedule_id="sched_1", agent_id="a", status="running"),
     Retry: Retry,
@@ -345,7 +346,11 @@ _RECORDS: dict[type, Callable[..., Any]] = {
     | st.integers(min_value=1).map(lambda above: ("above", above))
 )
 def test_whole_numbers_beyond_their_bounds_are_refused(
-    kind: type, field: str, low: int, high: int, beyond: tuple[str, int]
+    kind: type[Schedule] | type[Run] | type[Retry],
+    field: str,
+    low: int,
+    high: int,
+    beyond: tuple[str, int],
 ) -> None:
     side, distance = beyond
     value = low + distance if side == "below" else high + distance
@@ -364,7 +369,7 @@ def test_whole_numbers_beyond_their_bounds_are_refused(
 def test_a_pending_retry_attempt_is_bounded_like_a_runs() -> None:
     for attempt in (1, MAX_ATTEMPTS + 1, True):
         with pytest.raises(ValidationError) as info:
-            PendingRetry(attempt, T, T)  # type: ignore[arg-type]
+            PendingRetry(attempt, T, T)
         assert info.value.field == "pending_retry.attempt"
     with pytest.raises(ValidationError) as info:
         schedule_of(

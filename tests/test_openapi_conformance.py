@@ -70,12 +70,12 @@ def _say_the_seed() -> None:
 
 
 @fixed.parametrize()
-def test_each_operation_with_the_fixed_seed(case: schemathesis.Case) -> None:
+def test_each_operation_with_the_fixed_seed(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate()
 
 
 @fresh.parametrize()
-def test_each_operation_with_a_random_seed(case: schemathesis.Case) -> None:
+def test_each_operation_with_a_random_seed(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate()
 
 
@@ -87,7 +87,7 @@ def test_workflows_along_the_links(schema: schemathesis.BaseSchema, seed: int) -
         def setup(self) -> None:
             self.app = _app()
 
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
             return {"app": self.app}
 
     hypothesis.seed(seed)(Workflows).run(

@@ -23,7 +23,7 @@ def claimable(draw: st.DrawFn) -> tuple[Schedule, Activity, timedelta]:
     the claim happens (often just after it, so the one-fire case comes up)."""
     schedule = draw(schedules())
     fire = schedule.next_run_at or schedule.created_at
-    changes = {
+    changes: dict[str, Any] = {
         "status": Status.ACTIVE,
         "next_run_at": fire,
         "catchup_window": timedelta(seconds=draw(st.integers(1, 7200))),

@@ -47,8 +47,9 @@ from agentsched import (
 )
 from agentsched.cli import main
 from agentsched.ids import new_run_id
+from agentsched.rules import outcomes
 from agentsched.rules.claims import plan_claim
-from agentsched.stores.base import Finish, Finishing
+from agentsched.stores.base import Finish, Finishing, Store
 from agentsched.stores.postgres import PostgresStore
 from agentsched.stores.postgres.connection import Cursor
 from agentsched.stores.postgres.store import SCHEMA_VERSION, _Locked
@@ -84,7 +85,7 @@ def opened(schema: str) -> Iterator[Callable[..., PostgresStore]]:
         store.close()
 
 
-def scheduler(store: PostgresStore, handler: Any = None, **options: Any) -> Scheduler:
+def scheduler(store: Store, handler: Any = None, **options: Any) -> Scheduler:
     return Scheduler(
         store=store,
         handler=handler or (lambda ctx: "ok"),
@@ -819,7 +820,7 @@ def test_a_connection_killed_while_recording_a_run_loses_and_repeats_nothing(
         lease=timedelta(minutes=5),
     )
     s = hourly(sched, "interrupted once")
-    real = engine.apply_outcome
+    real = outcomes.apply_outcome
     kills = [1, 1]  # the first try and the one retry both lose their connection
 
     def fold_and_die(*args: Any, **kwargs: Any) -> Any:
@@ -844,8 +845,9 @@ def test_a_connection_killed_while_recording_a_run_loses_and_repeats_nothing(
         sched.tick(now=NINE + timedelta(minutes=minutes))
     assert len(calls) == 2 and calls[1][1] == NINE + timedelta(hours=1)
     runs = {r.scheduled_for: r for r in sched.runs(s.id)}
-    assert runs[NINE].status is RunStatus.FAILED and runs[NINE].error is not None
-    assert runs[NINE].error.startswith("interrupted")
+    error = runs[NINE].error
+    assert runs[NINE].status is RunStatus.FAILED and error is not None
+    assert error.startswith("interrupted")
     assert runs[NINE + timedelta(hours=1)].status is RunStatus.SUCCEEDED
     assert sched.get(s.id).run_count == 2
 
@@ -859,7 +861,7 @@ def test_a_connection_killed_once_while_recording_is_retried(
     store, kill = killable
     sched = scheduler(store, lambda ctx: "ok", clock=FakeClock(T0))
     s = hourly(sched, "recorded on the second try")
-    real = engine.apply_outcome
+    real = outcomes.apply_outcome
     kills = [1]
 
     def fold_and_die(*args: Any, **kwargs: Any) -> Any:
@@ -905,4 +907,5 @@ def test_an_app_owned_pool_is_used_and_left_open(schema: str) -> None:
         store.close()
         assert not pool.closed
         with pool.connection() as conn:
-            assert conn.execute(f'SELECT count(*) AS n FROM "{schema}".runs').fetchone() == {"n": 1}
+            row: Any = conn.execute(f'SELECT count(*) AS n FROM "{schema}".runs').fetchone()
+            assert row == {"n": 1}  # the app's dict rows

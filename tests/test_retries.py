@@ -4,6 +4,7 @@ two schedulers on one store run each attempt once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +12,7 @@ from support.matrix import Factory, settle
 
 from agentsched import (
     Cron,
+    Event,
     Once,
     Retry,
     RunContext,
@@ -38,7 +40,12 @@ def test_a_failed_run_is_retried_with_backoff_and_only_the_last_failure_counts(
 
     sched = make(flaky, clock=clock)
     retrying: list[int] = []
-    sched.subscribe(lambda e: retrying.append(e.run.attempt), kinds=["run.retrying"])
+
+    def heard(event: Event) -> None:
+        assert event.run is not None
+        retrying.append(event.run.attempt)
+
+    sched.subscribe(heard, kinds=["run.retrying"])
     retry = Retry(attempts=3, backoff=timedelta(seconds=30), max_backoff=timedelta(seconds=45))
     s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go", retry=retry)
     (first,) = sched.tick(now=NINE)
@@ -68,7 +75,7 @@ def test_a_retry_that_succeeds_resets_and_a_once_completes_after_its_retries(
     make: Factory,
 ) -> None:
     clock = FakeClock(T0)
-    results = iter([RuntimeError("down"), "fine"])
+    results: Iterator[Exception | str] = iter([RuntimeError("down"), "fine"])
 
     def handler(ctx: RunContext) -> str:
         outcome = next(results)

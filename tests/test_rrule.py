@@ -95,7 +95,7 @@ class Rule(NamedTuple):
     freq: str
     text: str
     dtstart: datetime
-    count: int | None
+    occurrences: int | None  # COUNT
     until: datetime | None  # as dateutil reads it
 
 
@@ -140,7 +140,7 @@ def dateutil_fires_soon(rule: Rule) -> bool:
     if rule.until is not None and rule.until.year + years <= 9999:
         core.append(f"UNTIL={rule.until.replace(year=rule.until.year + years):%Y%m%dT%H%M%S}")
     shifted = rrulestr(";".join(core), dtstart=rule.dtstart.replace(year=rule.dtstart.year + years))
-    wanted = rule.count or 1
+    wanted = rule.occurrences or 1
     try:
         return len(list(itertools.islice(shifted, wanted))) == wanted
     except ValueError:  # a weekly period past 9999-12-31, or an impossible time combination
@@ -174,8 +174,9 @@ def test_rrule_weekly_in_paris() -> None:
     spec = RRule("FREQ=WEEKLY;BYDAY=MO,WE", datetime(2026, 1, 5, 9), "Europe/Paris")
     t, out = datetime(2026, 3, 20, tzinfo=UTC), []
     for _ in range(4):
-        t = spec.next_after(t)
-        assert t is not None
+        found = spec.next_after(t)
+        assert found is not None
+        t = found
         out.append(t)
     # 09:00 Paris is 08:00Z in winter and 07:00Z after Mar 29.
     assert out == [
@@ -247,7 +248,7 @@ def periods() -> Iterator[list[int]]:
     """Counts the periods dateutil expands: it builds one day set per period (in its
     private `_iterinfo`, the only place the work shows)."""
     count = [0]
-    info = dateutil_rrule._iterinfo  # type: ignore[attr-defined]
+    info = dateutil_rrule._iterinfo
     originals = {name: getattr(info, name) for name in ("ydayset", "mdayset", "wdayset", "ddayset")}
 
     def counting(original: Callable[..., object]) -> Callable[..., object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.waiting import eventually
@@ -17,6 +18,7 @@ from agentsched import (
     SQLiteStore,
     StoreError,
 )
+from agentsched.firing.handlers import Handler
 from agentsched.stores.sqlite import checkpoint
 from agentsched.stores.sqlite.checkpoint import BACKSTOP_PAGES
 from agentsched.stores.sqlite.store import _MIGRATIONS, SCHEMA_VERSION
@@ -27,14 +29,16 @@ T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)
 NINE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
-def scheduler(path: Path, clock: FakeClock, handler: object = None, **kw: object) -> Scheduler:
+def scheduler(
+    path: Path, clock: FakeClock, handler: Handler | None = None, **options: Any
+) -> Scheduler:
     return Scheduler(
         store=SQLiteStore(path),
-        handler=handler or (lambda ctx: "ok"),  # type: ignore[arg-type]
+        handler=handler or (lambda ctx: "ok"),
         executor=InlineExecutor(),
         clock=clock,
-        **kw,
-    )  # type: ignore[arg-type]
+        **options,
+    )
 
 
 def test_missing_directory_is_a_clear_error_at_open(tmp_path: Path) -> None:
@@ -67,7 +71,8 @@ def test_schema_is_versioned_and_newer_files_are_refused(tmp_path: Path) -> None
 
 
 def test_a_version_1_file_is_migrated_and_pruned(tmp_path: Path) -> None:
-    """An older file with a long history gets counted, bounded, and keeps its runs' ids."""
+    """An older file with a long history gets counted, bounded, and keeps its runs' ids
+    (the file is rebuilt by the store's own first migration, the private `_MIGRATIONS`)."""
     path = tmp_path / "old.db"
     old = SQLiteStore(path, keep_runs=None)
     sched = Scheduler(

@@ -78,7 +78,7 @@ def _raw_body(path: Path, table: str, row_id: str) -> bytes:
 
 # -- corrupt schedule rows -------------------------------------------------------------
 
-CORRUPTIONS: dict[str, Callable[[Path, Schedule], None]] = {
+CORRUPTIONS: dict[str, Callable[[Path, Schedule], object]] = {
     "invalid UTF-8": lambda p, s: _sql(
         p, "UPDATE schedules SET body = CAST(X'7b22ff22' AS TEXT) WHERE id = ?", s.id
     ),

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from support.firing import HeldWrites, of_agent, waiting
+from support.firing import HeldWrites, of_agent, stored_run, waiting
 from support.matrix import Factory
 from support.threads import Background, Gates, pool
 from support.waiting import DEADLINE, eventually
@@ -117,7 +117,7 @@ def test_a_timed_out_handler_keeps_its_slot_until_it_returns(
     (first,) = sched.tick(now=NINE)
     assert entered.wait(DEADLINE)
     sched.tick(now=NINE + timedelta(seconds=31))  # past the deadline
-    timed_out = sched.store.get_run(first.id)
+    timed_out = stored_run(sched.store, first.id)
     assert timed_out.status is RunStatus.FAILED and timed_out.error == "timed out after 30s"
     later = [sched.tick(now=NINE + m * MINUTE) for m in (1, 2, 3)]
     statuses = [run.status for runs in later for run in runs]
@@ -133,7 +133,7 @@ def test_a_timed_out_handler_keeps_its_slot_until_it_returns(
         assert entered.wait(DEADLINE)  # the buffered run starts once the first one left
     sched.stop()
     assert most == 1
-    assert sched.store.get_run(first.id) == timed_out  # its late result changes nothing
+    assert stored_run(sched.store, first.id) == timed_out  # its late result changes nothing
     runs = sched.runs(s.id, limit=10)
     assert sum(r.status is RunStatus.SUCCEEDED for r in runs) == (
         1 if overlap is Overlap.BUFFER_ONE else 0
@@ -217,7 +217,7 @@ def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its
         held.release.set()
         ticker.result()  # the failure stored, the tick frees the slot
         assert runs["slow"].id not in engine._in_flight
-        failed = sched.store.get_run(runs["slow"].id)
+        failed = stored_run(sched.store, runs["slow"].id)
         assert failed.status is RunStatus.FAILED and "timed out" in (failed.error or "")
         eventually(lambda: engine.in_flight() == 0)  # quick lands on its own thread
         (next_run,) = [r for r in sched.tick(now=NINE + MINUTE) if r.schedule_id == slow.id]
@@ -250,7 +250,7 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
         ticker.result()
         for run in runs:
             if run.agent_id == "slow":
-                stored = sched.store.get_run(run.id)
+                stored = stored_run(sched.store, run.id)
                 assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
         # timed out, still occupying their slots (the quick ones land on their own threads)
         eventually(lambda: engine.in_flight() == 12)
@@ -265,7 +265,9 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
             assert after.run_count == 2 and after.failure_count == 0
 
 
-def test_a_timeout_whose_write_failed_is_recorded_by_a_later_tick(make: Factory) -> None:
+def test_a_timeout_whose_write_failed_is_recorded_by_a_later_tick(
+    make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gates = Gates("stuck")
     with pool(4) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
@@ -281,12 +283,12 @@ def test_a_timeout_whose_write_failed_is_recorded_by_a_later_tick(make: Factory)
                 raise StoreError("connection reset")
             return inner(finishing, lease_until)
 
-        store.finish_runs = flaky
+        monkeypatch.setattr(store, "finish_runs", flaky)
         try:
             sched.tick(now=NINE + 10 * SECOND)  # the timeout's write fails
             for minute in range(1, 6):  # the handler never returns; the loop goes on
                 sched.tick(now=NINE + minute * MINUTE)
-            stored = store.get_run(run.id)
+            stored = stored_run(store, run.id)
             assert stored.status is RunStatus.FAILED, "running 5 minutes past its timeout"
             assert sched.get(s.id).failure_count == 1
         finally:
@@ -295,7 +297,7 @@ def test_a_timeout_whose_write_failed_is_recorded_by_a_later_tick(make: Factory)
 
 
 def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_next(
-    make: Factory,
+    make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two runs time out in one tick and the first timeout's write is interrupted
     (Ctrl-C in the ticking thread): the tick raises, the second timeout is recorded by
@@ -316,18 +318,18 @@ def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_nex
                 raise KeyboardInterrupt
             return inner(finishing, lease_until)
 
-        sched.store.finish_runs = interrupted_once
+        monkeypatch.setattr(sched.store, "finish_runs", interrupted_once)
         runs = sched.tick(now=NINE)
         eventually(gates.entered["slow"].is_set)
         with pytest.raises(KeyboardInterrupt):
             sched.tick(now=NINE + 10 * SECOND)
         sched.tick(now=NINE + 11 * SECOND)
         for run in runs:
-            stored = sched.store.get_run(run.id)
+            stored = stored_run(sched.store, run.id)
             assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
         gates.open()
         eventually(lambda: engine.in_flight() == 0)
-        sched.store.finish_runs = inner
+        monkeypatch.setattr(sched.store, "finish_runs", inner)
         nexts = [r for r in sched.tick(now=NINE + timedelta(days=1)) if r.agent_id == "slow"]
         assert sorted(r.schedule_id for r in nexts) == sorted(s.id for s in made)
         assert all(r.status is not RunStatus.SKIPPED for r in nexts)

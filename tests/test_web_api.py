@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
+from support.firing import stored_run
 from support.matrix import Factory
 from support.web import API, T0, Web, app_over, body, handler, not_found
 
@@ -299,7 +300,7 @@ def test_trigger_runs_the_agent_now(web: Web) -> None:
     assert run["output"] == "did Summarise"
     runs = web.client.get(f"{API}/{made['id']}/runs").json()
     assert [r["id"] for r in runs["data"]] == [run["id"]]
-    assert runs["data"][0] == web.store.get_run(run["id"]).to_dict()  # type: ignore[union-attr]
+    assert runs["data"][0] == stored_run(web.store, run["id"]).to_dict()
 
 
 def test_runs_newest_first_with_a_limit(web: Web) -> None:

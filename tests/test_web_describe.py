@@ -124,12 +124,12 @@ def _field(low: int, high: int) -> st.SearchStrategy[str]:
 
 
 def _fires_on(spec: Cron, day: datetime) -> list[str]:
-    times, t = [], day - timedelta(seconds=1)
-    while True:
-        t = spec.next_after(t)  # type: ignore[assignment]
-        if t is None or t >= day + timedelta(days=1):
-            return times
-        times.append(f"{t:%H:%M}")
+    times: list[str] = []
+    t = day - timedelta(seconds=1)
+    while (found := spec.next_after(t)) is not None and found < day + timedelta(days=1):
+        times.append(f"{found:%H:%M}")
+        t = found
+    return times
 
 
 def _claimed(words: str) -> list[str] | None:

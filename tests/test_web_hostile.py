@@ -154,7 +154,7 @@ class Request:
     method: str
     path: str
     body: bytes
-    headers: dict[str, bytes]
+    headers: dict[bytes, bytes]
 
 
 @st.composite
@@ -171,7 +171,7 @@ def requests(draw: st.DrawFn, schedule_id: str, routes: list[tuple[str, str]]) -
         method,
         f"{path}?{query}" if query else path,
         draw(bodies()) if method == "POST" else b"",
-        {name: value.encode("latin-1") for name, value in headers.items()},
+        {name.encode(): value.encode("latin-1") for name, value in headers.items()},
     )
 
 
@@ -316,10 +316,10 @@ _FIELDS += ["max_runs", "end_at", "timeout", "retry", "jitter", "conversation", 
 @st.composite
 def _create_bodies(draw: st.DrawFn) -> dict[str, Any]:
     """A valid body with a few fields, of the body or of its spec, replaced by any JSON."""
-    spec = dict(draw(st.sampled_from(_VALID_SPECS)))
+    spec: dict[str, Any] = dict(draw(st.sampled_from(_VALID_SPECS)))
     for key in draw(st.lists(st.sampled_from([*spec, "extra"]), max_size=2)):
         spec[key] = draw(_VALUES)
-    made = {"input": "x", "schedule": spec}
+    made: dict[str, Any] = {"input": "x", "schedule": spec}
     made.update(draw(st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=3)))
     return made
 

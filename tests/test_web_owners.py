@@ -65,7 +65,7 @@ def test_owners_see_their_own_schedules_only(web: Web) -> None:
 
 @pytest.mark.parametrize("owner", [b"x" * 257, b"", b"a\x00b"])
 def test_an_owner_header_must_be_1_to_256_characters_of_text(web: Web, owner: bytes) -> None:
-    got = web.client.get(API, headers={"X-On-Behalf-Of": owner})
+    got = web.client.get(API, headers={b"X-On-Behalf-Of": owner})
     assert got.status_code == 400
     assert got.json()["error"]["field"] == "X-On-Behalf-Of"
 

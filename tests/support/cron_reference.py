@@ -320,24 +320,25 @@ def cases(draw: st.DrawFn) -> tuple[CronShape, str, datetime, datetime]:
     return shape, zone, start, start + timedelta(days=3)
 
 
+def _offset(instant: datetime, zone: ZoneInfo) -> timedelta:
+    """The UTC offset of `zone` at `instant`."""
+    offset = instant.astimezone(zone).utcoffset()
+    assert offset is not None
+    return offset
+
+
 @st.composite
 def cases_inside_repeated_hour(draw: st.DrawFn) -> tuple[CronShape, str, datetime, datetime]:
     """Windows that start during the second pass of a fall-back's repeated wall times."""
     zone = draw(st.sampled_from([z for z in DST_ZONES if z != "Asia/Kolkata"]))
     local = ZoneInfo(zone)
     year = draw(st.integers(1995, 2040))
-    folds = [
-        t
-        for t in transitions(zone, year)
-        if (t - MINUTE).astimezone(local).utcoffset() > t.astimezone(local).utcoffset()
-    ]
+    folds = [t for t in transitions(zone, year) if _offset(t - MINUTE, local) > _offset(t, local)]
     if not folds:
         year, folds = 2025, [t for t in transitions("Europe/London", 2025) if t.month == 10]
         zone, local = "Europe/London", ZoneInfo("Europe/London")
     center = draw(st.sampled_from(folds))
-    repeated = (center - MINUTE).astimezone(local).utcoffset() - center.astimezone(
-        local
-    ).utcoffset()
+    repeated = _offset(center - MINUTE, local) - _offset(center, local)
     start = center + timedelta(
         minutes=draw(st.integers(0, int(repeated.total_seconds() // 60))),
         seconds=draw(st.integers(0, 59)),

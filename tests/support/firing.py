@@ -88,3 +88,10 @@ class Fired:
         with self._changed:
             assert self._changed.wait_for(lambda: len(self.calls) >= count, DEADLINE), self.calls
             return list(self.calls)
+
+
+def stored_run(store: Store, run_id: str) -> Run:
+    """The run as `store` holds it, which must hold it."""
+    run = store.get_run(run_id)
+    assert run is not None, f"the store holds no run {run_id}"
+    return run

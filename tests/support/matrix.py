@@ -32,6 +32,7 @@ import pytest
 from agentsched import AsyncScheduler, InlineExecutor, MemoryStore, Scheduler, SQLiteStore
 from agentsched.clock import Clock
 from agentsched.firing.core import DEFAULT_LEASE
+from agentsched.firing.handlers import Handler
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
 from support import postgres
@@ -40,8 +41,12 @@ from support.waiting import DEADLINE
 STORES = ("memory", "sqlite", "postgres")
 SHELLS = ("sync", "async")
 KINDS = tuple((store, shell) for store in STORES for shell in SHELLS)
-EACH_STORE_AND_SHELL = (("memory", "sync"), ("sqlite", "sync"), ("postgres", "sync"))
-EACH_STORE_AND_SHELL += (("memory", "async"),)
+EACH_STORE_AND_SHELL: tuple[tuple[str, str], ...] = (
+    ("memory", "sync"),
+    ("sqlite", "sync"),
+    ("postgres", "sync"),
+    ("memory", "async"),
+)
 """Every store and every shell, each once: for property tests, whose examples cost a
 store and a scheduler each, where the six kinds would cost more than they find (the
 shells share the firing core; the stores differ in what they keep)."""
@@ -78,6 +83,10 @@ class AsyncDriver:
             return self.run(result) if inspect.iscoroutine(result) else result
 
         return call
+
+    def agent(self, agent_id: str) -> Callable[[Handler], Handler]:
+        """`AsyncScheduler.agent`, a decorator (not a coroutine)."""
+        return self.scheduler.agent(agent_id)
 
     @property
     def handler(self) -> Any:
@@ -208,7 +217,7 @@ class Factory:
         store: Store | None = None,
         lease: timedelta = DEFAULT_LEASE,
         **more: Any,
-    ) -> Any:
+    ) -> Scheduler | AsyncDriver:
         """A scheduler of this kind with `Scheduler`'s blocking methods (see `native`)."""
         sched = self.native(
             handler, executor=executor, clock=clock, store=store, lease=lease, **more

@@ -97,7 +97,9 @@ def _within_the_rules(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @schemathesis.hook
-def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
+def map_case(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any]
+) -> schemathesis.Case[Any]:
     positive = case.meta is not None and case.meta.generation.mode.is_positive
     if positive and isinstance(case.body, dict):
         case.body = _within_the_rules(case.body)
