@@ -22,12 +22,15 @@ from pathlib import Path
 
 import pytest
 from support import postgres
+from support.environment import ONE_AT_A_TIME
 
 from agentsched import Cron, InlineExecutor, Interval, RunStatus, Scheduler, Status
 from agentsched.model import RunTrigger
 from agentsched.model.specs import Spec
 from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
+
+pytestmark = ONE_AT_A_TIME
 
 UTC = timezone.utc
 START = datetime(2026, 3, 28, 22, tzinfo=UTC)  # across Paris's spring-forward night

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from support.chromium import CHROMIUM, Chromium
-from support.environment import need
+from support.environment import ONE_AT_A_TIME, need
 from support.serving import Server, serving
 from support.waiting import eventually
+
+pytestmark = ONE_AT_A_TIME
 
 API = "/api/v1/agents/support-bot/schedules"
 LONG_AGENT = "nightly-reconciliation-agent-for-the-accounts-payable-ledger-eu"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from support import postgres
+from support.environment import ONE_AT_A_TIME
 from support.matrix import Factory
 
 from agentsched import (
@@ -129,6 +130,7 @@ _RACER = textwrap.dedent(
 )
 
 
+@ONE_AT_A_TIME
 @pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])  # the stores processes share
 def test_ensure_raced_by_four_processes_makes_one_schedule(store_kind: str, tmp_path: Path) -> None:
     for round_number in range(3):

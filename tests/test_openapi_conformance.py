@@ -31,9 +31,21 @@ from agentsched.asgi import create_app
 from agentsched.testing import FakeClock
 
 FIXED_SEED = 20_260_105
-RANDOM_SEED = int(
-    os.environ.get("AGENTSCHED_SCHEMATHESIS_SEED") or random.SystemRandom().getrandbits(32)
-)
+
+
+def _random_seed() -> int:
+    """A new seed each run, the same in every pytest-xdist worker of the run (they must
+    collect the same tests, and the seed is in their ids)."""
+    chosen = os.environ.get("AGENTSCHED_SCHEMATHESIS_SEED")
+    if chosen:
+        return int(chosen)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run:
+        return int(run[:8], 16)
+    return random.SystemRandom().getrandbits(32)
+
+
+RANDOM_SEED = _random_seed()
 EXAMPLES = 20  # fuzzed requests per operation; the coverage cases come on top
 WORKFLOWS, STEPS = 15, 6
 
@@ -64,23 +76,29 @@ fixed = _schema(FIXED_SEED)
 fresh = _schema(RANDOM_SEED)
 
 
-@pytest.fixture(autouse=True)
-def _say_the_seed() -> None:
-    print(f"schemathesis seeds: fixed {FIXED_SEED}, random {RANDOM_SEED}")
+# Each test takes its seed as a parameter, printed should it fail; being parametrized also
+# gives each operation's test an id of its own (schemathesis leaves the operation out of
+# the id otherwise, and pytest-xdist, which tells tests apart by id, ran one of nine).
 
 
 @fixed.parametrize()
-def test_each_operation_with_the_fixed_seed(case: schemathesis.Case[Any]) -> None:
+@pytest.mark.parametrize("seed", [FIXED_SEED])
+def test_each_operation_with_the_fixed_seed(case: schemathesis.Case[Any], seed: int) -> None:
+    print(f"schemathesis seed {seed}")
     case.call_and_validate()
 
 
 @fresh.parametrize()
-def test_each_operation_with_a_random_seed(case: schemathesis.Case[Any]) -> None:
+@pytest.mark.parametrize("seed", [RANDOM_SEED])
+def test_each_operation_with_a_random_seed(case: schemathesis.Case[Any], seed: int) -> None:
+    print(f"schemathesis seed {seed}")
     case.call_and_validate()
 
 
 @pytest.mark.parametrize(("schema", "seed"), [(fixed, FIXED_SEED), (fresh, RANDOM_SEED)])
 def test_workflows_along_the_links(schema: schemathesis.BaseSchema, seed: int) -> None:
+    print(f"schemathesis seed {seed}")
+
     class Workflows(schema.as_state_machine()):  # type: ignore[misc]
         """Each workflow on an app of its own: a replayed one meets the same state."""
 

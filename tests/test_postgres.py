@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support import postgres
+from support.environment import ONE_AT_A_TIME
 from support.firing import claim_and_die
 from support.waiting import eventually
 
@@ -183,6 +184,7 @@ _OPENER = textwrap.dedent(
 )
 
 
+@ONE_AT_A_TIME
 def test_four_processes_opening_a_new_schema_at_once(schema: str) -> None:
     start = time.time() + 1.0
     procs = [

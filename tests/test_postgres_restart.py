@@ -24,11 +24,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from support.environment import need
+from support.environment import ONE_AT_A_TIME, need
 
 from agentsched import Cron, InlineExecutor, RunContext, RunStatus, Scheduler, StoreError
 from agentsched.stores.postgres import PostgresStore
 from agentsched.testing import FakeClock
+
+pytestmark = ONE_AT_A_TIME
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 5, 8, 59, tzinfo=UTC)

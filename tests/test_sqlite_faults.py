@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from support.environment import mounted_tmpfs, remount_read_only
+from support.environment import ONE_AT_A_TIME, mounted_tmpfs, remount_read_only
 from support.firing import claim_and_die
 
 from agentsched import (
@@ -241,6 +241,7 @@ def _fill(directory: Path) -> Path:
     return filler
 
 
+@ONE_AT_A_TIME
 def test_a_full_disk_is_a_clear_store_error_and_nothing_is_half_written(tmp_path: Path) -> None:
     with mounted_tmpfs(tmp_path / "disk", "2m") as disk:
         path = disk / "agents.db"
@@ -269,6 +270,7 @@ def test_a_full_disk_is_a_clear_store_error_and_nothing_is_half_written(tmp_path
         assert all(sched.get(s.id).last_run_at == NINE + timedelta(hours=60) for s in kept)
 
 
+@ONE_AT_A_TIME
 def test_a_read_only_file_serves_reads_and_refuses_writes(tmp_path: Path) -> None:
     with mounted_tmpfs(tmp_path / "disk", "4m") as disk:
         path = disk / "agents.db"
@@ -340,6 +342,7 @@ _OPENER = textwrap.dedent(
 )
 
 
+@ONE_AT_A_TIME
 def test_many_processes_opening_a_new_file_at_once(tmp_path: Path) -> None:
     for round_number in range(8):
         path = tmp_path / f"new-{round_number}.db"

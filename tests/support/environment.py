@@ -1,6 +1,7 @@
 """What a test needs of the machine it runs on: a PostgreSQL server, root for a tmpfs,
 a browser. Missing locally, the test skips and says why; in CI (`CI` set) it fails,
-because `.ci/run` provides everything the suite needs."""
+because `.ci/run` provides everything the suite needs. Tests that load the machine
+run one at a time."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+ONE_AT_A_TIME = pytest.mark.xdist_group("one-at-a-time")
+"""For tests that load the machine itself (a PostgreSQL cluster of their own, a browser,
+mounts, storms of processes): run by pytest-xdist (`--dist loadgroup`) one after another
+on one worker, never beside each other."""
 
 
 def need(available: bool, reason: str) -> None:
