@@ -13,6 +13,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from support.waiting import DEADLINE
+
 from agentsched import (
     AsyncScheduler,
     Cron,
@@ -89,19 +91,20 @@ def test_methods_mirror_scheduler_signatures_and_docstrings() -> None:
 
 def test_sync_handlers_run_in_threads_and_never_block_the_loop() -> None:
     async def main() -> None:
-        unblock = threading.Event()
+        entered, unblock = threading.Event(), threading.Event()
         threads: list[str] = []
 
         def blocking(ctx: RunContext) -> str:
             threads.append(threading.current_thread().name)
-            assert unblock.wait(5)  # the loop must stay free to set this
+            entered.set()
+            assert unblock.wait(DEADLINE)  # the loop must stay free to set this
             return "ok"
 
         sched = AsyncScheduler(handler=blocking, clock=FakeClock(T0))
         s = await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
         (started,) = await sched.tick(now=NINE)
         assert started.status is RunStatus.RUNNING  # launched, not awaited
-        await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(entered.wait, DEADLINE)  # blocked in its thread
         unblock.set()
         await sched.stop()
         (done,) = await sched.runs(s.id)

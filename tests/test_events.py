@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from support.matrix import Factory, settle
+from support.waiting import DEADLINE
 
 from agentsched import (
     AsyncScheduler,
@@ -136,16 +137,19 @@ def test_async_callbacks_run_on_the_loop() -> None:
 
     async def main() -> None:
         seen: list[str] = []
+        both = asyncio.Event()
 
         async def on_event(event: Event) -> None:
             await asyncio.sleep(0)
             seen.append(event.kind)
+            if len(seen) == 2:
+                both.set()
 
         sched = AsyncScheduler(handler=ok, executor=InlineExecutor(), clock=FakeClock(T0))
         sched.subscribe(on_event, kinds=["schedule.created", "run.succeeded"])
         await sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
         await sched.tick(now=NINE)
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(both.wait(), DEADLINE)
         assert seen == ["schedule.created", "run.succeeded"]
 
     asyncio.run(asyncio.wait_for(main(), 10))

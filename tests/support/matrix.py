@@ -70,8 +70,9 @@ class AsyncDriver:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(DEADLINE)
 
     def settle(self) -> None:
-        """Let callbacks already scheduled on the loop run (event subscribers do)."""
-        self.run(asyncio.sleep(0.01))
+        """Let the callbacks queued on the loop so far run (event subscribers are): the
+        loop runs what is queued first in, first out, so they run before this does."""
+        self.run(asyncio.sleep(0))
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.scheduler, name)
