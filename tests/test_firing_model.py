@@ -9,13 +9,18 @@ each such fire must be accounted for by exactly one scheduled run record
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import attrs
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from support.matrix import Factory, Stores
 
-from agentsched import Cron, InlineExecutor, Interval, Once, RunContext, Scheduler, Status
+from agentsched import Cron, Interval, Once, RunContext, Status
 from agentsched.model import RunTrigger
 from agentsched.model.specs import Spec
 from agentsched.testing import FakeClock
@@ -55,14 +60,28 @@ SPECS = st.sampled_from(
 
 
 class FiringModel(RuleBasedStateMachine):
+    """The model against a scheduler of one store and one shell of the family (a
+    subclass each)."""
+
     ids = Bundle("ids")
+    store_kind, shell = "memory", "sync"
 
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock(START)
         self.calls = 0
-        self.scheduler = Scheduler(handler=self.handle, executor=InlineExecutor(), clock=self.clock)
+        self.directory = Path(tempfile.mkdtemp(prefix="agentsched-firing-"))
+        self.stores = Stores(self.store_kind, self.directory)
+        self.family = Factory(self.stores, self.shell)
+        self.scheduler = self.family(self.handle, clock=self.clock)
         self.stretches: dict[str, list[Stretch]] = {}
+
+    def teardown(self) -> None:
+        try:
+            self.family.close()
+            self.stores.close()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def handle(self, ctx: RunContext) -> None:
         self.calls += 1
@@ -145,4 +164,24 @@ class FiringModel(RuleBasedStateMachine):
             assert set(stamps) <= set(due)
 
 
+class SQLiteFiringModel(FiringModel):
+    store_kind = "sqlite"
+
+
+class PostgresFiringModel(FiringModel):
+    store_kind = "postgres"
+
+
+class AsyncFiringModel(FiringModel):
+    shell = "async"
+
+
 TestFiringModel = FiringModel.TestCase
+TestSQLiteFiringModel = SQLiteFiringModel.TestCase
+TestPostgresFiringModel = PostgresFiringModel.TestCase
+TestAsyncFiringModel = AsyncFiringModel.TestCase
+# The model is the store's and the shell's as much as memory's; their examples cost ten
+# to a hundred times more, so fewer of them keep each test to a few seconds in CI.
+TestSQLiteFiringModel.settings = settings(max_examples=100)
+TestAsyncFiringModel.settings = settings(max_examples=100)
+TestPostgresFiringModel.settings = settings(max_examples=30)
