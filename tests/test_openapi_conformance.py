@@ -1,4 +1,6 @@
-"""The app against its own OpenAPI document: schemathesis, every check, over ASGI.
+"""The app against its own OpenAPI document: schemathesis, every check, over ASGI, on a
+`MemoryStore` behind `Scheduler` (the document is the subject; every route on every
+store and shell is test_web_api.py's).
 
 Each operation is tested with examples, coverage cases (boundaries, every
 documented status, unsupported methods) and fuzzed requests, valid and not;

@@ -1,4 +1,6 @@
-"""The state machine: the table of docs/concepts.md, and random sequences against a model."""
+"""The state machine: the table of docs/concepts.md, and random sequences against a model
+(through a `Scheduler` on a `MemoryStore`: the rules are the subject; CRUD on every
+store and shell is test_crud.py's)."""
 
 from __future__ import annotations
 
