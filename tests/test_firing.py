@@ -672,7 +672,7 @@ def test_a_long_run_keeps_its_lease_renewed_once_a_third_of_it_has_gone(make: Fa
         s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
         (run,) = sched.tick(now=NINE)
         assert entered.wait(WAIT)
-        engine = sched.engine if not make.is_async else sched.scheduler._core.engine
+        engine = (sched.scheduler if make.is_async else sched)._engine
         assert engine.next_wake(NINE) == NINE + lease / 3
 
         def swept_at(at: datetime) -> bool:

@@ -52,7 +52,7 @@ HANG = 3.0  # seconds after which a wait that should end at once is called a han
 
 
 def engine_of(sched: Any) -> FiringCore:
-    return sched.scheduler._core.engine if isinstance(sched, AsyncDriver) else sched.engine
+    return (sched.scheduler if isinstance(sched, AsyncDriver) else sched)._engine
 
 
 def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
@@ -885,7 +885,7 @@ def test_a_run_abandoned_by_an_async_stop_is_not_running_forever() -> None:
             (run,) = await sched.tick(now=NINE)
             await sched.stop(timeout=0.01)  # the handler's task is abandoned
             gate.set()  # ... and its code returns
-            engine = sched._core.engine
+            engine = sched._engine
             for minute in range(1, 12):  # ticking again (say after start())
                 await sched.tick(now=NINE + minute * MINUTE)
             assert engine.in_flight() == 0

@@ -82,7 +82,7 @@ def test_jitter_lease_and_timeout_at_the_end_of_year_9999() -> None:
     (late,) = sched.tick()
     assert late.schedule_id == jittered.id and late.status is RunStatus.SUCCEEDED
     assert sched.tick() == []
-    assert sched.engine.next_wake(LAST_INSTANT) == LAST_INSTANT
+    assert sched._engine.next_wake(LAST_INSTANT) == LAST_INSTANT
 
 
 class Agent:
@@ -177,7 +177,7 @@ def test_near_either_edge_every_run_ends_and_nothing_raises(
             else:
                 clock.set(later(clock.now(), step))
                 sched.tick()
-            sched.engine.next_wake(clock.now())
+            sched._engine.next_wake(clock.now())
         # then every retry, jittered fire and timeout left falls due, at the latest at
         # the last instant (a clock near 1970 jumps a few years, not millennia)
         horizon = LAST_INSTANT if case["near_end"] else later(clock.now(), 4 * YEAR)

@@ -800,7 +800,7 @@ def _serve(sched: Scheduler, grace: float | None) -> None:
         sched.start()
         while not requested.wait(0.2):
             pass
-        running = sched.engine.in_flight()
+        running = sched.runs_in_flight
         limit = "" if grace is None else f" for up to {grace:g}s"
         print(
             f"agentsched: stopping: no new runs; asked {running} running handler(s) to stop, "
@@ -808,7 +808,7 @@ def _serve(sched: Scheduler, grace: float | None) -> None:
             flush=True,
         )
         sched.stop(wait=True, timeout=grace)
-        left = sched.engine.in_flight()
+        left = sched.runs_in_flight
         if left:
             _exit_now(
                 f"{left} handler(s) still running after {grace:g}s; exiting; their runs will "
