@@ -91,9 +91,9 @@ class _Parser(argparse.ArgumentParser):
     def need(self, action: argparse.Action) -> None:
         self.needed.append(action)
 
-
-def _actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    return parser._actions  # argparse keeps no public list of a parser's arguments
+    def arguments(self) -> list[argparse.Action]:
+        """Every argument of this parser (argparse keeps no public list of them)."""
+        return self._actions
 
 
 def _flag(action: argparse.Action) -> str:
@@ -286,19 +286,17 @@ _DEST_OF_FIELD = {
 _QUOTED_PATH = re.compile(r"'([a-z_]+\.[a-z_]+)'")
 
 
-def _flag_of(field: str, command: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+def _flag_of(field: str, command: _Parser, args: argparse.Namespace) -> str | None:
     """The flag (or argument) of `command` that gives `field`, None if none does;
     `$AGENTSCHED_DB` for the store URL when `--db` was not given."""
     dest = _DEST_OF_FIELD.get(field, field)
-    for action in _actions(command):
+    for action in command.arguments():
         if action.dest == dest:
             return f"${DB_VARIABLE}" if dest == "db" and args.db is None else _flag(action)
     return None
 
 
-def _in_flags(
-    error: ValidationError, command: argparse.ArgumentParser, args: argparse.Namespace
-) -> str:
+def _in_flags(error: ValidationError, command: _Parser, args: argparse.Namespace) -> str:
     """The message of `error` in the command's terms: the field it opens with (the
     library's convention, `'end_at' must ...`) becomes the flag (`--end-at must
     ...`), as does a sibling field path it names later (`'retry.backoff'`); a message
@@ -704,8 +702,8 @@ def _cmd_show(args: argparse.Namespace) -> None:
 
 def _cmd_change(args: argparse.Namespace) -> None:
     with _opened(args) as sched:
-        action: Callable[..., Schedule] = getattr(sched, args.command)
-        schedule = action(args.id, owner=args.owner)
+        action = {"pause": sched.pause, "resume": sched.resume, "delete": sched.delete}
+        schedule = action[args.command](args.id, owner=args.owner)
     if args.json:
         _print_json(schedule.to_dict())
     else:
@@ -1330,7 +1328,7 @@ def _refuse_extras(parser: _Parser, extras: Sequence[str]) -> None:
     if unknown:
         option = unknown[0].partition("=")[0]
         # compared without their dashes, which every option shares
-        flags = {f.lstrip("-"): f for action in _actions(parser) for f in action.option_strings}
+        flags = {f.lstrip("-"): f for action in parser.arguments() for f in action.option_strings}
         close = difflib.get_close_matches(option.lstrip("-"), flags, n=1)
         hint = f" (did you mean {flags[close[0]]}?)" if close else ""
         parser.error(f"unknown option {option}{hint}")
