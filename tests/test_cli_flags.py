@@ -23,10 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentsched import Interval, Scheduler, SQLiteStore
-from agentsched.cli import _build_parser, main
+from agentsched.cli import main
+from agentsched.cli.parser import build_parser
 from agentsched.firing.executors import InlineExecutor
 
-PARSER, COMMANDS = _build_parser()
+PARSER, COMMANDS = build_parser()
 
 # A value each flag refuses, by dest (positionals: ID, EXPR).
 BAD = {
