@@ -15,19 +15,32 @@ re-applied to the fresh record.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import partial
-from typing import Any
+from inspect import Parameter, Signature
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._checks import check_text
 from .._instants import require_instant
 from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..ids import new_id
-from ..model import MAX_ID, Overlap, Retry, Run, Schedule, Status, check_schedule_id, to_status
-from ..model.specs import SPEC_TYPES, Spec, spec_from_dict
+from ..model import MAX_ID, Run, Schedule, Status, check_schedule_id, to_status
+from ..model.fields import (
+    BY_NAME,
+    CREATED,
+    REQUIRED,
+    DeclaredSchedule,
+    NewSchedule,
+    ScheduleChanges,
+    arguments,
+)
+from ..model.specs import SPEC_TYPES, spec_from_dict
 from ..rules import states
 from .base import SchedulerBase
+
+if TYPE_CHECKING:  # Python 3.11's typing.Unpack; only type checkers read it
+    from typing_extensions import Unpack
 
 __all__ = ["Operations"]
 
@@ -35,6 +48,9 @@ _MAX_PAGE = 1000
 _MAX_UPCOMING = 1000
 _MAX_RUNS_PAGE = 1000
 _WRITE_ATTEMPTS = 10
+_DECLARED = ("id", *REQUIRED)  # what `ensure` requires
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _check_key(field: str, value: str | None) -> None:
@@ -43,7 +59,33 @@ def _check_key(field: str, value: str | None) -> None:
         check_text(field, value, 0, MAX_ID)
 
 
-def _record(now: datetime, **fields: Any) -> Schedule:
+def _keywords(required: Sequence[str]) -> Callable[[F], F]:
+    """Give a `**fields` method taking the keywords of `create` the signature they make
+    (`self`, then the `required` fields, then the others with their defaults), which
+    `help()`, IDEs and `inspect.signature` show."""
+    first = [BY_NAME[name] for name in required]
+    rest = [field for field in CREATED if field not in first]
+    parameters = [Parameter("self", Parameter.POSITIONAL_ONLY)]
+    parameters += [
+        Parameter(field.name, Parameter.KEYWORD_ONLY, annotation=field.annotation(required=True))
+        for field in first
+    ]
+    parameters += [
+        Parameter(
+            field.name, Parameter.KEYWORD_ONLY, default=field.default, annotation=field.annotation()
+        )
+        for field in rest
+    ]
+    signature = Signature(parameters, return_annotation=Schedule)
+
+    def sign(method: F) -> F:
+        setattr(method, "__signature__", signature)  # noqa: B010 - mypy types no __signature__
+        return method
+
+    return sign
+
+
+def _record(now: datetime, fields: Mapping[str, Any]) -> Schedule:
     """A new schedule as `create` makes it: validated, its spec bound to it, pointed at
     its first fire (completed if it has none)."""
     check_schedule_id(fields["id"])  # before it seeds anything (an H cron's hash key)
@@ -199,116 +241,43 @@ class Operations(SchedulerBase):
 
     # -- writing -------------------------------------------------------------
 
-    def create(
-        self: SchedulerBase,
-        *,
-        agent_id: str,
-        schedule: Spec | Mapping[str, Any],
-        input: str,
-        id: str | None = None,
-        name: str | None = None,
-        owner: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        conversation: str | None = None,
-        previous_response_id: str | None = None,
-        stateful: bool = False,
-        overlap: Overlap | str = Overlap.SKIP,
-        catchup_window: timedelta = timedelta(hours=1),
-        max_runs: int | None = None,
-        end_at: datetime | None = None,
-        pause_after_failures: int | None = None,
-        timeout: timedelta | None = None,
-        retry: Retry | None = None,
-        jitter: timedelta | None = None,
-    ) -> Schedule:
+    @_keywords(REQUIRED)
+    def create(self: SchedulerBase, /, **fields: Unpack[NewSchedule]) -> Schedule:
         """Validate and store a new active schedule (completed at once if it never fires).
 
-        `schedule` is a spec or its `to_dict()` shape (`{"type": "cron", ...}`).
-        `id` is yours to choose (1-128 characters of `A-Za-z0-9_.:-`; a
-        `ConflictError` if taken, even by a deleted schedule), or generated.
+        `agent_id`, `schedule` and `input` are required. `schedule` is a spec or
+        its `to_dict()` shape (`{"type": "cron", ...}`). `id` is yours to choose
+        (1-128 characters of `A-Za-z0-9_.:-`; a `ConflictError` if taken, even by
+        a deleted schedule), or generated. A keyword that is no field, or a
+        required one left out, is a `ValidationError` naming it.
         """
         now = self.clock.now()
-        record = _record(
-            now,
-            id=new_id("sched") if id is None else id,
-            agent_id=agent_id,
-            schedule=schedule,
-            input=input,
-            name=name,
-            owner=owner,
-            metadata=metadata,
-            conversation=conversation,
-            previous_response_id=previous_response_id,
-            stateful=stateful,
-            overlap=overlap,
-            catchup_window=catchup_window,
-            max_runs=max_runs,
-            end_at=end_at,
-            pause_after_failures=pause_after_failures,
-            timeout=timeout,
-            retry=retry,
-            jitter=jitter,
-        )
+        values = arguments(fields, REQUIRED)
+        if values["id"] is None:
+            values["id"] = new_id("sched")
+        record = _record(now, values)
         self.store.add(record)
         self._events.emit("schedule.created", now, record)
         return record
 
-    def ensure(
-        self: SchedulerBase,
-        *,
-        id: str,
-        agent_id: str,
-        schedule: Spec | Mapping[str, Any],
-        input: str,
-        name: str | None = None,
-        owner: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        conversation: str | None = None,
-        previous_response_id: str | None = None,
-        stateful: bool = False,
-        overlap: Overlap | str = Overlap.SKIP,
-        catchup_window: timedelta = timedelta(hours=1),
-        max_runs: int | None = None,
-        end_at: datetime | None = None,
-        pause_after_failures: int | None = None,
-        timeout: timedelta | None = None,
-        retry: Retry | None = None,
-        jitter: timedelta | None = None,
-    ) -> Schedule:
+    @_keywords(_DECLARED)
+    def ensure(self: SchedulerBase, /, **fields: Unpack[DeclaredSchedule]) -> Schedule:
         """Declare a schedule at start-up: create it if `id` is new, else update the
         fields that differ from this declaration, keeping its history, counters and
         status; unchanged, it is returned as it is (no write).
 
-        The declaration is whole: a field left out means its default.
-        `previous_response_id` is used only when creating (later runs own it). An
-        `Interval` without `start_at` keeps the phase of the stored one, and a
-        `Cron` with `H` its hash key. Safe when several processes declare at once:
-        one creates, the others find it. A deleted or another owner's schedule
-        with this id is a `ConflictError`.
+        The keywords are those of `create`, `id` required. The declaration is
+        whole: a field left out means its default. `previous_response_id` is used
+        only when creating (later runs own it). An `Interval` without `start_at`
+        keeps the phase of the stored one, and a `Cron` with `H` its hash key.
+        Safe when several processes declare at once: one creates, the others find
+        it. A deleted or another owner's schedule with this id is a `ConflictError`.
         """
         now = self.clock.now()
+        values = arguments(fields, _DECLARED)
+        schedule, id, owner = values["schedule"], values["id"], values["owner"]
         given = spec_from_dict(schedule) if isinstance(schedule, Mapping) else schedule
-        desired = _record(
-            now,
-            id=id,
-            agent_id=agent_id,
-            schedule=given,
-            input=input,
-            name=name,
-            owner=owner,
-            metadata=metadata,
-            conversation=conversation,
-            previous_response_id=previous_response_id,
-            stateful=stateful,
-            overlap=overlap,
-            catchup_window=catchup_window,
-            max_runs=max_runs,
-            end_at=end_at,
-            pause_after_failures=pause_after_failures,
-            timeout=timeout,
-            retry=retry,
-            jitter=jitter,
-        )
+        desired = _record(now, {**values, "schedule": given})
         for _ in range(_WRITE_ATTEMPTS):
             current = self.store.get(id)
             if current is None:
@@ -333,14 +302,23 @@ class Operations(SchedulerBase):
         )
 
     def update(
-        self: SchedulerBase, /, schedule_id: str, owner: str | None = None, **changes: Any
+        self: SchedulerBase,
+        /,
+        schedule_id: str,
+        owner: str | None = None,
+        **changes: Unpack[ScheduleChanges],
     ) -> Schedule:
-        """PATCH-like update; recomputes `next_run_at` when the timing changes."""
+        """PATCH-like update of the fields given (a spec, or its `to_dict()` shape, for
+        `schedule`); recomputes `next_run_at` when the timing changes. A field that
+        cannot be updated is a `ValidationError` naming it."""
 
         def apply(schedule: Schedule, now: datetime) -> Schedule:
-            bound = dict(changes)
-            if "schedule" in bound and isinstance(bound["schedule"], SPEC_TYPES):
-                bound["schedule"] = states.bind_spec(bound["schedule"], schedule.id, now)
+            bound: dict[str, Any] = dict(changes)
+            spec = bound.get("schedule")
+            if isinstance(spec, Mapping):
+                spec = spec_from_dict(spec)
+            if isinstance(spec, SPEC_TYPES):
+                bound["schedule"] = states.bind_spec(spec, schedule.id, now)
             return states.update(schedule, now, bound)
 
         return _write(self, schedule_id, owner, apply, "updated")
