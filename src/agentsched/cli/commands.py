@@ -35,6 +35,7 @@ from ..errors import (
 from ..firing.executors import InlineExecutor
 from ..firing.handlers import RunContext, RunResult
 from ..model import MAX_ID, Retry, Run, RunStatus, Schedule, Status
+from ..model.fields import FIELDS, Field, Kind
 from ..model.specs import Cron, Interval, Once, RRule, Spec
 from ..schedulers.scheduler import Scheduler
 from ..stores.base import Store
@@ -54,7 +55,7 @@ from .output import (
     table,
     when,
 )
-from .parser import CLEARABLE, DB_VARIABLE, DEFAULT_DB, PLAIN_FIELDS, spec_kind
+from .parser import CLEARABLE, DB_VARIABLE, DEFAULT_DB, spec_kind
 from .values import aware_instant, local_instant
 
 __all__ = ["COMMANDS"]
@@ -91,25 +92,32 @@ def _spec_from_args(args: argparse.Namespace, zone: str, hash_key: str | None = 
     return RRule(args.rrule, args.dtstart, zone)
 
 
-def _retry_from_args(args: argparse.Namespace) -> Retry:
-    backoffs = {"backoff": args.retry_backoff, "max_backoff": args.retry_max_backoff}
-    return Retry(
-        args.retry, **{name: value for name, value in backoffs.items() if value is not None}
-    )
+def _retry_from_args(args: argparse.Namespace, field: Field) -> Retry | None:
+    """The retry policy `--retry N` and its backoffs give, None without `--retry`."""
+    parts = {part.name: getattr(args, part.flag.dest) for part in field.parts if part.flag}
+    if parts["attempts"] is None:
+        return None
+    return Retry(**{name: value for name, value in parts.items() if value is not None})
 
 
 def _schedule_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The schedule fields the options of `add` or `update` give (only those given);
-    the spec is built apart, as `update` reads it in the schedule's zone."""
-    fields = {
-        field: getattr(args, dest)
-        for dest, field in PLAIN_FIELDS
-        if getattr(args, dest) is not None
-    }
-    if args.end_at is not None:
-        fields["end_at"] = aware_instant(args.end_at, "end_at")
-    if args.retry is not None:
-        fields["retry"] = _retry_from_args(args)
+    the spec is built apart, as `update` reads it in the schedule's zone, and so is
+    the id `add` takes."""
+    fields: dict[str, Any] = {}
+    for field in FIELDS:
+        value: object
+        if field.kind is Kind.RETRY:
+            value = _retry_from_args(args, field)
+        elif field.flag is None or field.kind is Kind.ID:
+            continue
+        elif field.kind is Kind.INSTANT:
+            given = getattr(args, field.flag.dest)
+            value = None if given is None else aware_instant(given, field.flag.dest)
+        else:
+            value = getattr(args, field.flag.dest)
+        if value is not None:
+            fields[field.name] = value
     return fields
 
 

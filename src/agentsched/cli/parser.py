@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import ValidationError
-from ..model import Status
+from ..model import Overlap, Status
+from ..model.fields import FIELDS, Field, Kind
 from .values import (
     duration_or_zero,
     handler_target,
@@ -36,7 +37,6 @@ __all__ = [
     "CLEARABLE",
     "DB_VARIABLE",
     "DEFAULT_DB",
-    "PLAIN_FIELDS",
     "Parser",
     "UsageError",
     "build_parser",
@@ -89,38 +89,30 @@ def _flag(action: argparse.Action) -> str:
     return (longs or action.option_strings or [str(action.metavar)])[0]
 
 
-# (option dest, schedule field) of options whose value, as read, is the field's value.
-PLAIN_FIELDS = (
-    ("agent", "agent_id"),
-    ("input", "input"),
-    ("name", "name"),
-    ("conversation", "conversation"),
-    ("previous_response_id", "previous_response_id"),
-    ("stateful", "stateful"),
-    ("overlap", "overlap"),
-    ("max_runs", "max_runs"),
-    ("pause_after_failures", "pause_after_failures"),
-    ("timeout", "timeout"),
-    ("catchup_window", "catchup_window"),
-    ("jitter", "jitter"),
-    ("metadata", "metadata"),
-)
-# `update --clear NAME`: the optional fields, and what clearing sets them to.
-CLEARABLE: dict[str, dict[str, str] | None] = {
-    "name": None,
-    "conversation": None,
-    "previous_response_id": None,
-    "metadata": {},
-    "max_runs": None,
-    "end_at": None,
-    "pause_after_failures": None,
-    "timeout": None,
-    "retry": None,
-    "jitter": None,
+# The options of `add` and `update` that give a schedule field or a part of one, by the
+# name the library gives it in errors (`retry.backoff`), each with its field.
+_FIELD_FLAGS: dict[str, Field] = {
+    name: field
+    for top in FIELDS
+    for name, field in ((top.name, top), *((f"{top.name}.{p.name}", p) for p in top.parts))
+    if field.flag is not None
 }
-
-
+# `update --clear NAME`: the fields update may set to nothing, and what clearing sets them
+# to: {} for metadata, its empty value (clearing empty metadata changes nothing).
+CLEARABLE: dict[str, dict[str, str] | None] = {
+    field.name: {} if field.kind is Kind.METADATA else None
+    for field in FIELDS
+    if field.updatable and field.nullable
+}
 _CLEAR_NAMES = tuple(field.replace("_", "-") for field in CLEARABLE)
+# The dests of the options that change a field on `update`.
+_UPDATE_DESTS = tuple(
+    flag.dest
+    for top in FIELDS
+    if top.updatable
+    for flag in (top.flag, *(p.flag for p in top.parts))
+    if flag is not None
+)
 
 
 def spec_kind(args: argparse.Namespace) -> str | None:
@@ -134,35 +126,44 @@ def _clear_names(names: Sequence[str], field: str) -> list[str]:
     return [read(name.replace("_", "-"), field).replace("-", "_") for name in names]
 
 
+def _field_reader(field: Field) -> Callable[[Any, str], object] | None:
+    """How the option of a field reads its text, by the field's kind (None: as it is)."""
+    if field.kind is Kind.DURATION:
+        return positive_duration if field.bounds[0] > 0 else duration_or_zero
+    if field.kind is Kind.COUNT:
+        return whole_number
+    if field.kind is Kind.INSTANT:
+        return wall_time
+    if field.kind is Kind.OVERLAP:
+        return one_of(*(o.value for o in Overlap))
+    if field.kind is Kind.METADATA:
+        return key_values
+    return None
+
+
 # Each option whose value is not plain text, by dest: how to read it. A reader's
 # ValidationError names the dest, which `in_flags` spells as the flag.
 _READERS: dict[str, Callable[[Any, str], object]] = {
     "every": positive_duration,
-    "timeout": positive_duration,
     "seconds": positive_duration,
-    "catchup_window": duration_or_zero,
-    "jitter": duration_or_zero,
-    "retry_backoff": duration_or_zero,
-    "retry_max_backoff": duration_or_zero,
     "grace": duration_or_zero,
     "once": wall_time,
     "start_at": wall_time,
     "dtstart": wall_time,
-    "end_at": wall_time,
     "after": wall_time,
-    "max_runs": whole_number,
-    "pause_after_failures": whole_number,
-    "retry": whole_number,
+    **{
+        field.flag.dest: read
+        for field in _FIELD_FLAGS.values()
+        if field.flag is not None and (read := _field_reader(field)) is not None
+    },
     "n": how_many,
     "limit": how_many,
     "port": port_number,
     "host": host_name,
     "tz": zone_name,
-    "overlap": one_of("skip", "buffer_one", "allow_all"),
     "status": one_of(*(s.value for s in Status)),
     "clear": _clear_names,
     "handler": handler_target,
-    "metadata": key_values,
 }
 
 
@@ -176,13 +177,10 @@ def read_values(args: argparse.Namespace) -> None:
 
 # The library's name of a field, where it is not the dest of the option that gives it.
 _DEST_OF_FIELD = {
-    "agent_id": "agent",
+    **{name: field.flag.dest for name, field in _FIELD_FLAGS.items() if field.flag is not None},
     "expression": "cron",
     "run_at": "once",
     "timezone": "tz",
-    "retry.attempts": "retry",
-    "retry.backoff": "retry_backoff",
-    "retry.max_backoff": "retry_max_backoff",
     "url": "db",
 }
 _QUOTED_PATH = re.compile(r"'([a-z_]+\.[a-z_]+)'")
@@ -220,8 +218,13 @@ def in_flags(error: ValidationError, command: Parser, args: argparse.Namespace) 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 _WHEN_USAGE = "(--cron EXPR | --once TIME | --every DURATION | --rrule RULE --dtstart TIME)"
 _TIME_HELP = "ISO 8601 (naive: a wall time in --tz)"
-# The dests of `add`/`update` options that set a schedule field.
-_FIELD_DESTS = (*(dest for dest, _ in PLAIN_FIELDS), "end_at", "retry")
+_METAVARS: dict[Kind | None, str] = {
+    Kind.DURATION: "DURATION",
+    Kind.COUNT: "N",
+    Kind.INSTANT: "TIME",
+    Kind.METADATA: "KEY=VALUE",
+    Kind.OVERLAP: "{" + ",".join(o.value for o in Overlap) + "}",
+}
 
 
 def _add_store_options(
@@ -281,62 +284,29 @@ def _add_when_options(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def _add_field_options(parser: Parser, creating: bool) -> None:
-    """The options that set a schedule's fields, shared by `add` and `update`."""
-    what = parser.add_argument_group("what")
-    agent = what.add_argument("--agent", help="the agent id to run")
-    text = what.add_argument("--input", metavar="TEXT", help="the agent's input")
-    if creating:
-        parser.need(agent)
-        parser.need(text)
-    what.add_argument("--name", help="a name (1-120 characters)")
-    replaces = "; replaces all of it" if not creating else ""
-    what.add_argument(
-        "--metadata", action="append", metavar="KEY=VALUE", help=f"metadata (repeatable{replaces})"
-    )
-    what.add_argument("--conversation", metavar="ID", help="the conversation the runs belong to")
-    what.add_argument(
-        "--previous-response-id", metavar="ID", help="the response the next run continues from"
-    )
-    what.add_argument(
-        "--stateful",
-        action=argparse.BooleanOptionalAction,
-        help="chain response ids from run to run",
-    )
-    how = parser.add_argument_group("how")
-    how.add_argument("--max-runs", metavar="N", help="complete after N runs")
-    how.add_argument(
-        "--end-at",
-        metavar="TIME",
-        help="complete after this instant (Z or offset)",
-    )
-    how.add_argument(
-        "--overlap",
-        metavar="{skip,buffer_one,allow_all}",
-        help="a fire while the last run is still running (default: skip)",
-    )
-    how.add_argument("--timeout", metavar="DURATION", help="fail a run that takes longer")
-    how.add_argument(
-        "--catchup-window",
-        metavar="DURATION",
-        help="after downtime, run missed fires this recent (default: 1h; 0: none)",
-    )
-    how.add_argument("--pause-after-failures", metavar="N", help="pause after N failures in a row")
-    how.add_argument("--retry", metavar="N", help="up to N attempts per fire in all")
-    how.add_argument(
-        "--retry-backoff",
-        metavar="DURATION",
-        help="with --retry: wait before the 2nd attempt, doubling (default: 30s)",
-    )
-    how.add_argument(
-        "--retry-max-backoff",
-        metavar="DURATION",
-        help="with --retry: the longest wait (default: 10m)",
-    )
-    how.add_argument(
-        "--jitter",
-        metavar="DURATION",
-        help="delay each start by a stable offset in [0, DURATION)",
-    )
+    """The options that set a schedule's fields, from the field table: on `add` those a
+    schedule is created with, on `update` those it may change."""
+    groups: dict[str | None, Any] = {
+        None: parser,
+        "what": parser.add_argument_group("what"),
+        "how": parser.add_argument_group("how"),
+    }
+    for top in FIELDS:
+        if not (top.at_create if creating else top.updatable):
+            continue
+        for field in (top, *top.parts):
+            flag = field.flag
+            if flag is None:
+                continue
+            shown = flag.help if creating or flag.help_on_update is None else flag.help_on_update
+            style: dict[str, Any] = {"metavar": flag.metavar or _METAVARS.get(field.kind)}
+            if field.kind is Kind.METADATA:
+                style["action"] = "append"
+            elif field.kind is Kind.FLAG:
+                style = {"action": argparse.BooleanOptionalAction}
+            action = groups[flag.group].add_argument(flag.option, help=shown, **style)
+            if creating and field.required:
+                parser.need(action)
 
 
 def build_parser() -> tuple[Parser, dict[str, Parser]]:
@@ -396,7 +366,6 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
         as_json,
         epilog=_ADD_EPILOG,
     )
-    add.add_argument("--id", help="your id for it (1-128 of A-Z a-z 0-9 _ . : -; default: made up)")
     _add_when_options(add, "add")
     _add_field_options(add, creating=True)
 
@@ -590,13 +559,13 @@ def _check_fields(parser: Parser, args: argparse.Namespace) -> None:
     if args.command != "update":
         return
     for field in args.clear:
-        if getattr(args, field) is not None:
+        if getattr(args, _DEST_OF_FIELD.get(field, field)) is not None:
             flag = field.replace("_", "-")
             parser.error(f"--clear {flag} and --{flag} contradict each other")
     if (
         not args.clear
         and spec_kind(args) is None
-        and all(getattr(args, dest) is None for dest in _FIELD_DESTS)
+        and all(getattr(args, dest) is None for dest in _UPDATE_DESTS)
     ):
         parser.error("nothing to update: give the fields to change")
 
