@@ -94,7 +94,7 @@ def _spec_from_args(args: argparse.Namespace, zone: str, hash_key: str | None = 
 
 def _retry_from_args(args: argparse.Namespace, field: Field) -> Retry | None:
     """The retry policy `--retry N` and its backoffs give, None without `--retry`."""
-    parts = {part.name: getattr(args, part.flag.dest) for part in field.parts if part.flag}
+    parts = {part.name: getattr(args, part.flag.dest, None) for part in field.parts if part.flag}
     if parts["attempts"] is None:
         return None
     return Retry(**{name: value for name, value in parts.items() if value is not None})
@@ -111,11 +111,10 @@ def _schedule_fields(args: argparse.Namespace) -> dict[str, Any]:
             value = _retry_from_args(args, field)
         elif field.flag is None or field.kind is Kind.ID:
             continue
-        elif field.kind is Kind.INSTANT:
-            given = getattr(args, field.flag.dest)
-            value = None if given is None else aware_instant(given, field.flag.dest)
         else:
-            value = getattr(args, field.flag.dest)
+            value = getattr(args, field.flag.dest, None)  # None: not an option of this command
+            if value is not None and field.kind is Kind.INSTANT:
+                value = aware_instant(value, field.flag.dest)
         if value is not None:
             fields[field.name] = value
     return fields

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from .. import __version__
 from ..errors import ValidationError
 from ..model import Overlap, Status
-from ..model.fields import FIELDS, Field, Kind
+from ..model.fields import FIELDS, Field, Flag, Kind
 from .values import (
     duration_or_zero,
     handler_target,
@@ -91,8 +91,8 @@ def _flag(action: argparse.Action) -> str:
 
 # The options of `add` and `update` that give a schedule field or a part of one, by the
 # name the library gives it in errors (`retry.backoff`), each with its field.
-_FIELD_FLAGS: dict[str, Field] = {
-    name: field
+_FIELD_FLAGS: dict[str, tuple[Field, Flag]] = {
+    name: (field, field.flag)
     for top in FIELDS
     for name, field in ((top.name, top), *((f"{top.name}.{p.name}", p) for p in top.parts))
     if field.flag is not None
@@ -152,9 +152,9 @@ _READERS: dict[str, Callable[[Any, str], object]] = {
     "dtstart": wall_time,
     "after": wall_time,
     **{
-        field.flag.dest: read
-        for field in _FIELD_FLAGS.values()
-        if field.flag is not None and (read := _field_reader(field)) is not None
+        flag.dest: read
+        for field, flag in _FIELD_FLAGS.values()
+        if (read := _field_reader(field)) is not None
     },
     "n": how_many,
     "limit": how_many,
@@ -177,7 +177,7 @@ def read_values(args: argparse.Namespace) -> None:
 
 # The library's name of a field, where it is not the dest of the option that gives it.
 _DEST_OF_FIELD = {
-    **{name: field.flag.dest for name, field in _FIELD_FLAGS.items() if field.flag is not None},
+    **{name: flag.dest for name, (_, flag) in _FIELD_FLAGS.items()},
     "expression": "cron",
     "run_at": "once",
     "timezone": "tz",
