@@ -54,9 +54,10 @@ def off_loop(
 class AsyncScheduler(SchedulerBase):
     """Keeps schedules in a store and fires them from the running event loop.
 
-    Same arguments and methods as `Scheduler`, each a coroutine. `executor`
-    runs plain (non-async) handlers; `InlineExecutor` makes `tick()` and
-    `trigger()` wait for the handlers they start (deterministic tests).
+    Same arguments, attributes and methods as `Scheduler`; those that touch the
+    store or run the loop are coroutines. `executor` runs plain (non-async)
+    handlers; `InlineExecutor` makes `tick()` and `trigger()` wait for the
+    handlers they start (deterministic tests).
     """
 
     def _set_up(self) -> None:

@@ -39,7 +39,7 @@ from ..model.specs import SPEC_TYPES, spec_from_dict
 from ..rules import states
 from .base import SchedulerBase
 
-if TYPE_CHECKING:  # Python 3.11's typing.Unpack; only type checkers read it
+if TYPE_CHECKING:  # typing.Unpack from 3.11 on; type checkers only: no run-time dependency
     from typing_extensions import Unpack
 
 __all__ = ["Operations"]
