@@ -181,7 +181,7 @@ def test_an_unexpected_error_is_one_line_too(
     def broken(url: str, create: bool = True) -> None:
         raise OSError("the disk is on fire")
 
-    monkeypatch.setattr(cli, "store_from_url", broken)
+    monkeypatch.setattr(cli.commands, "store_from_url", broken)
     assert main([*db, "list"]) == 1
     assert one_line_error(capsys) == "agentsched: error: unexpected OSError: the disk is on fire\n"
 

@@ -2,9 +2,9 @@
 the user typed, an unknown option is named with the closest real one, and no command
 line at all reaches the last-resort "unexpected" handler.
 
-The grids and the fuzz walk the parser itself (every command, every flag: the private
-`_build_parser` and argparse's `_actions`), so a flag added later is covered, or fails
-here until it has a bad value to try.
+The grids and the fuzz walk the parser itself (every command, every flag: `build_parser`
+and argparse's private `_actions`), so a flag added later is covered, or fails here
+until it has a bad value to try.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentsched import Interval, Scheduler, SQLiteStore
-from agentsched.cli import _build_parser, main, parse_duration
+from agentsched.cli import main, parse_duration
+from agentsched.cli.parser import build_parser
 from agentsched.errors import ValidationError
 from agentsched.firing.executors import InlineExecutor
 
-PARSER, COMMANDS = _build_parser()
+PARSER, COMMANDS = build_parser()
 
 # A value each flag refuses, by dest (positionals: ID, EXPR).
 BAD = {

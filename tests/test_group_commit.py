@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.firing import HeldWrites, of_agent, stored_run, waiting
-from support.matrix import Factory
+from support.matrix import Factory, firing_core
 from support.threads import Background, Gates, interrupt_main_on, pool
 from support.waiting import DEADLINE, eventually
 
@@ -313,7 +313,7 @@ def _main_thread_tick_setup(
 def test_ctrl_c_during_a_main_thread_tick_leaves_later_outcomes_recordable() -> None:
     with pool(4) as executor:
         sched, gates, held, runs = _main_thread_tick_setup(executor)
-        engine = sched.engine
+        engine = firing_core(sched)
         try:
             with interrupt_main_on() as fire:
                 interrupter = Background(
@@ -340,7 +340,7 @@ def test_ctrl_c_in_the_main_threads_write_loses_no_other_threads_outcome() -> No
     main = threading.main_thread()
     with pool(4) as executor:
         sched, gates, held, runs = _main_thread_tick_setup(executor)
-        engine = sched.engine
+        engine = firing_core(sched)
         inner = held.inner
 
         def interrupted_in_main(finishing: list[Finishing], lease_until: Any = None) -> Any:
@@ -380,7 +380,7 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
     gates = Gates("a", "b", "c", "d")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        engine = sched.engine
+        engine = firing_core(sched)
         made = {agent: daily(sched, agent) for agent in "abcd"}
         store = sched.store
         inner = store.finish_runs
@@ -404,7 +404,7 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
         gates.gates["c"].set()
         eventually(lambda: waiting(engine._outcomes) == 2)
         gates.gates["d"].set()  # 'a' writes; b, c and d share the failing write
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         monkeypatch.setattr(store, "finish_runs", inner)
         status = {agent: stored_run(store, run.id).status for agent, run in runs.items()}
         assert status["a"] is RunStatus.SUCCEEDED
@@ -415,7 +415,7 @@ def test_a_store_error_on_a_group_write_leaves_no_run_in_flight_and_leases_finis
             run = stored_run(store, runs[agent].id)
             assert run.status is RunStatus.FAILED and run.error == INTERRUPTED
             assert sched.get(made[agent].id).failure_count == 1
-        assert engine.in_flight() == 0
+        assert sched.runs_in_flight == 0
 
 
 @pytest.mark.parametrize("error", [SystemExit(1), KeyboardInterrupt()], ids=repr)
@@ -431,7 +431,7 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
     gates = Gates("a", "b", "c")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        engine = sched.engine
+        engine = firing_core(sched)
         for agent in "abc":
             daily(sched, agent)
         held = HeldWrites(sched.store, of_agent("a"))
@@ -453,7 +453,7 @@ def test_a_base_exception_in_a_pool_threads_store_write_deadlocks_nothing(
         held.release.set()  # a is written; b leads its own group and explodes
         eventually(lambda: runs["b"].id not in engine._in_flight)
         gates.gates["c"].set()
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         store = sched.store
         assert stored_run(store, runs["a"].id).status is RunStatus.SUCCEEDED
         assert stored_run(store, runs["c"].id).status is RunStatus.SUCCEEDED
@@ -482,7 +482,7 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
 
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0), lease=LEASE)
-        engine = sched.engine
+        engine = firing_core(sched)
         a = daily(sched, "a", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
         daily(sched, "b")
         daily(sched, "c")
@@ -496,7 +496,7 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
         gates.gates["c"].set()
         eventually(lambda: waiting(engine._outcomes) == 2)
         held.release.set()  # then a and c share a write
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         store = sched.store
         assert [stored_run(store, runs[x].id).status for x in "abc"] == [RunStatus.SUCCEEDED] * 3
         assert sorted(announced) == ["b", "c"]
@@ -506,7 +506,7 @@ def test_an_event_callback_raising_system_exit_holds_up_no_other_thread(make: Fa
         sched.tick(now=NINE + MINUTE + LEASE + SECOND)
         swept = stored_run(store, buffered.id)
         assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
-        assert engine.in_flight() == 0
+        assert sched.runs_in_flight == 0
 
 
 # -- stop() while writes are in flight ---------------------------------------------------
@@ -519,7 +519,7 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
     gates = Gates("a", "b", "c")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
+        engine = firing_core(sched)
         for agent in "abc":
             daily(sched, agent)
         held = HeldWrites(sched.store, of_agent("a"))
@@ -536,7 +536,7 @@ def test_stop_while_group_writes_are_in_flight(make: Factory, wait: bool) -> Non
             stopper.result()
         held.release.set()
         stopper.result()
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         assert [stored_run(sched.store, r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 3
         assert not engine._outcomes._writing
 
@@ -557,7 +557,7 @@ def test_a_run_abandoned_by_an_async_stop_is_not_running_forever(make: Factory) 
         gate.set()  # ... and its code returns
         for minute in range(1, 12):  # ticking again (say after start())
             sched.tick(now=NINE + minute * MINUTE)
-        assert sched.engine.in_flight() == 0
+        assert sched.runs_in_flight == 0
         (stored,) = sched.runs(s.id)
         assert stored.id == run.id and stored.status is not RunStatus.RUNNING
 
@@ -584,7 +584,7 @@ def test_hundreds_of_runs_on_sixteen_threads_are_each_handled_once(make: Factory
     overlaps = [Overlap.SKIP, Overlap.BUFFER_ONE, Overlap.ALLOW_ALL]
     with pool(16) as executor:
         sched = make(handler, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
+        engine = firing_core(sched)
         made = [
             sched.create(
                 agent_id="bot",
@@ -597,9 +597,9 @@ def test_hundreds_of_runs_on_sixteen_threads_are_each_handled_once(make: Factory
         sched.tick(now=NINE)
         sched.tick(now=NINE + MINUTE)  # SKIP skipped, BUFFER_ONE buffered, ALLOW_ALL started
         gate.set()
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         sched.tick(now=NINE + 2 * MINUTE)
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         ids = [run_id for run_id, _, _ in seen]
         assert len(ids) == len(set(ids))  # no run handled twice
         fires = [(sid, at) for _, sid, at in seen]
@@ -670,7 +670,7 @@ def test_a_big_inline_tick_writes_every_outcome_in_batches_of_at_most_64(
             else RunStatus.SUCCEEDED
         )
         assert run.status is want and stored_run(store, run.id).status is want
-    assert sched.engine.in_flight() == 0
+    assert sched.runs_in_flight == 0
     sched.tick(now=NINE + LEASE + SECOND)  # their leases lapse: failed, interrupted
     for run_id in lost:
         swept = stored_run(store, run_id)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.matrix import EACH_STORE_AND_SHELL, Factory, family
+from support.matrix import EACH_STORE_AND_SHELL, Factory, family, firing_core
 
 from agentsched import (
     Cron,
@@ -76,7 +76,7 @@ def test_jitter_lease_and_timeout_at_the_end_of_year_9999(make: Factory) -> None
     (late,) = sched.tick()
     assert late.schedule_id == jittered.id and late.status is RunStatus.SUCCEEDED
     assert sched.tick() == []
-    assert sched.engine.next_wake(LAST_INSTANT) == LAST_INSTANT
+    assert firing_core(sched).next_wake(LAST_INSTANT) == LAST_INSTANT
 
 
 class Agent:
@@ -165,7 +165,7 @@ def test_near_either_edge_every_run_ends_and_nothing_raises(
             else:
                 clock.set(later(clock.now(), step))
                 sched.tick()
-            sched.engine.next_wake(clock.now())
+            firing_core(sched).next_wake(clock.now())
         # then every retry, jittered fire and timeout left falls due, at the latest at
         # the last instant (a clock near 1970 jumps a few years, not millennia)
         horizon = LAST_INSTANT if case["near_end"] else later(clock.now(), 4 * YEAR)

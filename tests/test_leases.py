@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from support.firing import HeldWrites, claim_and_die, of_agent, stored_run
-from support.matrix import Factory
+from support.matrix import Factory, firing_core
 from support.threads import Gates, pool
 from support.waiting import DEADLINE, eventually
 
@@ -58,7 +58,7 @@ def test_a_long_run_keeps_its_lease_renewed_once_a_third_of_it_has_gone(make: Fa
         s = sched.create(agent_id="bot", schedule=Cron("0 9 * * *"), input="go")
         (run,) = sched.tick(now=NINE)
         assert entered.wait(DEADLINE)
-        engine = sched.engine
+        engine = firing_core(sched)
         assert engine.next_wake(NINE) == NINE + lease / 3
 
         def swept_at(at: datetime) -> bool:
@@ -174,7 +174,6 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
     with pool(16) as executor:
         sched = make(handler, executor=executor, clock=clock, lease=LEASE)
         other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        engine = sched.engine
         daily(sched, "long")
         manual = daily(sched, "manual", schedule=Cron("0 10 * * *"))
         buf = [
@@ -201,7 +200,7 @@ def test_runs_joining_others_in_flight_keep_their_leases(make: Factory) -> None:
         finally:
             gates.open()
             release_buffered.set()
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         for run_id in [manual_run.id, *started]:
             assert stored_run(sched.store, run_id).status is RunStatus.SUCCEEDED
         for s in buf:  # later fires: one more buffered (started when 9:01's ended), rest skipped
@@ -223,7 +222,7 @@ def test_a_failed_renewal_is_retried_by_the_next_tick(
     with pool(4) as executor:
         sched = make(gates, executor=executor, clock=clock, lease=LEASE)
         other = make(lambda ctx: None, store=make.reopen(sched.store), clock=clock, lease=LEASE)
-        engine = sched.engine
+        engine = firing_core(sched)
         daily(sched, "long")
         (run,) = sched.tick(now=NINE)
         store = sched.store
@@ -272,7 +271,6 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
             clock=clock,
             lease=LEASE,
         )
-        engine = sched.engine
         made = [
             daily(sched, "bot", schedule=Cron("* * * * *"), overlap=Overlap.BUFFER_ONE)
             for _ in range(5)
@@ -284,7 +282,7 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
             swept = stored_run(sched.store, run.id)
             assert swept.status is RunStatus.FAILED and swept.error == INTERRUPTED
         gates.open()  # the owner's handlers return now, all at once
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         assert len(other_calls) == 5 and len(gates.calls) == 5
         for run in owned:
             assert stored_run(sched.store, run.id).error == INTERRUPTED
@@ -295,7 +293,7 @@ def test_a_run_swept_by_another_scheduler_is_finished_once(make: Factory) -> Non
             assert after.run_count == 2 and after.failure_count == 0
             assert after.last_run_id == runs[0].id
         sched.tick(now=NINE + MINUTE + SECOND)
-        assert engine.in_flight() == 0
+        assert sched.runs_in_flight == 0
         sched.stop(wait=True)
 
 

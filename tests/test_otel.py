@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from support.matrix import Factory
+from support.matrix import Factory, shell_of
 
 from agentsched import Cron, Interval, Overlap, RunContext, RunStatus
 from agentsched.otel import instrument
@@ -61,7 +61,7 @@ def test_a_span_per_run_with_the_handlers_spans_as_children(make: Factory, provi
         return "ok"
 
     sched = make(handler, clock=FakeClock(T0))
-    uninstrument = instrument(sched, tracer_provider, meter_provider)
+    uninstrument = instrument(shell_of(sched), tracer_provider, meter_provider)
     good = sched.create(agent_id="writer", schedule=Cron("0 9 * * *"), input="go")
     bad = sched.create(
         agent_id="critic",
@@ -104,7 +104,7 @@ def test_a_span_per_run_with_the_handlers_spans_as_children(make: Factory, provi
 def test_skipped_and_missed_fires_are_counted(make: Factory, providers: Any) -> None:
     tracer_provider, _, meter_provider, reader = providers
     sched = make(lambda ctx: None, clock=FakeClock(T0))
-    instrument(sched, tracer_provider, meter_provider)
+    instrument(shell_of(sched), tracer_provider, meter_provider)
     s = sched.create(
         agent_id="bot",
         schedule=Cron("*/10 * * * *"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.firing import HeldWrites, of_agent, stored_run, waiting
-from support.matrix import Factory
+from support.matrix import Factory, firing_core
 from support.threads import Background, Gates, pool
 from support.waiting import DEADLINE, eventually
 
@@ -203,7 +203,7 @@ def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its
     gates = Gates("slow", "quick")
     with pool(8) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
+        engine = firing_core(sched)
         slow = daily(sched, "slow", schedule=Cron("* * * * *"), timeout=10 * SECOND)
         daily(sched, "quick")
         held = HeldWrites(sched.store, of_agent("quick"))
@@ -219,7 +219,7 @@ def test_a_timed_out_run_whose_handler_returns_while_its_failure_waits_frees_its
         assert runs["slow"].id not in engine._in_flight
         failed = stored_run(sched.store, runs["slow"].id)
         assert failed.status is RunStatus.FAILED and "timed out" in (failed.error or "")
-        eventually(lambda: engine.in_flight() == 0)  # quick lands on its own thread
+        eventually(lambda: sched.runs_in_flight == 0)  # quick lands on its own thread
         (next_run,) = [r for r in sched.tick(now=NINE + MINUTE) if r.schedule_id == slow.id]
         assert next_run.status is not RunStatus.SKIPPED, "skipped beside a run that is gone"
 
@@ -234,7 +234,7 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
     gates = Gates("slow", "quick")
     with pool(16) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
+        engine = firing_core(sched)
         slow = [
             daily(sched, "slow", schedule=Cron("* * * * *"), timeout=10 * SECOND) for _ in range(12)
         ]
@@ -253,13 +253,13 @@ def test_timeouts_recorded_by_the_loop_while_handler_threads_write_are_all_store
                 stored = stored_run(sched.store, run.id)
                 assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
         # timed out, still occupying their slots (the quick ones land on their own threads)
-        eventually(lambda: engine.in_flight() == 12)
+        eventually(lambda: sched.runs_in_flight == 12)
         gates.gates["slow"].set()
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         fired = sched.tick(now=NINE + MINUTE)
         assert sorted(r.schedule_id for r in fired) == sorted(s.id for s in slow)
         assert all(r.status is not RunStatus.SKIPPED for r in fired)
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         for s in slow:
             after = sched.get(s.id)
             assert after.run_count == 2 and after.failure_count == 0
@@ -307,7 +307,6 @@ def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_nex
     gates = Gates("slow")
     with pool(4) as executor:
         sched = make(gates, executor=executor, clock=FakeClock(T0))
-        engine = sched.engine
         made = [daily(sched, "slow", timeout=10 * SECOND) for _ in range(2)]
         inner = sched.store.finish_runs
         armed = {"left": 1}
@@ -328,7 +327,7 @@ def test_timeouts_not_reached_when_a_tick_is_interrupted_are_recorded_by_the_nex
             stored = stored_run(sched.store, run.id)
             assert stored.status is RunStatus.FAILED and "timed out" in (stored.error or "")
         gates.open()
-        eventually(lambda: engine.in_flight() == 0)
+        eventually(lambda: sched.runs_in_flight == 0)
         monkeypatch.setattr(sched.store, "finish_runs", inner)
         nexts = [r for r in sched.tick(now=NINE + timedelta(days=1)) if r.agent_id == "slow"]
         assert sorted(r.schedule_id for r in nexts) == sorted(s.id for s in made)

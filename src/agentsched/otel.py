@@ -32,6 +32,8 @@ from .errors import AgentschedError
 from .firing.events import Event
 from .firing.handlers import RunContext
 from .model.specs import Cron
+from .schedulers.async_scheduler import AsyncScheduler
+from .schedulers.scheduler import Scheduler
 
 __all__ = ["instrument"]
 
@@ -46,7 +48,7 @@ def _nanos(value: datetime) -> int:
 
 
 def instrument(
-    scheduler: Any,
+    scheduler: Scheduler | AsyncScheduler,
     tracer_provider: Any = None,
     meter_provider: Any = None,
 ) -> Callable[[], None]:
@@ -56,7 +58,6 @@ def instrument(
         raise AgentschedError("agentsched.otel needs OpenTelemetry: pip install 'agentsched[otel]'")
     from . import __version__
 
-    core = getattr(scheduler, "_core", scheduler)  # AsyncScheduler holds a SchedulerBase
     tracer = trace.get_tracer("agentsched", __version__, tracer_provider=tracer_provider)
     meter = metrics.get_meter("agentsched", __version__, meter_provider=meter_provider)
     fires = meter.create_counter("agentsched.fires", unit="{run}", description="runs started")
@@ -119,8 +120,9 @@ def instrument(
                     span.set_status(trace.Status(trace.StatusCode.ERROR, run.error or "failed"))
                 span.end(end_time=_nanos(run.finished_at or event.at))
 
-    unsubscribe = core.events.subscribe(on_event, immediate=True)
-    unwrap = core.around_runs(current_span)
+    # at once, in the writing thread: a run's span must exist before its handler starts
+    unsubscribe = scheduler.subscribe(on_event, immediate=True)
+    unwrap = scheduler.around_runs(current_span)
 
     def uninstrument() -> None:
         unsubscribe()

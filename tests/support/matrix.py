@@ -31,7 +31,7 @@ import pytest
 
 from agentsched import AsyncScheduler, InlineExecutor, MemoryStore, Scheduler, SQLiteStore
 from agentsched.clock import Clock
-from agentsched.firing.core import DEFAULT_LEASE
+from agentsched.firing.core import DEFAULT_LEASE, FiringCore
 from agentsched.firing.handlers import Handler
 from agentsched.stores.base import Store
 from agentsched.testing import FakeClock
@@ -60,7 +60,6 @@ class AsyncDriver:
         self.scheduler = scheduler
         self.store = scheduler.store
         self.clock = scheduler.clock
-        self.engine = scheduler._core.engine  # the firing core both shells share
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -105,6 +104,17 @@ class AsyncDriver:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(DEADLINE)
             self._loop.close()
+
+
+def shell_of(sched: Scheduler | AsyncScheduler | AsyncDriver) -> Scheduler | AsyncScheduler:
+    """The shell itself, behind its driver if it has one."""
+    return sched.scheduler if isinstance(sched, AsyncDriver) else sched
+
+
+def firing_core(sched: Scheduler | AsyncScheduler | AsyncDriver) -> FiringCore:
+    """The firing core a shell keeps private (`_engine`): for the tests whose subject is
+    what happens inside it (its wake-ups, its queue of outcomes, the runs it holds)."""
+    return shell_of(sched)._engine
 
 
 def settle(sched: Scheduler | AsyncDriver) -> None:

@@ -95,7 +95,7 @@ def serve(sched: Scheduler, sock: socket.socket, source: str) -> None:
         with _signals(stop_serving):
             server.run(sockets=[sock])
     finally:
-        running = sched.engine.in_flight()
+        running = sched.runs_in_flight
         print(
             f"agentsched: stopping: no new runs; waiting for {running} running handler(s) "
             "(Ctrl-C again to exit now)",

@@ -24,6 +24,7 @@ import attrs
 
 from ..errors import InvalidTransition, ScheduleNotFound, ValidationError, shorten
 from ..model import Schedule, Status, replace
+from ..model.fields import UPDATABLE
 from ..model.specs import Cron, Interval, Spec
 
 __all__ = [
@@ -39,26 +40,7 @@ __all__ = [
     "update",
 ]
 
-UPDATABLE = (
-    "agent_id",
-    "name",
-    "schedule",
-    "input",
-    "conversation",
-    "previous_response_id",
-    "metadata",
-    "stateful",
-    "overlap",
-    "catchup_window",
-    "max_runs",
-    "end_at",
-    "pause_after_failures",
-    "timeout",
-    "retry",
-    "jitter",
-)
-"""The fields `update` may change, in the order the record shows them."""
-UPDATABLE_FIELDS = frozenset(UPDATABLE)
+UPDATABLE_FIELDS = frozenset(UPDATABLE)  # the table's (model/fields.py)
 _TIMING_FIELDS = frozenset({"schedule", "max_runs", "end_at"})
 
 

@@ -1,2 +1,3 @@
 """The schedulers an app talks to: `Scheduler` (threads) and `AsyncScheduler` (asyncio),
-thin shells over one base (`base.SchedulerBase`) and the firing core."""
+two shells on one base (`base.SchedulerBase`), with every call written once
+(`operations.Operations`) over the firing core."""

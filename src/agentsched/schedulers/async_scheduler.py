@@ -1,10 +1,10 @@
 """`AsyncScheduler`: the `Scheduler` API as coroutines, for asyncio apps.
 
-A thin shell over the same `SchedulerBase` as `Scheduler`: each method runs
-the shared implementation in a worker thread (store calls never block the
-event loop), so the two cannot behave differently. What is its own is how
-handlers run: `async def` handlers as tasks on the running loop, plain ones
-on `executor` (the loop's default executor unless given); with
+A shell on the same `SchedulerBase` as `Scheduler`: each schedule and firing
+call runs the shared `Operations` code in a worker thread (store calls never
+block the event loop), so the two cannot behave differently. What is its own
+is how handlers run: `async def` handlers as tasks on the running loop, plain
+ones on `executor` (the loop's default executor unless given); with
 `InlineExecutor`, `tick()` and `trigger()` return once their handlers have
 finished, exactly as `Scheduler`'s do.
 """
@@ -14,25 +14,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import Executor
-from datetime import timedelta
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._checks import check_seconds
 from .._log import fields, log
-from ..clock import Clock
-from ..errors import AgentschedError
-from ..firing.core import DEFAULT_LEASE, Launch
+from ..firing.core import Launch
 from ..firing.events import Event
 from ..firing.executors import InlineExecutor
-from ..firing.handlers import Handler, RunContext, is_async, no_handler, run_handler_async
+from ..firing.handlers import RunContext, is_async, no_handler, run_handler_async
 from ..model import Run
 from ..rules.outcomes import Outcome
-from ..stores.base import Store
-from ..stores.urls import store_from_url
-from .base import H, SchedulerBase
+from .base import SchedulerBase
+from .operations import Operations
 
 __all__ = ["AsyncScheduler"]
 
@@ -41,83 +36,38 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _off_loop(
+def off_loop(
     method: Callable[Concatenate[SchedulerBase, P], T],
 ) -> Callable[Concatenate[AsyncScheduler, P], Coroutine[Any, Any, T]]:
-    """`SchedulerBase.method` as a coroutine method of `AsyncScheduler`: the same
+    """`Operations.method` as a coroutine method of `AsyncScheduler`: the same
     signature (checked by mypy), the same docstring, run in a worker thread."""
 
     @functools.wraps(method)
     async def call(self: AsyncScheduler, /, *args: P.args, **kwargs: P.kwargs) -> T:
         self._bind_loop()
-        return await asyncio.to_thread(method, self._core, *args, **kwargs)
+        return await asyncio.to_thread(method, self, *args, **kwargs)
 
     call.__qualname__ = f"AsyncScheduler.{method.__name__}"
     return call
 
 
-class AsyncScheduler:
+class AsyncScheduler(SchedulerBase):
     """Keeps schedules in a store and fires them from the running event loop.
 
-    Same arguments and methods as `Scheduler`, each a coroutine. `executor`
-    runs plain (non-async) handlers; `InlineExecutor` makes `tick()` and
-    `trigger()` wait for the handlers they start (deterministic tests).
+    Same arguments, attributes and methods as `Scheduler`; those that touch the
+    store or run the loop are coroutines. `executor` runs plain (non-async)
+    handlers; `InlineExecutor` makes `tick()` and `trigger()` wait for the
+    handlers they start (deterministic tests).
     """
 
-    def __init__(
-        self,
-        store: Store | None = None,
-        handler: Handler | None = None,
-        executor: Executor | None = None,
-        clock: Clock | None = None,
-        lease: timedelta = DEFAULT_LEASE,
-        *,
-        handlers: Mapping[str, Handler] | None = None,
-    ) -> None:
-        self._core = SchedulerBase(
-            store,
-            handler,
-            clock,
-            lease,
-            handlers=handlers,
-            launch=self._launch,
-            wake=self._wake_soon,
-            deliver=self._deliver,
-        )
-        self.store: Store = self._core.store
-        self.clock: Clock = self._core.clock
-        self.executor = executor
+    def _set_up(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Run | None]] = set()
         self._task_runs: dict[asyncio.Task[Run | None], str] = {}
         self._abandoned: set[str] = set()  # runs whose tasks a stop() cancelled
         self._callbacks: set[asyncio.Future[Any]] = set()
-        self._wake = asyncio.Event()
-        self._stopping = False
+        self._wake_flag = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._unwatch: Callable[[], None] = lambda: None
-
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> AsyncScheduler:
-        """An `AsyncScheduler` over the store a URL names (see `Scheduler.from_url`)."""
-        return cls(store=store_from_url(url), **options)
-
-    @property
-    def handlers(self) -> dict[str, Handler]:
-        """The routes by agent id (see `agent`)."""
-        return self._core.handlers
-
-    def agent(self, agent_id: str) -> Callable[[H], H]:
-        """Route the runs of `agent_id` to the decorated function (sync or async)."""
-        return self._core.agent(agent_id)
-
-    def subscribe(
-        self, callback: Callable[[Event], Any], kinds: Iterable[str] | None = None
-    ) -> Callable[[], None]:
-        """Call `callback(event)` (a plain function or a coroutine function) on this
-        scheduler's event loop after each write of the given `kinds` (all if None);
-        returns a function that unsubscribes. A callback that raises is logged."""
-        return self._core.subscribe(callback, kinds)
 
     def _deliver(self, callback: Callable[[Event], Any], event: Event) -> None:
         loop = self._loop
@@ -146,15 +96,6 @@ class AsyncScheduler:
                 extra=_event_fields(event),
             )
 
-    @property
-    def handler(self) -> Handler | None:
-        """The function (or coroutine function) each run calls."""
-        return self._core.handler
-
-    @handler.setter
-    def handler(self, handler: Handler | None) -> None:
-        self._core.handler = handler
-
     async def __aenter__(self) -> AsyncScheduler:
         await self.start()
         return self
@@ -165,26 +106,25 @@ class AsyncScheduler:
     def _bind_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
 
-    def _wake_soon(self) -> None:
-        """Called after a write, from whatever thread made it: wake the loop task."""
+    def _wake(self) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._wake_flag.set)
 
     # -- the shared API, as coroutines ------------------------------------------
 
-    ensure = _off_loop(SchedulerBase.ensure)
-    get = _off_loop(SchedulerBase.get)
-    list = _off_loop(SchedulerBase.list)
-    upcoming = _off_loop(SchedulerBase.upcoming)
-    runs = _off_loop(SchedulerBase.runs)
-    create = _off_loop(SchedulerBase.create)
-    update = _off_loop(SchedulerBase.update)
-    pause = _off_loop(SchedulerBase.pause)
-    resume = _off_loop(SchedulerBase.resume)
-    delete = _off_loop(SchedulerBase.delete)
-    trigger = _off_loop(SchedulerBase.trigger)
-    tick = _off_loop(SchedulerBase.tick)
+    create = off_loop(Operations.create)
+    ensure = off_loop(Operations.ensure)
+    get = off_loop(Operations.get)
+    list = off_loop(Operations.list)
+    update = off_loop(Operations.update)
+    pause = off_loop(Operations.pause)
+    resume = off_loop(Operations.resume)
+    delete = off_loop(Operations.delete)
+    upcoming = off_loop(Operations.upcoming)
+    runs = off_loop(Operations.runs)
+    trigger = off_loop(Operations.trigger)
+    tick = off_loop(Operations.tick)
 
     # -- running handlers ----------------------------------------------------
 
@@ -193,7 +133,7 @@ class AsyncScheduler:
         loop = self._loop
         assert loop is not None, "AsyncScheduler methods bind the loop before firing"
         schedule, run = launch
-        context = self._core.engine.begin(schedule, run)
+        context = self._engine.begin(schedule, run)
         if isinstance(self.executor, InlineExecutor):
             return asyncio.run_coroutine_threadsafe(self._execute(context), loop).result()
         loop.call_soon_threadsafe(self._spawn, context)
@@ -204,7 +144,7 @@ class AsyncScheduler:
         self._tasks.add(task)
         self._task_runs[task] = context.run_id
         task.add_done_callback(self._forget)
-        handler = self._core.handler_for(context.schedule)
+        handler = self._handler_for(context.schedule)
         if handler is None or not is_async(handler):
             return  # a thread cannot be cancelled: its task must end when the code does
         loop = task.get_loop()
@@ -212,14 +152,14 @@ class AsyncScheduler:
         def cancel() -> None:
             loop.call_soon_threadsafe(task.cancel)
 
-        self._core.engine.set_cancel(context.run_id, cancel)
+        self._engine.set_cancel(context.run_id, cancel)
 
     def _forget(self, task: asyncio.Task[Run | None]) -> None:
         self._tasks.discard(task)
         self._abandoned.discard(self._task_runs.pop(task, ""))
 
     async def _execute(self, context: RunContext) -> Run | None:
-        handler = self._core.handler_for(context.schedule)
+        handler = self._handler_for(context.schedule)
         if handler is None:
             outcome = no_handler(context.schedule.agent_id, self.clock.now())
         else:
@@ -230,7 +170,7 @@ class AsyncScheduler:
                     if not is_async(handler):
                         # The thread goes on: the run stays `running`, and its lease, no
                         # longer renewed, marks it interrupted.
-                        self._core.engine.abandon(context.run_id)
+                        self._engine.abandon(context.run_id)
                         return None
                     error = "cancelled: the scheduler stopped"
                 elif context.cancelled:
@@ -239,7 +179,7 @@ class AsyncScheduler:
                     error = "handler raised CancelledError"
                 outcome = Outcome(False, self.clock.now(), error=error)
         try:
-            return await asyncio.to_thread(self._core.engine.finish, context, outcome)
+            return await asyncio.to_thread(self._engine.finish, context, outcome)
         except Exception:
             log.exception(
                 "could not record the outcome of run %s",
@@ -251,38 +191,24 @@ class AsyncScheduler:
     # -- the background loop -------------------------------------------------
 
     async def start(self) -> None:
-        """Start firing from a task on the running loop (idempotent; again after `stop()`)."""
-        self._core.require_handler()
+        self._require_handler()
         self._bind_loop()
         if self._loop_task is not None and not self._loop_task.done():
             return
-        if self.executor is not None and not isinstance(self.executor, InlineExecutor):
-            try:
-                self.executor.submit(lambda: None)
-            except RuntimeError as exc:
-                raise AgentschedError(
-                    f"the executor given to this AsyncScheduler refuses work ({exc}); "
-                    "pass one that is not shut down"
-                ) from None
-        self._stopping = False
-        self._unwatch = self.store.watch(self._wake_soon)
-        self._loop_task = asyncio.get_running_loop().create_task(self._run())
+        self._check_executor()
+        self._policy.open()
+        self._loop_task = asyncio.get_running_loop().create_task(self._run_loop())
 
     async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop claiming, set every running handler's cancel event, and (by default) wait
-        for the handlers, at most `timeout` seconds, after which their tasks are
-        cancelled. Called from inside a handler, it returns without waiting."""
         timeout = check_seconds("timeout", timeout)
         current = asyncio.current_task()
         inside = current in self._tasks
-        self._unwatch()
-        self._stopping = True
-        self._wake.set()
+        self._policy.close()
         loop_task = self._loop_task
         if loop_task is not None and loop_task is not current:
             await loop_task
             self._loop_task = None
-        self._core.engine.cancel_all()
+        self._engine.cancel_all()
         if not wait or inside:
             return
         loop = asyncio.get_running_loop()
@@ -301,21 +227,13 @@ class AsyncScheduler:
                 await asyncio.wait(late)
                 return
 
-    async def _run(self) -> None:
-        failures = 0
-        engine = self._core.engine
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await asyncio.to_thread(engine.tick, self.clock.now())
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("tick failed (attempt %d); retrying", failures)
-            if self._stopping:
+    async def _run_loop(self) -> None:
+        while self._policy.running:
+            self._wake_flag.clear()
+            wake_at = await asyncio.to_thread(self._policy.turn)
+            if wake_at is None:
                 return
-            wake_at = await asyncio.to_thread(engine.next_wake, self.clock.now(), failures)
-            await self.clock.wait_until_async(wake_at, self._wake)
+            await self.clock.wait_until_async(wake_at, self._wake_flag)
 
 
 def _event_fields(event: Event) -> dict[str, Any]:

@@ -1,32 +1,28 @@
 """`Scheduler`: the facade an app talks to — schedules in, agent runs out.
 
-Everything it decides comes from `SchedulerBase` and the `FiringCore`; this
-shell only runs handlers on an executor and runs the loop in a thread that
-sleeps (through its clock) until the next due time or timeout deadline,
-and wakes at once when a change makes something due sooner.
+Everything it decides comes from `SchedulerBase`, `Operations`, the firing
+core and the loop policy; this shell only runs handlers on an executor and
+runs the loop in a thread that sleeps (through its clock) until the next
+wake, and wakes at once when a change makes something due sooner.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
-from datetime import timedelta
 from typing import Any
 
 from .._checks import check_seconds
 from .._log import fields, log
-from ..clock import Clock
-from ..errors import AgentschedError
-from ..firing.core import DEFAULT_LEASE, Launch
+from ..firing.core import Launch
 from ..firing.events import Event
 from ..firing.executors import EventLoopThread, InlineExecutor
-from ..firing.handlers import Handler, RunContext, no_handler, not_started, run_handler
+from ..firing.handlers import RunContext, no_handler, not_started, run_handler
 from ..model import Run
-from ..stores.base import Store
-from .base import SchedulerBase
+from .operations import Operations
 
 __all__ = ["Scheduler"]
 
@@ -34,20 +30,11 @@ __all__ = ["Scheduler"]
 _POOL_SIZE = 16
 
 
-def _nothing() -> None:
-    pass
-
-
-def _call_now(callback: Callable[[Event], Any], event: Event) -> None:
-    """Event callbacks of a `Scheduler` run at once, in the thread that made the write."""
-    callback(event)
-
-
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_POOL_SIZE, thread_name_prefix="agentsched-run")
 
 
-class Scheduler(SchedulerBase):
+class Scheduler(Operations):
     """Keeps schedules in a store and (from `start()` or `tick()`) fires them.
 
     `store` defaults to a `MemoryStore`, `clock` to the system clock,
@@ -60,37 +47,19 @@ class Scheduler(SchedulerBase):
     background thread.
     """
 
-    def __init__(
-        self,
-        store: Store | None = None,
-        handler: Handler | None = None,
-        executor: Executor | None = None,
-        clock: Clock | None = None,
-        lease: timedelta = DEFAULT_LEASE,
-        *,
-        handlers: Mapping[str, Handler] | None = None,
-    ) -> None:
-        self._wake_event = threading.Event()
-        super().__init__(
-            store,
-            handler,
-            clock,
-            lease,
-            handlers=handlers,
-            launch=self._launch,
-            wake=self._wake_event.set,
-            deliver=_call_now,
-        )
-        self._owns_executor = executor is None
-        self.executor: Executor = executor if executor is not None else _pool()
+    executor: Executor  # a 16-thread pool of its own unless one is given
+
+    def _set_up(self) -> None:
+        self._owns_executor = self.executor is None
+        if self._owns_executor:
+            self.executor = _pool()
         self._executor_shut_down = False
+        self._wake_event = threading.Event()
         self._coroutines = EventLoopThread()
         self._futures: set[Future[Run | None]] = set()
         self._futures_lock = threading.Lock()
-        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._in_handler = threading.local()
-        self._unwatch: Callable[[], None] = _nothing
 
     def __enter__(self) -> Scheduler:
         self.start()
@@ -99,18 +68,25 @@ class Scheduler(SchedulerBase):
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def _wake(self) -> None:
+        self._wake_event.set()
+
+    def _deliver(self, callback: Callable[[Event], Any], event: Event) -> None:
+        """Event callbacks of a `Scheduler` run at once, in the thread that made the write."""
+        callback(event)
+
     # -- running handlers ----------------------------------------------------
 
     def _launch(self, launch: Launch) -> Run | None:
         schedule, run = launch
-        context = self.engine.begin(schedule, run)
+        context = self._engine.begin(schedule, run)
         if isinstance(self.executor, InlineExecutor):
             return self._execute(context)  # the same as submitting to it, minus the Future
         try:
             future = self.executor.submit(self._execute, context)
         except RuntimeError as exc:  # the executor is shut down
             error = f"not started: the executor refused it ({exc})"
-            return self.engine.finish(context, not_started(error, self.clock.now()))
+            return self._engine.finish(context, not_started(error, self.clock.now()))
         with self._futures_lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
@@ -121,9 +97,9 @@ class Scheduler(SchedulerBase):
             self._futures.discard(future)
 
     def _execute(self, context: RunContext) -> Run | None:
-        handler = self.handler_for(context.schedule)
+        handler = self._handler_for(context.schedule)
         if handler is None:
-            return self.engine.finish(
+            return self._engine.finish(
                 context, no_handler(context.schedule.agent_id, self.clock.now())
             )
         self._in_handler.active = True
@@ -132,7 +108,7 @@ class Scheduler(SchedulerBase):
         finally:
             self._in_handler.active = False
         try:
-            final = self.engine.finish(context, outcome)
+            final = self._engine.finish(context, outcome)
         except Exception:
             log.exception(
                 "could not record the outcome of run %s",
@@ -156,10 +132,9 @@ class Scheduler(SchedulerBase):
     # -- the background loop -------------------------------------------------
 
     def start(self) -> None:
-        """Start firing in a background thread (idempotent; again after `stop()` too)."""
-        self.require_handler()
+        self._require_handler()
         if self._thread is not None and self._thread.is_alive():
-            if not self._stopping.is_set():
+            if self._policy.running:
                 return
             self._thread.join()  # a loop told to stop from its own handler: let it end
         self._thread = None
@@ -167,32 +142,15 @@ class Scheduler(SchedulerBase):
             self.executor = _pool()
             self._executor_shut_down = False
         elif not self._owns_executor:
-            try:
-                self.executor.submit(lambda: None)
-            except RuntimeError as exc:
-                raise AgentschedError(
-                    f"the executor given to this Scheduler refuses work ({exc}); "
-                    "pass one that is not shut down"
-                ) from None
-        self._stopping.clear()
-        self._unwatch = self.store.watch(self._wake_event.set)
-        self._thread = threading.Thread(target=self._loop, name="agentsched-loop", daemon=True)
+            self._check_executor()
+        self._policy.open()
+        self._thread = threading.Thread(target=self._run_loop, name="agentsched-loop", daemon=True)
         self._thread.start()
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop claiming, set every running handler's cancel event, and (by default) wait
-        for the handlers, at most `timeout` seconds if given.
-
-        Runs still going when it returns keep their `running` record until they
-        finish; one that never finishes is marked interrupted by its lease.
-        Called from inside a handler, it stops the scheduler and returns without
-        waiting (for itself, or for handlers that may be waiting for it).
-        """
         timeout = check_seconds("timeout", timeout)
         inside = getattr(self._in_handler, "active", False)
-        self._unwatch()
-        self._stopping.set()
-        self._wake_event.set()
+        self._policy.close()
         thread = self._thread
         # From the loop's own thread (an inline handler) the loop exits after this run;
         # a later stop() from elsewhere joins it.
@@ -200,13 +158,13 @@ class Scheduler(SchedulerBase):
             thread.join(timeout)
             if not thread.is_alive():
                 self._thread = None
-        self.engine.cancel_all()
+        self._engine.cancel_all()
         if wait and not inside:
             self._wait_for_handlers(timeout)
         if self._owns_executor:
             self.executor.shutdown(wait=False)
             self._executor_shut_down = True
-        if not self.engine.in_flight():
+        if not self._engine.in_flight():
             self._coroutines.close()
 
     def _wait_for_handlers(self, timeout: float | None) -> None:
@@ -222,17 +180,10 @@ class Scheduler(SchedulerBase):
             if late:
                 return
 
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
+    def _run_loop(self) -> None:
+        while self._policy.running:
             self._wake_event.clear()
-            try:
-                self.engine.tick(self.clock.now())
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("tick failed (attempt %d); retrying", failures)
-            if self._stopping.is_set():
+            wake_at = self._policy.turn()
+            if wake_at is None:
                 return
-            wake_at = self.engine.next_wake(self.clock.now(), failures)
             self.clock.wait_until(wake_at, self._wake_event)

@@ -1,8 +1,10 @@
 """Who is calling, and one awaitable face over both schedulers.
 
 `Backend` lets the routes treat `Scheduler` and `AsyncScheduler` alike: the
-first's store calls run in Starlette's worker threads (never on the event
-loop), the second's coroutines are awaited (they leave the loop themselves).
+first's calls run in Starlette's worker threads (never on the event loop),
+through `_InThreads`, which shows them as the coroutines the second has (they
+leave the loop themselves). Every call is a typed method call, which mypy
+checks against the scheduler's own signature.
 
 `caller_owner` is the owner every call is scoped to: what `authenticate`
 returns when the app was given one (None is a 401), else the
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import builtins
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -41,6 +43,9 @@ Authenticate = Callable[[Request], str | Awaitable[str | None] | None]
 OWNER_HEADER = "X-On-Behalf-Of"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -128,21 +133,51 @@ def cross_site_refusal(method: str, headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def _in_threadpool(
+    method: Callable[Concatenate[Scheduler, P], T],
+) -> Callable[Concatenate[_InThreads, P], Coroutine[Any, Any, T]]:
+    """`Scheduler.method` as a coroutine method of `_InThreads`, run in a worker thread."""
+
+    async def call(self: _InThreads, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await run_in_threadpool(method, self.scheduler, *args, **kwargs)
+
+    return call
+
+
+class _InThreads:
+    """A `Scheduler` with the coroutine methods of an `AsyncScheduler`, each running in
+    Starlette's worker threads."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    create = _in_threadpool(Scheduler.create)
+    get = _in_threadpool(Scheduler.get)
+    list = _in_threadpool(Scheduler.list)
+    update = _in_threadpool(Scheduler.update)
+    pause = _in_threadpool(Scheduler.pause)
+    resume = _in_threadpool(Scheduler.resume)
+    delete = _in_threadpool(Scheduler.delete)
+    upcoming = _in_threadpool(Scheduler.upcoming)
+    runs = _in_threadpool(Scheduler.runs)
+    trigger = _in_threadpool(Scheduler.trigger)
+
+
 class Backend:
     """The scheduler calls the routes make, as coroutines, whichever scheduler it is."""
 
     def __init__(self, scheduler: Scheduler | AsyncScheduler) -> None:
-        if not isinstance(scheduler, (Scheduler, AsyncScheduler)):
+        calls: AsyncScheduler | _InThreads
+        if isinstance(scheduler, AsyncScheduler):
+            calls = scheduler
+        elif isinstance(scheduler, Scheduler):
+            calls = _InThreads(scheduler)
+        else:
             raise TypeError(
                 f"create_app() needs a Scheduler or an AsyncScheduler, not {type(scheduler)!r}"
             )
         self.scheduler = scheduler
-
-    async def _call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(self.scheduler, name)
-        if isinstance(self.scheduler, AsyncScheduler):
-            return await method(*args, **kwargs)
-        return await run_in_threadpool(method, *args, **kwargs)
+        self._calls = calls
 
     async def get(
         self, schedule_id: str, owner: str | None, include_deleted: bool = False
@@ -153,10 +188,7 @@ class Backend:
             check_schedule_id(schedule_id)
         except ValidationError:
             raise ScheduleNotFound(schedule_id) from None
-        found: Schedule = await self._call(
-            "get", schedule_id, owner=owner, include_deleted=include_deleted
-        )
-        return found
+        return await self._calls.get(schedule_id, owner=owner, include_deleted=include_deleted)
 
     async def visible(
         self, agent_id: str, schedule_id: str, owner: str | None, include_deleted: bool = False
@@ -168,39 +200,62 @@ class Backend:
             raise ScheduleNotFound(schedule_id)
         return found
 
-    async def list(self, **query: Any) -> builtins.list[Schedule]:
+    async def list(
+        self,
+        *,
+        owner: str | None,
+        limit: int,
+        after: str | None,
+        status: str | None,
+        agent_id: str | None = None,
+        include_deleted: bool = False,
+    ) -> builtins.list[Schedule]:
         """A page of schedules; an `after` naming no schedule this caller can see is a
         404 naming `after`, as an unknown id in a path is."""
         try:
-            found: builtins.list[Schedule] = await self._call("list", **query)
+            return await self._calls.list(
+                agent_id,
+                status=status,
+                owner=owner,
+                limit=limit,
+                after=after,
+                include_deleted=include_deleted,
+            )
         except ValidationError as exc:
             if exc.field != "after":
                 raise
-            message = f"'after' names no schedule you can see (got {shorten(query['after'])})"
+            message = f"'after' names no schedule you can see (got {shorten(after)})"
             raise ApiError(404, "not_found", message, "after") from None
-        return found
 
-    async def create(self, **arguments: Any) -> Schedule:
-        made: Schedule = await self._call("create", **arguments)
-        return made
+    async def create(
+        self, agent_id: str, owner: str | None, arguments: Mapping[str, Any]
+    ) -> Schedule:
+        """A new schedule of `agent_id` and `owner`, from a body's arguments."""
+        return await self._calls.create(agent_id=agent_id, owner=owner, **arguments)
 
-    async def change(self, action: str, schedule_id: str, owner: str | None, **kw: Any) -> Schedule:
-        """`update`, `pause`, `resume` or `delete`."""
-        changed: Schedule = await self._call(action, schedule_id, owner=owner, **kw)
-        return changed
+    async def update(
+        self, schedule_id: str, owner: str | None, changes: Mapping[str, Any]
+    ) -> Schedule:
+        return await self._calls.update(schedule_id, owner=owner, **changes)
+
+    async def pause(self, schedule_id: str, owner: str | None) -> Schedule:
+        return await self._calls.pause(schedule_id, owner=owner)
+
+    async def resume(self, schedule_id: str, owner: str | None) -> Schedule:
+        return await self._calls.resume(schedule_id, owner=owner)
+
+    async def delete(self, schedule_id: str, owner: str | None) -> Schedule:
+        return await self._calls.delete(schedule_id, owner=owner)
 
     async def trigger(self, schedule_id: str, owner: str | None) -> Run:
-        run: Run = await self._call("trigger", schedule_id, owner=owner)
-        return run
+        return await self._calls.trigger(schedule_id, owner=owner)
 
     async def runs(self, schedule_id: str, owner: str | None, limit: int) -> builtins.list[Run]:
-        found: builtins.list[Run] = await self._call("runs", schedule_id, limit=limit, owner=owner)
-        return found
+        return await self._calls.runs(schedule_id, limit=limit, owner=owner)
 
     async def upcoming(self, schedule_id: str, owner: str | None, n: int) -> Sequence[datetime]:
         """The next `n` fires; none for a schedule deleted meanwhile."""
         try:
-            found: Sequence[datetime] = await self._call("upcoming", schedule_id, n=n, owner=owner)
+            return await self._calls.upcoming(schedule_id, n=n, owner=owner)
         except ScheduleNotFound:
             return []
-        return found

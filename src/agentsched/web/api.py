@@ -26,6 +26,9 @@ __all__ = ["MAX_BODY", "api_routes", "page"]
 PREFIX = "/api/v1/agents/{agent_id}/schedules"
 MAX_BODY = 1 << 20  # far above the largest valid body (input is at most 20,000 characters)
 
+Transition = Callable[[str, "str | None"], Awaitable[Schedule]]
+"""`Backend.pause`, `resume` or `delete`: (schedule id, owner) to the schedule changed."""
+
 
 def page(records: Sequence[Schedule | Run], limit: int) -> dict[str, Any]:
     """The list envelope: `{"object": "list", "data", "first_id", "last_id", "has_more"}`.
@@ -68,7 +71,7 @@ class _Api:
     async def create(self, request: Request) -> JSONResponse:
         agent_id, owner = await self._scope(request)
         arguments = create_arguments(await read_json(request))
-        made = await self.backend.create(agent_id=agent_id, owner=owner, **arguments)
+        made = await self.backend.create(agent_id, owner, arguments)
         return JSONResponse(made.to_dict(), status_code=201)
 
     async def list(self, request: Request) -> JSONResponse:
@@ -96,24 +99,24 @@ class _Api:
         schedule_id = request.path_params["schedule_id"]
         await self.backend.visible(agent_id, schedule_id, owner)
         changes = update_changes(await read_json(request))
-        updated = await self.backend.change("update", schedule_id, owner, **changes)
+        updated = await self.backend.update(schedule_id, owner, changes)
         return JSONResponse(updated.to_dict())
 
-    async def _transition(self, request: Request, action: str) -> JSONResponse:
+    async def _transition(self, request: Request, action: Transition) -> JSONResponse:
         agent_id, owner = await self._scope(request)
         schedule_id = request.path_params["schedule_id"]
         await self.backend.visible(agent_id, schedule_id, owner)
-        changed = await self.backend.change(action, schedule_id, owner)
+        changed = await action(schedule_id, owner)
         return JSONResponse(changed.to_dict())
 
     async def delete(self, request: Request) -> JSONResponse:
-        return await self._transition(request, "delete")
+        return await self._transition(request, self.backend.delete)
 
     async def pause(self, request: Request) -> JSONResponse:
-        return await self._transition(request, "pause")
+        return await self._transition(request, self.backend.pause)
 
     async def resume(self, request: Request) -> JSONResponse:
-        return await self._transition(request, "resume")
+        return await self._transition(request, self.backend.resume)
 
     async def trigger(self, request: Request) -> JSONResponse:
         agent_id, owner = await self._scope(request)

@@ -6,9 +6,10 @@ RFC 3339 text, the spec as `{"type": "cron", ...}`. Everything here raises
 expression is `schedule.expression`) or `BadRequest`, before anything is
 stored; the records' own validators check the rest.
 
-The bounds of numbers and the syntax of instants are tables and patterns
-here, which `openapi.py` publishes as they are: what the document allows
-is what this module accepts. JSON Schema's rules apply to numbers (`3.0`
+Which fields a body carries, and the bounds of its numbers, come from the
+schedule's field table (`model/fields.py`); the syntax of instants is a
+pattern here. `openapi.py` publishes them as they are: what the document
+allows is what this module accepts. JSON Schema's rules apply to numbers (`3.0`
 is an integer), and a number's bounds are checked on the number sent,
 before it becomes a `timedelta` (which would round it to the microsecond).
 """
@@ -22,14 +23,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import attrs
-
 from .._checks import MAX_DURATION
 from .._instants import parse_instant
 from ..errors import ValidationError, shorten
-from ..model import MAX_ATTEMPTS, MAX_COUNT, Retry, Schedule
+from ..model import Retry
+from ..model.fields import BY_NAME, CREATED, READ_ONLY, UPDATABLE, Field, Kind
 from ..model.specs import SPEC_FIELDS, Spec, spec_from_dict
-from ..rules.states import UPDATABLE
 
 __all__ = [
     "CREATE_FIELDS",
@@ -51,30 +50,35 @@ __all__ = [
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 MAX_DEPTH = 32  # JSON nesting: a valid body nests 2 deep; no step recurses far past 32
-MAX_WHOLE = MAX_COUNT  # what every store holds, and the signed 64 bits of any client's integers
 
-# What a create body may carry; an update body, the same but `id`. The agent comes
-# from the path and the owner from X-On-Behalf-Of (or `authenticate`).
-UPDATE_FIELDS = tuple(f for f in UPDATABLE if f != "agent_id")  # the path names the agent
-CREATE_FIELDS = ("id", *UPDATE_FIELDS)
+# Fields no body carries: the agent comes from the path, the owner from X-On-Behalf-Of
+# (or `authenticate`), and the status from the actions.
+_WHERE_ELSE = {
+    "agent_id": "it is the {agent_id} of the path",
+    "owner": "it is set by the X-On-Behalf-Of header",
+    "status": "use /pause, /resume or DELETE",
+}
+# What a create body may carry; an update body, the same but `id`.
+CREATE_FIELDS = tuple(field.name for field in CREATED if field.name not in _WHERE_ELSE)
+UPDATE_FIELDS = tuple(name for name in UPDATABLE if name not in _WHERE_ELSE)
+_READ_ONLY = READ_ONLY - _WHERE_ELSE.keys()
+# A retry's fields in a body and in errors: `retry.backoff`.
+_RETRY_PARTS = {f"retry.{part.name}": part for part in BY_NAME["retry"].parts}
+_NUMBERS = {**{field.name: field for field in CREATED}, **_RETRY_PARTS}
 
-_DAYS_366 = MAX_DURATION.total_seconds()
 # Every duration in seconds, by the name the API gives it: (least, most).
 SECONDS: dict[str, tuple[float, float]] = {
-    "catchup_window": (0, _DAYS_366),
-    "timeout": (1e-6, _DAYS_366),  # a microsecond: the least timeout a record takes
-    "jitter": (0, _DAYS_366),
-    "retry.backoff": (0, _DAYS_366),
-    "retry.max_backoff": (0, _DAYS_366),
-    "schedule.every_seconds": (1, _DAYS_366),
+    **{name: field.bounds for name, field in _NUMBERS.items() if field.kind is Kind.DURATION},
+    "schedule.every_seconds": (1, MAX_DURATION.total_seconds()),
 }
-# Every whole number a body carries: (least, most).
+# Every whole number a body carries: (least, most), within what every store holds and the
+# signed 64 bits of any client's integers.
 WHOLE: dict[str, tuple[int, int]] = {
-    "max_runs": (1, MAX_WHOLE),
-    "pause_after_failures": (1, MAX_WHOLE),
-    "retry.attempts": (1, MAX_ATTEMPTS),
+    name: (int(field.bounds[0]), int(field.bounds[1]))
+    for name, field in _NUMBERS.items()
+    if field.kind is Kind.COUNT
 }
-_NULLABLE = frozenset({"timeout", "jitter", "max_runs", "pause_after_failures"})
+_NULLABLE = frozenset(name for name, field in _NUMBERS.items() if field.nullable)
 
 # RFC 3339 date-times, with the years a record takes (1970-9999), real dates only (30
 # days in April, 29 in February of leap years), and no leap second (which no instant
@@ -98,15 +102,6 @@ _WALL_TIME = re.compile(WALL_TIME_PATTERN)
 
 # A spec's errors name its attribute; the body names the JSON field.
 _SPEC_ALIASES = {"every": "every_seconds"}
-# The rest of an `agent.schedule`: kept by the scheduler, never written by a client.
-_READ_ONLY = frozenset({f.name for f in attrs.fields(Schedule)} | {"temporal_schedule_id"}) - set(
-    CREATE_FIELDS
-)
-_WHERE_ELSE = {
-    "agent_id": "it is the {agent_id} of the path",
-    "owner": "it is set by the X-On-Behalf-Of header",
-    "status": "use /pause, /resume or DELETE",
-}
 
 
 class BadRequest(Exception):
@@ -266,30 +261,41 @@ def _retry(value: object) -> Retry:
     if not isinstance(value, Mapping):
         return Retry.from_dict(value)  # raises, naming the field
     fields = dict(value)
-    if "attempts" in fields:
-        fields["attempts"] = _whole("retry.attempts", fields["attempts"])
-    for name in ("backoff", "max_backoff"):
-        if name in fields:
-            _in_seconds(f"retry.{name}", fields[name])
+    for name, part in _RETRY_PARTS.items():
+        if part.name not in fields:
+            continue
+        if part.kind is Kind.COUNT:
+            fields[part.name] = _whole(name, fields[part.name])
+        else:
+            _in_seconds(name, fields[part.name])
     return Retry.from_dict(fields)
 
 
+def _argument(field: Field, value: object) -> object:
+    """A body's value of `field` as the scheduler takes it, checked as the document says."""
+    if field.kind is Kind.SPEC:
+        return _spec(value)
+    if field.kind is Kind.DURATION:
+        return _seconds(field.name, value)
+    if field.kind is Kind.COUNT:
+        return _whole(field.name, value)
+    if value is None:
+        return None
+    if field.kind is Kind.INSTANT:
+        return parse_instant(_instant(field.name, value), field.name)
+    if field.kind is Kind.RETRY:
+        return _retry(value)
+    return value
+
+
 def _arguments(body: Mapping[str, Any]) -> dict[str, Any]:
-    arguments = dict(body)
-    if "schedule" in body:
-        arguments["schedule"] = _spec(body["schedule"])
-    for field in ("catchup_window", "timeout", "jitter"):
-        if field in body:
-            arguments[field] = _seconds(field, body[field])
-    for field in ("max_runs", "pause_after_failures"):
-        if field in body:
-            arguments[field] = _whole(field, body[field])
-    if "id" in body and body["id"] is None:
-        del arguments["id"]  # null, as absent: generated
-    if body.get("end_at") is not None:
-        arguments["end_at"] = parse_instant(_instant("end_at", body["end_at"]), "end_at")
-    if body.get("retry") is not None:
-        arguments["retry"] = _retry(body["retry"])
+    """The body's fields as arguments, checked in the record's order (null for `id`, as
+    absent: generated)."""
+    arguments = {
+        field.name: _argument(field, body[field.name]) for field in CREATED if field.name in body
+    }
+    if "id" in arguments and arguments["id"] is None:
+        del arguments["id"]
     return arguments
 
 

@@ -136,10 +136,12 @@ class _Dashboard:
         if verb not in _ACTIONS:
             raise ApiError(404, "not_found", f"no such action {verb!r}")
         schedule = await self.backend.get(schedule_id, owner)
-        if verb == "trigger":
-            await self.backend.trigger(schedule.id, owner)
+        if verb == "pause":
+            await self.backend.pause(schedule.id, owner)
+        elif verb == "resume":
+            await self.backend.resume(schedule.id, owner)
         else:
-            await self.backend.change(verb, schedule.id, owner)
+            await self.backend.trigger(schedule.id, owner)
         links = _links(request)
         to_list = request.query_params.get("back") == "list"
         back = links.home() if to_list else links.schedule(schedule.id)

@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 description served at `/openapi.json`, written out by hand.
 
-Hand-written because the routes take plain JSON, not models a generator could
-read; the field lists, bounds and date-time patterns come from `bodies` and the
-records, so the document allows what the app accepts, and the tests check it
-against the records' `to_dict()`, the validator and the app (schemathesis).
+Written here because the routes take plain JSON, not models a generator could
+read; the request bodies are made from the schedule's field table
+(`model/fields.py`: each field's kind, bounds, default and description), the
+bounds and date-time patterns come from `bodies`, so the document allows what
+the app accepts, and the tests check it against the records' `to_dict()`, the
+validator and the app (schemathesis).
 
 What JSON Schema cannot say is said in words: a cron expression, an RRULE and
 a zone name are checked by their parsers (the formats `cron`, `rrule` and
@@ -14,16 +16,15 @@ the text (`9999-12-31T23:00:00-05:00` is in year 10000).
 
 from __future__ import annotations
 
+from datetime import timedelta
+from enum import Enum
 from typing import Any
 
 from ..model import (
     MAX_ATTEMPTS,
     MAX_ID,
-    MAX_INPUT,
     MAX_METADATA_KEY,
-    MAX_METADATA_KEYS,
     MAX_METADATA_VALUE,
-    MAX_NAME,
     MAX_SCHEDULE_ID,
     MAX_TEXT,
     Overlap,
@@ -31,6 +32,8 @@ from ..model import (
     RunTrigger,
     Status,
 )
+from ..model.fields import BY_NAME, REQUIRED, Field, Kind
+from ..model.validators import seconds
 from ..timing.cron import MAX_EXPRESSION_LENGTH
 from ..timing.rrule import MAX_RULE_LENGTH
 from .bodies import (
@@ -119,31 +122,60 @@ def _spec(kind: str, required: list[str], properties: dict[str, Any]) -> dict[st
     }
 
 
-_FIELDS: dict[str, dict[str, Any]] = {
-    "id": _nullable({**_ID, "description": "yours to choose; generated (sched_...) if null"}),
-    "name": _nullable(_text(1, MAX_NAME)),
-    "schedule": _ref("schemas", "Spec"),
-    "input": _text(1, MAX_INPUT),
-    "conversation": _nullable(_text(1, MAX_ID)),
-    "previous_response_id": _nullable(_text(1, MAX_ID)),
-    "metadata": _nullable(
-        {
+def _value(field: Field, name: str) -> dict[str, Any]:
+    """The schema of a value of `field`, as a body carries it."""
+    kind = field.kind
+    if kind is Kind.ID:
+        return dict(_ID)
+    if kind is Kind.TEXT:
+        low, high = field.bounds
+        return _text(int(low), int(high))
+    if kind is Kind.SPEC:
+        return _ref("schemas", "Spec")
+    if kind is Kind.METADATA:
+        return {
             "type": "object",
-            "maxProperties": MAX_METADATA_KEYS,
+            "maxProperties": int(field.bounds[1]),
             "propertyNames": _text(1, MAX_METADATA_KEY),
             "additionalProperties": _text(0, MAX_METADATA_VALUE),
         }
-    ),
-    "stateful": {"type": "boolean", "default": False},
-    "overlap": {"type": "string", "enum": [o.value for o in Overlap], "default": "skip"},
-    "catchup_window": _seconds("catchup_window", default=3600),
-    "max_runs": _nullable(_whole("max_runs")),
-    "end_at": _nullable(dict(_INSTANT)),
-    "pause_after_failures": _nullable(_whole("pause_after_failures")),
-    "timeout": _nullable(_seconds("timeout")),
-    "retry": _nullable(_ref("schemas", "Retry")),
-    "jitter": _nullable(_seconds("jitter")),
-}
+    if kind is Kind.FLAG:
+        return {"type": "boolean"}
+    if kind is Kind.OVERLAP:
+        return {"type": "string", "enum": [o.value for o in Overlap]}
+    if kind is Kind.DURATION:
+        return _seconds(name)
+    if kind is Kind.COUNT:
+        return _whole(name)
+    if kind is Kind.INSTANT:
+        return dict(_INSTANT)
+    if kind is Kind.RETRY:
+        return _ref("schemas", "Retry")
+    raise ValueError(f"{name} is read-only: no body carries it")
+
+
+def _property(field: Field, name: str) -> dict[str, Any]:
+    """A field as a request body carries it (`name` as errors name it: `retry.backoff`):
+    its kind's schema, null too where the field takes None, its default and meaning."""
+    schema = _value(field, name)
+    if field.nullable:
+        schema = _nullable(schema)
+    if field.default is not None:
+        schema["default"] = _json(field.default)
+    if field.description:  # before what its kind says: "seconds", an instant's syntax
+        schema["description"] = "; ".join(
+            filter(None, [field.description, schema.get("description")])
+        )
+    return schema
+
+
+def _json(value: object) -> object:
+    """A default as JSON shows it: a duration in seconds, an enum member by its value."""
+    if isinstance(value, timedelta):
+        return seconds(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 def _record(properties: dict[str, Any]) -> dict[str, Any]:
@@ -309,22 +341,20 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "description": "max_backoff may not be below backoff",
             "properties": {
-                "attempts": _whole("retry.attempts", default=3),
-                "backoff": _seconds("retry.backoff", default=30),
-                "max_backoff": _seconds("retry.max_backoff", default=600),
+                part.name: _property(part, f"retry.{part.name}") for part in BY_NAME["retry"].parts
             },
         },
         "CreateScheduleRequest": {
             "type": "object",
-            "required": ["schedule", "input"],
+            "required": [name for name in REQUIRED if name in CREATE_FIELDS],
             "additionalProperties": False,
-            "properties": {name: _FIELDS[name] for name in CREATE_FIELDS},
+            "properties": {name: _property(BY_NAME[name], name) for name in CREATE_FIELDS},
         },
         "UpdateScheduleRequest": {
             "type": "object",
             "additionalProperties": False,
             "description": "only the fields given change",
-            "properties": {name: _FIELDS[name] for name in UPDATE_FIELDS},
+            "properties": {name: _property(BY_NAME[name], name) for name in UPDATE_FIELDS},
         },
         "Schedule": _schedule(),
         "Run": _run(),
