@@ -203,13 +203,16 @@ def check_error_shape(body: Any) -> None:
     assert error["field"] is None or _safe(error["field"]), error
 
 
+# Half the CI profile's examples per shell: the requests of both shells together.
 @pytest.mark.parametrize("shell", SHELLS)
+@settings(max_examples=150)
 @given(data=st.data())
 def test_no_body_is_a_server_error(shell: str, data: st.DataObject) -> None:
     check_an_answer(shell, data, BODY_ROUTES)
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+@settings(max_examples=150)
 @given(data=st.data())
 def test_no_path_query_or_header_on_any_route_is_a_server_error(
     shell: str, data: st.DataObject

@@ -150,11 +150,19 @@ def scratch_store(**options: Any) -> PostgresStore:
     """A `PostgresStore` in an empty schema of its own until it closes."""
     require()
     schema = _emptied.pop() if _emptied else new_schema()
-    return _scratch_class()(DSN, schema=schema, **options)
+    return _ready(_scratch_class()(DSN, schema=schema, **options))
 
 
 def reopen(store: Any, **options: Any) -> PostgresStore:
     """Another `PostgresStore` on the same schema (what another process would open)."""
     from agentsched.stores.postgres import PostgresStore
 
-    return PostgresStore(DSN, schema=store.schema, **options)
+    return _ready(PostgresStore(DSN, schema=store.schema, **options))
+
+
+def _ready(store: PostgresStore) -> PostgresStore:
+    """`store` once its pool has made its first connection: psycopg_pool makes it in a
+    thread of its own and calls `random` for it, which hypothesis refuses to see while
+    a test draws an example; one query waits for it here instead."""
+    store.next_due_at()
+    return store
