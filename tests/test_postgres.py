@@ -50,7 +50,7 @@ from agentsched.rules.claims import plan_claim
 from agentsched.stores.base import Finish, Finishing
 from agentsched.stores.postgres import PostgresStore
 from agentsched.stores.postgres.connection import Cursor
-from agentsched.stores.postgres.store import SCHEMA_VERSION, _Locked
+from agentsched.stores.postgres.store import SCHEMA_VERSION
 from agentsched.stores.urls import _take_schema, store_from_url
 from agentsched.testing import FakeClock
 
@@ -291,18 +291,19 @@ def test_a_batch_at_keep_runs_is_trimmed_in_a_few_statements_whatever_its_size(
 
 
 class _OneByOne(PostgresStore):
-    """The reference for batches: every outcome recorded on its own (`_finish`), as the
-    store did before it wrote a batch's outcomes together."""
+    """The reference for batches: every outcome folded and written on its own, in turn,
+    in the batch's one transaction."""
 
-    def _finish_together(
-        self,
-        cur: Cursor,
-        finishing: Sequence[Finishing],
-        lease_until: datetime | None,
-        locked: dict[str, _Locked],
-        moved: list[str],
-    ) -> list[Finish | None]:
-        return [self._finish(cur, item, lease_until, locked, moved) for item in finishing]
+    def _finish(
+        self, tx: Cursor, finishing: Sequence[Finishing], lease_until: datetime | None
+    ) -> tuple[list[Finish | None], bool]:
+        results: list[Finish | None] = []
+        moved = False
+        for item in finishing:
+            (result,), item_moved = super()._finish(tx, [item], lease_until)
+            results.append(result)
+            moved = moved or item_moved
+        return results, moved
 
 
 def _raises(schedule: Schedule) -> Schedule:
@@ -669,7 +670,7 @@ def test_a_write_in_another_store_wakes_a_watcher(opened: Callable[..., Postgres
     sched.pause(s.id)
     assert woken.wait(WAIT), "the other store's update did not wake the watcher"
     stop()
-    assert not watched._watch.listening  # the last watcher left: the listener stopped
+    assert not watched._watchers.listening  # the last watcher left: the listener stopped
 
 
 def test_a_sleeping_loop_wakes_for_a_schedule_made_by_another_process(

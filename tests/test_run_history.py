@@ -25,7 +25,7 @@ from agentsched import (
 from agentsched.cli import main
 from agentsched.model import MAX_TRACEBACK
 from agentsched.stores.base import Store
-from agentsched.stores.sqlite.store import _MIGRATIONS
+from agentsched.stores.sqlite.schema import _MIGRATIONS
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc

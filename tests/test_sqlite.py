@@ -173,8 +173,8 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path:
                 return -1
 
     assert _wait_for(lambda: in_main_file() == len(created))
-    assert store._checkpointer.checkpoints >= 1
-    checkpointer = store._checkpointer
+    assert store._db.checkpointer.checkpoints >= 1
+    checkpointer = store._db.checkpointer
     store.close()
     assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")  # usable again
@@ -189,10 +189,10 @@ def test_an_idle_store_holds_no_checkpoint_thread(
     store = SQLiteStore(tmp_path / "agents.db")
     sched = Scheduler(store=store, clock=FakeClock(T0))
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
-    first = store._checkpointer._thread
+    first = store._db.checkpointer._thread
     assert first is not None
     assert _wait_for(lambda: not first.is_alive())  # ended, its connection closed
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
-    second = store._checkpointer._thread
+    second = store._db.checkpointer._thread
     assert second is not None and second is not first  # the next write starts another
     store.close()
