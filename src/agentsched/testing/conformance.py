@@ -160,6 +160,25 @@ class StoreConformance:
             assert store.runs(schedule.id) == runs
         assert store.claim_due(NOON, _advance) == []
 
+    def test_schedules_due_at_one_instant_are_claimed_by_id(self, store: Store) -> None:
+        """Earliest first and, at one instant, by id, whatever the order they were added
+        in: a claim with a limit takes the same schedules from every store."""
+        added = [
+            ("sched_zeta", NOON - HOUR),
+            ("sched_bravo", NOON),
+            ("sched_alpha", NOON - HOUR),
+            ("sched_echo", NOON),
+            ("sched_mike", NOON - HOUR),
+        ]
+        for n, (schedule_id, due) in enumerate(added):
+            store.add(_schedule(n, id=schedule_id, next_run_at=due))
+        claimed = [[s.id for s, _ in store.claim_due(NOON, _advance, limit=n)] for n in (1, 2, 3)]
+        assert claimed == [
+            ["sched_alpha"],
+            ["sched_mike", "sched_zeta"],
+            ["sched_bravo", "sched_echo"],
+        ]
+
     def test_claim_due_respects_limit_and_plan_refusals(self, store: Store) -> None:
         for n in range(5):
             store.add(_schedule(n, next_run_at=NOON - timedelta(minutes=10 - n)))

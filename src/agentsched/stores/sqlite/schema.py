@@ -8,7 +8,8 @@ at this version already.
 
 Ids and sort names compare as SQLite's default BINARY collation compares
 UTF-8 text, by code point, as in the other stores. `seq` orders a
-schedule's runs (through `runs_by_schedule`).
+schedule's runs (through `runs_by_schedule`); `schedules_due` serves claims,
+which take due schedules earliest first and, at one instant, by id.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ...errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "check_version", "migrate"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -73,6 +74,13 @@ _MIGRATIONS: dict[int, str] = {
         WHERE status = 'running' OR lease_until IS NOT NULL;
     DROP INDEX runs_leases;
     CREATE INDEX runs_leases ON runs (lease_until) WHERE lease_until IS NOT NULL;
+    """,
+    # 3: schedules due at one instant are claimed by id, as in the other stores; the
+    # due index holds the id too, so that a claim reads them in order without a sort.
+    3: """
+    DROP INDEX schedules_due;
+    CREATE INDEX schedules_due ON schedules (next_run_at, id)
+        WHERE status = 'active' AND next_run_at IS NOT NULL;
     """,
 }
 

@@ -271,7 +271,7 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
     ) -> builtins.list[tuple[bytes, Body]]:
         return tx.execute(
             f"SELECT {self._id_and_body} FROM schedules WHERE status = 'active' "
-            "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?",
+            "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, id LIMIT ?",
             (_micros(now), limit),
         ).fetchall()
 
