@@ -11,7 +11,7 @@ all the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from .._log import log
@@ -28,22 +28,22 @@ Planned = tuple[Schedule, Schedule, "list[Run]"]
 
 def plan_claims(
     due: Iterable[tuple[str, K]],
-    read: Callable[[K], Schedule],
+    read: Callable[[str, K], Schedule],
     activity: Callable[[str], Activity],
     plan: ClaimPlan,
-    set_aside: Callable[[K], None],
+    set_aside: Callable[[str, K], None],
 ) -> list[tuple[K, Planned]]:
-    """The plans of the due schedules, in order: each `(schedule id, row)` is read with
-    `read(row)` (which raises for a row that cannot be decoded) and planned with its
-    `activity`. One that cannot be read or planned goes to `set_aside` and is logged;
-    one whose plan is None is left out."""
+    """The plans of the due schedules, in order, each with its row: each `(schedule id,
+    row)` is read with `read` (which raises for a row that cannot be decoded) and planned
+    with its `activity`. One that cannot be read or planned goes to `set_aside` and is
+    logged; one whose plan is None is left out."""
     planned: list[tuple[K, Planned]] = []
     for schedule_id, row in due:
         try:
-            schedule = read(row)
+            schedule = read(schedule_id, row)
             made = plan(schedule, activity(schedule_id))
         except Exception as exc:
-            set_aside(row)
+            set_aside(schedule_id, row)
             log.error(
                 "schedule %s cannot fire and was taken out of the due list: %s",
                 schedule_id,
@@ -73,14 +73,13 @@ def fold(schedule: Schedule, run: Run, update: Callable[[Schedule], Schedule]) -
 class BatchFold:
     """The schedules of a batch of finished runs, as each outcome leaves them.
 
-    `read(schedule_id)` gives a schedule as stored, or None (missing, or a
-    row that cannot be decoded): it is called once per schedule, on its first
-    outcome. Runs of a None schedule are still counted (`unchanged`), so
-    that a store keeps its count of finished runs.
+    `schedules` holds them as stored, by id; one that is missing or None (a
+    row that cannot be decoded) is left alone, but its runs are still counted
+    (`unchanged`), so that a store keeps its count of finished runs.
     """
 
-    def __init__(self, read: Callable[[str], Schedule | None]) -> None:
-        self._read = read
+    def __init__(self, schedules: Mapping[str, Schedule | None]) -> None:
+        self._stored = schedules
         self._first: dict[str, Schedule | None] = {}
         self._latest: dict[str, Schedule] = {}  # the readable ones
         self._folded: dict[str, int] = {}
@@ -93,7 +92,7 @@ class BatchFold:
         if schedule_id in self._first:
             schedule = self._latest.get(schedule_id)
         else:
-            schedule = self._first[schedule_id] = self._read(schedule_id)
+            schedule = self._first[schedule_id] = self._stored.get(schedule_id)
         self._folded[schedule_id] = self._folded.get(schedule_id, 0) + 1
         if schedule is None:
             return None

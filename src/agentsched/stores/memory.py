@@ -228,10 +228,10 @@ class MemoryStore:
                     due[entry[1]] = entry
             planned = plan_claims(
                 due.items(),
-                lambda entry: self._schedules[entry[1]],
+                lambda schedule_id, _: self._schedules[schedule_id],
                 self._activity,
                 plan,
-                lambda entry: self._off_due.add(entry[1]),  # left out until its next write
+                lambda schedule_id, _: self._off_due.add(schedule_id),  # until its next write
             )
             for entry, (_, replacement, runs) in planned:
                 if self._insert_runs(runs, lease_until):
@@ -337,7 +337,7 @@ class MemoryStore:
     ) -> builtins.list[Finish | None]:
         results: builtins.list[Finish | None] = []
         with self._lock:
-            folds = BatchFold(self._schedules.get)
+            folds = BatchFold(self._schedules)
             for item in finishing:
                 run = item.run
                 stored = self._runs.get(run.id)

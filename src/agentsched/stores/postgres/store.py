@@ -48,7 +48,7 @@ from ...clock import Clock, SystemClock
 from ...errors import ConflictError, StoreError
 from ...model import Run, RunStatus, Schedule
 from ..base import DEFAULT_KEEP_RUNS, Finishing
-from ..sql.core import Body, Duplicate, SQLStore, Write
+from ..sql.core import Body, Duplicate, Locked, SQLStore, Write
 from ..sql.rows import to_json
 from .connection import Cursor, Database, compare_clocks
 from .listen import Watch
@@ -187,32 +187,30 @@ class PostgresStore(SQLStore[Cursor, str]):
         row = tx.execute(f"SELECT version FROM {self._s} WHERE id = %s", (schedule_id,)).fetchone()
         return None if row is None else int(row[0])
 
-    def _write_schedules(
-        self, tx: Cursor, writes: Sequence[Write]
-    ) -> builtins.list[tuple[str, int]]:
+    def _write_schedules(self, tx: Cursor, writes: Sequence[Write]) -> None:
         rows = [
             (*self._schedule_row(write.schedule), write.expected_version, write.finished)
             for write in writes
         ]
-        written = tx.execute(
+        tx.execute(
             f"UPDATE {self._s} AS s SET owner = v.owner, agent_id = v.agent_id, "
             "sort_name = v.sort_name, status = v.status, due = v.due, version = v.version, "
             "body = v.body, finished_runs = s.finished_runs + v.finished "
             "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], "
             "%b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::bigint[]) "
             "AS v(owner, agent_id, sort_name, status, due, version, body, id, expected, finished) "
-            "WHERE s.id = v.id AND s.version = v.expected "
-            "RETURNING s.id, s.finished_runs, v.finished",
+            "WHERE s.id = v.id AND s.version = v.expected",
             [builtins.list(column) for column in zip(*rows, strict=True)],
-        ).fetchall()
-        if len(written) != len(writes):
+        )
+        if tx.rowcount != len(writes):
             raise ConflictError("a schedule was written by someone else meanwhile")
-        return [(schedule_id, count) for schedule_id, count, added in written if added]
 
-    def _select_due(self, tx: Cursor, now: datetime, limit: int) -> builtins.list[tuple[str, Body]]:
+    def _select_due(
+        self, tx: Cursor, now: datetime, limit: int
+    ) -> builtins.list[tuple[str, Body, int]]:
         return tx.execute(
-            f"SELECT id, body FROM {self._s} WHERE status = 'active' AND due IS NOT NULL "
-            "AND due <= %s ORDER BY due, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            f"SELECT id, body, finished_runs FROM {self._s} WHERE status = 'active' "
+            "AND due IS NOT NULL AND due <= %s ORDER BY due, id LIMIT %s FOR UPDATE SKIP LOCKED",
             (now, limit),
         ).fetchall()
 
@@ -229,16 +227,14 @@ class PostgresStore(SQLStore[Cursor, str]):
     def _take_off_due(self, tx: Cursor, raw_id: str) -> None:
         tx.execute(f"UPDATE {self._s} SET due = NULL WHERE id = %s", (raw_id,))
 
-    def _schedules_for_update(
-        self, tx: Cursor, schedule_ids: Collection[str]
-    ) -> dict[str, tuple[Body, bool]]:
+    def _schedules_for_update(self, tx: Cursor, schedule_ids: Collection[str]) -> dict[str, Locked]:
         rows = tx.execute(
             f"SELECT id, body, EXISTS (SELECT 1 FROM {self._r} AS r WHERE r.schedule_id = s.id "
-            "AND r.status = 'running' AND r.started_at IS NULL) "
+            "AND r.status = 'running' AND r.started_at IS NULL), finished_runs "
             f"FROM {self._s} AS s WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
             (sorted(set(schedule_ids)),),
         ).fetchall()
-        return {schedule_id: (body, waiting) for schedule_id, body, waiting in rows}
+        return {row[0]: Locked(row[1], row[2], row[3]) for row in rows}
 
     # -- runs ------------------------------------------------------------------
 
@@ -320,14 +316,18 @@ class PostgresStore(SQLStore[Cursor, str]):
         )
         return str(row[0])
 
-    def _add_finished(
-        self, tx: Cursor, counts: Sequence[tuple[str, int]]
+    def _add_finished(self, tx: Cursor, counts: Sequence[tuple[str, int]]) -> None:
+        tx.execute(
+            f"UPDATE {self._s} AS s SET finished_runs = s.finished_runs + v.count "
+            "FROM unnest(%b::text[], %b::bigint[]) AS v(id, count) WHERE s.id = v.id",
+            ([schedule_id for schedule_id, _ in counts], [count for _, count in counts]),
+        )
+
+    def _finished_counts(
+        self, tx: Cursor, schedule_ids: Sequence[str]
     ) -> builtins.list[tuple[str, int]]:
         return tx.execute(
-            f"UPDATE {self._s} AS s SET finished_runs = s.finished_runs + v.count "
-            "FROM unnest(%b::text[], %b::bigint[]) AS v(id, count) WHERE s.id = v.id "
-            "RETURNING s.id, s.finished_runs",
-            ([schedule_id for schedule_id, _ in counts], [count for _, count in counts]),
+            f"SELECT id, finished_runs FROM {self._s} WHERE id = ANY(%s)", (list(schedule_ids),)
         ).fetchall()
 
     def _drop_oldest(self, tx: Cursor, excess: Sequence[tuple[str, int]]) -> None:

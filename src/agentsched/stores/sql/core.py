@@ -34,7 +34,7 @@ from ..batches import BatchFold, Planned, plan_claims
 from ..watchers import Watchers
 from .rows import DecodeCache, decode, to_json
 
-__all__ = ["Body", "Duplicate", "SQLStore", "Write"]
+__all__ = ["Body", "Duplicate", "Locked", "SQLStore", "Write"]
 
 Tx = TypeVar("Tx")
 Raw = TypeVar("Raw")
@@ -62,6 +62,15 @@ class Write(NamedTuple):
     expected_version: int
     finished: int = 0
     previous: Schedule | None = None
+
+
+class Locked(NamedTuple):
+    """A schedule as read for a change to its runs: its stored text, whether it has a
+    buffered run, and its count of finished runs."""
+
+    body: Body
+    waiting: bool
+    finished: int
 
 
 def _finished(runs: Sequence[Run]) -> int:
@@ -197,24 +206,22 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         lease_until: datetime | None = None,
     ) -> builtins.list[Claim]:
         with self._transaction("claim due schedules") as tx:
-            rows = [
-                (self._text(raw_id), raw_id, body)
-                for raw_id, body in self._select_due(tx, now, max(limit, 0))
-            ]
+            rows = self._select_due(tx, now, max(limit, 0))
             if not rows:
                 return []
+            ids = [self._text(raw_id) for raw_id, _, _ in rows]
             activity = {
                 schedule_id: Activity(running=unfinished - waiting, waiting=waiting)
-                for schedule_id, unfinished, waiting in self._activities(tx, [r[0] for r in rows])
+                for schedule_id, unfinished, waiting in self._activities(tx, ids)
             }
             planned = [
-                made
-                for _, made in plan_claims(
-                    [(row[0], row) for row in rows],
-                    lambda row: self._decoded.get(row[0], row[2]),
+                (made, finished)
+                for (_, _, finished), made in plan_claims(
+                    zip(ids, rows, strict=True),
+                    lambda schedule_id, row: self._decoded.get(schedule_id, row[1]),
                     lambda schedule_id: activity.get(schedule_id, _IDLE),
                     plan,
-                    lambda row: self._take_off_due(tx, row[1]),
+                    lambda _, row: self._take_off_due(tx, row[0]),
                 )
             ]
             if not planned:
@@ -227,9 +234,11 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
                     self._write_claims(tx, planned, lease_until)
             except (Duplicate, ConflictError):
                 planned = [p for p in planned if self._write_claim_alone(tx, p, lease_until)]
-        return [(replacement, runs) for _, replacement, runs in planned]
+        return [(replacement, runs) for (_, replacement, runs), _ in planned]
 
-    def _write_claim_alone(self, tx: Tx, claim: Planned, lease_until: datetime | None) -> bool:
+    def _write_claim_alone(
+        self, tx: Tx, claim: tuple[Planned, int], lease_until: datetime | None
+    ) -> bool:
         try:
             with self._savepoint(tx):
                 self._write_claims(tx, [claim], lease_until)
@@ -238,16 +247,26 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         return True
 
     def _write_claims(
-        self, tx: Tx, planned: Sequence[Planned], lease_until: datetime | None
+        self, tx: Tx, planned: Sequence[tuple[Planned, int]], lease_until: datetime | None
     ) -> None:
-        """Insert the claims' runs and advance their schedules: all, or an exception."""
-        runs = [run for _, _, made in planned for run in made]
+        """Insert the claims' runs and advance their schedules (each with its count of
+        finished runs as read): all, or an exception."""
+        runs = [run for (_, _, made), _ in planned for run in made]
         if runs:
             self._insert_runs(tx, runs, lease_until)
         writes = [
-            Write(after, before.version, _finished(made), before) for before, after, made in planned
+            Write(after, before.version, _finished(made), before)
+            for (before, after, made), _ in planned
         ]
-        self._trim(tx, self._write_schedules(tx, writes))
+        self._write_schedules(tx, writes)
+        self._trim(
+            tx,
+            [
+                (write.schedule.id, finished + write.finished)
+                for write, (_, finished) in zip(writes, planned, strict=True)
+                if write.finished
+            ],
+        )
 
     # -- runs ------------------------------------------------------------------
 
@@ -260,7 +279,7 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
                     f"run {shorten(run.id)} or its fire time exists already"
                 ) from None
             if run.status is not _RUNNING:
-                self._trim(tx, self._add_finished(tx, [(run.schedule_id, 1)]))
+                self._count_finished(tx, run.schedule_id)
 
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
@@ -283,7 +302,7 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         written, the outcomes folded in order here, each schedule written once with its
         count of finished runs, and the buffered runs they start."""
         locked = self._schedules_for_update(tx, {item.run.schedule_id for item in finishing})
-        waiting = {schedule_id for schedule_id, (_, buffered) in locked.items() if buffered}
+        waiting = {schedule_id for schedule_id, found in locked.items() if found.waiting}
         if len(finishing) > 1 and waiting:
             # A buffered run may start, even one an outcome of this batch then finishes:
             # each outcome in turn, as a batch of one, sees what those before it did.
@@ -299,16 +318,19 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
             place.setdefault(item.run.id, index)
         written = self._write_finished(tx, [finishing[i] for i in place.values()], lease_until)
         live = [index for run_id, index in place.items() if run_id in written]
-        folds = BatchFold(lambda schedule_id: self._locked(schedule_id, locked.get(schedule_id)))
+        into = {finishing[index].run.schedule_id for index in live} & locked.keys()
+        folds = BatchFold({sid: self._locked(sid, locked[sid].body) for sid in into})
         after = {index: folds.fold(finishing[index]) for index in live}
-        writes = [
-            Write(latest, first.version, count, first) for first, latest, count in folds.changed()
-        ]
-        totals = self._write_schedules(tx, writes) if writes else []
-        unchanged = folds.unchanged()
+        changed = folds.changed()
+        if changed:
+            self._write_schedules(
+                tx, [Write(latest, first.version, count, first) for first, latest, count in changed]
+            )
+        unchanged = [(sid, count) for sid, count in folds.unchanged() if sid in locked]
         if unchanged:
-            totals += self._add_finished(tx, unchanged)
-        self._trim(tx, totals)
+            self._add_finished(tx, unchanged)
+        totals = [(first.id, count) for first, _, count in changed] + unchanged
+        self._trim(tx, [(sid, locked[sid].finished + count) for sid, count in totals])
         together: builtins.list[Finish | None] = [None] * len(finishing)
         for index, schedule in after.items():
             run = finishing[index].run
@@ -318,13 +340,11 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
             together[index] = (schedule, started)
         return together, folds.moved
 
-    def _locked(self, schedule_id: str, found: tuple[Body, bool] | None) -> Schedule | None:
-        """A schedule as `_schedules_for_update` read it; None if it is missing or corrupt
-        (logged: the runs finishing into it are recorded all the same)."""
-        if found is None:
-            return None
+    def _locked(self, schedule_id: str, body: Body) -> Schedule | None:
+        """A schedule as `_schedules_for_update` read it; None if it is corrupt (logged: the
+        runs finishing into it are recorded all the same)."""
         try:
-            return self._decoded.get(schedule_id, found[0])
+            return self._decoded.get(schedule_id, body)
         except StoreError as exc:
             log.error("%s", exc, extra={"schedule_id": schedule_id})
             return None
@@ -337,8 +357,10 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
             found = self._schedules_for_update(tx, [schedule_id]).get(schedule_id)
             if not self._release(tx, run_id):
                 return None  # not occupied: released already
-            schedule = self._locked(schedule_id, found)
-            if found is None or not found[1]:
+            if found is None:
+                return None, None
+            schedule = self._locked(schedule_id, found.body)
+            if not found.waiting:
                 return schedule, None
             return schedule, self._start_oldest(tx, schedule_id, at, lease_until)
 
@@ -366,7 +388,7 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         if was is None:
             return  # gone meanwhile
         if was == _RUNNING.value:  # a finished one was counted when it finished
-            self._trim(tx, self._add_finished(tx, [(schedule_id, 1)]))
+            self._count_finished(tx, schedule_id)
         run_id = self._text(raw_id)
         log.error(
             "run %s is corrupt and was marked failed: %s",
@@ -408,6 +430,11 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
             except StoreError as exc:
                 log.error("skipping a run: %s", exc, extra={"run_id": self._text(raw_id)})
         return found
+
+    def _count_finished(self, tx: Tx, schedule_id: str) -> None:
+        """One more finished run of the schedule: counted, and its runs trimmed."""
+        self._add_finished(tx, [(schedule_id, 1)])
+        self._trim(tx, self._finished_counts(tx, [schedule_id]))
 
     def _trim(self, tx: Tx, totals: Sequence[tuple[str, int]]) -> None:
         """Drop the oldest finished runs of each schedule beyond `keep_runs`, given (its
@@ -460,14 +487,17 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         """A schedule's stored version, or None if there is no such schedule."""
 
     @abc.abstractmethod
-    def _write_schedules(self, tx: Tx, writes: Sequence[Write]) -> builtins.list[tuple[str, int]]:
+    def _write_schedules(self, tx: Tx, writes: Sequence[Write]) -> None:
         """Write each schedule over its expected version, all or a `ConflictError`, adding
-        to their counts of finished runs; (id, finished runs) of those whose count grew."""
+        to their counts of finished runs."""
 
     @abc.abstractmethod
-    def _select_due(self, tx: Tx, now: datetime, limit: int) -> builtins.list[tuple[Raw, Body]]:
-        """Up to `limit` active schedules due at `now`, earliest first and, at one instant,
-        by id; locked, where other writers could take them meanwhile."""
+    def _select_due(
+        self, tx: Tx, now: datetime, limit: int
+    ) -> builtins.list[tuple[Raw, Body, int]]:
+        """(id, body, finished runs) of up to `limit` active schedules due at `now`,
+        earliest first and, at one instant, by id; locked, where other writers could take
+        them meanwhile."""
 
     @abc.abstractmethod
     def _activities(
@@ -482,12 +512,9 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         """Stop offering a schedule as due until it is written again; its body stays."""
 
     @abc.abstractmethod
-    def _schedules_for_update(
-        self, tx: Tx, schedule_ids: Collection[str]
-    ) -> dict[str, tuple[Body, bool]]:
-        """These schedules' stored text, and whether each has a buffered run; locked in id
-        order, where other writers could change them (every writer locks schedules so,
-        before runs)."""
+    def _schedules_for_update(self, tx: Tx, schedule_ids: Collection[str]) -> dict[str, Locked]:
+        """These schedules, by id, locked in id order where other writers could change
+        them (every writer locks schedules so, before runs)."""
 
     # -- the dialect: runs -------------------------------------------------------
 
@@ -517,10 +544,14 @@ class SQLStore(abc.ABC, Generic[Tx, Raw]):
         None if it is gone."""
 
     @abc.abstractmethod
-    def _add_finished(
-        self, tx: Tx, counts: Sequence[tuple[str, int]]
+    def _add_finished(self, tx: Tx, counts: Sequence[tuple[str, int]]) -> None:
+        """Add to the schedules' counts of finished runs, given (id, how many more)."""
+
+    @abc.abstractmethod
+    def _finished_counts(
+        self, tx: Tx, schedule_ids: Sequence[str]
     ) -> builtins.list[tuple[str, int]]:
-        """Add to the schedules' counts of finished runs; (id, finished runs) of each."""
+        """(id, finished runs) of each of these schedules."""
 
     @abc.abstractmethod
     def _drop_oldest(self, tx: Tx, excess: Sequence[tuple[str, int]]) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from ...errors import ConflictError, StoreError, ValidationError, shorten
 from ...model import Run, RunStatus, Schedule
 from ..base import Finishing
-from ..sql.core import Body, Duplicate, SQLStore, Write
+from ..sql.core import Body, Duplicate, Locked, SQLStore, Write
 from ..sql.rows import to_json
 from ..watchers import Watchers
 from .connection import Database, explain
@@ -157,7 +157,7 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
         self._db.close()
 
     def next_due_at(self) -> datetime | None:
-        rows = self._read(
+        rows = self._db.read(
             "SELECT MIN(next_run_at) FROM schedules "
             "WHERE status = 'active' AND next_run_at IS NOT NULL"
         )
@@ -218,21 +218,21 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
         found: set[str] = set()
         for start in range(0, len(ids), _COUNTS_AT_ONCE):
             chunk = ids[start : start + _COUNTS_AT_ONCE]
-            rows = self._read(f"SELECT id FROM schedules WHERE id IN ({_marks(chunk)})", chunk)
+            rows = self._db.read(f"SELECT id FROM schedules WHERE id IN ({_marks(chunk)})", chunk)
             found.update(row[0] for row in rows)
         return found
 
     def _schedule_body(self, schedule_id: str) -> Body | None:
-        rows = self._read("SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (schedule_id,))
+        rows = self._db.read(
+            "SELECT CAST(body AS BLOB) FROM schedules WHERE id = ?", (schedule_id,)
+        )
         return rows[0][0] if rows else None
 
     def _version_of(self, tx: sqlite3.Connection, schedule_id: str) -> int | None:
         row = tx.execute("SELECT version FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
         return None if row is None else int(row[0])
 
-    def _write_schedules(
-        self, tx: sqlite3.Connection, writes: Sequence[Write]
-    ) -> builtins.list[tuple[str, int]]:
+    def _write_schedules(self, tx: sqlite3.Connection, writes: Sequence[Write]) -> None:
         advanced, replaced = [], []
         for write in writes:
             schedule = write.schedule
@@ -255,22 +255,12 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
                 written += tx.executemany(sql, rows).rowcount
         if written != len(writes):
             raise ConflictError("a schedule was written by someone else meanwhile")
-        grown = [write.schedule.id for write in writes if write.finished]
-        return self._finished_counts(tx, grown) if grown else []
-
-    def _finished_counts(
-        self, tx: sqlite3.Connection, schedule_ids: Sequence[str]
-    ) -> builtins.list[tuple[str, int]]:
-        return tx.execute(
-            f"SELECT id, finished_runs FROM schedules WHERE id IN ({_marks(schedule_ids)})",
-            schedule_ids,
-        ).fetchall()
 
     def _select_due(
         self, tx: sqlite3.Connection, now: datetime, limit: int
-    ) -> builtins.list[tuple[bytes, Body]]:
+    ) -> builtins.list[tuple[bytes, Body, int]]:
         return tx.execute(
-            f"SELECT {self._id_and_body} FROM schedules WHERE status = 'active' "
+            f"SELECT {self._id_and_body}, finished_runs FROM schedules WHERE status = 'active' "
             "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, id LIMIT ?",
             (_micros(now), limit),
         ).fetchall()
@@ -290,16 +280,16 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
 
     def _schedules_for_update(
         self, tx: sqlite3.Connection, schedule_ids: Collection[str]
-    ) -> dict[str, tuple[Body, bool]]:
+    ) -> dict[str, Locked]:
         # One writer at a time holds the file: nothing to lock.
         ordered = sorted(schedule_ids)
         rows = tx.execute(
             "SELECT id, CAST(body AS BLOB), EXISTS (SELECT 1 FROM runs WHERE "
-            "runs.schedule_id = schedules.id AND status = 'running' AND started_at IS NULL) "
-            f"FROM schedules WHERE id IN ({_marks(ordered)})",
+            "runs.schedule_id = schedules.id AND status = 'running' AND started_at IS NULL), "
+            f"finished_runs FROM schedules WHERE id IN ({_marks(ordered)})",
             ordered,
         )
-        return {schedule_id: (body, bool(waiting)) for schedule_id, body, waiting in rows}
+        return {row[0]: Locked(row[1], bool(row[2]), row[3]) for row in rows}
 
     # -- runs ------------------------------------------------------------------
 
@@ -383,14 +373,19 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
         tx.execute("UPDATE runs SET status = 'failed', lease_until = NULL WHERE " + _by_id(raw_id))
         return str(row[0])
 
-    def _add_finished(
-        self, tx: sqlite3.Connection, counts: Sequence[tuple[str, int]]
-    ) -> builtins.list[tuple[str, int]]:
+    def _add_finished(self, tx: sqlite3.Connection, counts: Sequence[tuple[str, int]]) -> None:
         tx.executemany(
             "UPDATE schedules SET finished_runs = finished_runs + ? WHERE id = ?",
             [(count, schedule_id) for schedule_id, count in counts],
         )
-        return self._finished_counts(tx, [schedule_id for schedule_id, _ in counts])
+
+    def _finished_counts(
+        self, tx: sqlite3.Connection, schedule_ids: Sequence[str]
+    ) -> builtins.list[tuple[str, int]]:
+        return tx.execute(
+            f"SELECT id, finished_runs FROM schedules WHERE id IN ({_marks(schedule_ids)})",
+            schedule_ids,
+        ).fetchall()
 
     def _drop_oldest(self, tx: sqlite3.Connection, excess: Sequence[tuple[str, int]]) -> None:
         for schedule_id, count in excess:
@@ -425,18 +420,18 @@ class SQLiteStore(SQLStore[sqlite3.Connection, bytes]):
         )
 
     def _expired(self, now: datetime, limit: int) -> builtins.list[tuple[bytes, Body, bytes]]:
-        return self._read(
+        return self._db.read(
             f"SELECT {self._id_and_body}, CAST(schedule_id AS BLOB) FROM runs "
             "WHERE lease_until IS NOT NULL AND lease_until < ? ORDER BY lease_until LIMIT ?",
             (_micros(now), limit),
         )
 
     def _run_body(self, run_id: str) -> Body | None:
-        rows = self._read("SELECT CAST(body AS BLOB) FROM runs WHERE id = ?", (run_id,))
+        rows = self._db.read("SELECT CAST(body AS BLOB) FROM runs WHERE id = ?", (run_id,))
         return rows[0][0] if rows else None
 
     def _runs_of(self, schedule_id: str, limit: int) -> builtins.list[tuple[bytes, Body]]:
-        return self._read(
+        return self._db.read(
             f"SELECT {self._id_and_body} FROM runs WHERE schedule_id = ? ORDER BY seq DESC LIMIT ?",
             (schedule_id, limit),
         )
