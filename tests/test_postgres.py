@@ -53,7 +53,7 @@ from agentsched.rules.claims import plan_claim
 from agentsched.stores.base import Finish, Finishing, Store
 from agentsched.stores.postgres import PostgresStore
 from agentsched.stores.postgres.connection import Cursor
-from agentsched.stores.postgres.store import SCHEMA_VERSION, _Locked
+from agentsched.stores.postgres.store import SCHEMA_VERSION
 from agentsched.stores.urls import store_from_url
 from agentsched.testing import FakeClock
 
@@ -295,18 +295,19 @@ def test_a_batch_at_keep_runs_is_trimmed_in_a_few_statements_whatever_its_size(
 
 
 class _OneByOne(PostgresStore):
-    """The reference for batches: every outcome recorded on its own (`_finish`), as the
-    store did before it wrote a batch's outcomes together."""
+    """The reference for batches: every outcome folded and written on its own, in turn,
+    in the batch's one transaction."""
 
-    def _finish_together(
-        self,
-        cur: Cursor,
-        finishing: Sequence[Finishing],
-        lease_until: datetime | None,
-        locked: dict[str, _Locked],
-        moved: list[str],
-    ) -> list[Finish | None]:
-        return [self._finish(cur, item, lease_until, locked, moved) for item in finishing]
+    def _finish(
+        self, tx: Cursor, finishing: Sequence[Finishing], lease_until: datetime | None
+    ) -> tuple[list[Finish | None], bool]:
+        results: list[Finish | None] = []
+        moved = False
+        for item in finishing:
+            (result,), item_moved = super()._finish(tx, [item], lease_until)
+            results.append(result)
+            moved = moved or item_moved
+        return results, moved
 
 
 def _raises(schedule: Schedule) -> Schedule:
@@ -384,7 +385,7 @@ def test_a_batch_of_outcomes_stores_what_one_by_one_stores(
     vanished or rewritten schedules) give the same results, raise the same errors and
     leave the same rows (bodies, versions, counts, due times, leases, trimmed runs) and
     NOTIFYs as recording each outcome on its own. The store's batching is the subject:
-    the reference overrides its private `_finish_together`, and `_notify` is counted."""
+    the reference overrides its private `_finish`, and `_notify` is counted."""
     postgres.require()
     stores = _store_pair(keep_runs)
     notified = [0, 0]
@@ -393,9 +394,9 @@ def test_a_batch_of_outcomes_stores_what_one_by_one_stores(
         _sql(store, "DELETE FROM {s}")
         notify = PostgresStore._notify.__get__(store)
 
-        def counting(cur: Cursor, index: int = index, notify: Any = notify) -> None:
+        def counting(tx: Cursor, index: int = index, notify: Any = notify) -> None:
             notified[index] += 1
-            notify(cur)
+            notify(tx)
 
         store._notify = counting  # type: ignore[method-assign]
     _compare_batches(list(stores), notified, data)

@@ -21,7 +21,7 @@ from agentsched import (
 from agentsched.firing.handlers import Handler
 from agentsched.stores.sqlite import checkpoint
 from agentsched.stores.sqlite.checkpoint import BACKSTOP_PAGES
-from agentsched.stores.sqlite.store import _MIGRATIONS, SCHEMA_VERSION
+from agentsched.stores.sqlite.schema import _MIGRATIONS, SCHEMA_VERSION
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -150,7 +150,7 @@ def test_schedules_and_runs_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path: Path) -> None:
-    """The checkpointer (the store's private `_checkpointer`, and a writer's connection's
+    """The checkpointer (the store's private `_db.checkpointer`, a writer's connection's
     pragma) is the subject: nothing public tells who checkpoints."""
     path = tmp_path / "agents.db"
     sched = scheduler(path, FakeClock(T0))
@@ -172,8 +172,8 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own_not_by_writers(tmp_path:
                 return -1
 
     eventually(lambda: in_main_file() == len(created))
-    eventually(lambda: store._checkpointer.checkpoints >= 1)  # counted once it has written
-    checkpointer = store._checkpointer
+    eventually(lambda: store._db.checkpointer.checkpoints >= 1)  # counted once it has written
+    checkpointer = store._db.checkpointer
     store.close()
     assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")  # usable again
@@ -190,10 +190,10 @@ def test_an_idle_store_holds_no_checkpoint_thread(
     store = SQLiteStore(tmp_path / "agents.db")
     sched = Scheduler(store=store, clock=FakeClock(T0))
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
-    first = store._checkpointer._thread
+    first = store._db.checkpointer._thread
     assert first is not None
     eventually(lambda: not first.is_alive())  # ended, its connection closed
     sched.create(agent_id="bot", schedule=Cron("0 * * * *"), input="go")
-    second = store._checkpointer._thread
+    second = store._db.checkpointer._thread
     assert second is not None and second is not first  # the next write starts another
     store.close()

@@ -34,6 +34,7 @@ from agentsched import (
     StoreError,
 )
 from agentsched.cli import main
+from agentsched.stores.sqlite.schema import SCHEMA_VERSION
 from agentsched.testing import FakeClock
 
 UTC = timezone.utc
@@ -356,7 +357,7 @@ def test_many_processes_opening_a_new_file_at_once(tmp_path: Path) -> None:
         ]
         errors = [p.communicate(timeout=60)[1].decode() for p in procs]
         assert [p.returncode for p in procs] == [0] * 4, errors
-        assert _sql(path, "PRAGMA user_version") == [(2,)]
+        assert _sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 def test_many_threads_opening_a_new_file_at_once(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from .._log import log
 from ..errors import ConflictError, ScheduleNotFound, ValidationError, shorten
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status, replace
 from .base import (
@@ -31,7 +30,7 @@ from .base import (
     check_keep_runs,
     schedule_exists,
 )
-from .finishing import fold
+from .batches import BatchFold, plan_claims
 from .watchers import Watchers
 
 __all__ = ["MemoryStore"]
@@ -220,42 +219,28 @@ class MemoryStore:
     ) -> builtins.list[Claim]:
         claims: builtins.list[Claim] = []
         with self._lock:
-            unfinished, occupied = self._unfinished, self._occupied
-            passed_over: builtins.list[tuple[datetime, str]] = []
-            considered = 0
-            while considered < limit:
+            due: dict[str, tuple[datetime, str]] = {}  # each schedule once per call
+            while len(due) < limit:
                 entry = self._pop_due(now)
                 if entry is None:
                     break
-                schedule = self._is_current(*entry)
-                if schedule is None:
-                    continue  # superseded
-                considered += 1
-                schedule_id = schedule.id
-                busy = schedule_id in unfinished or schedule_id in occupied
-                try:
-                    planned = plan(schedule, self._activity(schedule_id) if busy else _IDLE)
-                except Exception as exc:
-                    # Left out of the due index until its next write.
-                    self._off_due.add(schedule_id)
-                    log.error(
-                        "schedule %s cannot fire and was taken out of the due list: %s",
-                        schedule_id,
-                        exc,
-                        extra={"schedule_id": schedule_id},
-                    )
-                    continue
-                if planned is None:
-                    passed_over.append(entry)
-                    continue
-                replacement, runs = planned
-                if not self._insert_runs(runs, lease_until):
-                    passed_over.append(entry)
-                    continue
-                self._schedules[schedule_id] = replacement
-                claims.append((replacement, list(runs)))
-            for entry in passed_over:
-                self._push_due(*entry)
+                if entry[1] not in due and self._is_current(*entry) is not None:
+                    due[entry[1]] = entry
+            planned = plan_claims(
+                due.items(),
+                lambda schedule_id, _: self._schedules[schedule_id],
+                self._activity,
+                plan,
+                lambda schedule_id, _: self._off_due.add(schedule_id),  # until its next write
+            )
+            for entry, (_, replacement, runs) in planned:
+                if self._insert_runs(runs, lease_until):
+                    self._schedules[replacement.id] = replacement
+                    claims.append((replacement, runs))
+                    del due[entry[1]]
+            for schedule_id, entry in due.items():  # passed over: still due
+                if schedule_id not in self._off_due:
+                    self._push_due(*entry)
             # indexed only now, so that one call claims each schedule at most once
             for replacement, _ in claims:
                 self._index(replacement)
@@ -350,37 +335,28 @@ class MemoryStore:
     def finish_runs(
         self, finishing: Sequence[Finishing], lease_until: datetime | None = None
     ) -> builtins.list[Finish | None]:
-        moved = False
         results: builtins.list[Finish | None] = []
         with self._lock:
+            folds = BatchFold(self._schedules)
             for item in finishing:
-                result, due_moved = self._finish(item, lease_until)
-                results.append(result)
-                moved = moved or due_moved
-        if moved:  # e.g. a retry made a schedule due sooner
+                run = item.run
+                stored = self._runs.get(run.id)
+                if stored is None or stored.status is not _RUNNING:
+                    results.append(None)  # finished already (a timeout, a sweep), or gone
+                    continue
+                self._store_run(run, lease_until, item.occupied)
+                schedule = folds.fold(item)
+                if item.occupied:
+                    results.append((schedule, None))
+                    continue
+                buffered = self._start_buffered(run.schedule_id, run.finished_at, lease_until)
+                results.append((schedule, buffered))
+            for before, after, _ in folds.changed():
+                self._schedules[after.id] = after
+                self._index(after, before)
+        if folds.moved:  # e.g. a retry made a schedule due sooner
             self._watchers.notify()
         return results
-
-    def _finish(self, item: Finishing, lease_until: datetime | None) -> tuple[Finish | None, bool]:
-        """The run finished, and whether its schedule's due time moved."""
-        run = item.run
-        stored = self._runs.get(run.id)
-        if stored is None or stored.status is not _RUNNING:
-            return None, False
-        self._store_run(run, lease_until, item.occupied)
-        schedule = self._schedules.get(run.schedule_id)
-        due_moved = False
-        if schedule is not None:
-            updated = fold(schedule, run, item.update)
-            if updated is not schedule:
-                due_moved = updated.due_at != schedule.due_at
-                self._schedules[updated.id] = updated
-                self._index(updated, schedule)
-                schedule = updated
-        if item.occupied:
-            return (schedule, None), due_moved
-        buffered = self._start_buffered(run.schedule_id, run.finished_at, lease_until)
-        return (schedule, buffered), due_moved
 
     def _start_buffered(
         self, schedule_id: str, at: datetime | None, lease_until: datetime | None

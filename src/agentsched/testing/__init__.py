@@ -13,6 +13,11 @@
               yield s
               s.close()
 
+- `CorruptRowConformance`: rows a store cannot read back never stop the
+  others, for stores that keep each record as stored text. Subclass it with
+  a `store` fixture and a `spoil(kind, row_id, body)` fixture that writes
+  `body` as the stored text of a schedule or run behind the store's back.
+
 - Hypothesis strategies (need `hypothesis`, imported on first use):
   `zones()`, `cron_specs()`, `specs()`, `schedules(owner=None)`.
 
@@ -26,7 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..clock import FakeClock
-from .conformance import StoreConformance
+from .conformance import CorruptRowConformance, StoreConformance
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from ..model.specs import Cron, Spec
 
 __all__ = [
+    "CorruptRowConformance",
     "FakeClock",
     "StoreConformance",
     "cron_specs",

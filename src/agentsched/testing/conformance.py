@@ -1,4 +1,5 @@
-"""The store contract as pytest tests: `StoreConformance` (see `agentsched.testing`).
+"""The store contract as pytest tests: `StoreConformance` and, for stores that keep records
+as stored text, `CorruptRowConformance` (see `agentsched.testing`).
 
 Needs nothing but agentsched: it uses plain asserts, no pytest or hypothesis
 imports, so that a user's own store can be checked in any test setup.
@@ -6,18 +7,22 @@ imports, so that a user's own store can be checked in any test setup.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import attrs
 
-from ..errors import ConflictError, ScheduleNotFound, ValidationError
+from ..errors import ConflictError, ScheduleNotFound, StoreError, ValidationError
 from ..model import Activity, Run, RunStatus, RunTrigger, Schedule, Status
 from ..model.specs import Cron, Interval, Once, RRule, Spec
 from ..stores.base import Finish, Finishing, Store
 
-__all__ = ["StoreConformance"]
+__all__ = ["CorruptRowConformance", "StoreConformance"]
 
 
 def _schedule(n: int, **changes: object) -> Schedule:
@@ -63,6 +68,35 @@ def _advance(schedule: Schedule, activity: Activity) -> tuple[Schedule, list[Run
 
 NOON = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@contextlib.contextmanager
+def _errors_logged() -> Iterator[list[str]]:
+    """The messages the `agentsched` logger logs at ERROR or above meanwhile."""
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Keep(logging.ERROR)
+    logger = logging.getLogger("agentsched")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def _refused(call: Callable[[], object], error: type[Exception], naming: str) -> None:
+    """`call()` raises `error`, and its message names `naming`."""
+    try:
+        call()
+    except error as exc:
+        assert naming in str(exc), exc
+    else:
+        raise AssertionError(f"expected {error.__name__} naming {naming}")
 
 
 class StoreConformance:
@@ -159,6 +193,25 @@ class StoreConformance:
             assert store.get(schedule.id) == schedule
             assert store.runs(schedule.id) == runs
         assert store.claim_due(NOON, _advance) == []
+
+    def test_schedules_due_at_one_instant_are_claimed_by_id(self, store: Store) -> None:
+        """Earliest first and, at one instant, by id, whatever the order they were added
+        in: a claim with a limit takes the same schedules from every store."""
+        added = [
+            ("sched_zeta", NOON - HOUR),
+            ("sched_bravo", NOON),
+            ("sched_alpha", NOON - HOUR),
+            ("sched_echo", NOON),
+            ("sched_mike", NOON - HOUR),
+        ]
+        for n, (schedule_id, due) in enumerate(added):
+            store.add(_schedule(n, id=schedule_id, next_run_at=due))
+        claimed = [[s.id for s, _ in store.claim_due(NOON, _advance, limit=n)] for n in (1, 2, 3)]
+        assert claimed == [
+            ["sched_alpha"],
+            ["sched_mike", "sched_zeta"],
+            ["sched_bravo", "sched_echo"],
+        ]
 
     def test_claim_due_respects_limit_and_plan_refusals(self, store: Store) -> None:
         for n in range(5):
@@ -393,6 +446,34 @@ class StoreConformance:
         store.update(attrs.evolve(again, version=2), expected_version=1)
         assert [s.id for s, _ in store.claim_due(NOON, _advance)] == ["sched_0001"]
 
+    def test_a_schedule_whose_plan_raises_is_reported_and_not_due_until_written(
+        self, store: Store
+    ) -> None:
+        bad = _schedule(0, next_run_at=NOON - 2 * HOUR)  # due first
+        others = [_schedule(n, next_run_at=NOON - HOUR) for n in (1, 2)]
+        for schedule in (bad, *others):
+            store.add(schedule)
+        tried: list[str] = []
+
+        def plan(s: Schedule, activity: Activity) -> tuple[Schedule, list[Run]]:
+            tried.append(s.id)
+            if s.id == bad.id:
+                raise RuntimeError("this one cannot be planned")
+            return _advance(s, activity)
+
+        with _errors_logged() as logged:
+            claimed = store.claim_due(NOON, plan)
+        assert [s.id for s, _ in claimed] == [s.id for s in others]
+        assert any(bad.id in message for message in logged), logged  # reported
+        assert store.next_due_at() == NOON - HOUR + DAY  # the others', not its own
+        again = store.claim_due(NOON + DAY, plan)
+        assert [s.id for s, _ in again] == [s.id for s in others]
+        assert tried == [bad.id, *[s.id for s in others] * 2]  # not tried again
+        assert store.get(bad.id) == bad  # its record is left as it is
+        store.update(attrs.evolve(bad, version=2), expected_version=1)  # written again
+        assert store.next_due_at() == NOON - 2 * HOUR
+        assert [s.id for s, _ in store.claim_due(NOON + DAY, _advance)] == [bad.id]
+
     def test_leases_expire_unless_renewed(self, store: Store) -> None:
         schedule = _schedule(1, next_run_at=NOON)
         store.add(schedule)
@@ -434,3 +515,151 @@ def _finish(
 def _advance_started(schedule: Schedule) -> tuple[Schedule, list[Run]]:
     moved, runs = _advance(schedule, Activity())
     return moved, [attrs.evolve(r, started_at=NOON) for r in runs]
+
+
+Record = Schedule | Run
+
+# Stored texts that are not the record they stand for (given it, and another record):
+# garbage, another id's record, a field the model refuses, JSON null, and JSON nested
+# deeper than any decoder recurses.
+_BAD_BODIES: dict[str, Callable[[Record, Record], str]] = {
+    "not JSON": lambda record, other: "{not json",
+    "another id": lambda record, other: json.dumps(other.to_dict()),
+    "bad field": lambda record, other: json.dumps({**record.to_dict(), "status": "zombie"}),
+    "JSON null": lambda record, other: "null",
+    "deep JSON": lambda record, other: "[" * 100_000 + "]" * 100_000,
+}
+
+
+class CorruptRowConformance:
+    """Rows a store cannot read back, for stores that keep each record as stored text
+    (both SQL stores here; a user's own too). Subclass it with a `store` fixture and a
+    `spoil` fixture: a function `spoil(kind, row_id, body)` that replaces the stored
+    text of the schedule (`kind` "schedule") or run (`kind` "run") with that id by
+    `body`, behind the store's back, as a hand edit or a damaged disk would.
+
+    Such a row never stops the others: `get` and `get_run` raise a `StoreError`
+    naming it, `list` and `runs` skip it, a claim reports a corrupt schedule and
+    leaves it out of the due list until it is written again, a lease sweep or a
+    buffered start that meets a corrupt run takes it out of the running set, and
+    outcomes are recorded whatever their schedule's row holds.
+    """
+
+    def test_a_corrupt_schedule_is_named_skipped_and_not_due_until_written(
+        self, store: Store, spoil: Callable[[str, str, str], None]
+    ) -> None:
+        healthy = [_schedule(n, next_run_at=NOON - HOUR) for n in range(2)]
+        for schedule in healthy:
+            store.add(schedule)
+        bad: dict[str, Schedule] = {}
+        for n, bad_body in enumerate(_BAD_BODIES.values(), start=10):
+            schedule = _schedule(n, next_run_at=NOON - 2 * HOUR)  # due before the others
+            store.add(schedule)
+            spoil("schedule", schedule.id, bad_body(schedule, healthy[0]))
+            bad[schedule.id] = schedule
+        for schedule_id in bad:
+            _refused(functools.partial(store.get, schedule_id), StoreError, schedule_id)
+        assert store.list() == healthy
+        planned: list[str] = []
+
+        def plan(s: Schedule, activity: Activity) -> tuple[Schedule, list[Run]]:
+            planned.append(s.id)
+            return _advance(s, activity)
+
+        with _errors_logged() as logged:
+            claimed = store.claim_due(NOON, plan)
+        assert [s.id for s, _ in claimed] == planned == [s.id for s in healthy]
+        for schedule_id in bad:  # each reported
+            assert any(schedule_id in message for message in logged), (schedule_id, logged)
+        assert store.next_due_at() == NOON - HOUR + DAY  # the healthy ones', not theirs
+        assert [s.id for s, _ in store.claim_due(NOON + DAY, _advance)] == list(planned)
+        for schedule in bad.values():  # written again, each is itself and due again
+            store.update(attrs.evolve(schedule, version=2), expected_version=1)
+        assert store.next_due_at() == NOON - 2 * HOUR
+        assert [s.id for s, _ in store.claim_due(NOON + DAY, _advance)] == sorted(bad)
+
+    def test_corrupt_runs_are_named_and_skipped(
+        self, store: Store, spoil: Callable[[str, str, str], None]
+    ) -> None:
+        schedule = _schedule(1)
+        store.add(schedule)
+        runs = [
+            _run(schedule, f"run_{n}", NOON + timedelta(minutes=n), status=RunStatus.SKIPPED)
+            for n in range(6)
+        ]
+        for run in runs:
+            store.add_run(run)
+        for run, bad_body in zip(runs, _BAD_BODIES.values(), strict=False):
+            spoil("run", run.id, bad_body(run, runs[5]))
+        assert store.runs(schedule.id) == [runs[5]]
+        for run in runs[:5]:
+            _refused(functools.partial(store.get_run, run.id), StoreError, run.id)
+
+    def test_a_corrupt_run_whose_lease_ran_out_is_set_aside(
+        self, store: Store, spoil: Callable[[str, str, str], None]
+    ) -> None:
+        schedule = _schedule(1, next_run_at=NOON)
+        store.add(schedule)
+        good = _run(schedule, "run_good", NOON - HOUR, started_at=NOON - HOUR)
+        bad = _run(schedule, "run_bad", NOON - 2 * HOUR, started_at=NOON - 2 * HOUR)
+        store.add_run(good, lease_until=NOON - timedelta(minutes=5))
+        store.add_run(bad, lease_until=NOON - timedelta(minutes=10))
+        spoil("run", bad.id, "garbage")
+        with _errors_logged() as logged:
+            assert store.expired_runs(NOON) == [good]
+        assert any(bad.id in message for message in logged), logged
+        assert store.expired_runs(NOON) == [good]  # no longer leased
+        seen: list[Activity] = []
+        store.claim_due(NOON, lambda s, a: seen.append(a))
+        assert seen == [Activity(running=1)]  # nor occupying its schedule
+        failed = attrs.evolve(bad, status=RunStatus.FAILED, finished_at=NOON)
+        assert _finish(store, failed, lambda s: s) is None  # nor running
+
+    def test_a_corrupt_buffered_run_is_set_aside_and_the_next_one_starts(
+        self, store: Store, spoil: Callable[[str, str, str], None]
+    ) -> None:
+        for n, occupied in ((1, False), (2, True)):  # finished, or timed out and released
+            schedule = _schedule(n, next_run_at=NOON)
+            store.add(schedule)
+            first = _run(schedule, f"run_first_{n}", NOON - 3 * HOUR, started_at=NOON)
+            store.add_run(first, lease_until=NOON + HOUR)
+            for m, run_id in enumerate([f"run_bad_{n}", f"run_next_{n}"]):
+                store.add_run(_run(schedule, run_id, NOON - (2 - m) * HOUR))  # buffered
+            spoil("run", f"run_bad_{n}", "{not json")
+            done = attrs.evolve(first, status=RunStatus.FAILED, finished_at=NOON)
+            with _errors_logged() as logged:
+                result = _finish(store, done, lambda s: s, NOON + HOUR, occupied)
+                if occupied:
+                    assert result == (schedule, None)
+                    result = store.release_run(first.id, NOON, NOON + HOUR)
+            assert result is not None and result[1] is not None
+            assert result[1].id == f"run_next_{n}" and result[1].started_at == NOON
+            assert any(f"run_bad_{n}" in message for message in logged), logged
+            assert store.get_run(first.id) == done
+        seen: list[Activity] = []
+        store.claim_due(NOON, lambda s, a: seen.append(a))
+        assert seen == [Activity(running=1)] * 2  # the next ones run, nothing waits
+
+    def test_outcomes_are_recorded_whatever_their_rows_hold(
+        self, store: Store, spoil: Callable[[str, str, str], None]
+    ) -> None:
+        spoiled, healthy = _schedule(1), _schedule(2)
+        started = [_run(s, f"run_{s.id}", NOON, started_at=NOON) for s in (spoiled, healthy)]
+        for schedule, run in zip((spoiled, healthy), started, strict=True):
+            store.add(schedule)
+            store.add_run(run, lease_until=NOON + HOUR)
+        spoil("schedule", spoiled.id, "{not json")
+        spoil("run", started[1].id, "{not json")  # an outcome replaces its row whole
+        done = [attrs.evolve(r, status=RunStatus.SUCCEEDED, finished_at=NOON) for r in started]
+
+        def count(s: Schedule) -> Schedule:
+            return attrs.evolve(s, run_count=s.run_count + 1, version=s.version + 1)
+
+        with _errors_logged() as logged:
+            results = store.finish_runs([Finishing(run, count) for run in done])
+        assert results == [(None, None), (count(healthy), None)]
+        assert any(spoiled.id in message for message in logged), logged
+        assert [store.get_run(run.id) for run in done] == done
+        assert store.get(healthy.id) == count(healthy)
+        _refused(lambda: store.get(spoiled.id), StoreError, spoiled.id)  # left as it is
+        assert store.expired_runs(NOON + DAY) == []  # no lease left behind

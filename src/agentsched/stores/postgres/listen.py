@@ -114,9 +114,10 @@ class Listener:
         self._stopping.wait(delay)
 
 
-class Watch:
+class Watch(Watchers):
     """The callbacks of a store's `watch`, and the one `Listener` they share while any
-    is registered: the first starts it, the last to leave (or `close`) stops it."""
+    is registered: the first starts it, the last to leave (or `close`) stops it.
+    `notify` calls them all now (a write in this process)."""
 
     def __init__(
         self,
@@ -124,18 +125,18 @@ class Watch:
         channel: str,
         timeout: float,
     ) -> None:
+        super().__init__()
         self._connect, self._channel, self._timeout = connect, channel, timeout
-        self._watchers = Watchers()
-        self._lock = threading.Lock()
+        self._listening_lock = threading.Lock()
         self._listener: Listener | None = None
         self._count = 0
 
     def add(self, callback: Callable[[], None]) -> Callable[[], None]:
-        remove = self._watchers.add(callback)
-        with self._lock:
+        remove = super().add(callback)
+        with self._listening_lock:
             self._count += 1
             if self._listener is None:
-                self._listener = Listener(self._connect, self._channel, self._watchers.notify)
+                self._listener = Listener(self._connect, self._channel, self.notify)
             listener = self._listener
         # So that a write made after this returns is heard (unless the database is
         # unreachable: then the listener keeps trying, and schedulers poll).
@@ -145,7 +146,7 @@ class Watch:
         def stop() -> None:
             remove()
             last = None
-            with self._lock:
+            with self._listening_lock:
                 if left.is_set() or self._count == 0:
                     return
                 left.set()
@@ -157,16 +158,12 @@ class Watch:
 
         return stop
 
-    def notify(self) -> None:
-        """Call every callback now (a write in this process)."""
-        self._watchers.notify()
-
     @property
     def listening(self) -> bool:
         return self._listener is not None
 
     def close(self) -> None:
-        with self._lock:
+        with self._listening_lock:
             listener, self._listener = self._listener, None
             self._count = 0
         if listener is not None:

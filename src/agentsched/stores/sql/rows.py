@@ -11,14 +11,12 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .._log import log
-from ..errors import StoreError, ValidationError, shorten
-from ..model import Run, Schedule, Status
+from ...errors import StoreError, shorten
+from ...model import Run, Schedule
 
-__all__ = ["DecodeCache", "decode", "list_filters", "list_schedules", "to_json"]
+__all__ = ["DecodeCache", "decode", "to_json"]
 
 R = TypeVar("R", Schedule, Run)
 
@@ -48,72 +46,6 @@ def decode(kind: type[R], row_id: str, body: bytes | str) -> R:
             f"{label} row {shorten(row_id)} is corrupt: it holds {label} {shorten(record.id)}"
         )
     return record
-
-
-Read = Callable[[str, Sequence[Any]], "list[tuple[Any, ...]]"]
-
-
-def list_schedules(
-    read: Read,
-    decoded: DecodeCache,
-    *,
-    mark: str,
-    table: str,
-    columns: str,
-    text: Callable[[Any], str],
-    agent_id: str | None,
-    status: Status | None,
-    owner: str | None,
-    include_deleted: bool,
-    limit: int,
-    after: str | None,
-) -> list[Schedule]:
-    """`Store.list` for a SQL store: filters, the (name, id) cursor, the page, and rows
-    that cannot be decoded logged and skipped. `read(sql, params)` runs a query; the
-    dialect gives its placeholder (`mark`), table, id and body columns, and how to
-    read an id column (`text`)."""
-    where, params = list_filters(mark, agent_id, status, owner, include_deleted)
-    if after is not None:
-        cursor = read(f"SELECT sort_name FROM {table} WHERE id = {mark}", (after,))
-        if not cursor:
-            raise ValidationError("after", f"'after' is not a known id (got {shorten(after)})")
-        where.append(f"(sort_name, id) > ({mark}, {mark})")
-        params.extend([cursor[0][0], after])
-    sql = f"SELECT {columns} FROM {table}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY sort_name, id LIMIT {mark}"
-    params.append(max(limit, 0))
-    found = []
-    for raw_id, body in read(sql, params):
-        try:
-            found.append(decoded.get(text(raw_id), body))
-        except StoreError as exc:
-            log.error("skipping a schedule: %s", exc, extra={"schedule_id": text(raw_id)})
-    return found
-
-
-def list_filters(
-    mark: str,
-    agent_id: str | None,
-    status: Status | None,
-    owner: str | None,
-    include_deleted: bool,
-) -> tuple[list[str], list[Any]]:
-    """The WHERE terms and parameters for `Store.list`'s filters (`mark`: the driver's
-    placeholder); deleted schedules are left out unless asked for."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (("agent_id", agent_id), ("owner", owner)):
-        if value is not None:
-            where.append(f"{column} = {mark}")
-            params.append(value)
-    if status is not None:
-        where.append(f"status = {mark}")
-        params.append(status.value)
-    elif not include_deleted:
-        where.append("status <> 'deleted'")
-    return where, params
 
 
 class DecodeCache:
